@@ -1,0 +1,223 @@
+//! The entry point: one ZooKeeper session, one HTTP client, any number of registrations and
+//! consumers sharing them.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::consumer::{Consumer, ConsumerOptions};
+use crate::error::{Error, Result};
+use crate::events::Warnings;
+use crate::options::Fields;
+use crate::provider::{ProvideOptions, Registration};
+use crate::registry::{check_host, path};
+use crate::transport::{Transport, TransportOptions};
+use crate::zk::{ZkOptions, ZkSession};
+
+/// Default registry root, from the design note.
+pub const DEFAULT_ROOT: &str = "/lemonhjuice";
+const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `close()` waits for the server to confirm the session's end.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `new Cluster(options)`, validated.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub zk: ZkOptions,
+    pub root: String,
+    /// The host providers register and consumers report, when not given per registration.
+    pub host: Option<String>,
+    pub transport: TransportOptions,
+}
+
+impl ClusterOptions {
+    /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes? }`.
+    pub fn from_value(v: &Value) -> Result<Self> {
+        let mut f = Fields::new("options", v)?;
+        let connect = normalise_connect_string(&f.required_string("zk")?)?;
+        let root = path::root(&f.string("root")?.unwrap_or_else(|| DEFAULT_ROOT.to_string()))?;
+        let session_timeout = f.millis("sessionTimeoutMs", 200, 600_000)?.unwrap_or(DEFAULT_SESSION_TIMEOUT);
+        let connect_timeout = f.millis("connectTimeoutMs", 50, 600_000)?.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let host = f.string("host")?;
+        if let Some(h) = &host {
+            check_host(h).map_err(|r| Error::invalid("options.host", r))?;
+        }
+        let mut transport = TransportOptions::default();
+        if let Some(n) = f.integer("maxResponseBytes", 1, 1 << 40)? {
+            transport.max_response_bytes = n as usize;
+        }
+        f.finish()?;
+        Ok(ClusterOptions { zk: ZkOptions { connect, session_timeout, connect_timeout }, root, host, transport })
+    }
+}
+
+/// Checks `host[:port],host[:port][/chroot]` and gives every host a port (2181 by default).
+pub fn normalise_connect_string(s: &str) -> Result<String> {
+    let (hosts, chroot) = match s.find('/') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    };
+    if !chroot.is_empty() {
+        path::root(chroot).map_err(|_| Error::invalid("zk", format!("bad chroot {chroot:?} in the connect string")))?;
+    }
+    let mut out = Vec::new();
+    for part in hosts.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(Error::invalid("zk", format!("empty host in connect string {s:?}")));
+        }
+        let (host, port) = match part.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') || h.starts_with('[') => (h, Some(p)),
+            _ => (part, None),
+        };
+        check_host(host.trim_start_matches('[').trim_end_matches(']'))
+            .map_err(|r| Error::invalid("zk", format!("{r} in connect string {s:?}")))?;
+        let port = match port {
+            None => 2181,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| Error::invalid("zk", format!("bad port {p:?} in connect string {s:?}")))?,
+        };
+        out.push(format!("{host}:{port}"));
+    }
+    Ok(format!("{}{chroot}", out.join(",")))
+}
+
+/// The first non-internal IPv4 address of this machine, or 127.0.0.1 when there is none.
+pub fn default_host() -> String {
+    if_addrs::get_if_addrs()
+        .ok()
+        .and_then(|addrs| {
+            addrs.into_iter().find(|a| !a.is_loopback() && a.ip().is_ipv4()).map(|a| a.ip().to_string())
+        })
+        .unwrap_or_else(|| "127.0.0.1".to_string())
+}
+
+/// One ZooKeeper session and HTTP client, shared by registrations and consumers.
+pub struct Cluster {
+    opts: ClusterOptions,
+    host: String,
+    session: Arc<ZkSession>,
+    warnings: Arc<Warnings>,
+    transport: Arc<Transport>,
+    consumers: Mutex<Vec<Weak<Consumer>>>,
+    registrations: Mutex<Vec<Weak<Registration>>>,
+}
+
+impl Cluster {
+    /// Starts connecting in the background. Must be called inside a Tokio runtime.
+    pub fn new(opts: ClusterOptions) -> Result<Cluster> {
+        let warnings = Arc::new(Warnings::default());
+        let transport = Arc::new(Transport::new(opts.transport.clone())?);
+        let host = opts.host.clone().unwrap_or_else(default_host);
+        let session = ZkSession::start(opts.zk.clone(), warnings.clone());
+        Ok(Cluster {
+            opts,
+            host,
+            session,
+            warnings,
+            transport,
+            consumers: Mutex::new(Vec::new()),
+            registrations: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Warnings (skipped provider nodes, lost connections, ...).
+    pub fn warnings(&self) -> &Arc<Warnings> {
+        &self.warnings
+    }
+
+    /// The session, for callers that follow its epochs.
+    pub fn session(&self) -> &Arc<ZkSession> {
+        &self.session
+    }
+
+    /// The host this process registers as.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Resolves once a ZooKeeper session exists; `ERR_ZK_UNAVAILABLE` after `connectTimeoutMs`
+    /// (the cluster keeps trying in the background).
+    pub async fn ready(&self) -> Result<()> {
+        self.session.wait_connected(self.opts.zk.connect_timeout).await
+    }
+
+    /// Registers a provider (see [`ProvideOptions::from_value`]).
+    pub async fn provide(&self, options: &Value) -> Result<Arc<Registration>> {
+        let opts = ProvideOptions::from_value(options, &self.host, crate::now_ms(), std::process::id())?;
+        let reg = Arc::new(Registration::create(self.session.clone(), &self.opts.root, opts).await?);
+        let mut regs = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+        regs.retain(|r| r.strong_count() > 0);
+        regs.push(Arc::downgrade(&reg));
+        Ok(reg)
+    }
+
+    /// Creates a consumer (see [`ConsumerOptions::from_value`]). Must be called inside a Tokio
+    /// runtime.
+    pub fn consumer(&self, options: &Value) -> Result<Arc<Consumer>> {
+        if self.session.epoch().closed {
+            return Err(Error::Closed { what: "the cluster".into() });
+        }
+        let opts = ConsumerOptions::from_value(options)?;
+        let consumer = Consumer::start(
+            self.session.clone(),
+            self.transport.clone(),
+            self.warnings.clone(),
+            &self.opts.root,
+            &self.host,
+            opts,
+        )?;
+        let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+        consumers.retain(|c| c.strong_count() > 0);
+        consumers.push(Arc::downgrade(&consumer));
+        Ok(consumer)
+    }
+
+    /// Closes every consumer and ends the session, so every ephemeral node of this process
+    /// disappears now. Idempotent.
+    pub async fn close(&self) {
+        let consumers: Vec<_> = self.consumers.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+        for c in consumers.iter().filter_map(Weak::upgrade) {
+            c.close();
+        }
+        self.registrations.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.session.close(CLOSE_TIMEOUT).await;
+        self.warnings.emitter().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn connect_strings_get_a_port_on_every_host() {
+        assert_eq!(normalise_connect_string("zk1,zk2:2182,zk3").unwrap(), "zk1:2181,zk2:2182,zk3:2181");
+        assert_eq!(normalise_connect_string("127.0.0.1:2181/app").unwrap(), "127.0.0.1:2181/app");
+        for bad in ["", "a,,b", "a:0", "a:x", "a:99999", "a b:1", "a:1/../x"] {
+            assert_eq!(normalise_connect_string(bad).unwrap_err().code(), "ERR_INVALID_ARG", "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_cluster_options() {
+        let o = ClusterOptions::from_value(&json!({"zk":"127.0.0.1:2181","root":"/x/","sessionTimeoutMs":2000})).unwrap();
+        assert_eq!((o.root.as_str(), o.zk.session_timeout), ("/x", Duration::from_secs(2)));
+        assert_eq!(o.zk.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        for (v, field) in [
+            (json!({}), "zk"),
+            (json!({"zk": 5}), "zk"),
+            (json!({"zk":"a","root":"x"}), "root"),
+            (json!({"zk":"a","sessionTimeoutMs":-1}), "sessionTimeoutMs"),
+            (json!({"zk":"a","zkk":"b"}), "zkk"),
+        ] {
+            let e = ClusterOptions::from_value(&v).unwrap_err();
+            assert!(e.to_string().contains(field), "{v}: {e}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Events the core reports to the application: warnings it must be able to see, provider-list
+//! changes, session state. The binding subscribes listeners; the core only emits.
+
+use std::sync::{Arc, Mutex};
+
+/// A warning: something was skipped or degraded, and the application should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Stable code, e.g. `ERR_BAD_PROVIDER_NODE`, `ERR_ZK_UNAVAILABLE`.
+    pub code: &'static str,
+    pub message: String,
+    /// The znode involved, if any.
+    pub path: Option<String>,
+}
+
+type Listener<T> = Arc<dyn Fn(&T) + Send + Sync>;
+
+/// A list of listeners for one kind of event.
+pub struct Emitter<T> {
+    listeners: Mutex<Vec<(u64, Listener<T>)>>,
+    next_id: Mutex<u64>,
+}
+
+impl<T> Default for Emitter<T> {
+    fn default() -> Self {
+        Emitter { listeners: Mutex::new(Vec::new()), next_id: Mutex::new(0) }
+    }
+}
+
+impl<T> Emitter<T> {
+    /// Adds a listener; the returned id removes it again.
+    pub fn subscribe(&self, f: impl Fn(&T) + Send + Sync + 'static) -> u64 {
+        let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        *next += 1;
+        let id = *next;
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push((id, Arc::new(f)));
+        id
+    }
+
+    /// Removes a listener added by [`Emitter::subscribe`].
+    pub fn unsubscribe(&self, id: u64) {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).retain(|(i, _)| *i != id);
+    }
+
+    /// Removes every listener (on close, so nothing calls into JavaScript any more).
+    pub fn clear(&self) {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Calls every listener; returns how many there were.
+    pub fn emit(&self, event: &T) -> usize {
+        // Clone the list so a listener may subscribe or unsubscribe without deadlocking.
+        let listeners: Vec<Listener<T>> =
+            self.listeners.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(_, l)| l.clone()).collect();
+        for l in &listeners {
+            l(event);
+        }
+        listeners.len()
+    }
+}
+
+/// Where warnings go: to every listener, or to stderr (through `tracing` and a plain line) when
+/// nobody listens, so a warning is never lost silently.
+#[derive(Default)]
+pub struct Warnings {
+    emitter: Emitter<Warning>,
+}
+
+impl Warnings {
+    pub fn emitter(&self) -> &Emitter<Warning> {
+        &self.emitter
+    }
+
+    pub fn warn(&self, code: &'static str, message: impl Into<String>, path: Option<&str>) {
+        let w = Warning { code, message: message.into(), path: path.map(str::to_string) };
+        tracing::warn!(code = w.code, path = ?w.path, "{}", w.message);
+        if self.emitter.emit(&w) == 0 {
+            eprintln!("[lemon-cluster] warning {}: {}", w.code, w.message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn subscribe_emit_unsubscribe() {
+        let e: Emitter<u32> = Emitter::default();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let id = e.subscribe(move |v| {
+            h.fetch_add(*v as usize, Ordering::SeqCst);
+        });
+        assert_eq!(e.emit(&3), 1);
+        e.unsubscribe(id);
+        assert_eq!(e.emit(&3), 0);
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+}

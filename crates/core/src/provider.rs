@@ -1,0 +1,175 @@
+//! The provider side of the registry: an ephemeral node per serving process, kept across
+//! session expiries until closed.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::options::Fields;
+use crate::registry::path::ServicePaths;
+use crate::registry::{check_host, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::zk::{EphemeralId, ZkSession};
+
+/// What `cluster.provide()` was given, validated.
+#[derive(Debug, Clone)]
+pub struct ProvideOptions {
+    pub app: String,
+    pub group: String,
+    pub node: ProviderNode,
+}
+
+impl ProvideOptions {
+    /// Reads `{ app, group, port, host?, version?, methods?, gray?, weight?, author?, description? }`.
+    /// `default_host` is used when `host` is absent; `now_ms` and `pid` are recorded in the node.
+    pub fn from_value(v: &Value, default_host: &str, now_ms: u64, pid: u32) -> Result<Self> {
+        let mut f = Fields::new("provide", v)?;
+        let app = f.required_string("app")?;
+        let group = f.required_string("group")?;
+        crate::registry::path::segment("app", &app)?;
+        crate::registry::path::segment("group", &group)?;
+        let port = f.integer("port", 1, 65535)?.ok_or_else(|| Error::invalid("provide.port", "is required"))? as u16;
+        let host = f.string("host")?.unwrap_or_else(|| default_host.to_string());
+        check_host(&host).map_err(|r| Error::invalid("provide.host", r))?;
+        let mut node = ProviderNode {
+            host,
+            port,
+            version: String::new(),
+            methods: Vec::new(),
+            gray: false,
+            weight: DEFAULT_WEIGHT,
+            timestamp: Some(now_ms),
+            pid: Some(pid),
+            author: String::new(),
+            description: String::new(),
+        };
+        apply_patch(&mut node, &mut f)?;
+        f.finish()?;
+        Ok(ProvideOptions { app, group, node })
+    }
+}
+
+/// Applies the mutable fields (`version`, `methods`, `gray`, `weight`, `author`, `description`).
+fn apply_patch(node: &mut ProviderNode, f: &mut Fields<'_>) -> Result<()> {
+    if let Some(v) = f.string("version")? {
+        node.version = v;
+    }
+    if let Some(methods) = f.strings("methods")? {
+        let mut parsed = Vec::new();
+        for m in &methods {
+            for name in parse_method_list(m) {
+                crate::registry::path::segment("methods", &name)?;
+                if !parsed.contains(&name) {
+                    parsed.push(name);
+                }
+            }
+        }
+        node.methods = parsed;
+    }
+    if let Some(g) = f.boolean("gray")? {
+        node.gray = g;
+    }
+    if let Some(w) = f.integer("weight", 0, i64::from(MAX_WEIGHT))? {
+        node.weight = w as u32;
+    }
+    if let Some(a) = f.string("author")? {
+        node.author = a;
+    }
+    if let Some(d) = f.string("description")? {
+        node.description = d;
+    }
+    Ok(())
+}
+
+/// A live registration. Dropping it does not deregister; `close()` does, and so does closing the
+/// cluster.
+pub struct Registration {
+    session: Arc<ZkSession>,
+    id: EphemeralId,
+    node: Mutex<Option<ProviderNode>>,
+    service: ServicePaths,
+}
+
+impl Registration {
+    /// Registers `opts` under the service's `providers` folder.
+    pub async fn create(session: Arc<ZkSession>, root: &str, opts: ProvideOptions) -> Result<Registration> {
+        let service = ServicePaths::new(root, &opts.app, &opts.group)?;
+        let prefix = format!("{}-", opts.node.address());
+        let (id, path) = session.create_ephemeral(&service.providers, &prefix, opts.node.to_json()).await?;
+        tracing::info!(path, "provider registered");
+        Ok(Registration { session, id, node: Mutex::new(Some(opts.node)), service })
+    }
+
+    /// The znode path in the current session (changes when a session expires).
+    pub async fn path(&self) -> Option<String> {
+        self.session.ephemeral_path(self.id).await
+    }
+
+    /// `app/group`.
+    pub fn service(&self) -> &str {
+        &self.service.service
+    }
+
+    /// The data as registered now.
+    pub async fn node(&self) -> Option<ProviderNode> {
+        self.node.lock().await.clone()
+    }
+
+    /// Rewrites the node's data with `patch` applied (`version`, `methods`, `gray`, `weight`,
+    /// `author`, `description`; host and port identify the node and cannot change).
+    pub async fn update(&self, patch: &Value) -> Result<ProviderNode> {
+        let mut guard = self.node.lock().await;
+        let current = guard.as_ref().ok_or_else(|| Error::Closed { what: "the registration".into() })?;
+        let mut next = current.clone();
+        let mut f = Fields::new("update", patch)?;
+        apply_patch(&mut next, &mut f)?;
+        f.finish()?;
+        self.session.set_ephemeral_data(self.id, next.to_json()).await?;
+        *guard = Some(next.clone());
+        Ok(next)
+    }
+
+    /// Removes the node now. Idempotent.
+    pub async fn close(&self) -> Result<()> {
+        let mut guard = self.node.lock().await;
+        if guard.take().is_none() {
+            return Ok(());
+        }
+        self.session.remove_ephemeral(self.id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_provide_options() {
+        let v = json!({"app":"movie","group":"query","port":8080,"methods":["getMovieById()","b"],"weight":50,"gray":true});
+        let o = ProvideOptions::from_value(&v, "10.0.0.9", 123, 7).unwrap();
+        assert_eq!(o.node.address(), "10.0.0.9:8080");
+        assert_eq!(o.node.methods, vec!["getMovieById", "b"]);
+        assert_eq!((o.node.weight, o.node.gray, o.node.timestamp, o.node.pid), (50, true, Some(123), Some(7)));
+    }
+
+    #[test]
+    fn refuses_bad_provide_options() {
+        let cases = [
+            (json!({"group":"g","port":1}), "provide.app"),
+            (json!({"app":"a/b","group":"g","port":1}), "app"),
+            (json!({"app":"a","group":"g","port":0}), "provide.port"),
+            (json!({"app":"a","group":"g"}), "provide.port"),
+            (json!({"app":"a","group":"g","port":1,"weight":-1}), "provide.weight"),
+            (json!({"app":"a","group":"g","port":1,"host":"a b"}), "provide.host"),
+            (json!({"app":"a","group":"g","port":1,"methods":["a/b"]}), "methods"),
+            (json!({"app":"a","group":"g","port":1,"colour":"red"}), "provide.colour"),
+        ];
+        for (v, field) in cases {
+            let e = ProvideOptions::from_value(&v, "h", 0, 0).unwrap_err();
+            assert_eq!(e.code(), "ERR_INVALID_ARG");
+            assert!(e.to_string().contains(&format!("`{field}`")), "{v}: {e}");
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Keeps a [`Directory`] in step with a service's `providers` folder.
+//!
+//! One persistent recursive watch on the folder (ZooKeeper ≥ 3.6) reports every node created,
+//! deleted or changed below it, so there is no one-shot watch to re-arm and no window between a
+//! fire and a re-arm. After every (re)connect the whole folder is read again, because events that
+//! happen while disconnected are not replayed. While there is no session the last known set stays
+//! in use: an outage never empties the provider list.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::watch;
+use zookeeper_client::{AddWatchMode, Client, EventType};
+
+use super::directory::{Change, Directory, NodeRead, Provider, Rejected};
+use super::path::leaf;
+use crate::error::{from_zk, Error, Result};
+use crate::events::{Emitter, Warnings};
+use crate::zk::ZkSession;
+
+/// The provider set of one service, shared by its watch task and its callers.
+pub struct LiveProviders {
+    directory: Mutex<Directory>,
+    /// Provider-set changes, for the application's `change` listeners.
+    pub changes: Emitter<Change>,
+    loaded: watch::Sender<bool>,
+}
+
+impl Default for LiveProviders {
+    fn default() -> Self {
+        LiveProviders { directory: Mutex::default(), changes: Emitter::default(), loaded: watch::channel(false).0 }
+    }
+}
+
+impl LiveProviders {
+    /// The current set.
+    pub fn snapshot(&self) -> Arc<Vec<Arc<Provider>>> {
+        self.directory.lock().unwrap_or_else(|e| e.into_inner()).snapshot()
+    }
+
+    /// Waits until the folder has been read once, at most `timeout`.
+    pub async fn wait_loaded(&self, timeout: Duration) -> bool {
+        let mut rx = self.loaded.subscribe();
+        let loaded = matches!(tokio::time::timeout(timeout, rx.wait_for(|l| *l)).await, Ok(Ok(_)));
+        loaded
+    }
+
+    fn update(&self, folder: &str, warnings: &Warnings, f: impl FnOnce(&mut Directory) -> Vec<Rejected>) {
+        let (rejected, change) = {
+            let mut dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+            let rejected = f(&mut dir);
+            (rejected, dir.commit())
+        };
+        for r in rejected {
+            let path = format!("{folder}/{}", r.name);
+            warnings.warn("ERR_BAD_PROVIDER_NODE", format!("skipped provider node {path}: {}", r.reason), Some(&path));
+        }
+        if !change.is_empty() {
+            tracing::debug!(added = change.added.len(), removed = change.removed.len(), updated = change.updated.len(), "providers changed");
+            self.changes.emit(&change);
+        }
+    }
+}
+
+/// Follows `folder` until the session is closed. Run it as a task; abort it to stop early.
+pub async fn follow_providers(session: Arc<ZkSession>, folder: String, live: Arc<LiveProviders>, warnings: Arc<Warnings>) {
+    let mut epochs = session.epochs();
+    loop {
+        let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
+            Ok(e) => *e,
+            Err(_) => return,
+        };
+        if epoch.closed {
+            return;
+        }
+        let Ok(client) = session.client() else {
+            if epochs.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        if let Err(e) = follow_session(&client, &folder, &live, &warnings, &mut epochs, epoch.session).await {
+            if !matches!(e, Error::ZkUnavailable { .. }) {
+                warnings.warn("ERR_ZK", format!("watching {folder}: {e}; retrying"), Some(&folder));
+            }
+            drop(client);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Follows the folder within one physical session; returns when that session is over.
+async fn follow_session(
+    client: &Client,
+    folder: &str,
+    live: &LiveProviders,
+    warnings: &Warnings,
+    epochs: &mut watch::Receiver<crate::zk::Epoch>,
+    session: u64,
+) -> Result<()> {
+    let mut watcher = client.watch(folder, AddWatchMode::PersistentRecursive).await.map_err(|e| from_zk("watch", e))?;
+    resync(client, folder, live, warnings).await?;
+    live.loaded.send_replace(true);
+    loop {
+        tokio::select! {
+            // The library panics if a watcher is polled after a terminal session event; we stop
+            // at that event, and the guard keeps any such panic from escaping regardless.
+            event = std::panic::AssertUnwindSafe(watcher.changed()).catch_unwind() => {
+                let Ok(event) = event else { return Ok(()) };
+                match event.event_type {
+                    EventType::Session => {
+                        if event.session_state.is_terminated() {
+                            return Ok(());
+                        }
+                        if matches!(event.session_state, zookeeper_client::SessionState::SyncConnected | zookeeper_client::SessionState::ConnectedReadOnly) {
+                            resync(client, folder, live, warnings).await?;
+                        }
+                    }
+                    EventType::NodeCreated | EventType::NodeDataChanged => {
+                        if let Some(name) = child_of(folder, &event.path) {
+                            match client.get_data(&event.path).await {
+                                Ok((data, stat)) => live.update(folder, warnings, |d| {
+                                    d.upsert(NodeRead { name: name.to_string(), data, czxid: stat.czxid }).into_iter().collect()
+                                }),
+                                Err(zookeeper_client::Error::NoNode) => live.update(folder, warnings, |d| { d.remove(name); vec![] }),
+                                Err(e) => return Err(from_zk("get_data", e)),
+                            }
+                        }
+                    }
+                    EventType::NodeDeleted => {
+                        if let Some(name) = child_of(folder, &event.path) {
+                            live.update(folder, warnings, |d| { d.remove(name); vec![] });
+                        } else if event.path == folder {
+                            live.update(folder, warnings, |d| d.replace_all(Vec::new()));
+                        }
+                    }
+                    EventType::NodeChildrenChanged => {}
+                }
+            }
+            changed = epochs.changed() => {
+                let e = *epochs.borrow();
+                if changed.is_err() || e.closed || e.session != session {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Reads the whole folder and replaces the directory with it.
+async fn resync(client: &Client, folder: &str, live: &LiveProviders, warnings: &Warnings) -> Result<()> {
+    let names = match client.list_children(folder).await {
+        Ok(names) => names,
+        Err(zookeeper_client::Error::NoNode) => Vec::new(),
+        Err(e) => return Err(from_zk("list_children", e)),
+    };
+    let paths: Vec<String> = names.iter().map(|n| format!("{folder}/{n}")).collect();
+    // Requests are pipelined on the session's one connection, so this is one round trip, not n.
+    let replies = futures::future::join_all(paths.iter().map(|p| client.get_data(p))).await;
+    let mut reads = Vec::with_capacity(names.len());
+    for (name, reply) in names.into_iter().zip(replies) {
+        match reply {
+            Ok((data, stat)) => reads.push(NodeRead { name, data, czxid: stat.czxid }),
+            Err(zookeeper_client::Error::NoNode) => {}
+            Err(e) => return Err(from_zk("get_data", e)),
+        }
+    }
+    live.update(folder, warnings, |d| d.replace_all(reads));
+    Ok(())
+}
+
+/// `Some(name)` when `path` is a direct child of `folder`.
+fn child_of<'a>(folder: &str, path: &'a str) -> Option<&'a str> {
+    let rest = path.strip_prefix(folder)?.strip_prefix('/')?;
+    (!rest.is_empty() && !rest.contains('/')).then(|| leaf(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::child_of;
+
+    #[test]
+    fn only_direct_children_count() {
+        assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providers/h:1-01"), Some("h:1-01"));
+        assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providers"), None);
+        assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providers/h/x"), None);
+        assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providersX/h"), None);
+    }
+}

@@ -1,0 +1,378 @@
+//! One logical ZooKeeper session that outlives the physical ones.
+//!
+//! `zookeeper-client` reconnects a session transparently, but a session that *expires* is dead:
+//! its ephemeral nodes and watches are gone. [`ZkSession`] hides that: a supervisor task builds a
+//! new client whenever the old one ends, re-creates every ephemeral node this process owns, and
+//! publishes an [`Epoch`] so that watchers re-arm and re-read (events that happen while
+//! disconnected can be lost, so readers always rebuild their view after a reconnect).
+//!
+//! `close()` drops the only client handle, which makes the library send `CloseSession`: the
+//! server deletes the ephemerals at once instead of after the session timeout.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+use zookeeper_client::{Acls, Client, CreateMode, SessionState};
+
+use crate::error::{from_zk, Error, Result};
+use crate::events::Warnings;
+
+/// How to reach ZooKeeper.
+#[derive(Debug, Clone)]
+pub struct ZkOptions {
+    /// `host:port,host:port[/chroot]`
+    pub connect: String,
+    pub session_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// A point in the life of the logical session. Watchers compare epochs to know when to re-arm
+/// (new `session`) or re-read (new `reconnects`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Epoch {
+    /// Number of physical sessions made so far; changes when a session expired and was replaced.
+    pub session: u64,
+    /// Number of reconnects within the current session.
+    pub reconnects: u64,
+    /// Whether a session is connected right now.
+    pub connected: bool,
+    /// Set once, by `close()`.
+    pub closed: bool,
+}
+
+/// Identifies an ephemeral node owned by this process across sessions.
+pub type EphemeralId = u64;
+
+struct Ephemeral {
+    /// Parent directory; created (persistent) when missing.
+    parent: String,
+    /// Name prefix; the server appends a sequence number, so several processes serving the same
+    /// endpoint each keep their own node.
+    prefix: String,
+    data: Vec<u8>,
+    /// Full path in the session given by `session`, if it exists there.
+    path: Option<String>,
+    session: u64,
+}
+
+/// The logical session. Cheap to share behind an `Arc`.
+pub struct ZkSession {
+    opts: ZkOptions,
+    client: RwLock<Option<Client>>,
+    epoch: watch::Sender<Epoch>,
+    ephemerals: Mutex<BTreeMap<EphemeralId, Ephemeral>>,
+    next_id: AtomicU64,
+    warnings: Arc<Warnings>,
+    supervisor: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ZkSession {
+    /// Starts connecting in the background. Must be called inside a Tokio runtime.
+    pub fn start(opts: ZkOptions, warnings: Arc<Warnings>) -> Arc<ZkSession> {
+        let (epoch, _) = watch::channel(Epoch::default());
+        let session = Arc::new(ZkSession {
+            opts,
+            client: RwLock::new(None),
+            epoch,
+            ephemerals: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            warnings,
+            supervisor: std::sync::Mutex::new(None),
+        });
+        let handle = tokio::spawn(supervise(Arc::downgrade(&session)));
+        *session.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        session
+    }
+
+    /// The options this session was started with.
+    pub fn options(&self) -> &ZkOptions {
+        &self.opts
+    }
+
+    /// The current client, or `ERR_ZK_UNAVAILABLE` while there is no session.
+    pub fn client(&self) -> Result<Client> {
+        if self.epoch.borrow().closed {
+            return Err(Error::Closed { what: "the ZooKeeper session".into() });
+        }
+        self.client.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or_else(|| Error::ZkUnavailable {
+            detail: format!("no session with {} at the moment; reconnecting", self.opts.connect),
+        })
+    }
+
+    /// Follows the session's epochs.
+    pub fn epochs(&self) -> watch::Receiver<Epoch> {
+        self.epoch.subscribe()
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> Epoch {
+        *self.epoch.borrow()
+    }
+
+    /// Waits until a session is connected, at most `timeout`.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<()> {
+        let mut rx = self.epochs();
+        let res = tokio::time::timeout(timeout, rx.wait_for(|e| e.connected || e.closed)).await;
+        match res {
+            Ok(Ok(e)) if e.closed => Err(Error::Closed { what: "the cluster".into() }),
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::ZkUnavailable {
+                detail: format!(
+                    "no session with {} within {} ms; still retrying in the background",
+                    self.opts.connect,
+                    timeout.as_millis()
+                ),
+            }),
+        }
+    }
+
+    /// Creates an ephemeral sequential node `{parent}/{prefix}NNNNNNNNNN` (parents created as
+    /// needed) that is re-created in every new session until [`ZkSession::remove_ephemeral`].
+    pub async fn create_ephemeral(&self, parent: &str, prefix: &str, data: Vec<u8>) -> Result<(EphemeralId, String)> {
+        self.wait_connected(self.opts.connect_timeout).await?;
+        let mut ephemerals = self.ephemerals.lock().await;
+        let client = self.client()?;
+        let session = self.epoch().session;
+        let path = create_node(&client, parent, prefix, &data).await?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        ephemerals.insert(
+            id,
+            Ephemeral {
+                parent: parent.to_string(),
+                prefix: prefix.to_string(),
+                data,
+                path: Some(path.clone()),
+                session,
+            },
+        );
+        Ok((id, path))
+    }
+
+    /// Rewrites an ephemeral node's data (and remembers it for re-creation).
+    pub async fn set_ephemeral_data(&self, id: EphemeralId, data: Vec<u8>) -> Result<()> {
+        let mut ephemerals = self.ephemerals.lock().await;
+        let entry = ephemerals.get_mut(&id).ok_or_else(|| Error::Closed { what: "the registration".into() })?;
+        entry.data = data;
+        let client = self.client()?;
+        if let Some(path) = entry.path.as_deref() {
+            client.set_data(path, &entry.data, None).await.map_err(|e| from_zk("set_data", e))?;
+        }
+        Ok(())
+    }
+
+    /// The current path of an ephemeral node, if it exists in the current session.
+    pub async fn ephemeral_path(&self, id: EphemeralId) -> Option<String> {
+        self.ephemerals.lock().await.get(&id).and_then(|e| e.path.clone())
+    }
+
+    /// Deletes an ephemeral node now and forgets it.
+    pub async fn remove_ephemeral(&self, id: EphemeralId) -> Result<()> {
+        let mut ephemerals = self.ephemerals.lock().await;
+        let Some(entry) = ephemerals.remove(&id) else { return Ok(()) };
+        let Some(path) = entry.path else { return Ok(()) };
+        let client = match self.client() {
+            Ok(c) => c,
+            // No session: the node is gone with the session, or will be when it expires.
+            Err(_) => return Ok(()),
+        };
+        match client.delete(&path, None).await {
+            Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(()),
+            Err(e) => Err(from_zk("delete", e)),
+        }
+    }
+
+    /// Ends the session: ephemeral nodes vanish at once, watchers stop. Waits at most `timeout`
+    /// for the server to confirm. Idempotent.
+    pub async fn close(&self, timeout: Duration) {
+        let already = self.epoch.borrow().closed;
+        if already {
+            return;
+        }
+        self.epoch.send_modify(|e| {
+            e.closed = true;
+            e.connected = false;
+        });
+        if let Some(handle) = self.supervisor.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            handle.abort();
+        }
+        let client = self.client.write().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(client) = client {
+            let mut states = client.state_watcher();
+            // Dropping the last handle makes the library send CloseSession and wait for the reply.
+            drop(client);
+            let _ = tokio::time::timeout(timeout, async {
+                while !states.peek_state().is_terminated() {
+                    states.changed().await;
+                }
+            })
+            .await;
+        }
+    }
+
+    fn publish(&self, f: impl FnOnce(&mut Epoch)) {
+        self.epoch.send_modify(f);
+    }
+
+    /// Re-creates the ephemerals that do not exist in the current session.
+    async fn restore_ephemerals(&self) {
+        let mut ephemerals = self.ephemerals.lock().await;
+        let Ok(client) = self.client() else { return };
+        let session = self.epoch().session;
+        for entry in ephemerals.values_mut() {
+            if entry.session == session && entry.path.is_some() {
+                continue;
+            }
+            match create_node(&client, &entry.parent, &entry.prefix, &entry.data).await {
+                Ok(path) => {
+                    tracing::info!(path, "re-created ephemeral node in the new session");
+                    entry.path = Some(path);
+                    entry.session = session;
+                }
+                Err(e) => {
+                    entry.path = None;
+                    self.warnings.warn(
+                        "ERR_ZK_UNAVAILABLE",
+                        format!("could not re-create {}/{}…: {e}; will retry on the next reconnect", entry.parent, entry.prefix),
+                        Some(&entry.parent),
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn create_node(client: &Client, parent: &str, prefix: &str, data: &[u8]) -> Result<String> {
+    let options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+    let path = format!("{parent}/{prefix}");
+    let mut attempts = 0;
+    loop {
+        match client.create(&path, data, &options).await {
+            Ok((_, seq)) => return Ok(format!("{path}{seq}")),
+            // The parent is missing (first provider of a service, or someone deleted it): make
+            // it and try again, a bounded number of times.
+            Err(zookeeper_client::Error::NoNode) if attempts < 3 => {
+                attempts += 1;
+                match client.mkdir(parent, &CreateMode::Persistent.with_acls(Acls::anyone_all())).await {
+                    Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
+                    Err(e) => return Err(from_zk("mkdir", e)),
+                }
+            }
+            Err(e) => return Err(from_zk("create", e)),
+        }
+    }
+}
+
+/// The supervisor: one physical session after another until closed.
+async fn supervise(this: std::sync::Weak<ZkSession>) {
+    let mut failures: u32 = 0;
+    loop {
+        let Some(session) = this.upgrade() else { return };
+        if session.epoch().closed {
+            return;
+        }
+        let opts = session.opts.clone();
+        let connecting = Client::connector()
+            .with_session_timeout(opts.session_timeout)
+            .with_connection_timeout(opts.connect_timeout)
+            .with_fail_eagerly()
+            .connect(&opts.connect);
+        let result = match tokio::time::timeout(opts.connect_timeout.max(Duration::from_millis(100)), connecting).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", opts.connect_timeout.as_millis())),
+        };
+        let client = match result {
+            Ok(c) => c,
+            Err(detail) => {
+                if failures == 0 {
+                    session.warnings.warn(
+                        "ERR_ZK_UNAVAILABLE",
+                        format!("cannot reach ZooKeeper at {}: {detail}; retrying in the background", opts.connect),
+                        None,
+                    );
+                }
+                failures = failures.saturating_add(1);
+                drop(session);
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
+        };
+        if failures > 0 {
+            tracing::info!(connect = %opts.connect, "ZooKeeper reachable again");
+        }
+        failures = 0;
+        let mut states = client.state_watcher();
+        *session.client.write().unwrap_or_else(|e| e.into_inner()) = Some(client);
+        session.publish(|e| {
+            e.session += 1;
+            e.reconnects = 0;
+        });
+        session.restore_ephemerals().await;
+        session.publish(|e| e.connected = true);
+        drop(session);
+
+        // Follow this physical session until it ends.
+        loop {
+            let state = states.changed().await;
+            let Some(session) = this.upgrade() else { return };
+            match state {
+                SessionState::Disconnected => {
+                    session.publish(|e| e.connected = false);
+                    session.warnings.warn(
+                        "ERR_ZK_DISCONNECTED",
+                        format!("lost the connection to ZooKeeper at {}; reconnecting, last known state kept", opts.connect),
+                        None,
+                    );
+                }
+                SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
+                    tracing::info!("reconnected to ZooKeeper");
+                    session.restore_ephemerals().await;
+                    session.publish(|e| {
+                        e.reconnects += 1;
+                        e.connected = true;
+                    });
+                }
+                SessionState::Expired | SessionState::AuthFailed | SessionState::Closed => {
+                    *session.client.write().unwrap_or_else(|e| e.into_inner()) = None;
+                    session.publish(|e| e.connected = false);
+                    if session.epoch().closed {
+                        return;
+                    }
+                    let code = if state == SessionState::AuthFailed { "ERR_ZK_AUTH" } else { "ERR_ZK_SESSION_EXPIRED" };
+                    session.warnings.warn(
+                        code,
+                        format!("ZooKeeper session ended ({state}); starting a new one and re-registering"),
+                        None,
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// 100 ms, doubling, at most 2 s, with ±25 % jitter so pm2 workers do not retry in lockstep.
+fn backoff(failures: u32) -> Duration {
+    let base = 100u64.saturating_mul(1 << failures.clamp(1, 6).saturating_sub(1)).min(2_000);
+    let jitter = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+        % 500) as u64;
+    Duration::from_millis(base * 3 / 4 + base * jitter / 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) <= Duration::from_millis(125));
+        assert!(backoff(3) >= Duration::from_millis(300));
+        for n in [6, 10, 1000] {
+            assert!(backoff(n) <= Duration::from_millis(2_500));
+            assert!(backoff(n) >= Duration::from_millis(1_500));
+        }
+    }
+}
