@@ -182,7 +182,7 @@ impl Cluster {
     pub async fn close(&self) {
         let consumers: Vec<_> = self.consumers.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
         for c in consumers.iter().filter_map(Weak::upgrade) {
-            c.close();
+            c.close().await;
         }
         self.registrations.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.session.close(CLOSE_TIMEOUT).await;

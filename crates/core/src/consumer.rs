@@ -16,7 +16,7 @@ use crate::options::Fields;
 use crate::registry::path::{segment, ServicePaths};
 use crate::registry::{follow_providers, Change, LiveProviders, Provider};
 use crate::transport::{encode_segment, Reply, Transport};
-use crate::zk::ZkSession;
+use crate::zk::{EphemeralId, ZkSession};
 
 /// Default per-call timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -84,6 +84,8 @@ pub struct Consumer {
     transport: Arc<Transport>,
     session: Arc<ZkSession>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// This consumer's own node under `consumers/`, once registered.
+    node: Arc<Mutex<Option<EphemeralId>>>,
     closed: AtomicBool,
 }
 
@@ -113,7 +115,15 @@ impl Consumer {
             "timestamp": crate::now_ms(),
         }))
         .unwrap_or_default();
-        let register = tokio::spawn(register_consumer(session.clone(), service.consumers.clone(), format!("{host}-"), data, warnings));
+        let node = Arc::new(Mutex::new(None));
+        let register = tokio::spawn(register_consumer(
+            session.clone(),
+            service.consumers.clone(),
+            format!("{host}-"),
+            data,
+            warnings,
+            node.clone(),
+        ));
         Ok(Arc::new(Consumer {
             service,
             opts,
@@ -122,6 +132,7 @@ impl Consumer {
             transport,
             session,
             tasks: Mutex::new(vec![follow, register]),
+            node,
             closed: AtomicBool::new(false),
         }))
     }
@@ -211,8 +222,8 @@ impl Consumer {
         Err(Error::NoProvider { service: self.service.service.clone(), method: method.to_string(), detail })
     }
 
-    /// Stops watching and deregisters. Idempotent.
-    pub fn close(&self) {
+    /// Stops watching and removes this consumer's node. Idempotent.
+    pub async fn close(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -220,15 +231,31 @@ impl Consumer {
             task.abort();
         }
         self.live.changes.clear();
+        let node = self.node.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(id) = node {
+            if let Err(e) = self.session.remove_ephemeral(id).await {
+                tracing::debug!("consumer node not removed now ({e}); it goes with the session");
+            }
+        }
     }
 }
 
 /// Registers the consumer node, retrying while ZooKeeper is unavailable.
-async fn register_consumer(session: Arc<ZkSession>, folder: String, prefix: String, data: Vec<u8>, warnings: Arc<Warnings>) {
+async fn register_consumer(
+    session: Arc<ZkSession>,
+    folder: String,
+    prefix: String,
+    data: Vec<u8>,
+    warnings: Arc<Warnings>,
+    node: Arc<Mutex<Option<EphemeralId>>>,
+) {
     let mut epochs = session.epochs();
     loop {
         match session.create_ephemeral(&folder, &prefix, data.clone()).await {
-            Ok(_) => return,
+            Ok((id, _)) => {
+                *node.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+                return;
+            }
             Err(Error::Closed { .. }) => return,
             Err(Error::ZkUnavailable { .. }) => {
                 if epochs.wait_for(|e| e.connected || e.closed).await.map(|e| e.closed).unwrap_or(true) {

@@ -1,0 +1,75 @@
+//! Core errors → JavaScript `Error`s with a stable `code` and the facts a program needs
+//! (`address`, `status`, `body`, `field`), built once here for every method.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use lemon_core::Error as CoreError;
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
+use napi::{Env, JsValue, Status};
+use napi::bindgen_prelude::JsObjectValue;
+
+/// Builds the JavaScript error for a core error; falls back to a plain error if the engine
+/// refuses to build the object (it never should).
+pub fn js_error(env: &Env, err: &CoreError) -> napi::Error {
+    build(env, err).unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, format!("[{}] {err}", err.code())))
+}
+
+fn build(env: &Env, err: &CoreError) -> napi::Result<napi::Error> {
+    let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, err.to_string()))?;
+    obj.set_named_property("code", err.code())?;
+    if let Some(address) = err.address() {
+        obj.set_named_property("address", address)?;
+    }
+    match err {
+        CoreError::ProviderStatus { status, body, .. } => {
+            obj.set_named_property("status", *status as u32)?;
+            obj.set_named_property("body", body.as_str())?;
+        }
+        CoreError::InvalidArg { field, .. } => obj.set_named_property("field", field.as_str())?,
+        _ => {}
+    }
+    Ok(napi::Error::from(obj.to_unknown()))
+}
+
+/// Throws from a synchronous method.
+pub fn throw<T>(env: &Env, result: lemon_core::Result<T>) -> napi::Result<T> {
+    result.map_err(|e| js_error(env, &e))
+}
+
+/// Runs `fut` on the runtime and settles a promise with `map(value)` or the error. A panic in
+/// the future rejects the promise with `ERR_INTERNAL` instead of crossing into Node.
+pub fn promise<'env, T, V, F, M>(env: &'env Env, fut: F, map: M) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = lemon_core::Result<T>> + Send + 'static,
+    M: FnOnce(&Env, T) -> napi::Result<V> + 'static,
+{
+    let guarded = async move {
+        Ok(AssertUnwindSafe(fut).catch_unwind().await.map_err(|p| {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            what
+        }))
+    };
+    env.spawn_future_with_callback(guarded, move |env, outcome| match outcome {
+        Ok(Ok(value)) => map(env, value),
+        Ok(Err(err)) => Err(js_error(env, &err)),
+        Err(panic) => Err(internal(env, &panic)),
+    })
+}
+
+/// An `ERR_INTERNAL` error: a bug in lemon-cluster, reported instead of crashing the process.
+pub fn internal(env: &Env, what: &str) -> napi::Error {
+    let message = format!("internal error in lemon-cluster ({what}); please report it");
+    let built = env.create_error(napi::Error::new(Status::GenericFailure, message.clone())).and_then(|mut obj| {
+        obj.set_named_property("code", "ERR_INTERNAL")?;
+        Ok(napi::Error::from(obj.to_unknown()))
+    });
+    built.unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, message))
+}
