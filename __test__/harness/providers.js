@@ -1,0 +1,79 @@
+'use strict'
+// Real HTTP provider servers for the end-to-end tests, on loopback ports the OS picks.
+// Each server counts the calls it receives and can be told to misbehave.
+
+const http = require('node:http')
+
+/**
+ * Starts one provider server.
+ * behaviour: { delayMs?, status?, body? (string sent as-is), contentType? }
+ * The default reply is JSON: { port, path, args }.
+ */
+async function startProvider(behaviour = {}) {
+  const state = { behaviour, hits: 0, paths: [] }
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      state.hits++
+      state.paths.push(`${req.method} ${req.url}`)
+      const b = state.behaviour
+      const reply = () => {
+        if (res.destroyed) return
+        res.statusCode = b.status || 200
+        res.setHeader('content-type', b.contentType || 'application/json')
+        if (b.body !== undefined) return res.end(b.body)
+        let args = null
+        try {
+          args = JSON.parse(Buffer.concat(chunks).toString() || 'null')
+        } catch (e) {
+          args = { unparsable: true }
+        }
+        res.end(JSON.stringify({ port: server.address().port, method: req.method, path: req.url, args }))
+      }
+      if (b.delayMs) setTimeout(reply, b.delayMs).unref()
+      else reply()
+    })
+  })
+  server.keepAliveTimeout = 5000
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: server.address().port,
+    get hits() {
+      return state.hits
+    },
+    get paths() {
+      return state.paths
+    },
+    set(next) {
+      state.behaviour = next
+    },
+    close() {
+      server.closeAllConnections()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** A loopback port with nothing listening on it (bound, then released). */
+async function deadPort() {
+  const s = http.createServer()
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const port = s.address().port
+  await new Promise((resolve) => s.close(resolve))
+  return port
+}
+
+/** Polls `check()` every 10 ms until it returns truthy; fails after `timeoutMs`. */
+async function waitFor(check, { timeoutMs = 5000, what = 'condition' } = {}) {
+  const started = Date.now()
+  for (let i = 0; i < 100000; i++) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`gave up waiting for ${what}`)
+}
+
+module.exports = { startProvider, deadPort, waitFor }
