@@ -385,7 +385,8 @@ class ZooKeeperServer {
       fs.closeSync(fd)
     }
     if (!child.pid) {
-      // spawn failed synchronously (ENOENT etc.); the 'error' event carries details
+      // spawn failed (ENOENT etc.); the 'error' event follows, swallow it here
+      child.on('error', () => {})
       throw new Error(`Failed to spawn ${cmd} (is Java installed? set JAVA_HOME or install openjdk-17-jre-headless)`)
     }
     // Don't keep the event loop alive just for the JVM: a test that forgets to
@@ -422,6 +423,7 @@ class ZooKeeperServer {
     // bounded: at most timeoutMs / ~50 ms iterations
     while (Date.now() < deadline) {
       if (exited || this._child !== child) {
+        this._keepForDiagnosis()
         throw new Error(
           `ZooKeeper on port ${this.port} exited during startup (code ${exited && exited.code}, signal ${exited && exited.signal}). ` +
             `Log: ${this.logFile}\n--- log tail ---\n${tail(this.logFile)}`,
@@ -443,7 +445,14 @@ class ZooKeeperServer {
         `Log: ${this.logFile}\n--- log tail ---\n${tail(this.logFile)}`,
     )
     await this.kill()
+    this._keepForDiagnosis()
     throw err
+  }
+
+  // A data dir whose server failed to start is left for inspection (its log
+  // is named in the error); the next harness run sweeps it once we are gone.
+  _keepForDiagnosis() {
+    tempDirs.delete(this.dataDir)
   }
 
   /**
@@ -563,6 +572,23 @@ function mergeOpts(opts) {
 async function startZooKeeper(opts) {
   const o = mergeOpts(opts)
   findZooKeeper() // fail fast with the install hint
+  return withPortRetry(!o.port, () => startZooKeeperOnce(o))
+}
+
+// A port found free may be taken by someone else before the JVM binds it;
+// then start over on fresh ports (bounded: 3 attempts).
+async function withPortRetry(mayRetry, startOnce) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce()
+    } catch (e) {
+      if (!mayRetry || attempt >= 3 || !/Address already in use|BindException/.test(e.message)) throw e
+      for (const dir of e.dataDirs || []) fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+async function startZooKeeperOnce(o) {
   const port = o.port || (await freePort())
   const dataDir = makeTempDir('zk-harness-')
   const server = new ZooKeeperServer({ port, dataDir, opts: o, id: null, peers: null })
@@ -570,6 +596,7 @@ async function startZooKeeper(opts) {
     await server.start()
   } catch (e) {
     await server.kill()
+    e.dataDirs = [dataDir]
     throw e
   }
   return server
@@ -583,6 +610,10 @@ async function startZooKeeper(opts) {
 async function startEnsemble(n = 3, opts) {
   const o = mergeOpts(opts)
   findZooKeeper()
+  return withPortRetry(true, () => startEnsembleOnce(n, o))
+}
+
+async function startEnsembleOnce(n, o) {
   const ports = await freePorts(n * 3)
   const peers = []
   for (let i = 0; i < n; i++) {
@@ -643,6 +674,14 @@ async function startEnsemble(n = 3, opts) {
     }
   } catch (e) {
     await ensemble.kill()
+    for (const s of servers) s._keepForDiagnosis()
+    // One member failing (e.g. a port clash) fails the whole start; report
+    // every member's log tail that mentions trouble.
+    const clash = servers.find((s) => /Address already in use|BindException/.test(tail(s.logFile, 200)))
+    if (clash && !/Address already in use|BindException/.test(e.message)) {
+      e.message += `\n(member ${clash.id}: Address already in use, see ${clash.logFile})`
+    }
+    e.dataDirs = servers.map((s) => s.dataDir)
     throw e
   }
   return ensemble

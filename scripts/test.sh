@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit tests, then the Node tests (which start real
+# ZooKeeper servers through __test__/harness/zookeeper.js). Both always run;
+# the exit status is non-zero if either failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { echo "[test] $*"; }
+
+rust_status=0
+log "cargo test --workspace --quiet"
+cargo test --workspace --quiet || rust_status=$?
+
+node_status=0
+shopt -s nullglob
+test_files=(__test__/*.test.js)
+shopt -u nullglob
+if [ "${#test_files[@]}" -eq 0 ]; then
+  log "no __test__/*.test.js files found"
+  node_status=1
+else
+  # A directory argument is not portable across Node 20 releases; pass files.
+  log "node --test --test-concurrency=2 ${test_files[*]}"
+  node --test --test-concurrency=2 --test-timeout=600000 "${test_files[@]}" || node_status=$?
+fi
+
+# The harness kills its JVMs when the test process ends; make a leak loud.
+leaked=$(pgrep -f 'org\.apache\.zookeeper\.server\..*zk-harness-' || true)
+if [ -n "$leaked" ]; then
+  log "ERROR: ZooKeeper JVMs left running by the tests (pids: $(echo "$leaked" | tr '\n' ' '))"
+  if [ "$node_status" -eq 0 ]; then node_status=1; fi
+fi
+
+if [ "$rust_status" -ne 0 ] || [ "$node_status" -ne 0 ]; then
+  log "FAILED (cargo test: exit $rust_status, node --test: exit $node_status)"
+  exit 1
+fi
+log "all tests passed"
