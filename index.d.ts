@@ -44,7 +44,8 @@ export declare class Cluster {
   get host(): string
   /**
    * Listens for `'warning'` events: skipped provider nodes, lost connections, expired sessions.
-   * Without a listener, warnings go to stderr. Returns a function that removes the listener.
+   * Without a listener, warnings go to stderr; the first listener also receives the (last 32)
+   * warnings emitted before it was attached. Returns a function that removes the listener.
    * Listeners never keep the process alive.
    */
   on(event: 'warning', listener: (warning: WarningEvent) => void): () => void

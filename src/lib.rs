@@ -73,7 +73,8 @@ impl JsCluster {
     }
 
     /// Listens for `'warning'` events: skipped provider nodes, lost connections, expired sessions.
-    /// Without a listener, warnings go to stderr. Returns a function that removes the listener.
+    /// Without a listener, warnings go to stderr; the first listener also receives the (last 32)
+    /// warnings emitted before it was attached. Returns a function that removes the listener.
     /// Listeners never keep the process alive.
     #[napi(ts_args_type = "event: 'warning', listener: (warning: WarningEvent) => void", ts_return_type = "() => void")]
     pub fn on<'env>(&self, env: &'env Env, event: String, listener: Function<'env, WarningEvent, ()>) -> Result<Function<'env, (), ()>> {
@@ -81,8 +82,8 @@ impl JsCluster {
             "warning" => {
                 let inner = self.inner.clone();
                 events::subscribe(env, listener, move |tsfn| {
-                    let id = inner.warnings().emitter().subscribe(move |w| tsfn(WarningEvent::from(w)));
-                    move || inner.warnings().emitter().unsubscribe(id)
+                    let id = inner.warnings().subscribe(move |w| tsfn(WarningEvent::from(w)));
+                    move || inner.warnings().unsubscribe(id)
                 })
             }
             other => Err(events::unknown_event(env, other, &["warning"])),

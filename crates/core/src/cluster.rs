@@ -36,8 +36,9 @@ impl ClusterOptions {
     /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes? }`.
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
-        let connect = normalise_connect_string(&f.required_string("zk")?)?;
-        let root = path::root(&f.string("root")?.unwrap_or_else(|| DEFAULT_ROOT.to_string()))?;
+        let connect = normalise_connect_string(&f.required_string("zk")?).map_err(|e| e.in_field("options.zk"))?;
+        let root = path::root(&f.string("root")?.unwrap_or_else(|| DEFAULT_ROOT.to_string()))
+            .map_err(|e| e.in_field("options.root"))?;
         let session_timeout = f.millis("sessionTimeoutMs", 200, 600_000)?.unwrap_or(DEFAULT_SESSION_TIMEOUT);
         let connect_timeout = f.millis("connectTimeoutMs", 50, 600_000)?.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let host = f.string("host")?;
@@ -186,7 +187,7 @@ impl Cluster {
         }
         self.registrations.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.session.close(CLOSE_TIMEOUT).await;
-        self.warnings.emitter().clear();
+        self.warnings.clear();
     }
 }
 

@@ -58,6 +58,14 @@ impl Error {
         Error::InvalidArg { field: field.into(), reason: reason.into() }
     }
 
+    /// Renames the field of an [`Error::InvalidArg`] (for checks shared by several options).
+    pub fn in_field(self, name: &str) -> Self {
+        match self {
+            Error::InvalidArg { reason, .. } => Error::InvalidArg { field: name.to_string(), reason },
+            other => other,
+        }
+    }
+
     /// Whether the request certainly never reached a provider, so that trying another one is
     /// always safe, whatever the method does.
     pub fn never_sent(&self) -> bool {

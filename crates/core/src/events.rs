@@ -59,16 +59,38 @@ impl<T> Emitter<T> {
     }
 }
 
+/// How many warnings are kept for a listener that subscribes late.
+const BACKLOG: usize = 32;
+
 /// Where warnings go: to every listener, or to stderr (through `tracing` and a plain line) when
-/// nobody listens, so a warning is never lost silently.
+/// nobody listens, so a warning is never lost silently. Warnings emitted while nobody listened
+/// are also kept (the last 32) and handed to the first listener that subscribes: a listener
+/// attached right after `new Cluster()` still hears why the first connection attempt failed.
 #[derive(Default)]
 pub struct Warnings {
     emitter: Emitter<Warning>,
+    backlog: Mutex<std::collections::VecDeque<Warning>>,
 }
 
 impl Warnings {
-    pub fn emitter(&self) -> &Emitter<Warning> {
-        &self.emitter
+    /// Adds a listener and replays the backlog to it.
+    pub fn subscribe(&self, f: impl Fn(&Warning) + Send + Sync + 'static) -> u64 {
+        let backlog: Vec<Warning> = self.backlog.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+        for w in &backlog {
+            f(w);
+        }
+        self.emitter.subscribe(f)
+    }
+
+    /// Removes a listener.
+    pub fn unsubscribe(&self, id: u64) {
+        self.emitter.unsubscribe(id);
+    }
+
+    /// Removes every listener and the backlog.
+    pub fn clear(&self) {
+        self.emitter.clear();
+        self.backlog.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     pub fn warn(&self, code: &'static str, message: impl Into<String>, path: Option<&str>) {
@@ -76,6 +98,11 @@ impl Warnings {
         tracing::warn!(code = w.code, path = ?w.path, "{}", w.message);
         if self.emitter.emit(&w) == 0 {
             eprintln!("[lemon-cluster] warning {}: {}", w.code, w.message);
+            let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+            if backlog.len() == BACKLOG {
+                backlog.pop_front();
+            }
+            backlog.push_back(w);
         }
     }
 }
@@ -97,5 +124,20 @@ mod tests {
         e.unsubscribe(id);
         assert_eq!(e.emit(&3), 0);
         assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_late_listener_hears_the_backlog_once() {
+        let w = Warnings::default();
+        w.warn("ERR_A", "first", None);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        w.subscribe(move |x| s.lock().unwrap().push(x.code));
+        w.warn("ERR_B", "second", None);
+        let s2 = Arc::new(Mutex::new(Vec::new()));
+        let s3 = s2.clone();
+        w.subscribe(move |x| s3.lock().unwrap().push(x.code));
+        assert_eq!(*seen.lock().unwrap(), vec!["ERR_A", "ERR_B"]);
+        assert!(s2.lock().unwrap().is_empty(), "the backlog is handed over once");
     }
 }
