@@ -6,14 +6,16 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 use lemon_core::Error as CoreError;
+use napi::bindgen_prelude::JsObjectValue;
 use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
 use napi::{Env, JsValue, Status};
-use napi::bindgen_prelude::JsObjectValue;
 
 /// Builds the JavaScript error for a core error; falls back to a plain error if the engine
 /// refuses to build the object (it never should).
 pub fn js_error(env: &Env, err: &CoreError) -> napi::Error {
-    build(env, err).unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, format!("[{}] {err}", err.code())))
+    build(env, err).unwrap_or_else(|_| {
+        napi::Error::new(Status::GenericFailure, format!("[{}] {err}", err.code()))
+    })
 }
 
 fn build(env: &Env, err: &CoreError) -> napi::Result<napi::Error> {
@@ -40,7 +42,11 @@ pub fn throw<T>(env: &Env, result: lemon_core::Result<T>) -> napi::Result<T> {
 
 /// Runs `fut` on the runtime and settles a promise with `map(value)` or the error. A panic in
 /// the future rejects the promise with `ERR_INTERNAL` instead of crossing into Node.
-pub fn promise<'env, T, V, F, M>(env: &'env Env, fut: F, map: M) -> napi::Result<PromiseRaw<'env, V>>
+pub fn promise<'env, T, V, F, M>(
+    env: &'env Env,
+    fut: F,
+    map: M,
+) -> napi::Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue,
@@ -67,9 +73,11 @@ where
 /// An `ERR_INTERNAL` error: a bug in lemon-cluster, reported instead of crashing the process.
 pub fn internal(env: &Env, what: &str) -> napi::Error {
     let message = format!("internal error in lemon-cluster ({what}); please report it");
-    let built = env.create_error(napi::Error::new(Status::GenericFailure, message.clone())).and_then(|mut obj| {
-        obj.set_named_property("code", "ERR_INTERNAL")?;
-        Ok(napi::Error::from(obj.to_unknown()))
-    });
+    let built = env
+        .create_error(napi::Error::new(Status::GenericFailure, message.clone()))
+        .and_then(|mut obj| {
+            obj.set_named_property("code", "ERR_INTERNAL")?;
+            Ok(napi::Error::from(obj.to_unknown()))
+        });
     built.unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, message))
 }

@@ -9,13 +9,21 @@ use napi::{Env, Result};
 
 /// Wraps `listener` in a weak thread-safe function, hands `register` an emitter for it, and
 /// returns the JavaScript function that undoes the registration.
-pub fn subscribe<'env, T, R, Off>(env: &'env Env, listener: Function<'env, T, ()>, register: R) -> Result<Function<'env, (), ()>>
+pub fn subscribe<'env, T, R, Off>(
+    env: &'env Env,
+    listener: Function<'env, T, ()>,
+    register: R,
+) -> Result<Function<'env, (), ()>>
 where
     T: ToNapiValue + JsValuesTupleIntoVec + Send + 'static,
     R: FnOnce(Box<dyn Fn(T) + Send + Sync>) -> Off,
     Off: FnOnce() + Send + 'static,
 {
-    let tsfn = listener.build_threadsafe_function::<T>().callee_handled::<false>().weak::<true>().build()?;
+    let tsfn = listener
+        .build_threadsafe_function::<T>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()?;
     let emit = Box::new(move |value: T| {
         tsfn.call(value, ThreadsafeFunctionCallMode::NonBlocking);
     });
@@ -32,6 +40,9 @@ where
 pub fn unknown_event(env: &Env, name: &str, known: &[&str]) -> napi::Error {
     crate::error::js_error(
         env,
-        &lemon_core::Error::invalid("event", format!("unknown event {name:?} (known: {})", known.join(", "))),
+        &lemon_core::Error::invalid(
+            "event",
+            format!("unknown event {name:?} (known: {})", known.join(", ")),
+        ),
     )
 }

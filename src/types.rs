@@ -139,8 +139,15 @@ pub struct ChangeEvent {
 
 impl From<&Change> for ChangeEvent {
     fn from(c: &Change) -> Self {
-        let list = |v: &[std::sync::Arc<Provider>]| v.iter().map(|p| ProviderInfo::from(p.as_ref())).collect();
-        ChangeEvent { added: list(&c.added), removed: list(&c.removed), updated: list(&c.updated), total: c.total as u32 }
+        let list = |v: &[std::sync::Arc<Provider>]| {
+            v.iter().map(|p| ProviderInfo::from(p.as_ref())).collect()
+        };
+        ChangeEvent {
+            added: list(&c.added),
+            removed: list(&c.removed),
+            updated: list(&c.updated),
+            total: c.total as u32,
+        }
     }
 }
 
@@ -156,6 +163,10 @@ pub struct WarningEvent {
 
 impl From<&Warning> for WarningEvent {
     fn from(w: &Warning) -> Self {
-        WarningEvent { code: w.code.to_string(), message: w.message.clone(), path: w.path.clone() }
+        WarningEvent {
+            code: w.code.to_string(),
+            message: w.message.clone(),
+            path: w.path.clone(),
+        }
     }
 }

@@ -36,11 +36,19 @@ impl ClusterOptions {
     /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes? }`.
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
-        let connect = normalise_connect_string(&f.required_string("zk")?).map_err(|e| e.in_field("options.zk"))?;
-        let root = path::root(&f.string("root")?.unwrap_or_else(|| DEFAULT_ROOT.to_string()))
-            .map_err(|e| e.in_field("options.root"))?;
-        let session_timeout = f.millis("sessionTimeoutMs", 200, 600_000)?.unwrap_or(DEFAULT_SESSION_TIMEOUT);
-        let connect_timeout = f.millis("connectTimeoutMs", 50, 600_000)?.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let connect = normalise_connect_string(&f.required_string("zk")?)
+            .map_err(|e| e.in_field("options.zk"))?;
+        let root = path::root(
+            &f.string("root")?
+                .unwrap_or_else(|| DEFAULT_ROOT.to_string()),
+        )
+        .map_err(|e| e.in_field("options.root"))?;
+        let session_timeout = f
+            .millis("sessionTimeoutMs", 200, 600_000)?
+            .unwrap_or(DEFAULT_SESSION_TIMEOUT);
+        let connect_timeout = f
+            .millis("connectTimeoutMs", 50, 600_000)?
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let host = f.string("host")?;
         if let Some(h) = &host {
             check_host(h).map_err(|r| Error::invalid("options.host", r))?;
@@ -50,7 +58,16 @@ impl ClusterOptions {
             transport.max_response_bytes = n as usize;
         }
         f.finish()?;
-        Ok(ClusterOptions { zk: ZkOptions { connect, session_timeout, connect_timeout }, root, host, transport })
+        Ok(ClusterOptions {
+            zk: ZkOptions {
+                connect,
+                session_timeout,
+                connect_timeout,
+            },
+            root,
+            host,
+            transport,
+        })
     }
 }
 
@@ -61,12 +78,17 @@ pub fn normalise_connect_string(s: &str) -> Result<String> {
         None => (s, ""),
     };
     if !chroot.is_empty() {
-        path::root(chroot).map_err(|_| Error::invalid("zk", format!("bad chroot {chroot:?} in the connect string")))?;
+        path::root(chroot).map_err(|_| {
+            Error::invalid("zk", format!("bad chroot {chroot:?} in the connect string"))
+        })?;
     }
     let mut out = Vec::new();
     for part in hosts.split(',').map(str::trim) {
         if part.is_empty() {
-            return Err(Error::invalid("zk", format!("empty host in connect string {s:?}")));
+            return Err(Error::invalid(
+                "zk",
+                format!("empty host in connect string {s:?}"),
+            ));
         }
         let (host, port) = match part.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(':') || h.starts_with('[') => (h, Some(p)),
@@ -76,11 +98,9 @@ pub fn normalise_connect_string(s: &str) -> Result<String> {
             .map_err(|r| Error::invalid("zk", format!("{r} in connect string {s:?}")))?;
         let port = match port {
             None => 2181,
-            Some(p) => p
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| Error::invalid("zk", format!("bad port {p:?} in connect string {s:?}")))?,
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                Error::invalid("zk", format!("bad port {p:?} in connect string {s:?}"))
+            })?,
         };
         out.push(format!("{host}:{port}"));
     }
@@ -92,7 +112,10 @@ pub fn default_host() -> String {
     if_addrs::get_if_addrs()
         .ok()
         .and_then(|addrs| {
-            addrs.into_iter().find(|a| !a.is_loopback() && a.ip().is_ipv4()).map(|a| a.ip().to_string())
+            addrs
+                .into_iter()
+                .find(|a| !a.is_loopback() && a.ip().is_ipv4())
+                .map(|a| a.ip().to_string())
         })
         .unwrap_or_else(|| "127.0.0.1".to_string())
 }
@@ -144,13 +167,17 @@ impl Cluster {
     /// Resolves once a ZooKeeper session exists; `ERR_ZK_UNAVAILABLE` after `connectTimeoutMs`
     /// (the cluster keeps trying in the background).
     pub async fn ready(&self) -> Result<()> {
-        self.session.wait_connected(self.opts.zk.connect_timeout).await
+        self.session
+            .wait_connected(self.opts.zk.connect_timeout)
+            .await
     }
 
     /// Registers a provider (see [`ProvideOptions::from_value`]).
     pub async fn provide(&self, options: &Value) -> Result<Arc<Registration>> {
-        let opts = ProvideOptions::from_value(options, &self.host, crate::now_ms(), std::process::id())?;
-        let reg = Arc::new(Registration::create(self.session.clone(), &self.opts.root, opts).await?);
+        let opts =
+            ProvideOptions::from_value(options, &self.host, crate::now_ms(), std::process::id())?;
+        let reg =
+            Arc::new(Registration::create(self.session.clone(), &self.opts.root, opts).await?);
         let mut regs = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
         regs.retain(|r| r.strong_count() > 0);
         regs.push(Arc::downgrade(&reg));
@@ -161,7 +188,9 @@ impl Cluster {
     /// runtime.
     pub fn consumer(&self, options: &Value) -> Result<Arc<Consumer>> {
         if self.session.epoch().closed {
-            return Err(Error::Closed { what: "the cluster".into() });
+            return Err(Error::Closed {
+                what: "the cluster".into(),
+            });
         }
         let opts = ConsumerOptions::from_value(options)?;
         let consumer = Consumer::start(
@@ -181,11 +210,19 @@ impl Cluster {
     /// Closes every consumer and ends the session, so every ephemeral node of this process
     /// disappears now. Idempotent.
     pub async fn close(&self) {
-        let consumers: Vec<_> = self.consumers.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+        let consumers: Vec<_> = self
+            .consumers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
         for c in consumers.iter().filter_map(Weak::upgrade) {
             c.close().await;
         }
-        self.registrations.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.registrations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.session.close(CLOSE_TIMEOUT).await;
         self.warnings.clear();
     }
@@ -198,17 +235,33 @@ mod tests {
 
     #[test]
     fn connect_strings_get_a_port_on_every_host() {
-        assert_eq!(normalise_connect_string("zk1,zk2:2182,zk3").unwrap(), "zk1:2181,zk2:2182,zk3:2181");
-        assert_eq!(normalise_connect_string("127.0.0.1:2181/app").unwrap(), "127.0.0.1:2181/app");
+        assert_eq!(
+            normalise_connect_string("zk1,zk2:2182,zk3").unwrap(),
+            "zk1:2181,zk2:2182,zk3:2181"
+        );
+        assert_eq!(
+            normalise_connect_string("127.0.0.1:2181/app").unwrap(),
+            "127.0.0.1:2181/app"
+        );
         for bad in ["", "a,,b", "a:0", "a:x", "a:99999", "a b:1", "a:1/../x"] {
-            assert_eq!(normalise_connect_string(bad).unwrap_err().code(), "ERR_INVALID_ARG", "{bad}");
+            assert_eq!(
+                normalise_connect_string(bad).unwrap_err().code(),
+                "ERR_INVALID_ARG",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn reads_cluster_options() {
-        let o = ClusterOptions::from_value(&json!({"zk":"127.0.0.1:2181","root":"/x/","sessionTimeoutMs":2000})).unwrap();
-        assert_eq!((o.root.as_str(), o.zk.session_timeout), ("/x", Duration::from_secs(2)));
+        let o = ClusterOptions::from_value(
+            &json!({"zk":"127.0.0.1:2181","root":"/x/","sessionTimeoutMs":2000}),
+        )
+        .unwrap();
+        assert_eq!(
+            (o.root.as_str(), o.zk.session_timeout),
+            ("/x", Duration::from_secs(2))
+        );
         assert_eq!(o.zk.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         for (v, field) in [
             (json!({}), "zk"),

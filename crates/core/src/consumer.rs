@@ -43,16 +43,29 @@ impl ConsumerOptions {
         segment("app", &app)?;
         segment("group", &group)?;
         let version = f.string("version")?;
-        let load_balance = f.string("loadBalance")?.unwrap_or_else(|| "roundrobin".to_string());
+        let load_balance = f
+            .string("loadBalance")?
+            .unwrap_or_else(|| "roundrobin".to_string());
         if !balance::NAMES.contains(&load_balance.as_str()) {
             return Err(Error::invalid(
                 "consumer.loadBalance",
-                format!("unknown balancer {load_balance:?} (known: {})", balance::NAMES.join(", ")),
+                format!(
+                    "unknown balancer {load_balance:?} (known: {})",
+                    balance::NAMES.join(", ")
+                ),
             ));
         }
-        let timeout = f.millis("timeoutMs", 1, MAX_TIMEOUT_MS)?.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = f
+            .millis("timeoutMs", 1, MAX_TIMEOUT_MS)?
+            .unwrap_or(DEFAULT_TIMEOUT);
         f.finish()?;
-        Ok(ConsumerOptions { app, group, version, load_balance, timeout })
+        Ok(ConsumerOptions {
+            app,
+            group,
+            version,
+            load_balance,
+            timeout,
+        })
     }
 }
 
@@ -101,10 +114,19 @@ impl Consumer {
         opts: ConsumerOptions,
     ) -> Result<Arc<Consumer>> {
         let service = ServicePaths::new(root, &opts.app, &opts.group)?;
-        let balancer = balance::by_name(&opts.load_balance)
-            .ok_or_else(|| Error::invalid("consumer.loadBalance", format!("unknown balancer {:?}", opts.load_balance)))?;
+        let balancer = balance::by_name(&opts.load_balance).ok_or_else(|| {
+            Error::invalid(
+                "consumer.loadBalance",
+                format!("unknown balancer {:?}", opts.load_balance),
+            )
+        })?;
         let live = Arc::new(LiveProviders::default());
-        let follow = tokio::spawn(follow_providers(session.clone(), service.providers.clone(), live.clone(), warnings.clone()));
+        let follow = tokio::spawn(follow_providers(
+            session.clone(),
+            service.providers.clone(),
+            live.clone(),
+            warnings.clone(),
+        ));
         let data = serde_json::to_vec(&json!({
             "host": host,
             "pid": std::process::id(),
@@ -149,14 +171,23 @@ impl Consumer {
             Ok(())
         } else {
             Err(Error::ZkUnavailable {
-                detail: format!("the provider list of {} was not read within {} ms", self.service.service, timeout.as_millis()),
+                detail: format!(
+                    "the provider list of {} was not read within {} ms",
+                    self.service.service,
+                    timeout.as_millis()
+                ),
             })
         }
     }
 
     /// The providers this consumer may use (of its version, when one is set).
     pub fn providers(&self) -> Vec<Arc<Provider>> {
-        self.live.snapshot().iter().filter(|p| self.version_matches(p)).cloned().collect()
+        self.live
+            .snapshot()
+            .iter()
+            .filter(|p| self.version_matches(p))
+            .cloned()
+            .collect()
     }
 
     /// Provider-set changes.
@@ -165,13 +196,18 @@ impl Consumer {
     }
 
     fn version_matches(&self, p: &Provider) -> bool {
-        self.opts.version.as_deref().is_none_or(|v| p.node.version == v)
+        self.opts
+            .version
+            .as_deref()
+            .is_none_or(|v| p.node.version == v)
     }
 
     /// Calls `method` with a JSON `body` on one provider and returns its JSON reply.
     pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed { what: format!("the consumer of {}", self.service.service) });
+            return Err(Error::Closed {
+                what: format!("the consumer of {}", self.service.service),
+            });
         }
         segment("method", method)?;
         let timeout = opts.timeout.unwrap_or(self.opts.timeout);
@@ -195,31 +231,58 @@ impl Consumer {
         );
         let remaining = timeout.saturating_sub(started.elapsed());
         if remaining.is_zero() {
-            return Err(Error::Timeout { address: None, after_ms: timeout.as_millis() as u64 });
+            return Err(Error::Timeout {
+                address: None,
+                after_ms: timeout.as_millis() as u64,
+            });
         }
-        self.transport.post(&provider.address, &path, body, remaining).await
+        self.transport
+            .post(&provider.address, &path, body, remaining)
+            .await
     }
 
     /// The providers eligible for one call: serving `method`, of the right version, and in the
     /// right lane (a normal request never reaches a gray provider; a gray one prefers them).
     fn candidates(&self, method: &str, opts: &CallOptions) -> Result<Vec<Arc<Provider>>> {
         let snapshot = self.live.snapshot();
-        let eligible: Vec<Arc<Provider>> =
-            snapshot.iter().filter(|p| self.version_matches(p) && p.node.serves(method)).cloned().collect();
+        let eligible: Vec<Arc<Provider>> = snapshot
+            .iter()
+            .filter(|p| self.version_matches(p) && p.node.serves(method))
+            .cloned()
+            .collect();
         let (gray, normal): (Vec<_>, Vec<_>) = eligible.iter().cloned().partition(|p| p.node.gray);
-        let chosen = if opts.gray && !gray.is_empty() { gray } else { normal };
+        let chosen = if opts.gray && !gray.is_empty() {
+            gray
+        } else {
+            normal
+        };
         if !chosen.is_empty() {
             return Ok(chosen);
         }
         let detail = if snapshot.is_empty() {
             format!("no provider is registered under {}", self.service.providers)
         } else if eligible.is_empty() {
-            let version = self.opts.version.as_deref().map(|v| format!(" of version {v:?}")).unwrap_or_default();
-            format!("{} provider(s) registered, none{version} declares this method", snapshot.len())
+            let version = self
+                .opts
+                .version
+                .as_deref()
+                .map(|v| format!(" of version {v:?}"))
+                .unwrap_or_default();
+            format!(
+                "{} provider(s) registered, none{version} declares this method",
+                snapshot.len()
+            )
         } else {
-            format!("{} provider(s) serve this method, all of them gray, and the call is not gray", eligible.len())
+            format!(
+                "{} provider(s) serve this method, all of them gray, and the call is not gray",
+                eligible.len()
+            )
         };
-        Err(Error::NoProvider { service: self.service.service.clone(), method: method.to_string(), detail })
+        Err(Error::NoProvider {
+            service: self.service.service.clone(),
+            method: method.to_string(),
+            detail,
+        })
     }
 
     /// Stops watching and removes this consumer's node. Idempotent.
@@ -227,7 +290,12 @@ impl Consumer {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        for task in self.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             task.abort();
         }
         self.live.changes.clear();
@@ -251,20 +319,32 @@ async fn register_consumer(
 ) {
     let mut epochs = session.epochs();
     loop {
-        match session.create_ephemeral(&folder, &prefix, data.clone()).await {
+        match session
+            .create_ephemeral(&folder, &prefix, data.clone())
+            .await
+        {
             Ok((id, _)) => {
                 *node.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
                 return;
             }
             Err(Error::Closed { .. }) => return,
             Err(Error::ZkUnavailable { .. }) => {
-                if epochs.wait_for(|e| e.connected || e.closed).await.map(|e| e.closed).unwrap_or(true) {
+                if epochs
+                    .wait_for(|e| e.connected || e.closed)
+                    .await
+                    .map(|e| e.closed)
+                    .unwrap_or(true)
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err(e) => {
-                warnings.warn("ERR_ZK", format!("could not register the consumer under {folder}: {e}"), Some(&folder));
+                warnings.warn(
+                    "ERR_ZK",
+                    format!("could not register the consumer under {folder}: {e}"),
+                    Some(&folder),
+                );
                 return;
             }
         }
@@ -277,11 +357,23 @@ mod tests {
 
     #[test]
     fn reads_consumer_options() {
-        let o = ConsumerOptions::from_value(&json!({"app":"a","group":"g","timeoutMs":100,"version":"V1"})).unwrap();
-        assert_eq!((o.timeout, o.version.as_deref(), o.load_balance.as_str()), (Duration::from_millis(100), Some("V1"), "roundrobin"));
+        let o = ConsumerOptions::from_value(
+            &json!({"app":"a","group":"g","timeoutMs":100,"version":"V1"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (o.timeout, o.version.as_deref(), o.load_balance.as_str()),
+            (Duration::from_millis(100), Some("V1"), "roundrobin")
+        );
         let cases = [
-            (json!({"app":"a","group":"g","loadBalance":"magic"}), "consumer.loadBalance"),
-            (json!({"app":"a","group":"g","timeoutMs":0}), "consumer.timeoutMs"),
+            (
+                json!({"app":"a","group":"g","loadBalance":"magic"}),
+                "consumer.loadBalance",
+            ),
+            (
+                json!({"app":"a","group":"g","timeoutMs":0}),
+                "consumer.timeoutMs",
+            ),
             (json!({"app":"a"}), "consumer.group"),
             (json!({"app":"..","group":"g"}), "app"),
         ];
@@ -290,6 +382,9 @@ mod tests {
             assert!(e.to_string().contains(&format!("`{field}`")), "{v}: {e}");
         }
         assert!(CallOptions::from_value(&json!({"timeoutMs":"5"})).is_err());
-        assert!(CallOptions::from_value(&Value::Null).unwrap().timeout.is_none());
+        assert!(CallOptions::from_value(&Value::Null)
+            .unwrap()
+            .timeout
+            .is_none());
     }
 }

@@ -9,13 +9,24 @@ pub enum Error {
     /// An option or argument is wrong: `field` names it, `reason` says why.
     InvalidArg { field: String, reason: String },
     /// No provider can serve this call (none registered, none declares the method, ...).
-    NoProvider { service: String, method: String, detail: String },
+    NoProvider {
+        service: String,
+        method: String,
+        detail: String,
+    },
     /// The call did not complete in time.
-    Timeout { address: Option<String>, after_ms: u64 },
+    Timeout {
+        address: Option<String>,
+        after_ms: u64,
+    },
     /// A TCP connection to the provider could not be made; the request was never sent.
     Connect { address: String, detail: String },
     /// The provider answered with a non-2xx HTTP status.
-    ProviderStatus { address: String, status: u16, body: String },
+    ProviderStatus {
+        address: String,
+        status: u16,
+        body: String,
+    },
     /// The provider's reply is not JSON, is too large, or the connection broke mid-reply.
     BadResponse { address: String, detail: String },
     /// ZooKeeper could not be reached or refused the operation.
@@ -55,13 +66,19 @@ impl Error {
 
     /// Shorthand for [`Error::InvalidArg`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidArg { field: field.into(), reason: reason.into() }
+        Error::InvalidArg {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Renames the field of an [`Error::InvalidArg`] (for checks shared by several options).
     pub fn in_field(self, name: &str) -> Self {
         match self {
-            Error::InvalidArg { reason, .. } => Error::InvalidArg { field: name.to_string(), reason },
+            Error::InvalidArg { reason, .. } => Error::InvalidArg {
+                field: name.to_string(),
+                reason,
+            },
             other => other,
         }
     }
@@ -113,10 +130,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub(crate) fn from_zk(operation: &str, err: zookeeper_client::Error) -> Error {
     use zookeeper_client::Error as Z;
     match err {
-        Z::ConnectionLoss | Z::SessionExpired | Z::ClientClosed | Z::NoHosts | Z::Timeout | Z::SessionMoved => {
-            Error::ZkUnavailable { detail: format!("{operation}: {err}") }
-        }
-        other => Error::Zk { operation: operation.to_string(), detail: other.to_string() },
+        Z::ConnectionLoss
+        | Z::SessionExpired
+        | Z::ClientClosed
+        | Z::NoHosts
+        | Z::Timeout
+        | Z::SessionMoved => Error::ZkUnavailable {
+            detail: format!("{operation}: {err}"),
+        },
+        other => Error::Zk {
+            operation: operation.to_string(),
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -128,11 +153,39 @@ mod tests {
     fn codes_are_stable() {
         let cases = [
             (Error::invalid("zk", "empty"), "ERR_INVALID_ARG"),
-            (Error::Timeout { address: None, after_ms: 5 }, "ERR_TIMEOUT"),
-            (Error::Connect { address: "a:1".into(), detail: "refused".into() }, "ERR_CONNECT"),
-            (Error::ProviderStatus { address: "a:1".into(), status: 500, body: String::new() }, "ERR_PROVIDER_STATUS"),
-            (Error::BadResponse { address: "a:1".into(), detail: "x".into() }, "ERR_BAD_RESPONSE"),
-            (Error::ZkUnavailable { detail: "x".into() }, "ERR_ZK_UNAVAILABLE"),
+            (
+                Error::Timeout {
+                    address: None,
+                    after_ms: 5,
+                },
+                "ERR_TIMEOUT",
+            ),
+            (
+                Error::Connect {
+                    address: "a:1".into(),
+                    detail: "refused".into(),
+                },
+                "ERR_CONNECT",
+            ),
+            (
+                Error::ProviderStatus {
+                    address: "a:1".into(),
+                    status: 500,
+                    body: String::new(),
+                },
+                "ERR_PROVIDER_STATUS",
+            ),
+            (
+                Error::BadResponse {
+                    address: "a:1".into(),
+                    detail: "x".into(),
+                },
+                "ERR_BAD_RESPONSE",
+            ),
+            (
+                Error::ZkUnavailable { detail: "x".into() },
+                "ERR_ZK_UNAVAILABLE",
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(err.code(), code, "{err}");
@@ -141,8 +194,15 @@ mod tests {
 
     #[test]
     fn messages_name_the_field_and_provider() {
-        assert_eq!(Error::invalid("port", "must be 1..65535").to_string(), "invalid argument `port`: must be 1..65535");
-        let e = Error::ProviderStatus { address: "127.0.0.1:80".into(), status: 500, body: "boom".into() };
+        assert_eq!(
+            Error::invalid("port", "must be 1..65535").to_string(),
+            "invalid argument `port`: must be 1..65535"
+        );
+        let e = Error::ProviderStatus {
+            address: "127.0.0.1:80".into(),
+            status: 500,
+            body: "boom".into(),
+        };
         assert_eq!(e.address(), Some("127.0.0.1:80"));
         assert!(e.to_string().contains("HTTP 500"));
     }

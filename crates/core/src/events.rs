@@ -23,7 +23,10 @@ pub struct Emitter<T> {
 
 impl<T> Default for Emitter<T> {
     fn default() -> Self {
-        Emitter { listeners: Mutex::new(Vec::new()), next_id: Mutex::new(0) }
+        Emitter {
+            listeners: Mutex::new(Vec::new()),
+            next_id: Mutex::new(0),
+        }
     }
 }
 
@@ -33,25 +36,39 @@ impl<T> Emitter<T> {
         let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
         *next += 1;
         let id = *next;
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push((id, Arc::new(f)));
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, Arc::new(f)));
         id
     }
 
     /// Removes a listener added by [`Emitter::subscribe`].
     pub fn unsubscribe(&self, id: u64) {
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).retain(|(i, _)| *i != id);
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(i, _)| *i != id);
     }
 
     /// Removes every listener (on close, so nothing calls into JavaScript any more).
     pub fn clear(&self) {
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Calls every listener; returns how many there were.
     pub fn emit(&self, event: &T) -> usize {
         // Clone the list so a listener may subscribe or unsubscribe without deadlocking.
-        let listeners: Vec<Listener<T>> =
-            self.listeners.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(_, l)| l.clone()).collect();
+        let listeners: Vec<Listener<T>> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
         for l in &listeners {
             l(event);
         }
@@ -75,7 +92,12 @@ pub struct Warnings {
 impl Warnings {
     /// Adds a listener and replays the backlog to it.
     pub fn subscribe(&self, f: impl Fn(&Warning) + Send + Sync + 'static) -> u64 {
-        let backlog: Vec<Warning> = self.backlog.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+        let backlog: Vec<Warning> = self
+            .backlog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
         for w in &backlog {
             f(w);
         }
@@ -90,11 +112,18 @@ impl Warnings {
     /// Removes every listener and the backlog.
     pub fn clear(&self) {
         self.emitter.clear();
-        self.backlog.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.backlog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     pub fn warn(&self, code: &'static str, message: impl Into<String>, path: Option<&str>) {
-        let w = Warning { code, message: message.into(), path: path.map(str::to_string) };
+        let w = Warning {
+            code,
+            message: message.into(),
+            path: path.map(str::to_string),
+        };
         tracing::warn!(code = w.code, path = ?w.path, "{}", w.message);
         if self.emitter.emit(&w) == 0 {
             eprintln!("[lemon-cluster] warning {}: {}", w.code, w.message);
@@ -138,6 +167,9 @@ mod tests {
         let s3 = s2.clone();
         w.subscribe(move |x| s3.lock().unwrap().push(x.code));
         assert_eq!(*seen.lock().unwrap(), vec!["ERR_A", "ERR_B"]);
-        assert!(s2.lock().unwrap().is_empty(), "the backlog is handed over once");
+        assert!(
+            s2.lock().unwrap().is_empty(),
+            "the backlog is handed over once"
+        );
     }
 }

@@ -22,9 +22,18 @@ impl<'a> Fields<'a> {
         let obj = match value {
             Value::Object(o) => Some(o),
             Value::Null => None,
-            other => return Err(Error::invalid(prefix, format!("must be an object, got {}", type_name(other)))),
+            other => {
+                return Err(Error::invalid(
+                    prefix,
+                    format!("must be an object, got {}", type_name(other)),
+                ))
+            }
         };
-        Ok(Fields { obj, prefix: prefix.to_string(), seen: BTreeSet::new() })
+        Ok(Fields {
+            obj,
+            prefix: prefix.to_string(),
+            seen: BTreeSet::new(),
+        })
     }
 
     fn name(&self, key: &str) -> String {
@@ -45,7 +54,10 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(Error::invalid(self.name(key), format!("must be a string, got {}", type_name(other)))),
+            Some(other) => Err(Error::invalid(
+                self.name(key),
+                format!("must be a string, got {}", type_name(other)),
+            )),
         }
     }
 
@@ -60,21 +72,40 @@ impl<'a> Fields<'a> {
 
     /// An optional integer in `min..=max`.
     pub fn integer(&mut self, key: &'static str, min: i64, max: i64) -> Result<Option<i64>> {
-        let Some(v) = self.get(key) else { return Ok(None) };
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
         let n = match v {
-            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.is_finite()).map(|f| f as i64)),
+            Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.is_finite())
+                    .map(|f| f as i64)
+            }),
             _ => None,
         };
         match n {
             Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            Some(n) => Err(Error::invalid(self.name(key), format!("must be between {min} and {max}, got {n}"))),
-            None => Err(Error::invalid(self.name(key), format!("must be an integer, got {v}"))),
+            Some(n) => Err(Error::invalid(
+                self.name(key),
+                format!("must be between {min} and {max}, got {n}"),
+            )),
+            None => Err(Error::invalid(
+                self.name(key),
+                format!("must be an integer, got {v}"),
+            )),
         }
     }
 
     /// An optional duration in whole milliseconds, `min_ms..=max_ms`.
-    pub fn millis(&mut self, key: &'static str, min_ms: u64, max_ms: u64) -> Result<Option<Duration>> {
-        Ok(self.integer(key, min_ms as i64, max_ms as i64)?.map(|n| Duration::from_millis(n as u64)))
+    pub fn millis(
+        &mut self,
+        key: &'static str,
+        min_ms: u64,
+        max_ms: u64,
+    ) -> Result<Option<Duration>> {
+        Ok(self
+            .integer(key, min_ms as i64, max_ms as i64)?
+            .map(|n| Duration::from_millis(n as u64)))
     }
 
     /// An optional boolean.
@@ -82,7 +113,10 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(Error::invalid(self.name(key), format!("must be a boolean, got {}", type_name(other)))),
+            Some(other) => Err(Error::invalid(
+                self.name(key),
+                format!("must be a boolean, got {}", type_name(other)),
+            )),
         }
     }
 
@@ -95,13 +129,17 @@ impl<'a> Fields<'a> {
                 .iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(Error::invalid(self.name(key), format!("entries must be strings, got {}", type_name(other)))),
+                    other => Err(Error::invalid(
+                        self.name(key),
+                        format!("entries must be strings, got {}", type_name(other)),
+                    )),
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
-            Some(other) => {
-                Err(Error::invalid(self.name(key), format!("must be a list of strings, got {}", type_name(other))))
-            }
+            Some(other) => Err(Error::invalid(
+                self.name(key),
+                format!("must be a list of strings, got {}", type_name(other)),
+            )),
         }
     }
 
@@ -110,7 +148,10 @@ impl<'a> Fields<'a> {
         let Some(obj) = self.obj else { return Ok(()) };
         if let Some(key) = obj.keys().find(|k| !self.seen.contains(k.as_str())) {
             let known: Vec<&str> = self.seen.iter().copied().collect();
-            return Err(Error::invalid(self.name(key), format!("unknown option (known: {})", known.join(", "))));
+            return Err(Error::invalid(
+                self.name(key),
+                format!("unknown option (known: {})", known.join(", ")),
+            ));
         }
         Ok(())
     }
@@ -135,10 +176,14 @@ mod tests {
 
     #[test]
     fn reads_typed_fields() {
-        let v = json!({"zk": "a:1", "timeoutMs": 50, "gray": true, "methods": ["a"], "nothing": null});
+        let v =
+            json!({"zk": "a:1", "timeoutMs": 50, "gray": true, "methods": ["a"], "nothing": null});
         let mut f = Fields::new("", &v).unwrap();
         assert_eq!(f.required_string("zk").unwrap(), "a:1");
-        assert_eq!(f.millis("timeoutMs", 1, 100).unwrap(), Some(Duration::from_millis(50)));
+        assert_eq!(
+            f.millis("timeoutMs", 1, 100).unwrap(),
+            Some(Duration::from_millis(50))
+        );
         assert_eq!(f.boolean("gray").unwrap(), Some(true));
         assert_eq!(f.strings("methods").unwrap(), Some(vec!["a".to_string()]));
         assert_eq!(f.string("nothing").unwrap(), None);
@@ -150,14 +195,24 @@ mod tests {
         let v = json!({"port": "80", "weight": 5_000_000, "tpyo": 1});
         let mut f = Fields::new("provide", &v).unwrap();
         let e = f.integer("port", 1, 65535).unwrap_err();
-        assert_eq!(e.to_string(), "invalid argument `provide.port`: must be an integer, got \"80\"");
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `provide.port`: must be an integer, got \"80\""
+        );
         let e = f.integer("weight", 0, 100).unwrap_err();
         assert!(e.to_string().contains("between 0 and 100"));
         let e = f.finish().unwrap_err();
-        assert!(e.to_string().contains("`provide.tpyo`: unknown option"), "{e}");
+        assert!(
+            e.to_string().contains("`provide.tpyo`: unknown option"),
+            "{e}"
+        );
         assert!(Fields::new("opts", &json!(3)).is_err());
         let empty = json!({});
         let mut f = Fields::new("", &empty).unwrap();
-        assert!(f.required_string("zk").unwrap_err().to_string().contains("is required"));
+        assert!(f
+            .required_string("zk")
+            .unwrap_err()
+            .to_string()
+            .contains("is required"));
     }
 }

@@ -29,8 +29,12 @@ impl ProvideOptions {
         let group = f.required_string("group")?;
         crate::registry::path::segment("app", &app)?;
         crate::registry::path::segment("group", &group)?;
-        let port = f.integer("port", 1, 65535)?.ok_or_else(|| Error::invalid("provide.port", "is required"))? as u16;
-        let host = f.string("host")?.unwrap_or_else(|| default_host.to_string());
+        let port =
+            f.integer("port", 1, 65535)?
+                .ok_or_else(|| Error::invalid("provide.port", "is required"))? as u16;
+        let host = f
+            .string("host")?
+            .unwrap_or_else(|| default_host.to_string());
         check_host(&host).map_err(|r| Error::invalid("provide.host", r))?;
         let mut node = ProviderNode {
             host,
@@ -93,12 +97,23 @@ pub struct Registration {
 
 impl Registration {
     /// Registers `opts` under the service's `providers` folder.
-    pub async fn create(session: Arc<ZkSession>, root: &str, opts: ProvideOptions) -> Result<Registration> {
+    pub async fn create(
+        session: Arc<ZkSession>,
+        root: &str,
+        opts: ProvideOptions,
+    ) -> Result<Registration> {
         let service = ServicePaths::new(root, &opts.app, &opts.group)?;
         let prefix = format!("{}-", opts.node.address());
-        let (id, path) = session.create_ephemeral(&service.providers, &prefix, opts.node.to_json()).await?;
+        let (id, path) = session
+            .create_ephemeral(&service.providers, &prefix, opts.node.to_json())
+            .await?;
         tracing::info!(path, "provider registered");
-        Ok(Registration { session, id, node: Mutex::new(Some(opts.node)), service })
+        Ok(Registration {
+            session,
+            id,
+            node: Mutex::new(Some(opts.node)),
+            service,
+        })
     }
 
     /// The znode path in the current session (changes when a session expires).
@@ -120,12 +135,16 @@ impl Registration {
     /// `author`, `description`; host and port identify the node and cannot change).
     pub async fn update(&self, patch: &Value) -> Result<ProviderNode> {
         let mut guard = self.node.lock().await;
-        let current = guard.as_ref().ok_or_else(|| Error::Closed { what: "the registration".into() })?;
+        let current = guard.as_ref().ok_or_else(|| Error::Closed {
+            what: "the registration".into(),
+        })?;
         let mut next = current.clone();
         let mut f = Fields::new("update", patch)?;
         apply_patch(&mut next, &mut f)?;
         f.finish()?;
-        self.session.set_ephemeral_data(self.id, next.to_json()).await?;
+        self.session
+            .set_ephemeral_data(self.id, next.to_json())
+            .await?;
         *guard = Some(next.clone());
         Ok(next)
     }
@@ -151,7 +170,10 @@ mod tests {
         let o = ProvideOptions::from_value(&v, "10.0.0.9", 123, 7).unwrap();
         assert_eq!(o.node.address(), "10.0.0.9:8080");
         assert_eq!(o.node.methods, vec!["getMovieById", "b"]);
-        assert_eq!((o.node.weight, o.node.gray, o.node.timestamp, o.node.pid), (50, true, Some(123), Some(7)));
+        assert_eq!(
+            (o.node.weight, o.node.gray, o.node.timestamp, o.node.pid),
+            (50, true, Some(123), Some(7))
+        );
     }
 
     #[test]
@@ -161,10 +183,22 @@ mod tests {
             (json!({"app":"a/b","group":"g","port":1}), "app"),
             (json!({"app":"a","group":"g","port":0}), "provide.port"),
             (json!({"app":"a","group":"g"}), "provide.port"),
-            (json!({"app":"a","group":"g","port":1,"weight":-1}), "provide.weight"),
-            (json!({"app":"a","group":"g","port":1,"host":"a b"}), "provide.host"),
-            (json!({"app":"a","group":"g","port":1,"methods":["a/b"]}), "methods"),
-            (json!({"app":"a","group":"g","port":1,"colour":"red"}), "provide.colour"),
+            (
+                json!({"app":"a","group":"g","port":1,"weight":-1}),
+                "provide.weight",
+            ),
+            (
+                json!({"app":"a","group":"g","port":1,"host":"a b"}),
+                "provide.host",
+            ),
+            (
+                json!({"app":"a","group":"g","port":1,"methods":["a/b"]}),
+                "methods",
+            ),
+            (
+                json!({"app":"a","group":"g","port":1,"colour":"red"}),
+                "provide.colour",
+            ),
         ];
         for (v, field) in cases {
             let e = ProvideOptions::from_value(&v, "h", 0, 0).unwrap_err();

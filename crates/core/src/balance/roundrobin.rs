@@ -54,7 +54,8 @@ impl Balancer for RoundRobin {
             *c -= total;
         }
         if counters.len() > candidates.len() {
-            let alive: std::collections::HashSet<&str> = candidates.iter().map(|p| p.address.as_str()).collect();
+            let alive: std::collections::HashSet<&str> =
+                candidates.iter().map(|p| p.address.as_str()).collect();
             counters.retain(|a, _| alive.contains(a.as_str()));
         }
         Some(index)
@@ -67,7 +68,15 @@ mod tests {
     use crate::registry::testing::provider;
 
     fn sequence(rr: &RoundRobin, ps: &[Arc<Provider>], n: usize) -> String {
-        (0..n).map(|_| ps[rr.pick("m", ps).unwrap()].address.chars().next().unwrap()).collect()
+        (0..n)
+            .map(|_| {
+                ps[rr.pick("m", ps).unwrap()]
+                    .address
+                    .chars()
+                    .next()
+                    .unwrap()
+            })
+            .collect()
     }
 
     #[test]
@@ -78,7 +87,11 @@ mod tests {
 
     #[test]
     fn equal_weights_rotate_exactly() {
-        let ps = vec![provider("a:1", 100), provider("b:1", 100), provider("c:1", 100)];
+        let ps = vec![
+            provider("a:1", 100),
+            provider("b:1", 100),
+            provider("c:1", 100),
+        ];
         let rr = RoundRobin::default();
         let s = sequence(&rr, &ps, 300);
         for c in ['a', 'b', 'c'] {
@@ -89,9 +102,20 @@ mod tests {
 
     #[test]
     fn shares_follow_weights_and_zero_means_none() {
-        let ps = vec![provider("a:1", 300), provider("b:1", 100), provider("c:1", 0)];
+        let ps = vec![
+            provider("a:1", 300),
+            provider("b:1", 100),
+            provider("c:1", 0),
+        ];
         let s = sequence(&RoundRobin::default(), &ps, 400);
-        assert_eq!((s.matches('a').count(), s.matches('b').count(), s.matches('c').count()), (300, 100, 0));
+        assert_eq!(
+            (
+                s.matches('a').count(),
+                s.matches('b').count(),
+                s.matches('c').count()
+            ),
+            (300, 100, 0)
+        );
         let zeros = vec![provider("a:1", 0), provider("b:1", 0)];
         assert_eq!(sequence(&RoundRobin::default(), &zeros, 4), "abab");
     }

@@ -89,9 +89,22 @@ impl Directory {
         }
         let (state, rejected) = match ProviderNode::parse(&read.name, &read.data) {
             Ok(node) => (NodeState::Good(node), None),
-            Err(reason) => (NodeState::Bad, Some(Rejected { name: read.name.clone(), reason })),
+            Err(reason) => (
+                NodeState::Bad,
+                Some(Rejected {
+                    name: read.name.clone(),
+                    reason,
+                }),
+            ),
         };
-        self.nodes.insert(read.name, NodeEntry { raw: read.data, czxid: read.czxid, state });
+        self.nodes.insert(
+            read.name,
+            NodeEntry {
+                raw: read.data,
+                czxid: read.czxid,
+                state,
+            },
+        );
         rejected
     }
 
@@ -113,16 +126,24 @@ impl Directory {
         type Group<'a> = ((i64, &'a str), &'a ProviderNode, Vec<String>);
         let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
         for (name, entry) in &self.nodes {
-            let NodeState::Good(node) = &entry.state else { continue };
+            let NodeState::Good(node) = &entry.state else {
+                continue;
+            };
             let age = (entry.czxid, name.as_str());
-            let group = groups.entry(node.address()).or_insert((age, node, Vec::new()));
+            let group = groups
+                .entry(node.address())
+                .or_insert((age, node, Vec::new()));
             if age > group.0 {
                 group.0 = age;
                 group.1 = node;
             }
             group.2.push(name.clone());
         }
-        let old: HashMap<&str, &Arc<Provider>> = self.snapshot.iter().map(|p| (p.address.as_str(), p)).collect();
+        let old: HashMap<&str, &Arc<Provider>> = self
+            .snapshot
+            .iter()
+            .map(|p| (p.address.as_str(), p))
+            .collect();
         let mut change = Change::default();
         let mut next = Vec::with_capacity(groups.len());
         for (address, (_, node, mut names)) in groups {
@@ -130,22 +151,36 @@ impl Directory {
             let provider = match old.get(address.as_str()) {
                 Some(prev) if prev.node == *node && prev.nodes == names => (*prev).clone(),
                 Some(prev) => {
-                    let p = Arc::new(Provider { address, node: node.clone(), nodes: names });
+                    let p = Arc::new(Provider {
+                        address,
+                        node: node.clone(),
+                        nodes: names,
+                    });
                     if prev.node != p.node {
                         change.updated.push(p.clone());
                     }
                     p
                 }
                 None => {
-                    let p = Arc::new(Provider { address, node: node.clone(), nodes: names });
+                    let p = Arc::new(Provider {
+                        address,
+                        node: node.clone(),
+                        nodes: names,
+                    });
                     change.added.push(p.clone());
                     p
                 }
             };
             next.push(provider);
         }
-        let next_addresses: std::collections::HashSet<&str> = next.iter().map(|p| p.address.as_str()).collect();
-        change.removed = self.snapshot.iter().filter(|p| !next_addresses.contains(p.address.as_str())).cloned().collect();
+        let next_addresses: std::collections::HashSet<&str> =
+            next.iter().map(|p| p.address.as_str()).collect();
+        change.removed = self
+            .snapshot
+            .iter()
+            .filter(|p| !next_addresses.contains(p.address.as_str()))
+            .cloned()
+            .collect();
         change.total = next.len();
         self.snapshot = Arc::new(next);
         change
@@ -157,7 +192,11 @@ mod tests {
     use super::*;
 
     fn read(name: &str, data: &str, czxid: i64) -> NodeRead {
-        NodeRead { name: name.into(), data: data.as_bytes().to_vec(), czxid }
+        NodeRead {
+            name: name.into(),
+            data: data.as_bytes().to_vec(),
+            czxid,
+        }
     }
 
     #[test]
@@ -169,7 +208,10 @@ mod tests {
         assert_eq!(c.added.len(), 1);
         let snap = d.snapshot();
         assert_eq!(snap.len(), 1);
-        assert_eq!(snap[0].node.version, "2", "the newest node describes the endpoint");
+        assert_eq!(
+            snap[0].node.version, "2",
+            "the newest node describes the endpoint"
+        );
         assert_eq!(snap[0].nodes.len(), 2);
 
         d.remove("127.0.0.1:80-0000000002");
@@ -185,12 +227,18 @@ mod tests {
     #[test]
     fn bad_nodes_are_rejected_once_and_do_not_disturb_others() {
         let mut d = Directory::default();
-        let rejected = d.replace_all(vec![read("10.0.0.1:1-0000000001", "{}", 1), read("garbage", "not json", 2)]);
+        let rejected = d.replace_all(vec![
+            read("10.0.0.1:1-0000000001", "{}", 1),
+            read("garbage", "not json", 2),
+        ]);
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].name, "garbage");
         d.commit();
         assert_eq!(d.snapshot().len(), 1);
-        let again = d.replace_all(vec![read("10.0.0.1:1-0000000001", "{}", 1), read("garbage", "not json", 2)]);
+        let again = d.replace_all(vec![
+            read("10.0.0.1:1-0000000001", "{}", 1),
+            read("garbage", "not json", 2),
+        ]);
         assert!(again.is_empty(), "same content, no second report");
         let c = d.commit();
         assert!(c.is_empty());

@@ -7,7 +7,9 @@ mod provider;
 mod watch;
 
 pub use directory::{Change, Directory, NodeRead, Provider, Rejected};
-pub use provider::{check_host, format_address, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT};
+pub use provider::{
+    check_host, format_address, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT,
+};
 pub use watch::{follow_providers, LiveProviders};
 
 #[cfg(test)]

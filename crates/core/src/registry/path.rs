@@ -15,15 +15,24 @@ pub fn segment<'a>(field: &str, value: &'a str) -> Result<&'a str> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if value.len() > MAX_SEGMENT {
-        return Err(Error::invalid(field, format!("must be at most {MAX_SEGMENT} bytes")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_SEGMENT} bytes"),
+        ));
     }
     if value == "." || value == ".." {
         return Err(Error::invalid(field, "must not be `.` or `..`"));
     }
     if value == "zookeeper" {
-        return Err(Error::invalid(field, "`zookeeper` is reserved by ZooKeeper"));
+        return Err(Error::invalid(
+            field,
+            "`zookeeper` is reserved by ZooKeeper",
+        ));
     }
-    if let Some(c) = value.chars().find(|c| *c == '/' || c.is_control() || *c == '\u{fffe}' || *c == '\u{ffff}') {
+    if let Some(c) = value
+        .chars()
+        .find(|c| *c == '/' || c.is_control() || *c == '\u{fffe}' || *c == '\u{ffff}')
+    {
         return Err(Error::invalid(field, format!("must not contain {c:?}")));
     }
     Ok(value)
@@ -32,7 +41,10 @@ pub fn segment<'a>(field: &str, value: &'a str) -> Result<&'a str> {
 /// Checks the registry root: absolute, no trailing slash (except `/` itself), valid segments.
 pub fn root(value: &str) -> Result<String> {
     if !value.starts_with('/') {
-        return Err(Error::invalid("root", format!("must be an absolute path starting with `/`, got {value:?}")));
+        return Err(Error::invalid(
+            "root",
+            format!("must be an absolute path starting with `/`, got {value:?}"),
+        ));
     }
     let trimmed = value.trim_end_matches('/');
     if trimmed.is_empty() {
@@ -94,7 +106,10 @@ mod tests {
             assert!(err.to_string().contains("`app`"));
         }
         assert!(segment("app", &"x".repeat(256)).is_err());
-        assert_eq!(segment("app", "movie-service_v2.1").unwrap(), "movie-service_v2.1");
+        assert_eq!(
+            segment("app", "movie-service_v2.1").unwrap(),
+            "movie-service_v2.1"
+        );
     }
 
     #[test]
@@ -109,6 +124,9 @@ mod tests {
 
     #[test]
     fn leaf_is_the_last_segment() {
-        assert_eq!(leaf("/a/b/10.0.0.1:80-0000000001"), "10.0.0.1:80-0000000001");
+        assert_eq!(
+            leaf("/a/b/10.0.0.1:80-0000000001"),
+            "10.0.0.1:80-0000000001"
+        );
     }
 }

@@ -72,23 +72,34 @@ impl ProviderNode {
         } else {
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(obj)) => obj,
-                Ok(other) => return Err(format!("data is JSON but not an object ({})", kind(&other))),
+                Ok(other) => {
+                    return Err(format!("data is JSON but not an object ({})", kind(&other)))
+                }
                 Err(e) => return Err(format!("data is not JSON ({e})")),
             }
         };
         let host = match obj.get("host") {
             None | Some(Value::Null) => name_host,
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-            Some(other) => return Err(format!("`host` must be a non-empty string, got {}", kind(other))),
+            Some(other) => {
+                return Err(format!(
+                    "`host` must be a non-empty string, got {}",
+                    kind(other)
+                ))
+            }
         };
         check_host(&host)?;
         let port = match obj.get("port") {
             None | Some(Value::Null) => name_port.ok_or_else(|| {
-                "no port: neither the node name (`host:port`) nor the data (`port`) gives one".to_string()
+                "no port: neither the node name (`host:port`) nor the data (`port`) gives one"
+                    .to_string()
             })?,
             Some(v) => {
                 let n = integer(v).ok_or_else(|| format!("`port` must be a number, got {v}"))?;
-                u16::try_from(n).ok().filter(|p| *p > 0).ok_or_else(|| format!("`port` {n} is not in 1..65535"))?
+                u16::try_from(n)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("`port` {n} is not in 1..65535"))?
             }
         };
         let weight = match obj.get("weight") {
@@ -103,7 +114,9 @@ impl ProviderNode {
         };
         let gray = match obj.get("gray") {
             None | Some(Value::Null) => false,
-            Some(v) => boolean(v).ok_or_else(|| format!("`gray` must be true or false, got {v}"))?,
+            Some(v) => {
+                boolean(v).ok_or_else(|| format!("`gray` must be true or false, got {v}"))?
+            }
         };
         let methods = match obj.get("methods") {
             None | Some(Value::Null) => Vec::new(),
@@ -113,12 +126,22 @@ impl ProviderNode {
                 for item in items {
                     match item {
                         Value::String(s) => out.extend(parse_method_list(s)),
-                        other => return Err(format!("`methods` entries must be strings, got {}", kind(other))),
+                        other => {
+                            return Err(format!(
+                                "`methods` entries must be strings, got {}",
+                                kind(other)
+                            ))
+                        }
                     }
                 }
                 out
             }
-            Some(other) => return Err(format!("`methods` must be a list or a string, got {}", kind(other))),
+            Some(other) => {
+                return Err(format!(
+                    "`methods` must be a list or a string, got {}",
+                    kind(other)
+                ))
+            }
         };
         Ok(ProviderNode {
             host,
@@ -127,8 +150,14 @@ impl ProviderNode {
             methods,
             gray,
             weight,
-            timestamp: obj.get("timestamp").and_then(integer).and_then(|n| u64::try_from(n).ok()),
-            pid: obj.get("pid").and_then(integer).and_then(|n| u32::try_from(n).ok()),
+            timestamp: obj
+                .get("timestamp")
+                .and_then(integer)
+                .and_then(|n| u64::try_from(n).ok()),
+            pid: obj
+                .get("pid")
+                .and_then(integer)
+                .and_then(|n| u32::try_from(n).ok()),
             author: text_field(&obj, "author"),
             description: text_field(&obj, "description"),
         })
@@ -149,7 +178,10 @@ pub fn check_host(host: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("host is empty".into());
     }
-    if let Some(c) = host.chars().find(|c| c.is_whitespace() || c.is_control() || "/?#@[]\\".contains(*c)) {
+    if let Some(c) = host
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "/?#@[]\\".contains(*c))
+    {
         return Err(format!("host {host:?} contains {c:?}"));
     }
     Ok(())
@@ -159,7 +191,9 @@ pub fn check_host(host: &str) -> Result<(), String> {
 /// `10.0.1.1:20080-0000000007`, `[::1]:20080-0000000007`.
 fn parse_name(name: &str) -> Result<(String, Option<u16>), String> {
     let (host, rest) = if let Some(inner) = name.strip_prefix('[') {
-        let end = inner.find(']').ok_or_else(|| format!("node name {name:?} has an unclosed `[`"))?;
+        let end = inner
+            .find(']')
+            .ok_or_else(|| format!("node name {name:?} has an unclosed `[`"))?;
         (&inner[..end], inner[end + 1..].strip_prefix(':'))
     } else {
         match name.rsplit_once(':') {
@@ -183,7 +217,10 @@ fn parse_name(name: &str) -> Result<(String, Option<u16>), String> {
 /// Parses `[getMovieById(),getMovieByCity()]`, `a, b`, `["a","b"]` into bare method names.
 pub fn parse_method_list(s: &str) -> Vec<String> {
     let s = s.trim();
-    let s = s.strip_prefix('[').map(|x| x.strip_suffix(']').unwrap_or(x)).unwrap_or(s);
+    let s = s
+        .strip_prefix('[')
+        .map(|x| x.strip_suffix(']').unwrap_or(x))
+        .unwrap_or(s);
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut start = 0;
@@ -204,7 +241,13 @@ pub fn parse_method_list(s: &str) -> Vec<String> {
 }
 
 fn push_method(raw: &str, out: &mut Vec<String>) {
-    let name = raw.split('(').next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'').trim();
+    let name = raw
+        .split('(')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .trim();
     if !name.is_empty() && !out.iter().any(|m| m == name) {
         out.push(name.to_string());
     }
@@ -212,7 +255,9 @@ fn push_method(raw: &str, out: &mut Vec<String>) {
 
 fn integer(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -318,25 +363,41 @@ mod tests {
         ];
         for (name, data, want) in cases {
             let err = ProviderNode::parse(name, data).unwrap_err();
-            assert!(err.contains(want), "{name} {:?}: {err}", String::from_utf8_lossy(data));
+            assert!(
+                err.contains(want),
+                "{name} {:?}: {err}",
+                String::from_utf8_lossy(data)
+            );
         }
     }
 
     #[test]
     fn parses_method_lists_liberally() {
-        assert_eq!(parse_method_list("[getMovieById(),getMovieByCity()]"), vec!["getMovieById", "getMovieByCity"]);
+        assert_eq!(
+            parse_method_list("[getMovieById(),getMovieByCity()]"),
+            vec!["getMovieById", "getMovieByCity"]
+        );
         assert_eq!(parse_method_list("a, b ,c"), vec!["a", "b", "c"]);
         assert_eq!(parse_method_list(r#"["a","b"]"#), vec!["a", "b"]);
-        assert_eq!(parse_method_list("get(int a, int b), put(x)"), vec!["get", "put"]);
+        assert_eq!(
+            parse_method_list("get(int a, int b), put(x)"),
+            vec!["get", "put"]
+        );
         assert!(parse_method_list("[]").is_empty());
         assert!(parse_method_list("").is_empty());
     }
 
     #[test]
     fn accepts_loose_scalars() {
-        let n = ProviderNode::parse("h", br#"{"port":80.0,"weight":"20","gray":1,"version":2,"timestamp":"1700000000000"}"#)
-            .unwrap();
-        assert_eq!((n.port, n.weight, n.gray, n.version.as_str()), (80, 20, true, "2"));
+        let n = ProviderNode::parse(
+            "h",
+            br#"{"port":80.0,"weight":"20","gray":1,"version":2,"timestamp":"1700000000000"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (n.port, n.weight, n.gray, n.version.as_str()),
+            (80, 20, true, "2")
+        );
         assert_eq!(n.timestamp, Some(1_700_000_000_000));
     }
 }

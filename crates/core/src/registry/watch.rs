@@ -29,24 +29,39 @@ pub struct LiveProviders {
 
 impl Default for LiveProviders {
     fn default() -> Self {
-        LiveProviders { directory: Mutex::default(), changes: Emitter::default(), loaded: watch::channel(false).0 }
+        LiveProviders {
+            directory: Mutex::default(),
+            changes: Emitter::default(),
+            loaded: watch::channel(false).0,
+        }
     }
 }
 
 impl LiveProviders {
     /// The current set.
     pub fn snapshot(&self) -> Arc<Vec<Arc<Provider>>> {
-        self.directory.lock().unwrap_or_else(|e| e.into_inner()).snapshot()
+        self.directory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .snapshot()
     }
 
     /// Waits until the folder has been read once, at most `timeout`.
     pub async fn wait_loaded(&self, timeout: Duration) -> bool {
         let mut rx = self.loaded.subscribe();
-        let loaded = matches!(tokio::time::timeout(timeout, rx.wait_for(|l| *l)).await, Ok(Ok(_)));
+        let loaded = matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|l| *l)).await,
+            Ok(Ok(_))
+        );
         loaded
     }
 
-    fn update(&self, folder: &str, warnings: &Warnings, f: impl FnOnce(&mut Directory) -> Vec<Rejected>) {
+    fn update(
+        &self,
+        folder: &str,
+        warnings: &Warnings,
+        f: impl FnOnce(&mut Directory) -> Vec<Rejected>,
+    ) {
         let (rejected, change) = {
             let mut dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
             let rejected = f(&mut dir);
@@ -54,17 +69,31 @@ impl LiveProviders {
         };
         for r in rejected {
             let path = format!("{folder}/{}", r.name);
-            warnings.warn("ERR_BAD_PROVIDER_NODE", format!("skipped provider node {path}: {}", r.reason), Some(&path));
+            warnings.warn(
+                "ERR_BAD_PROVIDER_NODE",
+                format!("skipped provider node {path}: {}", r.reason),
+                Some(&path),
+            );
         }
         if !change.is_empty() {
-            tracing::debug!(added = change.added.len(), removed = change.removed.len(), updated = change.updated.len(), "providers changed");
+            tracing::debug!(
+                added = change.added.len(),
+                removed = change.removed.len(),
+                updated = change.updated.len(),
+                "providers changed"
+            );
             self.changes.emit(&change);
         }
     }
 }
 
 /// Follows `folder` until the session is closed. Run it as a task; abort it to stop early.
-pub async fn follow_providers(session: Arc<ZkSession>, folder: String, live: Arc<LiveProviders>, warnings: Arc<Warnings>) {
+pub async fn follow_providers(
+    session: Arc<ZkSession>,
+    folder: String,
+    live: Arc<LiveProviders>,
+    warnings: Arc<Warnings>,
+) {
     let mut epochs = session.epochs();
     loop {
         let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
@@ -80,9 +109,22 @@ pub async fn follow_providers(session: Arc<ZkSession>, folder: String, live: Arc
             }
             continue;
         };
-        if let Err(e) = follow_session(&client, &folder, &live, &warnings, &mut epochs, epoch.session).await {
+        if let Err(e) = follow_session(
+            &client,
+            &folder,
+            &live,
+            &warnings,
+            &mut epochs,
+            epoch.session,
+        )
+        .await
+        {
             if !matches!(e, Error::ZkUnavailable { .. }) {
-                warnings.warn("ERR_ZK", format!("watching {folder}: {e}; retrying"), Some(&folder));
+                warnings.warn(
+                    "ERR_ZK",
+                    format!("watching {folder}: {e}; retrying"),
+                    Some(&folder),
+                );
             }
             drop(client);
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -99,7 +141,10 @@ async fn follow_session(
     epochs: &mut watch::Receiver<crate::zk::Epoch>,
     session: u64,
 ) -> Result<()> {
-    let mut watcher = client.watch(folder, AddWatchMode::PersistentRecursive).await.map_err(|e| from_zk("watch", e))?;
+    let mut watcher = client
+        .watch(folder, AddWatchMode::PersistentRecursive)
+        .await
+        .map_err(|e| from_zk("watch", e))?;
     resync(client, folder, live, warnings).await?;
     live.loaded.send_replace(true);
     loop {
@@ -149,7 +194,12 @@ async fn follow_session(
 }
 
 /// Reads the whole folder and replaces the directory with it.
-async fn resync(client: &Client, folder: &str, live: &LiveProviders, warnings: &Warnings) -> Result<()> {
+async fn resync(
+    client: &Client,
+    folder: &str,
+    live: &LiveProviders,
+    warnings: &Warnings,
+) -> Result<()> {
     let names = match client.list_children(folder).await {
         Ok(names) => names,
         Err(zookeeper_client::Error::NoNode) => Vec::new(),
@@ -161,7 +211,11 @@ async fn resync(client: &Client, folder: &str, live: &LiveProviders, warnings: &
     let mut reads = Vec::with_capacity(names.len());
     for (name, reply) in names.into_iter().zip(replies) {
         match reply {
-            Ok((data, stat)) => reads.push(NodeRead { name, data, czxid: stat.czxid }),
+            Ok((data, stat)) => reads.push(NodeRead {
+                name,
+                data,
+                czxid: stat.czxid,
+            }),
             Err(zookeeper_client::Error::NoNode) => {}
             Err(e) => return Err(from_zk("get_data", e)),
         }
@@ -182,7 +236,10 @@ mod tests {
 
     #[test]
     fn only_direct_children_count() {
-        assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providers/h:1-01"), Some("h:1-01"));
+        assert_eq!(
+            child_of("/r/a/g/providers", "/r/a/g/providers/h:1-01"),
+            Some("h:1-01")
+        );
         assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providers"), None);
         assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providers/h/x"), None);
         assert_eq!(child_of("/r/a/g/providers", "/r/a/g/providersX/h"), None);

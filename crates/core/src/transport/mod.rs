@@ -61,11 +61,20 @@ impl Transport {
 
     /// POSTs `body` (JSON) to `http://{address}{path}` and returns the JSON reply. `timeout`
     /// covers connecting, sending and reading the whole reply.
-    pub async fn post(&self, address: &str, path: &str, body: Bytes, timeout: Duration) -> Result<Reply> {
+    pub async fn post(
+        &self,
+        address: &str,
+        path: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Reply> {
         let url = format!("http://{address}{path}");
         match tokio::time::timeout(timeout, self.exchange(address, &url, body)).await {
             Ok(r) => r,
-            Err(_) => Err(Error::Timeout { address: Some(address.to_string()), after_ms: timeout.as_millis() as u64 }),
+            Err(_) => Err(Error::Timeout {
+                address: Some(address.to_string()),
+                after_ms: timeout.as_millis() as u64,
+            }),
         }
     }
 
@@ -89,7 +98,10 @@ impl Transport {
         let mut buf = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| Error::BadResponse {
             address: address.to_string(),
-            detail: format!("the connection broke while reading the reply ({})", root_cause(&e)),
+            detail: format!(
+                "the connection broke while reading the reply ({})",
+                root_cause(&e)
+            ),
         })? {
             if buf.len() + chunk.len() > self.opts.max_response_bytes {
                 return Err(self.too_large(address));
@@ -98,29 +110,47 @@ impl Transport {
         }
         if !status.is_success() {
             let text = String::from_utf8_lossy(&buf[..buf.len().min(1024)]).into_owned();
-            return Err(Error::ProviderStatus { address: address.to_string(), status: status.as_u16(), body: text });
+            return Err(Error::ProviderStatus {
+                address: address.to_string(),
+                status: status.as_u16(),
+                body: text,
+            });
         }
         if !buf.iter().all(u8::is_ascii_whitespace) {
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&buf) {
-                return Err(Error::BadResponse { address: address.to_string(), detail: format!("the reply is not JSON ({e})") });
+                return Err(Error::BadResponse {
+                    address: address.to_string(),
+                    detail: format!("the reply is not JSON ({e})"),
+                });
             }
         }
-        Ok(Reply { body: Bytes::from(buf) })
+        Ok(Reply {
+            body: Bytes::from(buf),
+        })
     }
 
     fn too_large(&self, address: &str) -> Error {
         Error::BadResponse {
             address: address.to_string(),
-            detail: format!("the reply is larger than maxResponseBytes ({} bytes)", self.opts.max_response_bytes),
+            detail: format!(
+                "the reply is larger than maxResponseBytes ({} bytes)",
+                self.opts.max_response_bytes
+            ),
         }
     }
 }
 
 fn classify(address: &str, e: reqwest::Error) -> Error {
     if e.is_connect() {
-        Error::Connect { address: address.to_string(), detail: root_cause(&e) }
+        Error::Connect {
+            address: address.to_string(),
+            detail: root_cause(&e),
+        }
     } else {
-        Error::BadResponse { address: address.to_string(), detail: format!("the request failed ({})", root_cause(&e)) }
+        Error::BadResponse {
+            address: address.to_string(),
+            detail: format!("the request failed ({})", root_cause(&e)),
+        }
     }
 }
 

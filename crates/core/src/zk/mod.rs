@@ -2,4 +2,4 @@
 
 mod session;
 
-pub use session::{Epoch, EphemeralId, ZkOptions, ZkSession};
+pub use session::{EphemeralId, Epoch, ZkOptions, ZkSession};

@@ -96,11 +96,20 @@ impl ZkSession {
     /// The current client, or `ERR_ZK_UNAVAILABLE` while there is no session.
     pub fn client(&self) -> Result<Client> {
         if self.epoch.borrow().closed {
-            return Err(Error::Closed { what: "the ZooKeeper session".into() });
+            return Err(Error::Closed {
+                what: "the ZooKeeper session".into(),
+            });
         }
-        self.client.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or_else(|| Error::ZkUnavailable {
-            detail: format!("no session with {} at the moment; reconnecting", self.opts.connect),
-        })
+        self.client
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| Error::ZkUnavailable {
+                detail: format!(
+                    "no session with {} at the moment; reconnecting",
+                    self.opts.connect
+                ),
+            })
     }
 
     /// Follows the session's epochs.
@@ -118,7 +127,9 @@ impl ZkSession {
         let mut rx = self.epochs();
         let res = tokio::time::timeout(timeout, rx.wait_for(|e| e.connected || e.closed)).await;
         match res {
-            Ok(Ok(e)) if e.closed => Err(Error::Closed { what: "the cluster".into() }),
+            Ok(Ok(e)) if e.closed => Err(Error::Closed {
+                what: "the cluster".into(),
+            }),
             Ok(Ok(_)) => Ok(()),
             _ => Err(Error::ZkUnavailable {
                 detail: format!(
@@ -132,7 +143,12 @@ impl ZkSession {
 
     /// Creates an ephemeral sequential node `{parent}/{prefix}NNNNNNNNNN` (parents created as
     /// needed) that is re-created in every new session until [`ZkSession::remove_ephemeral`].
-    pub async fn create_ephemeral(&self, parent: &str, prefix: &str, data: Vec<u8>) -> Result<(EphemeralId, String)> {
+    pub async fn create_ephemeral(
+        &self,
+        parent: &str,
+        prefix: &str,
+        data: Vec<u8>,
+    ) -> Result<(EphemeralId, String)> {
         self.wait_connected(self.opts.connect_timeout).await?;
         let mut ephemerals = self.ephemerals.lock().await;
         let client = self.client()?;
@@ -155,25 +171,38 @@ impl ZkSession {
     /// Rewrites an ephemeral node's data (and remembers it for re-creation).
     pub async fn set_ephemeral_data(&self, id: EphemeralId, data: Vec<u8>) -> Result<()> {
         let mut ephemerals = self.ephemerals.lock().await;
-        let entry = ephemerals.get_mut(&id).ok_or_else(|| Error::Closed { what: "the registration".into() })?;
+        let entry = ephemerals.get_mut(&id).ok_or_else(|| Error::Closed {
+            what: "the registration".into(),
+        })?;
         entry.data = data;
         let client = self.client()?;
         if let Some(path) = entry.path.as_deref() {
-            client.set_data(path, &entry.data, None).await.map_err(|e| from_zk("set_data", e))?;
+            client
+                .set_data(path, &entry.data, None)
+                .await
+                .map_err(|e| from_zk("set_data", e))?;
         }
         Ok(())
     }
 
     /// The current path of an ephemeral node, if it exists in the current session.
     pub async fn ephemeral_path(&self, id: EphemeralId) -> Option<String> {
-        self.ephemerals.lock().await.get(&id).and_then(|e| e.path.clone())
+        self.ephemerals
+            .lock()
+            .await
+            .get(&id)
+            .and_then(|e| e.path.clone())
     }
 
     /// Deletes an ephemeral node now and forgets it.
     pub async fn remove_ephemeral(&self, id: EphemeralId) -> Result<()> {
         let mut ephemerals = self.ephemerals.lock().await;
-        let Some(entry) = ephemerals.remove(&id) else { return Ok(()) };
-        let Some(path) = entry.path else { return Ok(()) };
+        let Some(entry) = ephemerals.remove(&id) else {
+            return Ok(());
+        };
+        let Some(path) = entry.path else {
+            return Ok(());
+        };
         let client = match self.client() {
             Ok(c) => c,
             // No session: the node is gone with the session, or will be when it expires.
@@ -196,10 +225,19 @@ impl ZkSession {
             e.closed = true;
             e.connected = false;
         });
-        if let Some(handle) = self.supervisor.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(handle) = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             handle.abort();
         }
-        let client = self.client.write().unwrap_or_else(|e| e.into_inner()).take();
+        let client = self
+            .client
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(client) = client {
             let mut states = client.state_watcher();
             // Dropping the last handle makes the library send CloseSession and wait for the reply.
@@ -236,7 +274,10 @@ impl ZkSession {
                     entry.path = None;
                     self.warnings.warn(
                         "ERR_ZK_UNAVAILABLE",
-                        format!("could not re-create {}/{}…: {e}; will retry on the next reconnect", entry.parent, entry.prefix),
+                        format!(
+                            "could not re-create {}/{}…: {e}; will retry on the next reconnect",
+                            entry.parent, entry.prefix
+                        ),
                         Some(&entry.parent),
                     );
                 }
@@ -256,7 +297,13 @@ async fn create_node(client: &Client, parent: &str, prefix: &str, data: &[u8]) -
             // it and try again, a bounded number of times.
             Err(zookeeper_client::Error::NoNode) if attempts < 3 => {
                 attempts += 1;
-                match client.mkdir(parent, &CreateMode::Persistent.with_acls(Acls::anyone_all())).await {
+                match client
+                    .mkdir(
+                        parent,
+                        &CreateMode::Persistent.with_acls(Acls::anyone_all()),
+                    )
+                    .await
+                {
                     Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
                     Err(e) => return Err(from_zk("mkdir", e)),
                 }
@@ -270,7 +317,9 @@ async fn create_node(client: &Client, parent: &str, prefix: &str, data: &[u8]) -
 async fn supervise(this: std::sync::Weak<ZkSession>) {
     let mut failures: u32 = 0;
     loop {
-        let Some(session) = this.upgrade() else { return };
+        let Some(session) = this.upgrade() else {
+            return;
+        };
         if session.epoch().closed {
             return;
         }
@@ -280,9 +329,17 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
             .with_connection_timeout(opts.connect_timeout)
             .with_fail_eagerly()
             .connect(&opts.connect);
-        let result = match tokio::time::timeout(opts.connect_timeout.max(Duration::from_millis(100)), connecting).await {
+        let result = match tokio::time::timeout(
+            opts.connect_timeout.max(Duration::from_millis(100)),
+            connecting,
+        )
+        .await
+        {
             Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", opts.connect_timeout.as_millis())),
+            Err(_) => Err(format!(
+                "no answer within {} ms",
+                opts.connect_timeout.as_millis()
+            )),
         };
         let client = match result {
             Ok(c) => c,
@@ -290,7 +347,10 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
                 if failures == 0 {
                     session.warnings.warn(
                         "ERR_ZK_UNAVAILABLE",
-                        format!("cannot reach ZooKeeper at {}: {detail}; retrying in the background", opts.connect),
+                        format!(
+                            "cannot reach ZooKeeper at {}: {detail}; retrying in the background",
+                            opts.connect
+                        ),
                         None,
                     );
                 }
@@ -317,7 +377,9 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
         // Follow this physical session until it ends.
         loop {
             let state = states.changed().await;
-            let Some(session) = this.upgrade() else { return };
+            let Some(session) = this.upgrade() else {
+                return;
+            };
             match state {
                 SessionState::Disconnected => {
                     session.publish(|e| e.connected = false);
@@ -341,7 +403,11 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
                     if session.epoch().closed {
                         return;
                     }
-                    let code = if state == SessionState::AuthFailed { "ERR_ZK_AUTH" } else { "ERR_ZK_SESSION_EXPIRED" };
+                    let code = if state == SessionState::AuthFailed {
+                        "ERR_ZK_AUTH"
+                    } else {
+                        "ERR_ZK_SESSION_EXPIRED"
+                    };
                     session.warnings.warn(
                         code,
                         format!("ZooKeeper session ended ({state}); starting a new one and re-registering"),
@@ -356,8 +422,13 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
 
 /// 100 ms, doubling, at most 2 s, with ±25 % jitter so pm2 workers do not retry in lockstep.
 fn backoff(failures: u32) -> Duration {
-    let base = 100u64.saturating_mul(1 << failures.clamp(1, 6).saturating_sub(1)).min(2_000);
-    let jitter = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+    let base = 100u64
+        .saturating_mul(1 << failures.clamp(1, 6).saturating_sub(1))
+        .min(2_000);
+    let jitter = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
         % 500) as u64;
     Duration::from_millis(base * 3 / 4 + base * jitter / 1000)
 }
