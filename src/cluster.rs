@@ -1,0 +1,129 @@
+//! `Cluster`: the session and HTTP client shared by registrations and consumers.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Function, PromiseRaw};
+use napi::{Env, Result};
+use napi_derive::napi;
+use serde_json::Value;
+
+use crate::consumer::JsConsumer;
+use crate::error::{promise, throw};
+use crate::events;
+use crate::registration::JsRegistration;
+use crate::types::WarningEvent;
+
+/// One ZooKeeper session and one pooled HTTP client, shared by every provider registration and
+/// consumer made from it. Create one per process.
+///
+/// ```js
+/// const cluster = new Cluster({ zk: '127.0.0.1:2181' })
+/// await cluster.ready()
+/// ```
+#[napi(js_name = "Cluster")]
+pub struct JsCluster {
+    inner: Arc<lemon_core::Cluster>,
+}
+
+#[napi]
+impl JsCluster {
+    /// Starts connecting to ZooKeeper in the background. Throws `ERR_INVALID_ARG` for bad options.
+    #[napi(constructor, ts_args_type = "options: ClusterOptions")]
+    pub fn new(env: Env, options: Value) -> Result<Self> {
+        let opts = throw(&env, lemon_core::ClusterOptions::from_value(&options))?;
+        let cluster =
+            napi::bindgen_prelude::within_runtime_if_available(|| lemon_core::Cluster::new(opts));
+        Ok(JsCluster {
+            inner: Arc::new(throw(&env, cluster)?),
+        })
+    }
+
+    /// Resolves once a ZooKeeper session is established. Rejects with `ERR_ZK_UNAVAILABLE` after
+    /// `connectTimeoutMs`; the cluster keeps reconnecting in the background either way.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn ready<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        promise(env, async move { inner.ready().await }, |_, ()| Ok(()))
+    }
+
+    /// Registers this process as a provider: creates an ephemeral node
+    /// `{root}/{app}/{group}/providers/{host}:{port}-{sequence}`, re-created after a session
+    /// expiry and removed by `registration.close()` or `cluster.close()`.
+    #[napi(
+        ts_args_type = "options: ProvideOptions",
+        ts_return_type = "Promise<Registration>"
+    )]
+    pub fn provide<'env>(
+        &self,
+        env: &'env Env,
+        options: Value,
+    ) -> Result<PromiseRaw<'env, JsRegistration>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move { inner.provide(&options).await },
+            |_, reg| Ok(JsRegistration { inner: reg }),
+        )
+    }
+
+    /// Creates a consumer of one service: registers it under `consumers/` and follows the
+    /// service's providers through a ZooKeeper watch. Throws `ERR_INVALID_ARG` for bad options.
+    #[napi(ts_args_type = "options: ConsumerOptions", ts_return_type = "Consumer")]
+    pub fn consumer(&self, env: Env, options: Value) -> Result<JsConsumer> {
+        let consumer =
+            napi::bindgen_prelude::within_runtime_if_available(|| self.inner.consumer(&options));
+        Ok(JsConsumer {
+            inner: throw(&env, consumer)?,
+        })
+    }
+
+    /// The host this process registers as (the `host` option, else the first non-internal IPv4
+    /// address).
+    #[napi(getter)]
+    pub fn host(&self) -> String {
+        self.inner.host().to_string()
+    }
+
+    /// Listens for `'warning'` events: skipped provider nodes, lost connections, expired sessions.
+    /// Without a listener, warnings go to stderr; the first listener also receives the (last 32)
+    /// warnings emitted before it was attached. Returns a function that removes the listener.
+    /// Listeners never keep the process alive.
+    #[napi(
+        ts_args_type = "event: 'warning', listener: (warning: WarningEvent) => void",
+        ts_return_type = "() => void"
+    )]
+    pub fn on<'env>(
+        &self,
+        env: &'env Env,
+        event: String,
+        listener: Function<'env, WarningEvent, ()>,
+    ) -> Result<Function<'env, (), ()>> {
+        match event.as_str() {
+            "warning" => {
+                let inner = self.inner.clone();
+                events::subscribe(env, listener, move |tsfn| {
+                    let id = inner
+                        .warnings()
+                        .subscribe(move |w| tsfn(WarningEvent::from(w)));
+                    move || inner.warnings().unsubscribe(id)
+                })
+            }
+            other => Err(events::unknown_event(env, other, &["warning"])),
+        }
+    }
+
+    /// Closes every consumer and ends the ZooKeeper session: this process's ephemeral nodes
+    /// disappear at once, and nothing of lemon-cluster keeps Node's event loop alive afterwards.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                inner.close().await;
+                Ok(())
+            },
+            |_, ()| Ok(()),
+        )
+    }
+}
