@@ -28,7 +28,7 @@ pub struct JsCluster {
 #[napi]
 impl JsCluster {
     /// Starts connecting to ZooKeeper in the background. Throws `ERR_INVALID_ARG` for bad options.
-    #[napi(constructor, ts_args_type = "options: ClusterOptions")]
+    #[napi(catch_unwind, constructor, ts_args_type = "options: ClusterOptions")]
     pub fn new(env: Env, options: Value) -> Result<Self> {
         let opts = throw(&env, lemon_core::ClusterOptions::from_value(&options))?;
         let cluster =
@@ -40,7 +40,7 @@ impl JsCluster {
 
     /// Resolves once a ZooKeeper session is established. Rejects with `ERR_ZK_UNAVAILABLE` after
     /// `connectTimeoutMs`; the cluster keeps reconnecting in the background either way.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn ready<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         promise(env, async move { inner.ready().await }, |_, ()| Ok(()))
@@ -50,6 +50,7 @@ impl JsCluster {
     /// `{root}/{app}/{group}/providers/{host}:{port}-{sequence}`, re-created after a session
     /// expiry and removed by `registration.close()` or `cluster.close()`.
     #[napi(
+        catch_unwind,
         ts_args_type = "options: ProvideOptions",
         ts_return_type = "Promise<Registration>"
     )]
@@ -68,7 +69,11 @@ impl JsCluster {
 
     /// Creates a consumer of one service: registers it under `consumers/` and follows the
     /// service's providers through a ZooKeeper watch. Throws `ERR_INVALID_ARG` for bad options.
-    #[napi(ts_args_type = "options: ConsumerOptions", ts_return_type = "Consumer")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options: ConsumerOptions",
+        ts_return_type = "Consumer"
+    )]
     pub fn consumer(&self, env: Env, options: Value) -> Result<JsConsumer> {
         let consumer =
             napi::bindgen_prelude::within_runtime_if_available(|| self.inner.consumer(&options));
@@ -79,7 +84,7 @@ impl JsCluster {
 
     /// The host this process registers as (the `host` option, else the first non-internal IPv4
     /// address).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn host(&self) -> String {
         self.inner.host().to_string()
     }
@@ -89,6 +94,7 @@ impl JsCluster {
     /// warnings emitted before it was attached. Returns a function that removes the listener.
     /// Listeners never keep the process alive.
     #[napi(
+        catch_unwind,
         ts_args_type = "event: 'warning', listener: (warning: WarningEvent) => void",
         ts_return_type = "() => void"
     )]
@@ -114,7 +120,7 @@ impl JsCluster {
 
     /// Closes every consumer and ends the ZooKeeper session: this process's ephemeral nodes
     /// disappear at once, and nothing of lemon-cluster keeps Node's event loop alive afterwards.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         promise(

@@ -21,21 +21,21 @@ pub struct JsConsumer {
 #[napi]
 impl JsConsumer {
     /// `app/group` of the consumed service.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn service(&self) -> String {
         self.inner.service().to_string()
     }
 
     /// Resolves once the provider list has been read from ZooKeeper; rejects with
     /// `ERR_ZK_UNAVAILABLE` after `connectTimeoutMs`.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn ready<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         promise(env, async move { inner.ready().await }, |_, ()| Ok(()))
     }
 
     /// The providers this consumer may use now (of its `version`, when set), one per `host:port`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn providers(&self) -> Vec<ProviderInfo> {
         self.inner
             .providers()
@@ -49,6 +49,7 @@ impl JsConsumer {
     /// for an empty one). Rejects with `ERR_NO_PROVIDER`, `ERR_TIMEOUT`, `ERR_CONNECT`,
     /// `ERR_PROVIDER_STATUS`, `ERR_BAD_RESPONSE` or `ERR_INVALID_ARG`.
     #[napi(
+        catch_unwind,
         ts_args_type = "method: string, args?: unknown, options?: CallOptions",
         ts_return_type = "Promise<any>"
     )]
@@ -93,6 +94,7 @@ impl JsConsumer {
     /// Listens for `'change'` events: providers added, removed or updated. Returns a function
     /// that removes the listener. Listeners never keep the process alive.
     #[napi(
+        catch_unwind,
         ts_args_type = "event: 'change', listener: (change: ChangeEvent) => void",
         ts_return_type = "() => void"
     )]
@@ -117,7 +119,7 @@ impl JsConsumer {
     }
 
     /// Stops following the providers and removes the consumer's node. Idempotent.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         promise(

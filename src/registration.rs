@@ -19,14 +19,14 @@ pub struct JsRegistration {
 #[napi]
 impl JsRegistration {
     /// `app/group` of the registered service.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn service(&self) -> String {
         self.inner.service().to_string()
     }
 
     /// The node's path in the current session (it changes if the session expires and the node is
     /// re-created), or `null` once closed.
-    #[napi(ts_return_type = "Promise<string | null>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<string | null>")]
     pub fn path<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<String>>> {
         let inner = self.inner.clone();
         promise(env, async move { Ok(inner.path().await) }, |_, p| Ok(p))
@@ -35,6 +35,7 @@ impl JsRegistration {
     /// Rewrites the node's data with the given fields changed (`version`, `methods`, `gray`,
     /// `weight`, `author`, `description`). Consumers see the change within milliseconds.
     #[napi(
+        catch_unwind,
         ts_args_type = "patch: ProviderPatch",
         ts_return_type = "Promise<ProviderInfo>"
     )]
@@ -50,7 +51,7 @@ impl JsRegistration {
     }
 
     /// Removes the node at once. Idempotent.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         promise(env, async move { inner.close().await }, |_, ()| Ok(()))
