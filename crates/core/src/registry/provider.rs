@@ -8,6 +8,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::options::type_name;
+
 /// Default weight of a provider, as in Dubbo.
 pub const DEFAULT_WEIGHT: u32 = 100;
 /// Weights above this are refused: they are typos, and they would overflow the balancers' sums.
@@ -73,7 +75,7 @@ impl ProviderNode {
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(obj)) => obj,
                 Ok(other) => {
-                    return Err(format!("data is JSON but not an object ({})", kind(&other)))
+                    return Err(format!("data is JSON but not an object ({})", type_name(&other)))
                 }
                 Err(e) => return Err(format!("data is not JSON ({e})")),
             }
@@ -84,7 +86,7 @@ impl ProviderNode {
             Some(other) => {
                 return Err(format!(
                     "`host` must be a non-empty string, got {}",
-                    kind(other)
+                    type_name(other)
                 ))
             }
         };
@@ -129,7 +131,7 @@ impl ProviderNode {
                         other => {
                             return Err(format!(
                                 "`methods` entries must be strings, got {}",
-                                kind(other)
+                                type_name(other)
                             ))
                         }
                     }
@@ -139,7 +141,7 @@ impl ProviderNode {
             Some(other) => {
                 return Err(format!(
                     "`methods` must be a list or a string, got {}",
-                    kind(other)
+                    type_name(other)
                 ))
             }
         };
@@ -282,17 +284,6 @@ fn text_field(obj: &Map<String, Value>, key: &str) -> String {
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
         _ => String::new(),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
