@@ -237,7 +237,7 @@ impl Consumer {
             });
         }
         self.transport
-            .post(&provider.address, &path, body, remaining)
+            .post(&provider.address, &path, body, remaining, opts.gray)
             .await
     }
 

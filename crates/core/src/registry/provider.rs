@@ -75,7 +75,10 @@ impl ProviderNode {
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(obj)) => obj,
                 Ok(other) => {
-                    return Err(format!("data is JSON but not an object ({})", type_name(&other)))
+                    return Err(format!(
+                        "data is JSON but not an object ({})",
+                        type_name(&other)
+                    ))
                 }
                 Err(e) => return Err(format!("data is not JSON ({e})")),
             }

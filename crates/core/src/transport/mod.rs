@@ -11,6 +11,9 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 
+/// The header that marks a request as gray (canary); `lib/gray.js` reads it on the provider side.
+pub const GRAY_HEADER: &str = "x-lemon-gray";
+
 /// Transport settings.
 #[derive(Debug, Clone)]
 pub struct TransportOptions {
@@ -60,16 +63,18 @@ impl Transport {
     }
 
     /// POSTs `body` (JSON) to `http://{address}{path}` and returns the JSON reply. `timeout`
-    /// covers connecting, sending and reading the whole reply.
+    /// covers connecting, sending and reading the whole reply. A `gray` request carries the
+    /// [`GRAY_HEADER`], so the provider's own calls stay in the gray lane.
     pub async fn post(
         &self,
         address: &str,
         path: &str,
         body: Bytes,
         timeout: Duration,
+        gray: bool,
     ) -> Result<Reply> {
         let url = format!("http://{address}{path}");
-        match tokio::time::timeout(timeout, self.exchange(address, &url, body)).await {
+        match tokio::time::timeout(timeout, self.exchange(address, &url, body, gray)).await {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 address: Some(address.to_string()),
@@ -78,12 +83,16 @@ impl Transport {
         }
     }
 
-    async fn exchange(&self, address: &str, url: &str, body: Bytes) -> Result<Reply> {
-        let response = self
+    async fn exchange(&self, address: &str, url: &str, body: Bytes, gray: bool) -> Result<Reply> {
+        let mut request = self
             .client
             .post(url)
             .header("content-type", "application/json")
-            .header("accept", "application/json")
+            .header("accept", "application/json");
+        if gray {
+            request = request.header(GRAY_HEADER, "1");
+        }
+        let response = request
             .body(body)
             .send()
             .await

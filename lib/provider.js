@@ -1,0 +1,260 @@
+'use strict'
+// The provider side: serve methods as `POST /{app}/{group}/{method}` from Express, Koa or plain
+// node:http, register in ZooKeeper while listening, and shut down without losing a request.
+//
+// Response time is the design note's: from the moment a request enters the middleware to the
+// moment its response headers are written. It is sent back as `X-Response-Time` (ms).
+
+const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
+
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+const DEFAULT_DRAIN_TIMEOUT_MS = 10000
+const SEGMENT = /^[^/\u0000-\u001f\u007f]+$/
+
+/** An error with an HTTP status and a stable code, for the JSON error body. */
+class RequestError extends Error {
+  constructor(status, code, message) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+function invalid(field, reason) {
+  const e = new TypeError(`invalid argument \`${field}\`: ${reason}`)
+  e.code = 'ERR_INVALID_ARG'
+  e.field = field
+  return e
+}
+
+function checkSegment(field, value) {
+  if (typeof value !== 'string' || value === '') throw invalid(field, 'must be a non-empty string')
+  if (value === '.' || value === '..' || !SEGMENT.test(value)) throw invalid(field, `must not contain '/' or control characters, and not be '.' or '..'`)
+}
+
+/** Reads a JSON body, at most `limit` bytes. */
+function readJson(req, limit) {
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    let size = 0
+    req.on('data', (chunk) => {
+      size += chunk.length
+      if (size > limit) {
+        reject(new RequestError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`))
+        req.destroy()
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('error', reject)
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8')
+      if (text.trim() === '') return resolve(null)
+      try {
+        resolve(JSON.parse(text))
+      } catch (e) {
+        reject(new RequestError(400, 'ERR_BAD_REQUEST', `request body is not JSON: ${e.message}`))
+      }
+    })
+  })
+}
+
+function sendJson(res, status, value) {
+  if (res.headersSent || res.destroyed) return
+  const body = JSON.stringify(value === undefined ? null : value)
+  res.statusCode = status
+  res.setHeader('content-type', 'application/json; charset=utf-8')
+  res.setHeader('content-length', Buffer.byteLength(body))
+  res.end(body)
+}
+
+/**
+ * A service served by this process: `methods` are async functions `(args, context)` whose
+ * results are sent back as JSON.
+ */
+class Service {
+  constructor(options) {
+    if (options === null || typeof options !== 'object') throw invalid('options', 'must be an object')
+    const { app, group, methods, cluster, maxBodyBytes, drainTimeoutMs, ...registration } = options
+    checkSegment('app', app)
+    checkSegment('group', group)
+    if (methods === null || typeof methods !== 'object') throw invalid('methods', 'must be an object of functions')
+    const names = Object.keys(methods)
+    if (names.length === 0) throw invalid('methods', 'must declare at least one method')
+    for (const name of names) {
+      checkSegment(`methods.${name}`, name)
+      if (typeof methods[name] !== 'function') throw invalid(`methods.${name}`, 'must be a function')
+    }
+    if (maxBodyBytes !== undefined && !(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) throw invalid('maxBodyBytes', 'must be a positive integer')
+    if (drainTimeoutMs !== undefined && !(Number.isInteger(drainTimeoutMs) && drainTimeoutMs >= 0)) throw invalid('drainTimeoutMs', 'must be a non-negative integer')
+    this.app = app
+    this.group = group
+    this.cluster = cluster || null
+    this.prefix = `/${encodeURIComponent(app)}/${encodeURIComponent(group)}/`
+    this.maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    this.drainTimeoutMs = drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+    this.registrationOptions = registration
+    this._methods = new Map(names.map((n) => [n, methods[n]]))
+    this._inFlight = 0
+    this._idle = []
+    this._draining = false
+    this._registration = null
+  }
+
+  /** Requests being handled right now. */
+  get inFlight() {
+    return this._inFlight
+  }
+
+  /** Whether `req` is addressed to this service. */
+  matches(req) {
+    return typeof req.url === 'string' && req.url.startsWith(this.prefix)
+  }
+
+  /** A plain `node:http` request listener (404 for paths of other services). */
+  handler() {
+    return (req, res) => {
+      if (!this.matches(req)) return sendJson(res, 404, { error: { code: 'ERR_NO_SERVICE', message: `no service at ${req.url}` } })
+      this.dispatch(req, res, undefined)
+    }
+  }
+
+  /** Express middleware; requests for other paths go to `next()`. Works with or without express.json(). */
+  express() {
+    return (req, res, next) => {
+      if (!this.matches(req)) return next()
+      this.dispatch(req, res, req.readableEnded ? req.body : undefined)
+    }
+  }
+
+  /** Koa middleware; requests for other paths go to `next()`. Works with or without a body parser. */
+  koa() {
+    return async (ctx, next) => {
+      if (!this.matches(ctx.req)) return next()
+      ctx.respond = false
+      await this.dispatch(ctx.req, ctx.res, ctx.req.readableEnded ? ctx.request.body : undefined)
+    }
+  }
+
+  /** Handles one request addressed to this service. Never throws. */
+  async dispatch(req, res, parsedBody) {
+    const started = process.hrtime.bigint()
+    this._inFlight++
+    // The response time ends when the headers are written: hook writeHead, which Node also
+    // calls for implicit headers.
+    const writeHead = res.writeHead
+    res.writeHead = function (...args) {
+      if (!res.headersSent) {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6
+        res.setHeader('X-Response-Time', `${ms.toFixed(3)}ms`)
+      }
+      return writeHead.apply(this, args)
+    }
+    if (this._draining) res.setHeader('connection', 'close')
+    try {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST')
+        throw new RequestError(405, 'ERR_METHOD_NOT_ALLOWED', `use POST, not ${req.method}`)
+      }
+      const path = req.url.slice(this.prefix.length).split('?')[0]
+      let name
+      try {
+        name = decodeURIComponent(path)
+      } catch {
+        name = path
+      }
+      const fn = this._methods.get(name)
+      if (!fn) throw new RequestError(404, 'ERR_NO_METHOD', `${this.app}/${this.group} has no method ${JSON.stringify(name)}`)
+      const args = parsedBody !== undefined ? parsedBody : await readJson(req, this.maxBodyBytes)
+      const gray = headerIsGray(req.headers)
+      const result = await runInLane(gray, () => fn(args, { method: name, gray, req }))
+      sendJson(res, 200, result)
+    } catch (e) {
+      if (e instanceof RequestError) {
+        sendJson(res, e.status, { error: { code: e.code, message: e.message } })
+      } else {
+        // A handler's error: its code and message, never its stack.
+        const code = e && typeof e.code === 'string' ? e.code : 'ERR_HANDLER'
+        const message = e && e.message !== undefined ? String(e.message) : String(e)
+        sendJson(res, 500, { error: { code, message } })
+      }
+    } finally {
+      this._inFlight--
+      if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
+    }
+  }
+
+  /**
+   * Registers this service in ZooKeeper once `server` listens (at once if it already does) and
+   * deregisters when it closes. Resolves to the registration.
+   */
+  async register(server) {
+    if (!this.cluster) throw invalid('cluster', 'is required to register')
+    if (!server.listening) await new Promise((resolve, reject) => {
+      server.once('listening', resolve)
+      server.once('error', reject)
+    })
+    const address = server.address()
+    this._registration = await this.cluster.provide({
+      ...this.registrationOptions,
+      app: this.app,
+      group: this.group,
+      port: address.port,
+      methods: [...this._methods.keys()],
+    })
+    server.once('close', () => {
+      this._registration?.close().catch(() => {})
+    })
+    return this._registration
+  }
+
+  /**
+   * Graceful shutdown: removes the provider node first (consumers stop choosing this process),
+   * then answers every remaining request with `Connection: close` and waits, at most
+   * `drainTimeoutMs`, for the requests in flight to finish. Resolves to `{ drained, inFlight }`.
+   */
+  async close({ drainTimeoutMs = this.drainTimeoutMs } = {}) {
+    this._draining = true
+    const registration = this._registration
+    this._registration = null
+    if (registration) await registration.close()
+    if (this._inFlight === 0) return { drained: true, inFlight: 0 }
+    let timer
+    const drained = await Promise.race([
+      new Promise((resolve) => this._idle.push(() => resolve(true))),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve(false), drainTimeoutMs)
+      }),
+    ])
+    clearTimeout(timer)
+    return { drained, inFlight: this._inFlight }
+  }
+
+  /**
+   * Opt-in: on SIGINT/SIGTERM (pm2 sends SIGINT), close this service, then the server and the
+   * cluster, and let the process exit. Returns a function that removes the handlers.
+   */
+  closeOnSignals({ server, signals = ['SIGINT', 'SIGTERM'], closeCluster = true } = {}) {
+    let closing = false
+    const onSignal = async () => {
+      if (closing) return
+      closing = true
+      await this.close()
+      if (server) await new Promise((resolve) => server.close(() => resolve()))
+      if (closeCluster && this.cluster) await this.cluster.close()
+      remove()
+    }
+    for (const s of signals) process.on(s, onSignal)
+    const remove = () => {
+      for (const s of signals) process.removeListener(s, onSignal)
+    }
+    return remove
+  }
+}
+
+/** Declares a service; see {@link Service}. */
+function service(options) {
+  return new Service(options)
+}
+
+module.exports = { Service, service, GRAY_HEADER }
