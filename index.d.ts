@@ -38,6 +38,12 @@ export declare class Cluster {
    */
   consumer(options: ConsumerOptions): Consumer
   /**
+   * Reports one request served by this process's provider middleware to statsd (`served`,
+   * `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
+   * yourself only if you serve methods without that middleware. A no-op without `statsd`.
+   */
+  recordServed(app: string, group: string, method: string, status: number, responseTimeMs: number): void
+  /**
    * The host this process registers as (the `host` option, else the first non-internal IPv4
    * address).
    */
@@ -136,6 +142,11 @@ export interface ClusterOptions {
   host?: string
   /** Largest provider reply accepted, in bytes. Default 16 MiB. */
   maxResponseBytes?: number
+  /**
+   * Send metrics to statsd: `'udp://host:port'` or `{ host, port?, prefix?, sampleRate? }`.
+   * Default: off.
+   */
+  statsd?: string | StatsdOptions
 }
 
 /** Options of `cluster.consumer()`. */
@@ -197,6 +208,17 @@ export interface ProviderPatch {
   weight?: number
   author?: string
   description?: string
+}
+
+/** The `statsd` option in object form. */
+export interface StatsdOptions {
+  host: string
+  /** Default 8125. */
+  port?: number
+  /** First segment of every metric name. Default `lemon`. */
+  prefix?: string
+  /** Share of counters and timings sent, in (0, 1]. Default 1. */
+  sampleRate?: number
 }
 
 /** What a `'warning'` event carries. */

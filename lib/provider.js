@@ -139,14 +139,16 @@ class Service {
   /** Handles one request addressed to this service. Never throws. */
   async dispatch(req, res, parsedBody) {
     const started = process.hrtime.bigint()
+    let responseTimeMs = 0
+    let name = '_unknown'
     this._inFlight++
     // The response time ends when the headers are written: hook writeHead, which Node also
     // calls for implicit headers.
     const writeHead = res.writeHead
     res.writeHead = function (...args) {
       if (!res.headersSent) {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6
-        res.setHeader('X-Response-Time', `${ms.toFixed(3)}ms`)
+        responseTimeMs = Number(process.hrtime.bigint() - started) / 1e6
+        res.setHeader('X-Response-Time', `${responseTimeMs.toFixed(3)}ms`)
       }
       return writeHead.apply(this, args)
     }
@@ -157,14 +159,16 @@ class Service {
         throw new RequestError(405, 'ERR_METHOD_NOT_ALLOWED', `use POST, not ${req.method}`)
       }
       const path = req.url.slice(this.prefix.length).split('?')[0]
-      let name
+      let requested
       try {
-        name = decodeURIComponent(path)
+        requested = decodeURIComponent(path)
       } catch {
-        name = path
+        requested = path
       }
-      const fn = this._methods.get(name)
-      if (!fn) throw new RequestError(404, 'ERR_NO_METHOD', `${this.app}/${this.group} has no method ${JSON.stringify(name)}`)
+      const fn = this._methods.get(requested)
+      // Unknown names are reported as `_unknown`, so random paths cannot flood statsd with names.
+      if (fn) name = requested
+      if (!fn) throw new RequestError(404, 'ERR_NO_METHOD', `${this.app}/${this.group} has no method ${JSON.stringify(requested)}`)
       const args = parsedBody !== undefined ? parsedBody : await readJson(req, this.maxBodyBytes)
       const gray = headerIsGray(req.headers)
       const result = await runInLane(gray, () => fn(args, { method: name, gray, req }))
@@ -179,6 +183,7 @@ class Service {
         sendJson(res, 500, { error: { code, message } })
       }
     } finally {
+      if (this.cluster) this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
       this._inFlight--
       if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
     }

@@ -82,6 +82,24 @@ impl JsCluster {
         })
     }
 
+    /// Reports one request served by this process's provider middleware to statsd (`served`,
+    /// `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
+    /// yourself only if you serve methods without that middleware. A no-op without `statsd`.
+    #[napi(catch_unwind)]
+    pub fn record_served(
+        &self,
+        app: String,
+        group: String,
+        method: String,
+        status: u32,
+        response_time_ms: f64,
+    ) {
+        let rt = std::time::Duration::from_secs_f64((response_time_ms.max(0.0)) / 1000.0);
+        self.inner
+            .metrics()
+            .served(&app, &group, &method, status.min(999) as u16, rt);
+    }
+
     /// The host this process registers as (the `host` option, else the first non-internal IPv4
     /// address).
     #[napi(catch_unwind, getter)]

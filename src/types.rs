@@ -21,6 +21,23 @@ pub struct ClusterOptions {
     pub host: Option<String>,
     /// Largest provider reply accepted, in bytes. Default 16 MiB.
     pub max_response_bytes: Option<f64>,
+    /// Send metrics to statsd: `'udp://host:port'` or `{ host, port?, prefix?, sampleRate? }`.
+    /// Default: off.
+    #[napi(ts_type = "string | StatsdOptions")]
+    pub statsd: Option<serde_json::Value>,
+}
+
+/// The `statsd` option in object form.
+#[napi(object)]
+#[allow(dead_code)] // read by the core from JSON; declared here for the typings
+pub struct StatsdOptions {
+    pub host: String,
+    /// Default 8125.
+    pub port: Option<u32>,
+    /// First segment of every metric name. Default `lemon`.
+    pub prefix: Option<String>,
+    /// Share of counters and timings sent, in (0, 1]. Default 1.
+    pub sample_rate: Option<f64>,
 }
 
 /// Options of `cluster.provide()`.

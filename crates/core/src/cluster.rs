@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::consumer::{Consumer, ConsumerOptions};
 use crate::error::{Error, Result};
 use crate::events::Warnings;
+use crate::metrics::{Metrics, StatsdOptions};
 use crate::options::Fields;
 use crate::provider::{ProvideOptions, Registration};
 use crate::registry::{check_host, path};
@@ -30,6 +31,8 @@ pub struct ClusterOptions {
     /// The host providers register and consumers report, when not given per registration.
     pub host: Option<String>,
     pub transport: TransportOptions,
+    /// Where metrics go; `None` = off.
+    pub statsd: Option<StatsdOptions>,
 }
 
 impl ClusterOptions {
@@ -57,6 +60,7 @@ impl ClusterOptions {
         if let Some(n) = f.integer("maxResponseBytes", 1, 1 << 40)? {
             transport.max_response_bytes = n as usize;
         }
+        let statsd = StatsdOptions::from_value(f.raw("statsd").unwrap_or(&Value::Null))?;
         f.finish()?;
         Ok(ClusterOptions {
             zk: ZkOptions {
@@ -67,6 +71,7 @@ impl ClusterOptions {
             root,
             host,
             transport,
+            statsd,
         })
     }
 }
@@ -127,6 +132,7 @@ pub struct Cluster {
     session: Arc<ZkSession>,
     warnings: Arc<Warnings>,
     transport: Arc<Transport>,
+    metrics: Arc<Metrics>,
     consumers: Mutex<Vec<Weak<Consumer>>>,
     registrations: Mutex<Vec<Weak<Registration>>>,
 }
@@ -137,6 +143,10 @@ impl Cluster {
         let warnings = Arc::new(Warnings::default());
         let transport = Arc::new(Transport::new(opts.transport.clone())?);
         let host = opts.host.clone().unwrap_or_else(default_host);
+        let metrics = Arc::new(match &opts.statsd {
+            Some(s) => Metrics::new(s)?,
+            None => Metrics::disabled(),
+        });
         let session = ZkSession::start(opts.zk.clone(), warnings.clone());
         Ok(Cluster {
             opts,
@@ -144,6 +154,7 @@ impl Cluster {
             session,
             warnings,
             transport,
+            metrics,
             consumers: Mutex::new(Vec::new()),
             registrations: Mutex::new(Vec::new()),
         })
@@ -157,6 +168,11 @@ impl Cluster {
     /// The session, for callers that follow its epochs.
     pub fn session(&self) -> &Arc<ZkSession> {
         &self.session
+    }
+
+    /// The cluster's metrics (a no-op without the `statsd` option).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The host this process registers as.
@@ -196,6 +212,7 @@ impl Cluster {
         let consumer = Consumer::start(
             self.session.clone(),
             self.transport.clone(),
+            self.metrics.clone(),
             self.warnings.clone(),
             &self.opts.root,
             &self.host,

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::balance::{self, Balancer};
 use crate::error::{Error, Result};
 use crate::events::{Emitter, Warnings};
+use crate::metrics::Metrics;
 use crate::options::Fields;
 use crate::registry::path::{segment, ServicePaths};
 use crate::registry::{follow_providers, Change, LiveProviders, Provider};
@@ -95,6 +96,7 @@ pub struct Consumer {
     live: Arc<LiveProviders>,
     balancer: Box<dyn Balancer>,
     transport: Arc<Transport>,
+    metrics: Arc<Metrics>,
     session: Arc<ZkSession>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// This consumer's own node under `consumers/`, once registered.
@@ -108,6 +110,7 @@ impl Consumer {
     pub fn start(
         session: Arc<ZkSession>,
         transport: Arc<Transport>,
+        metrics: Arc<Metrics>,
         warnings: Arc<Warnings>,
         root: &str,
         host: &str,
@@ -121,6 +124,11 @@ impl Consumer {
             )
         })?;
         let live = Arc::new(LiveProviders::default());
+        {
+            let (m, app, group) = (metrics.clone(), opts.app.clone(), opts.group.clone());
+            live.changes
+                .subscribe(move |c: &Change| m.providers(&app, &group, c.total));
+        }
         let follow = tokio::spawn(follow_providers(
             session.clone(),
             service.providers.clone(),
@@ -152,6 +160,7 @@ impl Consumer {
             live,
             balancer,
             transport,
+            metrics,
             session,
             tasks: Mutex::new(vec![follow, register]),
             node,
@@ -204,6 +213,20 @@ impl Consumer {
 
     /// Calls `method` with a JSON `body` on one provider and returns its JSON reply.
     pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
+        let started = std::time::Instant::now();
+        let result = self.dispatch(method, body, opts).await;
+        let outcome = result.as_ref().map(|_| ()).map_err(|e| e);
+        self.metrics.call_finished(
+            &self.opts.app,
+            &self.opts.group,
+            method,
+            outcome,
+            started.elapsed(),
+        );
+        result
+    }
+
+    async fn dispatch(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed {
                 what: format!("the consumer of {}", self.service.service),

@@ -49,6 +49,11 @@ impl<'a> Fields<'a> {
         self.obj.and_then(|o| o.get(key)).filter(|v| !v.is_null())
     }
 
+    /// The raw value of a field (for options with several accepted shapes).
+    pub fn raw(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.get(key)
+    }
+
     /// An optional string.
     pub fn string(&mut self, key: &'static str) -> Result<Option<String>> {
         match self.get(key) {
@@ -92,6 +97,18 @@ impl<'a> Fields<'a> {
             None => Err(Error::invalid(
                 self.name(key),
                 format!("must be an integer, got {v}"),
+            )),
+        }
+    }
+
+    /// An optional finite number.
+    pub fn number(&mut self, key: &'static str) -> Result<Option<f64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(other) => Err(Error::invalid(
+                self.name(key),
+                format!("must be a number, got {}", type_name(other)),
             )),
         }
     }

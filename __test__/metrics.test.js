@@ -1,0 +1,104 @@
+'use strict'
+// Metrics to statsd, received on a real UDP socket: the exact lines (name, value, type, sample
+// rate) from the consumer and the provider side.
+
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const dgram = require('node:dgram')
+const http = require('node:http')
+const lemon = require('../lib')
+const { startZooKeeper } = require('./harness/zookeeper')
+const { waitFor } = require('./harness/providers')
+
+let zk
+let statsd
+const lines = []
+const cleanups = []
+
+before(async () => {
+  zk = await startZooKeeper()
+  statsd = dgram.createSocket('udp4')
+  statsd.on('message', (m) => lines.push(...m.toString().split('\n').filter(Boolean)))
+  await new Promise((resolve) => statsd.bind(0, '127.0.0.1', resolve))
+})
+after(async () => {
+  for (const c of cleanups.reverse()) await c()
+  statsd.close()
+  await zk.cleanup()
+})
+
+async function serve(cluster, app, group) {
+  const s = lemon.service({
+    cluster,
+    app,
+    group,
+    methods: {
+      get: ({ id }) => ({ id }),
+      fail: () => {
+        throw new Error('nope')
+      },
+    },
+  })
+  const server = http.createServer(s.handler())
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+  await s.register(server)
+}
+
+test('consumer and provider metrics arrive as exact statsd lines', async () => {
+  const cluster = new lemon.Cluster({
+    zk: zk.connectString,
+    host: '127.0.0.1',
+    statsd: { host: '127.0.0.1', port: statsd.address().port, prefix: 'test' },
+  })
+  cleanups.push(() => cluster.close())
+  await serve(cluster, 'movie.v2', 'q')
+  const consumer = cluster.consumer({ app: 'movie.v2', group: 'q' })
+  await waitFor(() => consumer.providers().length === 1, { what: 'provider' })
+  for (let i = 0; i < 3; i++) await consumer.call('get', { id: i })
+  await assert.rejects(consumer.call('fail', {}), { code: 'ERR_PROVIDER_STATUS' })
+
+  const count = (name) => lines.filter((l) => l === name).length
+  await waitFor(() => count('test.movie_v2.q.get.calls:1|c') === 3 && count('test.movie_v2.q.fail.served_errors.500:1|c') === 1, {
+    what: 'the metric lines',
+  })
+  assert.equal(count('test.movie_v2.q.fail.calls:1|c'), 1)
+  assert.equal(count('test.movie_v2.q.fail.errors.ERR_PROVIDER_STATUS:1|c'), 1)
+  assert.equal(count('test.movie_v2.q.get.served:1|c'), 3)
+  assert.equal(count('test.movie_v2.q.fail.served:1|c'), 1)
+  assert.ok(lines.includes('test.movie_v2.q.providers:1|g'), 'the provider-count gauge')
+  const latencies = lines.filter((l) => l.startsWith('test.movie_v2.q.get.latency:'))
+  assert.equal(latencies.length, 3)
+  for (const l of latencies) assert.match(l, /^test\.movie_v2\.q\.get\.latency:\d+(\.\d+)?\|ms$/)
+  const rts = lines.filter((l) => l.startsWith('test.movie_v2.q.get.response_time:'))
+  assert.equal(rts.length, 3)
+  for (const l of rts) assert.match(l, /^test\.movie_v2\.q\.get\.response_time:\d+(\.\d+)?\|ms$/)
+  for (const l of lines) assert.match(l, /^test\.[A-Za-z0-9_.-]+:[\d.]+\|(c|ms|g)(\|@[\d.]+)?$/, 'well-formed')
+})
+
+test('a sample rate sends about that share, marked with @rate', async () => {
+  lines.length = 0
+  const cluster = new lemon.Cluster({
+    zk: zk.connectString,
+    host: '127.0.0.1',
+    statsd: { host: '127.0.0.1', port: statsd.address().port, prefix: 'sampled', sampleRate: 0.5 },
+  })
+  cleanups.push(() => cluster.close())
+  await serve(cluster, 'rate', 'q')
+  const consumer = cluster.consumer({ app: 'rate', group: 'q' })
+  await waitFor(() => consumer.providers().length === 1, { what: 'provider' })
+  for (let i = 0; i < 400; i++) await consumer.call('get', { id: i })
+  await new Promise((r) => setTimeout(r, 200))
+  const calls = lines.filter((l) => l === 'sampled.rate.q.get.calls:1|c|@0.5').length
+  // Binomial(400, 0.5): mean 200, sd 10; ±80 is 8 sd.
+  assert.ok(calls > 120 && calls < 280, `${calls} of 400 sampled`)
+  assert.ok(lines.includes('sampled.rate.q.providers:1|g'), 'gauges are never sampled')
+})
+
+test('a bad statsd option is refused', () => {
+  assert.throws(() => new lemon.Cluster({ zk: '127.0.0.1:1', statsd: 'udp://nohost' }), { code: 'ERR_INVALID_ARG', field: 'options.statsd' })
+  assert.throws(() => new lemon.Cluster({ zk: '127.0.0.1:1', statsd: { host: 'h', sampleRate: 2 } }), {
+    code: 'ERR_INVALID_ARG',
+    field: 'options.statsd.sampleRate',
+  })
+})

@@ -1,0 +1,71 @@
+//! What lemon-cluster reports, in one place so that the README's metric list and the code agree.
+//!
+//! Consumer side, per `{app}.{group}.{method}`: `calls` (c), `errors.{CODE}` (c), `timeouts` (c),
+//! `latency` (ms, successful and failed calls). Per service: `{app}.{group}.providers` (g).
+//! Provider side, per `{app}.{group}.{method}`: `served` (c), `served_errors.{status}` (c),
+//! `response_time` (ms, the design note's: middleware entry to headers written).
+
+use std::time::Duration;
+
+use super::names::{method_metric, service_metric};
+use super::Metrics;
+use crate::error::Error;
+
+impl Metrics {
+    /// One finished consumer call.
+    pub fn call_finished(
+        &self,
+        app: &str,
+        group: &str,
+        method: &str,
+        outcome: Result<(), &Error>,
+        elapsed: Duration,
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        self.count(&method_metric(app, group, method, "calls"), 1);
+        self.timing(&method_metric(app, group, method, "latency"), elapsed);
+        if let Err(e) = outcome {
+            self.count(
+                &method_metric(app, group, method, &format!("errors.{}", e.code())),
+                1,
+            );
+            if matches!(e, Error::Timeout { .. }) {
+                self.count(&method_metric(app, group, method, "timeouts"), 1);
+            }
+        }
+    }
+
+    /// The number of live providers of a service.
+    pub fn providers(&self, app: &str, group: &str, n: usize) {
+        if self.enabled() {
+            self.gauge(&service_metric(app, group, "providers"), n as u64);
+        }
+    }
+
+    /// One request served by this process's provider middleware.
+    pub fn served(
+        &self,
+        app: &str,
+        group: &str,
+        method: &str,
+        status: u16,
+        response_time: Duration,
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        self.count(&method_metric(app, group, method, "served"), 1);
+        self.timing(
+            &method_metric(app, group, method, "response_time"),
+            response_time,
+        );
+        if status >= 400 {
+            self.count(
+                &method_metric(app, group, method, &format!("served_errors.{status}")),
+                1,
+            );
+        }
+    }
+}
