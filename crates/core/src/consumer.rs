@@ -215,7 +215,7 @@ impl Consumer {
     pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
         let started = std::time::Instant::now();
         let result = self.dispatch(method, body, opts).await;
-        let outcome = result.as_ref().map(|_| ()).map_err(|e| e);
+        let outcome = result.as_ref().map(|_| ());
         self.metrics.call_finished(
             &self.opts.app,
             &self.opts.group,
