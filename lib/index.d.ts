@@ -59,15 +59,16 @@ export declare class Service {
   express(): (req: any, res: any, next: (err?: unknown) => void) => void
   /** Koa middleware; other paths go to `next()`. */
   koa(): (ctx: any, next: () => Promise<unknown>) => Promise<unknown>
-  /** Registers in ZooKeeper once `server` listens; deregisters when it closes. */
+  /** Registers in ZooKeeper once `server` listens; deregisters when it closes; `close()` drains it. */
   register(server: Server): Promise<Registration>
   /**
-   * Graceful shutdown: removes the provider node first, then waits (at most `drainTimeoutMs`)
-   * for the requests in flight.
+   * Graceful shutdown: removes the provider node first, stops accepting connections without
+   * cutting open ones, answers with `Connection: close`, and waits (at most `drainTimeoutMs`)
+   * until nothing is in flight and every connection has ended.
    */
   close(options?: { drainTimeoutMs?: number }): Promise<{ drained: boolean; inFlight: number }>
   /** Opt-in: close on SIGINT/SIGTERM (pm2 sends SIGINT). Returns a function removing the handlers. */
-  closeOnSignals(options?: { server?: Server; signals?: NodeJS.Signals[]; closeCluster?: boolean }): () => void
+  closeOnSignals(options?: { signals?: NodeJS.Signals[]; closeCluster?: boolean }): () => void
 }
 
 /** Declares a service. */

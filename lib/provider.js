@@ -99,6 +99,7 @@ class Service {
     this._idle = []
     this._draining = false
     this._registration = null
+    this._server = null
   }
 
   /** Requests being handled right now. */
@@ -191,7 +192,7 @@ class Service {
 
   /**
    * Registers this service in ZooKeeper once `server` listens (at once if it already does) and
-   * deregisters when it closes. Resolves to the registration.
+   * deregisters when it closes. Resolves to the registration. `close()` then also drains `server`.
    */
   async register(server) {
     if (!this.cluster) throw invalid('cluster', 'is required to register')
@@ -200,6 +201,7 @@ class Service {
       server.once('error', reject)
     })
     const address = server.address()
+    this._server = server
     this._registration = await this.cluster.provide({
       ...this.registrationOptions,
       app: this.app,
@@ -214,45 +216,63 @@ class Service {
   }
 
   /**
-   * Graceful shutdown: removes the provider node first (consumers stop choosing this process),
-   * then answers every remaining request with `Connection: close` and waits, at most
-   * `drainTimeoutMs`, for the requests in flight to finish. Resolves to `{ drained, inFlight }`.
+   * Graceful shutdown, in the order that loses no request:
+   * 1. the provider node is removed, so consumers stop choosing this process;
+   * 2. the server stops accepting connections, but keeps its open keep-alive connections: closing
+   *    an idle one could race with a request a consumer is writing on it at that moment;
+   * 3. every response now carries `Connection: close`, so each connection ends cleanly after its
+   *    next reply, and connections left idle are closed by the consumer's pool (4 s idle timeout);
+   * 4. once nothing is in flight and every connection has ended — at most `drainTimeoutMs` —
+   *    whatever remains is closed.
+   * Resolves to `{ drained, inFlight }`.
    */
   async close({ drainTimeoutMs = this.drainTimeoutMs } = {}) {
     this._draining = true
     const registration = this._registration
     this._registration = null
     if (registration) await registration.close()
-    if (this._inFlight === 0) return { drained: true, inFlight: 0 }
+    const server = this._server
+    this._server = null
+    const waits = [this._whenIdle()]
+    if (server && server.listening) {
+      server.closeIdleConnections = () => {}
+      waits.push(new Promise((resolve) => server.close(() => resolve())))
+    }
     let timer
     const drained = await Promise.race([
-      new Promise((resolve) => this._idle.push(() => resolve(true))),
+      Promise.all(waits).then(() => true),
       new Promise((resolve) => {
         timer = setTimeout(() => resolve(false), drainTimeoutMs)
       }),
     ])
     clearTimeout(timer)
+    if (!drained && server) server.closeAllConnections()
     return { drained, inFlight: this._inFlight }
   }
 
+  _whenIdle() {
+    if (this._inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => this._idle.push(resolve))
+  }
+
   /**
-   * Opt-in: on SIGINT/SIGTERM (pm2 sends SIGINT), close this service, then the server and the
-   * cluster, and let the process exit. Returns a function that removes the handlers.
+   * Opt-in: on SIGINT/SIGTERM (pm2 sends SIGINT), `close()` this service (draining its server),
+   * then close the cluster, so the process can exit by itself. Returns a function that removes
+   * the handlers.
    */
-  closeOnSignals({ server, signals = ['SIGINT', 'SIGTERM'], closeCluster = true } = {}) {
+  closeOnSignals({ signals = ['SIGINT', 'SIGTERM'], closeCluster = true } = {}) {
     let closing = false
     const onSignal = async () => {
       if (closing) return
       closing = true
-      await this.close()
-      if (server) await new Promise((resolve) => server.close(() => resolve()))
-      if (closeCluster && this.cluster) await this.cluster.close()
       remove()
+      await this.close()
+      if (closeCluster && this.cluster) await this.cluster.close()
     }
-    for (const s of signals) process.on(s, onSignal)
     const remove = () => {
       for (const s of signals) process.removeListener(s, onSignal)
     }
+    for (const s of signals) process.on(s, onSignal)
     return remove
   }
 }
