@@ -147,6 +147,12 @@ export interface ClusterOptions {
    * Default: off.
    */
   statsd?: string | StatsdOptions
+  /**
+   * Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
+   * The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
+   * debug, trace or off.
+   */
+  logger?: { debug?(message: string): void; info?(message: string): void; warn?(message: string): void; error?(message: string): void }
 }
 
 /** Options of `cluster.consumer()`. */

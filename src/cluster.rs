@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Function, PromiseRaw};
+use napi::bindgen_prelude::{Function, PromiseRaw, Unknown};
 use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::consumer::JsConsumer;
 use crate::error::{promise, throw};
 use crate::events;
+use crate::logger;
 use crate::registration::JsRegistration;
 use crate::types::WarningEvent;
 
@@ -23,18 +24,36 @@ use crate::types::WarningEvent;
 #[napi(js_name = "Cluster")]
 pub struct JsCluster {
     inner: Arc<lemon_core::Cluster>,
+    /// The `logger` option's registration with the core's log, removed by `close()`.
+    log_sink: Option<u64>,
 }
 
 #[napi]
 impl JsCluster {
     /// Starts connecting to ZooKeeper in the background. Throws `ERR_INVALID_ARG` for bad options.
     #[napi(catch_unwind, constructor, ts_args_type = "options: ClusterOptions")]
-    pub fn new(env: Env, options: Value) -> Result<Self> {
+    pub fn new(env: Env, options: Unknown<'_>) -> Result<Self> {
+        lemon_core::log::install();
+        let (options, logger) = logger::split_options(&env, options)?;
         let opts = throw(&env, lemon_core::ClusterOptions::from_value(&options))?;
+        let log_sink = logger
+            .as_ref()
+            .map(|l| logger::register(&env, l))
+            .transpose()?;
         let cluster =
             napi::bindgen_prelude::within_runtime_if_available(|| lemon_core::Cluster::new(opts));
+        let cluster = match throw(&env, cluster) {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(id) = log_sink {
+                    lemon_core::log::remove_sink(id);
+                }
+                return Err(e);
+            }
+        };
         Ok(JsCluster {
-            inner: Arc::new(throw(&env, cluster)?),
+            inner: Arc::new(cluster),
+            log_sink,
         })
     }
 
@@ -141,13 +160,20 @@ impl JsCluster {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
+        let log_sink = self.log_sink;
         promise(
             env,
             async move {
                 inner.close().await;
                 Ok(())
             },
-            |_, ()| Ok(()),
+            move |_, ()| {
+                // After the close, so that what closing logs still reaches the logger.
+                if let Some(id) = log_sink {
+                    lemon_core::log::remove_sink(id);
+                }
+                Ok(())
+            },
         )
     }
 }

@@ -8,5 +8,6 @@ mod cluster;
 mod consumer;
 mod error;
 mod events;
+mod logger;
 mod registration;
 mod types;

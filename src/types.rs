@@ -25,6 +25,13 @@ pub struct ClusterOptions {
     /// Default: off.
     #[napi(ts_type = "string | StatsdOptions")]
     pub statsd: Option<serde_json::Value>,
+    /// Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
+    /// The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
+    /// debug, trace or off.
+    #[napi(
+        ts_type = "{ debug?(message: string): void; info?(message: string): void; warn?(message: string): void; error?(message: string): void }"
+    )]
+    pub logger: Option<serde_json::Value>,
 }
 
 /// The `statsd` option in object form.

@@ -79,10 +79,10 @@ impl<T> Emitter<T> {
 /// How many warnings are kept for a listener that subscribes late.
 const BACKLOG: usize = 32;
 
-/// Where warnings go: to every listener, or to stderr (through `tracing` and a plain line) when
-/// nobody listens, so a warning is never lost silently. Warnings emitted while nobody listened
-/// are also kept (the last 32) and handed to the first listener that subscribes: a listener
-/// attached right after `new Cluster()` still hears why the first connection attempt failed.
+/// Where warnings go: always to the log (see [`crate::log`]: the application's `logger`, else
+/// stderr), and to every `warning` listener. Warnings emitted while nobody listened are kept (the
+/// last 32) and handed to the first listener that subscribes: a listener attached right after
+/// `new Cluster()` still hears why the first connection attempt failed.
 #[derive(Default)]
 pub struct Warnings {
     emitter: Emitter<Warning>,
@@ -124,9 +124,8 @@ impl Warnings {
             message: message.into(),
             path: path.map(str::to_string),
         };
-        tracing::warn!(code = w.code, path = ?w.path, "{}", w.message);
+        tracing::warn!("{}: {}", w.code, w.message);
         if self.emitter.emit(&w) == 0 {
-            eprintln!("[lemon-cluster] warning {}: {}", w.code, w.message);
             let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
             if backlog.len() == BACKLOG {
                 backlog.pop_front();

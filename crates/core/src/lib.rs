@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod consumer;
 pub mod error;
 pub mod events;
+pub mod log;
 pub mod metrics;
 pub mod options;
 pub mod provider;

@@ -1,0 +1,106 @@
+//! The `logger` option: an object with `debug`/`info`/`warn`/`error` methods (console, pino,
+//! winston, ...) that receives the core's log records instead of stderr. Each method is bound to
+//! its object, so loggers that rely on `this` work, and called through a weak thread-safe
+//! function, so a logger never keeps the process alive.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{Env, Result, ValueType};
+use serde_json::{Map, Value};
+use tracing::Level;
+
+use crate::error::js_error;
+
+/// Splits the constructor's options into the JSON-able part (for the core) and the logger.
+pub fn split_options<'env>(
+    env: &Env,
+    options: Unknown<'env>,
+) -> Result<(Value, Option<Object<'env>>)> {
+    if options.get_type()? != ValueType::Object {
+        return Ok((
+            env.from_js_value::<Value, _>(options)
+                .unwrap_or(Value::Null),
+            None,
+        ));
+    }
+    let obj: Object<'env> = unsafe { options.cast()? };
+    let mut map = Map::new();
+    let mut logger = None;
+    for key in Object::keys(&obj)? {
+        let value: Unknown = obj.get_named_property(&key)?;
+        if key == "logger" {
+            match value.get_type()? {
+                ValueType::Object => logger = Some(unsafe { value.cast::<Object>()? }),
+                ValueType::Undefined | ValueType::Null => {}
+                _ => {
+                    return Err(js_error(
+                        env,
+                        &lemon_core::Error::invalid(
+                            "options.logger",
+                            "must be an object with debug/info/warn/error methods",
+                        ),
+                    ))
+                }
+            }
+            continue;
+        }
+        let converted = env.from_js_value::<Value, _>(value).map_err(|e| {
+            js_error(
+                env,
+                &lemon_core::Error::invalid(
+                    format!("options.{key}"),
+                    format!("cannot be read ({e})"),
+                ),
+            )
+        })?;
+        map.insert(key, converted);
+    }
+    Ok((Value::Object(map), logger))
+}
+
+/// Registers `logger` as a sink of the core's log; returns the sink's id.
+pub fn register(env: &Env, logger: &Object<'_>) -> Result<u64> {
+    let mut methods = Vec::new();
+    for (level, name) in [
+        (Level::ERROR, "error"),
+        (Level::WARN, "warn"),
+        (Level::INFO, "info"),
+        (Level::DEBUG, "debug"),
+    ] {
+        let value: Unknown = logger.get_named_property(name)?;
+        if value.get_type()? != ValueType::Function {
+            continue;
+        }
+        let f: Function<String, ()> = unsafe { value.cast()? };
+        let bound = f.bind(logger)?;
+        let tsfn = bound
+            .build_threadsafe_function::<String>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        methods.push((level, tsfn));
+    }
+    if methods.is_empty() {
+        return Err(js_error(
+            env,
+            &lemon_core::Error::invalid(
+                "options.logger",
+                "has none of the methods debug, info, warn, error",
+            ),
+        ));
+    }
+    let sink: lemon_core::log::Sink = Arc::new(move |level, line| {
+        // TRACE records go to `debug`.
+        let level = if level == Level::TRACE {
+            Level::DEBUG
+        } else {
+            level
+        };
+        if let Some((_, f)) = methods.iter().find(|(l, _)| *l == level) {
+            f.call(line.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    });
+    Ok(lemon_core::log::add_sink(sink))
+}
