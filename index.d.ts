@@ -148,6 +148,11 @@ export interface ClusterOptions {
    */
   statsd?: string | StatsdOptions
   /**
+   * Folder of the provider-list cache files, or `false` for none. Default
+   * `~/.cache/lemon-cluster`.
+   */
+  cacheDir?: string | false
+  /**
    * Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
    * The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
    * debug, trace or off.

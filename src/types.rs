@@ -25,6 +25,10 @@ pub struct ClusterOptions {
     /// Default: off.
     #[napi(ts_type = "string | StatsdOptions")]
     pub statsd: Option<serde_json::Value>,
+    /// Folder of the provider-list cache files, or `false` for none. Default
+    /// `~/.cache/lemon-cluster`.
+    #[napi(ts_type = "string | false")]
+    pub cache_dir: Option<serde_json::Value>,
     /// Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
     /// The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
     /// debug, trace or off.

@@ -33,6 +33,8 @@ pub struct ClusterOptions {
     pub transport: TransportOptions,
     /// Where metrics go; `None` = off.
     pub statsd: Option<StatsdOptions>,
+    /// Folder of the provider-list cache files; `None` = no cache.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl ClusterOptions {
@@ -61,6 +63,17 @@ impl ClusterOptions {
             transport.max_response_bytes = n as usize;
         }
         let statsd = StatsdOptions::from_value(f.raw("statsd").unwrap_or(&Value::Null))?;
+        let cache_dir = match f.raw("cacheDir") {
+            None => Some(default_cache_dir()),
+            Some(Value::Bool(false)) => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(std::path::PathBuf::from(s)),
+            Some(other) => {
+                return Err(Error::invalid(
+                    "options.cacheDir",
+                    format!("must be a folder path or false, got {other}"),
+                ))
+            }
+        };
         f.finish()?;
         Ok(ClusterOptions {
             zk: ZkOptions {
@@ -72,6 +85,7 @@ impl ClusterOptions {
             host,
             transport,
             statsd,
+            cache_dir,
         })
     }
 }
@@ -110,6 +124,16 @@ pub fn normalise_connect_string(s: &str) -> Result<String> {
         out.push(format!("{host}:{port}"));
     }
     Ok(format!("{}{chroot}", out.join(",")))
+}
+
+/// `$HOME/.cache/lemon-cluster`, or `{temp}/lemon-cluster` without a home.
+pub fn default_cache_dir() -> std::path::PathBuf {
+    match std::env::var_os("HOME") {
+        Some(home) if !home.is_empty() => std::path::PathBuf::from(home)
+            .join(".cache")
+            .join("lemon-cluster"),
+        _ => std::env::temp_dir().join("lemon-cluster"),
+    }
 }
 
 /// The first non-internal IPv4 address of this machine, or 127.0.0.1 when there is none.
@@ -218,6 +242,9 @@ impl Cluster {
             &self.host,
             opts,
         )?;
+        if let Some(dir) = &self.opts.cache_dir {
+            consumer.use_cache(dir, self.warnings.clone());
+        }
         let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
         consumers.retain(|c| c.strong_count() > 0);
         consumers.push(Arc::downgrade(&consumer));

@@ -15,12 +15,16 @@ use crate::events::{Emitter, Warnings};
 use crate::metrics::Metrics;
 use crate::options::Fields;
 use crate::registry::path::{segment, ServicePaths};
-use crate::registry::{follow_providers, Change, LiveProviders, Provider};
+use crate::registry::{
+    follow_providers, keep_written, start_from_cache, CacheFile, Change, LiveProviders, Provider,
+};
 use crate::transport::{encode_segment, Reply, Transport};
 use crate::zk::{EphemeralId, ZkSession};
 
 /// Default per-call timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Extra time `ready()` allows for reading the cache file after the connect timeout.
+const CACHE_READ_ALLOWANCE: Duration = Duration::from_secs(2);
 /// Longest timeout accepted (10 minutes); longer is almost certainly a unit mistake.
 const MAX_TIMEOUT_MS: u64 = 600_000;
 
@@ -102,6 +106,8 @@ pub struct Consumer {
     /// This consumer's own node under `consumers/`, once registered.
     node: Arc<Mutex<Option<EphemeralId>>>,
     closed: AtomicBool,
+    /// Whether a cache file backs this consumer's list.
+    cached: AtomicBool,
 }
 
 impl Consumer {
@@ -165,7 +171,36 @@ impl Consumer {
             tasks: Mutex::new(vec![follow, register]),
             node,
             closed: AtomicBool::new(false),
+            cached: AtomicBool::new(false),
         }))
+    }
+
+    /// Keeps this service's provider list in a cache file under `dir`, and starts from that file
+    /// when ZooKeeper cannot be read at start. Must be called inside a Tokio runtime.
+    pub fn use_cache(&self, dir: &std::path::Path, warnings: Arc<Warnings>) {
+        let cache = CacheFile::new(
+            dir,
+            &self.session.options().connect,
+            &self.service.providers,
+        );
+        let timeout = self.session.options().connect_timeout;
+        let writer = tokio::spawn(keep_written(
+            cache.clone(),
+            self.live.clone(),
+            warnings.clone(),
+        ));
+        let fallback = tokio::spawn(start_from_cache(
+            cache,
+            self.live.clone(),
+            self.service.providers.clone(),
+            timeout,
+            warnings,
+        ));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend([writer, fallback]);
+        self.cached.store(true, Ordering::Release);
     }
 
     /// `app/group`.
@@ -175,8 +210,12 @@ impl Consumer {
 
     /// Waits until the provider list has been read from ZooKeeper once.
     pub async fn ready(&self) -> Result<()> {
-        let timeout = self.session.options().connect_timeout;
-        if self.live.wait_loaded(timeout).await {
+        let mut timeout = self.session.options().connect_timeout;
+        if self.cached.load(Ordering::Acquire) {
+            // The cache is consulted once the connect timeout has passed; give it time to be read.
+            timeout += CACHE_READ_ALLOWANCE;
+        }
+        if self.live.wait_settled(timeout).await {
             Ok(())
         } else {
             Err(Error::ZkUnavailable {

@@ -16,10 +16,19 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         ".{0,12}".prop_map(Value::String),
-        prop_oneof![Just("20080"), Just("true"), Just("false"), Just("[a(),b()]"), Just("-1"), Just("")]
-            .prop_map(|s| Value::String(s.into())),
+        prop_oneof![
+            Just("20080"),
+            Just("true"),
+            Just("false"),
+            Just("[a(),b()]"),
+            Just("-1"),
+            Just("")
+        ]
+        .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(3, 32, 6, |inner| {
         prop_oneof![
@@ -108,7 +117,12 @@ fn ten_thousand_providers_in_one_directory() {
     let mut dir = Directory::default();
     let reads: Vec<NodeRead> = (0..10_000)
         .map(|i| NodeRead {
-            name: format!("10.{}.{}.{}:8080-{i:010}", i / 65536, (i / 256) % 256, i % 256),
+            name: format!(
+                "10.{}.{}.{}:8080-{i:010}",
+                i / 65536,
+                (i / 256) % 256,
+                i % 256
+            ),
             data: br#"{"weight":100}"#.to_vec(),
             czxid: i as i64,
         })

@@ -108,6 +108,19 @@ impl Directory {
         rejected
     }
 
+    /// The raw reads of every usable node (for the cache file).
+    pub fn reads(&self) -> Vec<NodeRead> {
+        self.nodes
+            .iter()
+            .filter(|(_, e)| matches!(e.state, NodeState::Good(_)))
+            .map(|(name, e)| NodeRead {
+                name: name.clone(),
+                data: e.raw.clone(),
+                czxid: e.czxid,
+            })
+            .collect()
+    }
+
     /// Forgets a node.
     pub fn remove(&mut self, name: &str) {
         self.nodes.remove(name);

@@ -1,12 +1,16 @@
 //! The registry: ZooKeeper paths, provider node data, the live provider set and the watch that
 //! keeps it current.
 
+mod cache;
 mod directory;
+mod fallback;
 pub mod path;
 mod provider;
 mod watch;
 
+pub use cache::{CacheFile, Cached};
 pub use directory::{Change, Directory, NodeRead, Provider, Rejected};
+pub use fallback::{keep_written, start_from_cache};
 pub use provider::{
     check_host, format_address, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT,
 };

@@ -25,6 +25,10 @@ pub struct LiveProviders {
     /// Provider-set changes, for the application's `change` listeners.
     pub changes: Emitter<Change>,
     loaded: watch::Sender<bool>,
+    /// The usable nodes after every change read from ZooKeeper, for the cache file writer.
+    reads: watch::Sender<Option<Arc<Vec<NodeRead>>>>,
+    /// Set when the list could be read neither from ZooKeeper nor from a cache file in time.
+    gave_up: watch::Sender<bool>,
 }
 
 impl Default for LiveProviders {
@@ -33,6 +37,8 @@ impl Default for LiveProviders {
             directory: Mutex::default(),
             changes: Emitter::default(),
             loaded: watch::channel(false).0,
+            reads: watch::channel(None).0,
+            gave_up: watch::channel(false).0,
         }
     }
 }
@@ -44,6 +50,61 @@ impl LiveProviders {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .snapshot()
+    }
+
+    /// Records that neither ZooKeeper nor the cache gave a list in time.
+    pub fn give_up(&self) {
+        self.gave_up.send_replace(true);
+    }
+
+    /// Waits until the list is read or given up on, at most `timeout`; returns whether it was read.
+    pub async fn wait_settled(&self, timeout: Duration) -> bool {
+        let mut loaded = self.loaded.subscribe();
+        let mut gave_up = self.gave_up.subscribe();
+        let settled = async {
+            tokio::select! {
+                _ = loaded.wait_for(|l| *l) => {}
+                _ = gave_up.wait_for(|g| *g) => {}
+            }
+        };
+        let _ = tokio::time::timeout(timeout, settled).await;
+        self.is_loaded()
+    }
+
+    /// Whether the list has been read (from ZooKeeper or the cache file).
+    pub fn is_loaded(&self) -> bool {
+        *self.loaded.borrow()
+    }
+
+    /// Follows the usable nodes after every change read from ZooKeeper.
+    pub fn follow_reads(&self) -> watch::Receiver<Option<Arc<Vec<NodeRead>>>> {
+        self.reads.subscribe()
+    }
+
+    /// Starts from a cached list, unless ZooKeeper's was read meanwhile. Returns whether it did.
+    pub fn load_cached(&self, folder: &str, warnings: &Warnings, nodes: Vec<NodeRead>) -> bool {
+        let change = {
+            let mut dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+            if *self.loaded.borrow() {
+                return false;
+            }
+            for r in dir.replace_all(nodes) {
+                warnings.warn(
+                    "ERR_BAD_PROVIDER_NODE",
+                    format!(
+                        "skipped cached provider node {folder}/{}: {}",
+                        r.name, r.reason
+                    ),
+                    None,
+                );
+            }
+            self.loaded.send_replace(true);
+            dir.commit()
+        };
+        if !change.is_empty() {
+            self.changes.emit(&change);
+        }
+        true
     }
 
     /// Waits until the folder has been read once, at most `timeout`.
@@ -62,11 +123,32 @@ impl LiveProviders {
         warnings: &Warnings,
         f: impl FnOnce(&mut Directory) -> Vec<Rejected>,
     ) {
-        let (rejected, change) = {
+        self.apply(folder, warnings, false, f)
+    }
+
+    /// Applies `f`; a `full` read also marks the list loaded, under the same lock, so a cached
+    /// list can never be applied over it.
+    fn apply(
+        &self,
+        folder: &str,
+        warnings: &Warnings,
+        full: bool,
+        f: impl FnOnce(&mut Directory) -> Vec<Rejected>,
+    ) {
+        let (rejected, change, reads) = {
             let mut dir = self.directory.lock().unwrap_or_else(|e| e.into_inner());
             let rejected = f(&mut dir);
-            (rejected, dir.commit())
+            if full {
+                self.loaded.send_replace(true);
+            }
+            let change = dir.commit();
+            let reads =
+                (!change.is_empty() && self.reads.receiver_count() > 0).then(|| dir.reads());
+            (rejected, change, reads)
         };
+        if let Some(reads) = reads {
+            self.reads.send_replace(Some(Arc::new(reads)));
+        }
         for r in rejected {
             let path = format!("{folder}/{}", r.name);
             warnings.warn(
@@ -146,7 +228,6 @@ async fn follow_session(
         .await
         .map_err(|e| from_zk("watch", e))?;
     resync(client, folder, live, warnings).await?;
-    live.loaded.send_replace(true);
     loop {
         tokio::select! {
             // The library panics if a watcher is polled after a terminal session event; we stop
@@ -220,7 +301,7 @@ async fn resync(
             Err(e) => return Err(from_zk("get_data", e)),
         }
     }
-    live.update(folder, warnings, |d| d.replace_all(reads));
+    live.apply(folder, warnings, true, |d| d.replace_all(reads));
     Ok(())
 }
 
