@@ -1,0 +1,89 @@
+'use strict'
+// Shared pieces of the benchmarks: provider processes, a bounded load loop, percentiles.
+
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+
+/** Starts a provider process; resolves to { port, pid, kill() }. */
+function startProviderProcess(delayMs = 0) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'provider-process.js'), String(delayMs)], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    })
+    child.stdout.once('data', (d) =>
+      resolve({
+        port: Number(String(d).trim()),
+        pid: child.pid,
+        kill(signal = 'SIGTERM') {
+          try {
+            child.kill(signal)
+          } catch {}
+        },
+      }),
+    )
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`provider exited early (${code})`)))
+  })
+}
+
+/**
+ * Runs `call(i)` from `concurrency` loops until `total` calls or `maxMs` have passed.
+ * Returns { calls, failures, errors, wallMs, cpuUsPerCall, latencies (sorted ms), failureTimes }.
+ */
+async function runLoad(call, { concurrency = 64, total = 100000, maxMs = 120000, onTick } = {}) {
+  const latencies = new Float64Array(total)
+  let next = 0
+  let done = 0
+  let failures = 0
+  const errors = new Map()
+  const failureTimes = []
+  const started = process.hrtime.bigint()
+  const startedAt = Date.now()
+  const cpu0 = process.cpuUsage()
+  const loop = async () => {
+    for (;;) {
+      const i = next++
+      if (i >= total || Date.now() - startedAt > maxMs) return
+      if (onTick) onTick(i)
+      const t0 = process.hrtime.bigint()
+      try {
+        await call(i)
+      } catch (e) {
+        failures++
+        failureTimes.push(Date.now())
+        const key = e.code || e.message
+        errors.set(key, (errors.get(key) || 0) + 1)
+      }
+      latencies[done++] = Number(process.hrtime.bigint() - t0) / 1e6
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, loop))
+  const cpu = process.cpuUsage(cpu0)
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6
+  const lat = latencies.subarray(0, done).sort()
+  return {
+    calls: done,
+    failures,
+    errors: Object.fromEntries(errors),
+    wallMs,
+    rps: (done / wallMs) * 1000,
+    cpuUsPerCall: (cpu.user + cpu.system) / done,
+    p50: percentile(lat, 0.5),
+    p99: percentile(lat, 0.99),
+    failureTimes,
+  }
+}
+
+function percentile(sorted, q) {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+module.exports = { startProviderProcess, runLoad, percentile, median, sleep }

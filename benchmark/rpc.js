@@ -1,0 +1,215 @@
+'use strict'
+// RPC benchmarks, peers side by side in one run (interleaved rounds, medians):
+//   throughput — consumer.call vs undici BalancedPool vs node:http keep-alive round robin,
+//                3 local providers (each its own process), 64 concurrent calls;
+//   slow       — one of 3 providers answers 50 ms late: p99 per balancer vs BalancedPool;
+//   crash      — kill -9 of one provider mid-run: failed calls and time to recover.
+//
+//   node benchmark/rpc.js [--calls 100000] [--rounds 3] [--only throughput,slow,crash]
+
+const http = require('node:http')
+const { BalancedPool } = require('undici')
+const lemon = require('../lib')
+const { startZooKeeper } = require('../__test__/harness/zookeeper')
+const { startProviderProcess, runLoad, median, sleep } = require('./lib')
+
+const args = process.argv.slice(2)
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1] : dflt
+}
+const CALLS = Number(opt('calls', 100000))
+const ROUNDS = Number(opt('rounds', 3))
+const ONLY = opt('only', 'throughput,slow,crash').split(',')
+const CONCURRENCY = 64
+const PATH = '/bench/g/echo'
+const BODY = JSON.stringify({ id: 42, name: 'lemon' })
+
+/** The peers: each returns { call(i), close() } over the given provider ports. */
+const peers = {
+  async lemon(ports, ctx, consumerOptions = {}) {
+    const consumer = ctx.cluster.consumer({ app: 'bench', group: ctx.group(ports), ...consumerOptions })
+    await consumer.ready()
+    for (let i = 0; i < 500 && consumer.providers().length < ports.length; i++) await sleep(10)
+    return { call: (i) => consumer.call('echo', { id: i, name: 'lemon' }), close: () => consumer.close() }
+  },
+  async balancedPool(ports) {
+    const pool = new BalancedPool(ports.map((p) => `http://127.0.0.1:${p}`), { connections: CONCURRENCY })
+    return {
+      async call() {
+        const { statusCode, body } = await pool.request({ path: PATH, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY })
+        const reply = await body.json()
+        if (statusCode !== 200) throw new Error(`HTTP ${statusCode}`)
+        return reply
+      },
+      close: () => pool.close(),
+    }
+  },
+  async nodeHttp(ports) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+    let rr = 0
+    return {
+      call() {
+        const port = ports[rr++ % ports.length]
+        return new Promise((resolve, reject) => {
+          const req = http.request(
+            { host: '127.0.0.1', port, path: PATH, method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+            (res) => {
+              const chunks = []
+              res.on('data', (c) => chunks.push(c))
+              res.on('end', () => {
+                try {
+                  resolve(JSON.parse(Buffer.concat(chunks)))
+                } catch (e) {
+                  reject(e)
+                }
+              })
+            },
+          )
+          req.on('error', reject)
+          req.end(BODY)
+        })
+      },
+      close: () => agent.destroy(),
+    }
+  },
+}
+
+async function providers(delays) {
+  return Promise.all(delays.map((d) => startProviderProcess(d)))
+}
+
+/** Registers the ports as one service; returns its group name. */
+async function register(ctx, ports) {
+  const group = `g${ctx.groups++}`
+  for (const port of ports) await ctx.registrar.provide({ app: 'bench', group, port })
+  ctx.groupOf.set(ports.join(','), group)
+  return group
+}
+
+function row(name, results, base) {
+  const m = (k) => median(results.map((r) => r[k]))
+  const ratio = (k) => (base ? (m(k) / median(base.map((r) => r[k]))).toFixed(2) : '1.00')
+  return `| ${name} | ${Math.round(m('rps'))} | ${ratio('rps')}× | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${ratio('p99')}× | ${m('cpuUsPerCall').toFixed(1)} | ${ratio('cpuUsPerCall')}× | ${results.reduce((a, r) => a + r.failures, 0)} |`
+}
+
+async function throughput(ctx) {
+  const procs = await providers([0, 0, 0])
+  const ports = procs.map((p) => p.port)
+  await register(ctx, ports)
+  const results = { lemon: [], balancedPool: [], nodeHttp: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of Object.keys(results)) {
+      const peer = await peers[name](ports, ctx)
+      await runLoad(peer.call, { concurrency: CONCURRENCY, total: 2000 }) // warm up connections and JIT
+      results[name].push(await runLoad(peer.call, { concurrency: CONCURRENCY, total: CALLS }))
+      await peer.close()
+    }
+  }
+  for (const p of procs) p.kill()
+  console.log(`\n### Throughput: 3 providers, ${CONCURRENCY} concurrent, ${CALLS} calls, median of ${ROUNDS} rounds\n`)
+  console.log('| client | calls/s | vs BalancedPool | p50 ms | p99 ms | p99 vs BP | CPU µs/call | CPU vs BP | failed |')
+  console.log('|---|---|---|---|---|---|---|---|---|')
+  console.log(row('lemon `consumer.call` (roundrobin)', results.lemon, results.balancedPool))
+  console.log(row('undici `BalancedPool`', results.balancedPool, results.balancedPool))
+  console.log(row('`node:http` keep-alive round robin', results.nodeHttp, results.balancedPool))
+}
+
+async function slow(ctx) {
+  const procs = await providers([0, 0, 50])
+  const ports = procs.map((p) => p.port)
+  await register(ctx, ports)
+  const calls = Math.min(CALLS, 20000)
+  const variants = {
+    'lemon p2c': (p) => peers.lemon(p, ctx, { loadBalance: 'p2c' }),
+    'lemon shortestresponse': (p) => peers.lemon(p, ctx, { loadBalance: 'shortestresponse' }),
+    'lemon roundrobin': (p) => peers.lemon(p, ctx, { loadBalance: 'roundrobin' }),
+    'undici BalancedPool': (p) => peers.balancedPool(p),
+  }
+  const results = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, make] of Object.entries(variants)) {
+      const peer = await make(ports)
+      results[name].push(await runLoad(peer.call, { concurrency: CONCURRENCY, total: calls }))
+      await peer.close()
+    }
+  }
+  // The healthy providers' own p99, for the target "p99 ≤ 2× the healthy providers' p99".
+  const healthy = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const peer = await peers.nodeHttp(ports.slice(0, 2))
+    healthy.push(await runLoad(peer.call, { concurrency: CONCURRENCY, total: calls }))
+    await peer.close()
+  }
+  for (const p of procs) p.kill()
+  const healthyP99 = median(healthy.map((r) => r.p99))
+  console.log(`\n### Slow provider: one of 3 answers 50 ms late, ${CONCURRENCY} concurrent, ${calls} calls, median of ${ROUNDS}\n`)
+  console.log(`Healthy providers alone (node:http): p99 ${healthyP99.toFixed(2)} ms\n`)
+  console.log('| client | calls/s | p50 ms | p99 ms | p99 / healthy p99 | failed |')
+  console.log('|---|---|---|---|---|---|')
+  for (const [name, rs] of Object.entries(results)) {
+    const p99 = median(rs.map((r) => r.p99))
+    console.log(`| ${name} | ${Math.round(median(rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / healthyP99).toFixed(1)}× | ${rs.reduce((a, r) => a + r.failures, 0)} |`)
+  }
+}
+
+async function crash(ctx) {
+  const variants = {
+    'lemon (idempotent, failover)': (p) => peers.lemon(p, ctx, { idempotent: true }),
+    'undici BalancedPool': (p) => peers.balancedPool(p),
+  }
+  const results = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+  const calls = Math.min(CALLS, 30000)
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, make] of Object.entries(variants)) {
+      const procs = await providers([0, 0, 0])
+      const ports = procs.map((p) => p.port)
+      await register(ctx, ports)
+      const peer = await make(ports)
+      let killedAt = 0
+      const r = await runLoad(peer.call, {
+        concurrency: CONCURRENCY,
+        total: calls,
+        onTick(i) {
+          if (i === Math.floor(calls / 3)) {
+            killedAt = Date.now()
+            procs[2].kill('SIGKILL')
+          }
+        },
+      })
+      r.recoveryMs = r.failureTimes.length ? Math.max(...r.failureTimes) - killedAt : 0
+      results[name].push(r)
+      await peer.close()
+      for (const p of procs) p.kill()
+    }
+  }
+  console.log(`\n### Crash: kill -9 of one of 3 providers a third into ${calls} calls, ${CONCURRENCY} concurrent, ${ROUNDS} rounds\n`)
+  console.log('| client | failed calls (per round) | last failure after the kill (ms, median) | p99 ms |')
+  console.log('|---|---|---|---|')
+  for (const [name, rs] of Object.entries(results)) {
+    console.log(`| ${name} | ${rs.map((r) => r.failures).join(', ')} | ${median(rs.map((r) => r.recoveryMs))} | ${median(rs.map((r) => r.p99)).toFixed(2)} |`)
+  }
+}
+
+async function main() {
+  const zk = await startZooKeeper()
+  const cluster = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
+  const registrar = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
+  const ctx = { cluster, registrar, groups: 0, groupOf: new Map(), group: (ports) => ctx.groupOf.get(ports.join(',')) }
+  const os = require('node:os')
+  console.log(`## RPC benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, undici ${require('undici/package.json').version}`)
+  try {
+    if (ONLY.includes('throughput')) await throughput(ctx)
+    if (ONLY.includes('slow')) await slow(ctx)
+    if (ONLY.includes('crash')) await crash(ctx)
+  } finally {
+    await cluster.close()
+    await registrar.close()
+    await zk.cleanup()
+  }
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
