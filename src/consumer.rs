@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Function, PromiseRaw};
+use napi::bindgen_prelude::{Function, PromiseRaw, Unknown};
 use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::error::{self, promise, throw};
+use crate::error::{promise, throw};
 use crate::events;
+use crate::json;
 use crate::types::{ChangeEvent, ProviderInfo};
 
 /// A consumer of one service, returned by `cluster.consumer()`.
@@ -57,37 +58,22 @@ impl JsConsumer {
         &self,
         env: &'env Env,
         method: String,
-        args: Option<Value>,
+        args: Option<Unknown<'_>>,
         options: Option<Value>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
         let opts = throw(
             env,
             lemon_core::CallOptions::from_value(&options.unwrap_or(Value::Null)),
         )?;
-        let body = serde_json::to_vec(&args.unwrap_or(Value::Null)).map_err(|e| {
-            error::js_error(
-                env,
-                &lemon_core::Error::invalid("args", format!("cannot be sent as JSON: {e}")),
-            )
-        })?;
+        let body = match args {
+            Some(a) => json::stringify(env, "args", a)?,
+            None => b"null".to_vec(),
+        };
         let inner = self.inner.clone();
         promise(
             env,
             async move { inner.call(&method, body.into(), &opts).await },
-            |env, reply| {
-                if reply.body.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(Value::Null);
-                }
-                serde_json::from_slice(&reply.body).map_err(|e| {
-                    error::js_error(
-                        env,
-                        &lemon_core::Error::BadResponse {
-                            address: String::new(),
-                            detail: e.to_string(),
-                        },
-                    )
-                })
-            },
+            |env, reply| json::parse(env, &reply.body),
         )
     }
 

@@ -51,7 +51,7 @@ where
     T: Send + 'static,
     V: ToNapiValue,
     F: Future<Output = lemon_core::Result<T>> + Send + 'static,
-    M: FnOnce(&Env, T) -> napi::Result<V> + 'static,
+    M: FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
 {
     let guarded = async move {
         Ok(AssertUnwindSafe(fut).catch_unwind().await.map_err(|p| {

@@ -8,6 +8,7 @@ mod cluster;
 mod consumer;
 mod error;
 mod events;
+mod json;
 mod logger;
 mod registration;
 mod types;
