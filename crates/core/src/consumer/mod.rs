@@ -1,0 +1,629 @@
+//! The consumer side: a live provider set for one service, the rules governing it, and the call
+//! path, read top to bottom in [`Consumer::call`]:
+//! settings (consumer ⊕ call ⊕ configurator) → forced degradation? → route (version, method,
+//! disabled, gray lane) → weights (override, warmup) → cluster policy (attempts through breaker,
+//! budget and bulkheads, each attempt balanced and sent by the transport) → fallback on a
+//! non-business failure → back.
+
+mod options;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use crate::balance::{self, hash_bytes, warmup::warm_weight, Balancer, Candidate, Rng};
+use crate::error::{Error, Result};
+use crate::events::{Emitter, Warnings};
+use crate::governance::{follow_node, Configurators, Governance};
+use crate::policy::breaker::State;
+use crate::policy::budget::RetryBudget;
+use crate::policy::bulkhead::Bulkhead;
+use crate::policy::failback::{self, FailbackQueue};
+use crate::policy::{broadcast, failover, forking, retryable, Attempts, Mode};
+use crate::registry::path::{segment, ServicePaths};
+use crate::registry::{follow_providers, Change, LiveProviders, Provider};
+use crate::route::{route, Empty, Route};
+use crate::stats::{lock, mono_ms, ProviderStats};
+use crate::transport::{encode_segment, Reply, Transport};
+use crate::zk::{EphemeralId, ZkSession};
+
+pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, DEFAULT_TIMEOUT};
+
+/// A provider's health as this consumer sees it, for `consumer.stats()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderHealth {
+    pub address: String,
+    /// Weight used now (override and warmup applied).
+    pub weight: u64,
+    pub inflight: u32,
+    /// `closed`, `open` or `half-open`.
+    pub breaker: &'static str,
+    /// Peak-EWMA latency, ms.
+    pub ewma_ms: Option<f64>,
+    /// Successes and failures over the last 10 s.
+    pub successes: u32,
+    pub failures: u32,
+}
+
+/// A consumer of one service.
+pub struct Consumer {
+    me: Weak<Consumer>,
+    service: ServicePaths,
+    opts: ConsumerOptions,
+    host: String,
+    live: Arc<LiveProviders>,
+    governance: Arc<Governance>,
+    balancers: Vec<(&'static str, Box<dyn Balancer>)>,
+    stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
+    budget: Mutex<RetryBudget>,
+    bulkhead: Bulkhead,
+    failback: FailbackQueue,
+    transport: Arc<Transport>,
+    session: Arc<ZkSession>,
+    warnings: Arc<Warnings>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// This consumer's own node under `consumers/`, once registered.
+    node: Arc<Mutex<Option<EphemeralId>>>,
+    closed: AtomicBool,
+}
+
+impl Consumer {
+    /// Starts following the service's providers, routers and configurators, and registers this
+    /// consumer under `consumers/`. Must be called inside a Tokio runtime.
+    pub fn start(
+        session: Arc<ZkSession>,
+        transport: Arc<Transport>,
+        warnings: Arc<Warnings>,
+        root: &str,
+        host: &str,
+        opts: ConsumerOptions,
+    ) -> Result<Arc<Consumer>> {
+        let service = ServicePaths::new(root, &opts.app, &opts.group)?;
+        let balancers = balance::NAMES
+            .iter()
+            .filter_map(|n| balance::by_name(n).map(|b| (*n, b)))
+            .collect();
+        let live = Arc::new(LiveProviders::default());
+        let governance = Arc::new(Governance::default());
+        let follow = tokio::spawn(follow_providers(
+            session.clone(),
+            service.providers.clone(),
+            live.clone(),
+            warnings.clone(),
+        ));
+        let routers = {
+            let (g, w, path) = (
+                governance.clone(),
+                warnings.clone(),
+                service.routers.clone(),
+            );
+            tokio::spawn(follow_node(
+                session.clone(),
+                path.clone(),
+                warnings.clone(),
+                move |data| {
+                    if let Err(e) = g.set_routers(data) {
+                        w.warn(
+                            "ERR_BAD_ROUTER",
+                            format!("kept the previous rule: {path}: {e}"),
+                            Some(&path),
+                        );
+                    }
+                },
+            ))
+        };
+        let configurators = {
+            let (g, w, path) = (
+                governance.clone(),
+                warnings.clone(),
+                service.configurators.clone(),
+            );
+            tokio::spawn(follow_node(
+                session.clone(),
+                path.clone(),
+                warnings.clone(),
+                move |data| {
+                    if let Err(e) = g.set_configurators(data) {
+                        w.warn(
+                            "ERR_BAD_CONFIGURATOR",
+                            format!("kept the previous overrides: {path}: {e}"),
+                            Some(&path),
+                        );
+                    }
+                },
+            ))
+        };
+        let data = serde_json::to_vec(&json!({
+            "host": host,
+            "pid": std::process::id(),
+            "app": opts.app,
+            "group": opts.group,
+            "version": opts.version,
+            "loadBalance": opts.load_balance,
+            "timestamp": crate::now_ms(),
+        }))
+        .unwrap_or_default();
+        let node = Arc::new(Mutex::new(None));
+        let register = tokio::spawn(register_consumer(
+            session.clone(),
+            service.consumers.clone(),
+            format!("{host}-"),
+            data,
+            warnings.clone(),
+            node.clone(),
+        ));
+        let budget = Mutex::new(RetryBudget::new(opts.budget.clone()));
+        Ok(Arc::new_cyclic(|me| Consumer {
+            me: me.clone(),
+            service,
+            opts,
+            host: host.to_string(),
+            live,
+            governance,
+            balancers,
+            stats: RwLock::new(HashMap::new()),
+            budget,
+            bulkhead: Bulkhead::default(),
+            failback: FailbackQueue::default(),
+            transport,
+            session,
+            warnings,
+            tasks: Mutex::new(vec![follow, routers, configurators, register]),
+            node,
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    /// `app/group`.
+    pub fn service(&self) -> &str {
+        &self.service.service
+    }
+
+    /// Waits until the provider list has been read from ZooKeeper once.
+    pub async fn ready(&self) -> Result<()> {
+        let timeout = self.session.options().connect_timeout;
+        if self.live.wait_loaded(timeout).await {
+            Ok(())
+        } else {
+            Err(Error::ZkUnavailable {
+                detail: format!(
+                    "the provider list of {} was not read within {} ms",
+                    self.service.service,
+                    timeout.as_millis()
+                ),
+            })
+        }
+    }
+
+    /// The providers this consumer may use (of its version, when one is set).
+    pub fn providers(&self) -> Vec<Arc<Provider>> {
+        self.live
+            .snapshot()
+            .iter()
+            .filter(|p| {
+                self.opts
+                    .version
+                    .as_deref()
+                    .is_none_or(|v| p.node.version == v)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Provider-set changes.
+    pub fn changes(&self) -> &Emitter<Change> {
+        &self.live.changes
+    }
+
+    /// The rules in force (routers and configurators from ZooKeeper).
+    pub fn governance(&self) -> &Governance {
+        &self.governance
+    }
+
+    /// Background failback retries pending now.
+    pub fn pending_failbacks(&self) -> usize {
+        self.failback.pending()
+    }
+
+    /// Health of every provider this consumer may use, as it sees them.
+    pub fn health(&self) -> Vec<ProviderHealth> {
+        let now = mono_ms();
+        let cfg = self.governance.configurators();
+        self.providers()
+            .iter()
+            .map(|p| {
+                let stats = self.stats_of(&p.address);
+                let window = stats.window(now, 10);
+                let state = lock(&stats.breaker).state();
+                ProviderHealth {
+                    address: p.address.clone(),
+                    weight: self.weight(p, &stats, &cfg),
+                    inflight: stats.inflight(),
+                    breaker: match state {
+                        State::Closed => "closed",
+                        State::Open { until_ms } if now < until_ms => "open",
+                        State::Open { .. } | State::HalfOpen { .. } => "half-open",
+                    },
+                    ewma_ms: stats.ewma_ms(now),
+                    successes: window.successes,
+                    failures: window.failures,
+                }
+            })
+            .collect()
+    }
+
+    /// Calls `method` with a JSON `body` and returns the JSON reply, or the fallback standing in
+    /// for a non-business failure ([`Reply::degraded`] set).
+    pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed {
+                what: format!("the consumer of {}", self.service.service),
+            });
+        }
+        segment("method", method)?;
+        let cfg = self.governance.configurators();
+        let s = Settings::merge(&self.opts, opts, &cfg.service, method);
+        if s.force {
+            let e = Error::Degraded {
+                service: self.service.service.clone(),
+            };
+            return Ok(degraded(&s.fallback, e));
+        }
+        match self.invoke(method, body.clone(), opts, &s, &cfg).await {
+            Ok(reply) => Ok(reply),
+            Err(e) => self.on_failure(method, body, opts, &s, e),
+        }
+    }
+
+    /// What a failed call resolves or rejects with, by mode.
+    fn on_failure(
+        &self,
+        method: &str,
+        body: Bytes,
+        opts: &CallOptions,
+        s: &Settings,
+        e: Error,
+    ) -> Result<Reply> {
+        let invalid = matches!(e, Error::InvalidArg { .. } | Error::Closed { .. });
+        match s.cluster {
+            Mode::Failsafe if !invalid => {
+                self.warnings.warn(
+                    e.code(),
+                    format!(
+                        "failsafe call {}.{method} resolved without a reply: {e}",
+                        self.service.service
+                    ),
+                    None,
+                );
+                Ok(degraded(&s.fallback, e))
+            }
+            Mode::Failback if !invalid && !e.is_business() => {
+                self.schedule_failback(method, body, opts, s, &e);
+                Ok(degraded(&s.fallback, e))
+            }
+            _ if e.degradable() && s.fallback != Fallback::None => Ok(degraded(&s.fallback, e)),
+            _ => Err(e),
+        }
+    }
+
+    fn schedule_failback(
+        &self,
+        method: &str,
+        body: Bytes,
+        opts: &CallOptions,
+        s: &Settings,
+        first: &Error,
+    ) {
+        let service = self.service.service.clone();
+        if !retryable(first, s.idempotent) {
+            self.warnings.warn(
+                first.code(),
+                format!("failback call {service}.{method} failed and is not retried (the request may have reached the provider and the method is not idempotent): {first}"),
+                None,
+            );
+            return;
+        }
+        let me = self.me.clone();
+        let name = method.to_string();
+        let method = name.clone();
+        let mut opts = opts.clone();
+        opts.cluster = Some(Mode::Failfast);
+        let (retries, first_delay) = (self.opts.failback_retries, self.opts.failback_delay);
+        let warnings = self.warnings.clone();
+        let task = async move {
+            let mut last = String::new();
+            for n in 0..retries {
+                tokio::time::sleep(failback::delay(first_delay, n)).await;
+                let Some(consumer) = me.upgrade() else { return };
+                if consumer.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                if let Err(refused) = consumer.take_background_retry() {
+                    last = refused.to_string();
+                    continue;
+                }
+                let cfg = consumer.governance.configurators();
+                let mut s = Settings::merge(&consumer.opts, &opts, &cfg.service, &method);
+                s.cluster = Mode::Failfast;
+                match consumer
+                    .invoke(&method, body.clone(), &opts, &s, &cfg)
+                    .await
+                {
+                    Ok(_) => return,
+                    Err(e) if retryable(&e, s.idempotent) => last = e.to_string(),
+                    Err(e) => {
+                        last = e.to_string();
+                        break;
+                    }
+                }
+            }
+            warnings.warn(
+                "ERR_FAILBACK",
+                format!("failback call {service}.{method} gave up: {last}"),
+                None,
+            );
+        };
+        if !self.failback.push(task) {
+            self.warnings.warn(
+                "ERR_OVERLOADED",
+                format!(
+                    "failback call {}.{}: {} retries already pending, this one is dropped: {first}",
+                    self.service.service,
+                    name,
+                    failback::MAX_PENDING
+                ),
+                None,
+            );
+        }
+    }
+
+    fn take_background_retry(&self) -> Result<()> {
+        if lock(&self.budget).try_retry(mono_ms()) {
+            Ok(())
+        } else {
+            Err(Error::RetryBudget {
+                service: self.service.service.clone(),
+            })
+        }
+    }
+
+    /// Route, weigh and run the cluster policy.
+    async fn invoke(
+        &self,
+        method: &str,
+        body: Bytes,
+        opts: &CallOptions,
+        s: &Settings,
+        cfg: &Configurators,
+    ) -> Result<Reply> {
+        let started = tokio::time::Instant::now();
+        let deadline = started + s.deadline;
+        // A call made right after `consumer()` waits for the first read instead of failing.
+        if !self.live.wait_loaded(Duration::ZERO).await && !self.live.wait_loaded(s.deadline).await
+        {
+            return Err(Error::NoProvider {
+                service: self.service.service.clone(),
+                method: method.to_string(),
+                detail: "the provider list could not be read from ZooKeeper yet".into(),
+            });
+        }
+        let affinity = self.affinity(opts, &body);
+        let routers = self.governance.routers();
+        let mut rng = Rng::from_entropy();
+        let gray = match &routers.gray {
+            Some(rule) => rule.selects(opts.gray, &self.host, affinity, &mut rng),
+            None => opts.gray.unwrap_or(false),
+        };
+        let snapshot = self.live.snapshot();
+        let routed = route(
+            &snapshot,
+            &Route {
+                version: self.opts.version.as_deref(),
+                method,
+                disabled: &cfg.disabled,
+                gray,
+                force_gray: routers.gray.as_ref().is_some_and(|g| g.force),
+            },
+        )
+        .map_err(|Empty(detail)| Error::NoProvider {
+            service: self.service.service.clone(),
+            method: method.to_string(),
+            detail: format!("{detail} under {}", self.service.providers),
+        })?;
+        let candidates = self.candidates(routed, cfg);
+        let _slot = self
+            .bulkhead
+            .try_acquire(self.opts.max_concurrent)
+            .ok_or_else(|| Error::Overloaded {
+                service: self.service.service.clone(),
+                detail: format!(
+                    "maxConcurrent ({}) calls in flight",
+                    self.opts.max_concurrent.unwrap_or(0)
+                ),
+            })?;
+        lock(&self.budget).on_call(mono_ms());
+        let path = format!(
+            "/{}/{}/{}",
+            encode_segment(&self.opts.app),
+            encode_segment(&self.opts.group),
+            encode_segment(method)
+        );
+        let balancer = self
+            .balancers
+            .iter()
+            .find(|(n, _)| *n == s.load_balance)
+            .map(|(_, b)| b.as_ref())
+            .unwrap_or(self.balancers[0].1.as_ref());
+        let attempts = Attempts {
+            service: &self.service.service,
+            method,
+            path: &path,
+            key_hash: affinity.unwrap_or_else(|| hash_bytes(&body)),
+            body,
+            candidates,
+            balancer,
+            transport: &self.transport,
+            breaker: &self.opts.breaker,
+            budget: &self.budget,
+            max_per_provider: self.opts.max_concurrent_per_provider,
+            timeout: s.timeout,
+            deadline,
+            deadline_ms: s.deadline.as_millis() as u64,
+            idempotent: s.idempotent,
+        };
+        match s.cluster {
+            Mode::Failover => failover::run(&attempts, s.retries).await,
+            Mode::Failfast | Mode::Failsafe | Mode::Failback => failover::run(&attempts, 0).await,
+            Mode::Forking => forking::run(&attempts, s.forks).await,
+            Mode::Broadcast => broadcast::run(&attempts).await,
+        }
+    }
+
+    /// The hash of the call's affinity key: `hashKey`, else the configured argument field.
+    fn affinity(&self, opts: &CallOptions, body: &[u8]) -> Option<u64> {
+        if let Some(k) = &opts.hash_key {
+            return Some(hash_bytes(k.as_bytes()));
+        }
+        let field = self.opts.hash_argument.as_deref()?;
+        let args: Value = serde_json::from_slice(body).ok()?;
+        match args.get(field)? {
+            Value::String(s) => Some(hash_bytes(s.as_bytes())),
+            Value::Null => None,
+            other => Some(hash_bytes(other.to_string().as_bytes())),
+        }
+    }
+
+    fn candidates(&self, routed: Vec<Arc<Provider>>, cfg: &Configurators) -> Vec<Candidate> {
+        routed
+            .into_iter()
+            .map(|provider| {
+                let stats = self.stats_of(&provider.address);
+                let weight = self.weight(&provider, &stats, cfg);
+                Candidate {
+                    provider,
+                    weight,
+                    stats,
+                }
+            })
+            .collect()
+    }
+
+    /// Node weight, overridden by the configurator, reduced during warmup.
+    fn weight(&self, p: &Provider, stats: &ProviderStats, cfg: &Configurators) -> u64 {
+        let base = cfg
+            .providers
+            .get(&p.address)
+            .and_then(|o| o.weight)
+            .unwrap_or(p.node.weight);
+        warm_weight(
+            u64::from(base),
+            p.node.timestamp,
+            stats.first_seen_ms,
+            crate::now_ms(),
+            self.opts.warmup.as_millis() as u64,
+        )
+    }
+
+    fn stats_of(&self, address: &str) -> Arc<ProviderStats> {
+        if let Some(s) = self
+            .stats
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(address)
+        {
+            return s.clone();
+        }
+        let mut map = self.stats.write().unwrap_or_else(|e| e.into_inner());
+        let known = self.live.snapshot();
+        if map.len() > 2 * known.len() + 16 {
+            map.retain(|a, _| known.iter().any(|p| &p.address == a));
+        }
+        map.entry(address.to_string())
+            .or_insert_with(|| Arc::new(ProviderStats::new(crate::now_ms())))
+            .clone()
+    }
+
+    /// Stops watching, aborts background retries and removes this consumer's node. Idempotent.
+    pub async fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.failback.close();
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+        self.live.changes.clear();
+        let node = self.node.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(id) = node {
+            if let Err(e) = self.session.remove_ephemeral(id).await {
+                tracing::debug!("consumer node not removed now ({e}); it goes with the session");
+            }
+        }
+    }
+}
+
+/// The reply standing in for `error`: the fallback value, or `null`.
+fn degraded(fallback: &Fallback, error: Error) -> Reply {
+    let body = match fallback {
+        Fallback::Value(v) => v.clone(),
+        Fallback::None | Fallback::External => Bytes::from_static(b"null"),
+    };
+    Reply {
+        body,
+        degraded: Some(error),
+        external_fallback: *fallback == Fallback::External,
+    }
+}
+
+/// Registers the consumer node, retrying while ZooKeeper is unavailable.
+async fn register_consumer(
+    session: Arc<ZkSession>,
+    folder: String,
+    prefix: String,
+    data: Vec<u8>,
+    warnings: Arc<Warnings>,
+    node: Arc<Mutex<Option<EphemeralId>>>,
+) {
+    let mut epochs = session.epochs();
+    loop {
+        match session
+            .create_ephemeral(&folder, &prefix, data.clone())
+            .await
+        {
+            Ok((id, _)) => {
+                *node.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+                return;
+            }
+            Err(Error::Closed { .. }) => return,
+            Err(Error::ZkUnavailable { .. }) => {
+                if epochs
+                    .wait_for(|e| e.connected || e.closed)
+                    .await
+                    .map(|e| e.closed)
+                    .unwrap_or(true)
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                warnings.warn(
+                    "ERR_ZK",
+                    format!("could not register the consumer under {folder}: {e}"),
+                    Some(&folder),
+                );
+                return;
+            }
+        }
+    }
+}
