@@ -5,7 +5,9 @@
 //! budget and bulkheads, each attempt balanced and sent by the transport) → fallback on a
 //! non-business failure → back.
 
+mod failure;
 mod options;
+mod register;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,14 +25,17 @@ use crate::governance::{follow_node, Configurators, Governance};
 use crate::policy::breaker::State;
 use crate::policy::budget::RetryBudget;
 use crate::policy::bulkhead::Bulkhead;
-use crate::policy::failback::{self, FailbackQueue};
-use crate::policy::{broadcast, failover, forking, retryable, Attempts, Mode};
+use crate::policy::failback::FailbackQueue;
+use crate::policy::{broadcast, failover, forking, Attempts, Mode};
 use crate::registry::path::{segment, ServicePaths};
 use crate::registry::{follow_providers, Change, LiveProviders, Provider};
 use crate::route::{route, Empty, Route};
 use crate::stats::{lock, mono_ms, ProviderStats};
 use crate::transport::{encode_segment, Reply, Transport};
 use crate::zk::{EphemeralId, ZkSession};
+
+use failure::degraded;
+use register::register_consumer;
 
 pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, DEFAULT_TIMEOUT};
 
@@ -280,118 +285,6 @@ impl Consumer {
         }
     }
 
-    /// What a failed call resolves or rejects with, by mode.
-    fn on_failure(
-        &self,
-        method: &str,
-        body: Bytes,
-        opts: &CallOptions,
-        s: &Settings,
-        e: Error,
-    ) -> Result<Reply> {
-        let invalid = matches!(e, Error::InvalidArg { .. } | Error::Closed { .. });
-        match s.cluster {
-            Mode::Failsafe if !invalid => {
-                self.warnings.warn(
-                    e.code(),
-                    format!(
-                        "failsafe call {}.{method} resolved without a reply: {e}",
-                        self.service.service
-                    ),
-                    None,
-                );
-                Ok(degraded(&s.fallback, e))
-            }
-            Mode::Failback if !invalid && !e.is_business() => {
-                self.schedule_failback(method, body, opts, s, &e);
-                Ok(degraded(&s.fallback, e))
-            }
-            _ if e.degradable() && s.fallback != Fallback::None => Ok(degraded(&s.fallback, e)),
-            _ => Err(e),
-        }
-    }
-
-    fn schedule_failback(
-        &self,
-        method: &str,
-        body: Bytes,
-        opts: &CallOptions,
-        s: &Settings,
-        first: &Error,
-    ) {
-        let service = self.service.service.clone();
-        if !retryable(first, s.idempotent) {
-            self.warnings.warn(
-                first.code(),
-                format!("failback call {service}.{method} failed and is not retried (the request may have reached the provider and the method is not idempotent): {first}"),
-                None,
-            );
-            return;
-        }
-        let me = self.me.clone();
-        let name = method.to_string();
-        let method = name.clone();
-        let mut opts = opts.clone();
-        opts.cluster = Some(Mode::Failfast);
-        let (retries, first_delay) = (self.opts.failback_retries, self.opts.failback_delay);
-        let warnings = self.warnings.clone();
-        let task = async move {
-            let mut last = String::new();
-            for n in 0..retries {
-                tokio::time::sleep(failback::delay(first_delay, n)).await;
-                let Some(consumer) = me.upgrade() else { return };
-                if consumer.closed.load(Ordering::Acquire) {
-                    return;
-                }
-                if let Err(refused) = consumer.take_background_retry() {
-                    last = refused.to_string();
-                    continue;
-                }
-                let cfg = consumer.governance.configurators();
-                let mut s = Settings::merge(&consumer.opts, &opts, &cfg.service, &method);
-                s.cluster = Mode::Failfast;
-                match consumer
-                    .invoke(&method, body.clone(), &opts, &s, &cfg)
-                    .await
-                {
-                    Ok(_) => return,
-                    Err(e) if retryable(&e, s.idempotent) => last = e.to_string(),
-                    Err(e) => {
-                        last = e.to_string();
-                        break;
-                    }
-                }
-            }
-            warnings.warn(
-                "ERR_FAILBACK",
-                format!("failback call {service}.{method} gave up: {last}"),
-                None,
-            );
-        };
-        if !self.failback.push(task) {
-            self.warnings.warn(
-                "ERR_OVERLOADED",
-                format!(
-                    "failback call {}.{}: {} retries already pending, this one is dropped: {first}",
-                    self.service.service,
-                    name,
-                    failback::MAX_PENDING
-                ),
-                None,
-            );
-        }
-    }
-
-    fn take_background_retry(&self) -> Result<()> {
-        if lock(&self.budget).try_retry(mono_ms()) {
-            Ok(())
-        } else {
-            Err(Error::RetryBudget {
-                service: self.service.service.clone(),
-            })
-        }
-    }
-
     /// Route, weigh and run the cluster policy.
     async fn invoke(
         &self,
@@ -567,62 +460,6 @@ impl Consumer {
         if let Some(id) = node {
             if let Err(e) = self.session.remove_ephemeral(id).await {
                 tracing::debug!("consumer node not removed now ({e}); it goes with the session");
-            }
-        }
-    }
-}
-
-/// The reply standing in for `error`: the fallback value, or `null`.
-fn degraded(fallback: &Fallback, error: Error) -> Reply {
-    let body = match fallback {
-        Fallback::Value(v) => v.clone(),
-        Fallback::None | Fallback::External => Bytes::from_static(b"null"),
-    };
-    Reply {
-        body,
-        degraded: Some(error),
-        external_fallback: *fallback == Fallback::External,
-    }
-}
-
-/// Registers the consumer node, retrying while ZooKeeper is unavailable.
-async fn register_consumer(
-    session: Arc<ZkSession>,
-    folder: String,
-    prefix: String,
-    data: Vec<u8>,
-    warnings: Arc<Warnings>,
-    node: Arc<Mutex<Option<EphemeralId>>>,
-) {
-    let mut epochs = session.epochs();
-    loop {
-        match session
-            .create_ephemeral(&folder, &prefix, data.clone())
-            .await
-        {
-            Ok((id, _)) => {
-                *node.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
-                return;
-            }
-            Err(Error::Closed { .. }) => return,
-            Err(Error::ZkUnavailable { .. }) => {
-                if epochs
-                    .wait_for(|e| e.connected || e.closed)
-                    .await
-                    .map(|e| e.closed)
-                    .unwrap_or(true)
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => {
-                warnings.warn(
-                    "ERR_ZK",
-                    format!("could not register the consumer under {folder}: {e}"),
-                    Some(&folder),
-                );
-                return;
             }
         }
     }
