@@ -3,8 +3,10 @@
 //!
 //! Where we differ from Dubbo: Dubbo breaks only exact ties, so of two equally good providers the
 //! one that happens to be 0.1 ms faster gets every call (herding). Here every candidate whose
-//! estimate is within 25 % of the best counts as tied, and ties are broken by weighted random, so
-//! weights still matter between comparable providers. A provider with no success in the window
+//! estimate is within 25 % + 2 ms of the best counts as tied, and ties are broken by weighted
+//! random, so weights still matter between comparable providers. The absolute 2 ms matters for
+//! fast services: at sub-millisecond latencies one sample that paid for a TCP connect would
+//! otherwise shut a provider out until it ages out of the window. A provider with no success in the window
 //! has estimate 0 and is tried at once: new providers are probed, and a provider that was avoided
 //! for being slow is re-measured once its samples age out (30 s). Cost: O(n) per pick.
 
@@ -12,8 +14,10 @@ use super::{weighted_among, weights, Balancer, Candidate, Pick};
 
 /// Seconds of latency history used.
 pub const WINDOW_SECS: usize = 30;
-/// Candidates within this factor of the best estimate are treated as tied.
+/// Candidates within this factor of the best estimate, plus [`TIE_SLACK_MS`], are treated as tied.
 pub const TIE_BAND: f64 = 1.25;
+/// Absolute slack of the tie band, ms.
+pub const TIE_SLACK_MS: f64 = 2.0;
 
 /// Lowest mean success latency × (in-flight + 1).
 #[derive(Default)]
@@ -41,7 +45,7 @@ impl Balancer for ShortestResponse {
             return None;
         }
         let tied: Vec<usize> = (0..candidates.len())
-            .filter(|&i| ws[i] > 0 && estimates[i] <= best * TIE_BAND)
+            .filter(|&i| ws[i] > 0 && estimates[i] <= best * TIE_BAND + TIE_SLACK_MS)
             .collect();
         weighted_among(call.rng, &ws, &tied)
     }
@@ -77,6 +81,17 @@ mod tests {
     }
 
     #[test]
+    fn sub_millisecond_noise_is_a_tie() {
+        let cs = candidates(&[100, 100, 100]);
+        feed(&cs[0], 0.4, 10);
+        feed(&cs[1], 1.6, 1); // its only sample paid for the TCP connect
+        feed(&cs[2], 50.4, 5);
+        let counts = histogram(&ShortestResponse, &cs, 10_000, 5);
+        assert_eq!(counts[2], 0, "{counts:?}");
+        assert!(counts[0] > 4_500 && counts[1] > 4_500, "{counts:?}");
+    }
+
+    #[test]
     fn in_flight_calls_raise_the_estimate_and_weights_break_ties() {
         let cs = candidates(&[100, 300]);
         feed(&cs[0], 10.0, 5);
@@ -93,7 +108,7 @@ mod tests {
     #[test]
     fn a_provider_without_samples_is_tried() {
         let cs = candidates(&[100, 100]);
-        feed(&cs[0], 1.0, 5);
+        feed(&cs[0], 5.0, 5);
         assert_eq!(histogram(&ShortestResponse, &cs, 10, 1), vec![0, 10]);
     }
 }
