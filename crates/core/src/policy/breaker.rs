@@ -170,8 +170,11 @@ impl Breaker {
             }
         }
         match outcome {
-            Outcome::Success { .. } if self.state != State::Closed => {
-                // A probe (or a panic-mode call) succeeded: the provider is back.
+            Outcome::Success { .. }
+                if self.state != State::Closed && permit != Some(Permit::Normal) =>
+            {
+                // A probe (or a panic-mode call) succeeded: the provider is back. A call that
+                // started before the breaker opened proves nothing about now.
                 self.close(now_ms);
                 false
             }
@@ -333,6 +336,20 @@ mod tests {
         b.record(24_000, OK, p, true, 0.5, &o);
         feed(&mut b, 40_000, &[FAIL; 5]);
         assert_eq!(b.state(), State::Open { until_ms: 41_000 });
+    }
+
+    #[test]
+    fn a_late_success_from_before_the_trip_does_not_close() {
+        let o = opts();
+        let mut b = Breaker::default();
+        let early = b.acquire(0, &o);
+        feed(&mut b, 0, &[FAIL; 5]);
+        assert!(b.is_ejected(10));
+        b.record(10, OK, early, true, 0.5, &o);
+        assert!(b.is_ejected(10), "still ejected");
+        // A panic-mode call (no permit) that succeeds does close it.
+        b.record(20, OK, None, true, 0.5, &o);
+        assert_eq!(b.state(), State::Closed);
     }
 
     #[test]
