@@ -188,3 +188,33 @@ test('configurators: forced degradation on and off, disabled providers, weight a
   assert.match(warnings.find((w) => w.code === 'ERR_BAD_CONFIGURATOR').message, /configurators\.service\.retries/)
   assert.equal(consumer.health().find((p) => p.address === ps[0].address).weight, 300)
 })
+
+test('after a session expiry the rules stay in force and their watches are re-armed', async () => {
+  const group = 'expiry'
+  const cluster = h.cluster({ sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  const warnings = []
+  cluster.on('warning', (w) => warnings.push(w))
+  const [p] = await h.providers(cluster, group, 1)
+  const consumer = await h.consumer(cluster, group, 1)
+  const configurators = `${h.base(group)}/configurators`
+  await zkCreate(h.zk.connectString, configurators, JSON.stringify({ service: { force: true, fallback: 'off' } }))
+  await waitFor(async () => (await consumer.call('get')) === 'off', { timeoutMs: 10000, what: 'force on' })
+
+  await h.zk.stop()
+  const outageEnds = Date.now() + 2500
+  for (let i = 0; i < 1000 && Date.now() < outageEnds; i++) {
+    assert.equal(await consumer.call('get'), 'off', 'the last known overrides stay in force')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  await h.zk.start()
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_SESSION_EXPIRED'), { timeoutMs: 15000, what: 'expiry' })
+
+  // Changed in the new session: the re-armed watch sees it.
+  const hits = p.hits
+  await zkSet(h.zk.connectString, configurators, '{}')
+  await waitFor(async () => (await consumer.call('get').catch(() => null))?.port === p.port, {
+    timeoutMs: 15000,
+    what: 'force off after the expiry',
+  })
+  assert.ok(p.hits > hits)
+})
