@@ -26,13 +26,12 @@ impl Consumer {
         let invalid = matches!(e, Error::InvalidArg { .. } | Error::Closed { .. });
         match s.cluster {
             Mode::Failsafe if !invalid => {
-                self.warnings.warn(
+                self.report(
                     e.code(),
                     format!(
                         "failsafe call {}.{method} resolved without a reply: {e}",
                         self.service.service
                     ),
-                    None,
                 );
                 Ok(degraded(&s.fallback, e))
             }
@@ -55,10 +54,9 @@ impl Consumer {
     ) {
         let service = self.service.service.clone();
         if !retryable(first, s.idempotent) {
-            self.warnings.warn(
+            self.report(
                 first.code(),
                 format!("failback call {service}.{method} failed and is not retried (the request may have reached the provider and the method is not idempotent): {first}"),
-                None,
             );
             return;
         }
@@ -68,7 +66,6 @@ impl Consumer {
         let mut opts = opts.clone();
         opts.cluster = Some(Mode::Failfast);
         let (retries, first_delay) = (self.opts.failback_retries, self.opts.failback_delay);
-        let warnings = self.warnings.clone();
         let task = async move {
             let mut last = String::new();
             for n in 0..retries {
@@ -82,6 +79,10 @@ impl Consumer {
                     continue;
                 }
                 let cfg = consumer.governance.configurators();
+                if cfg.service.force {
+                    last = "calls are degraded by force (configurator)".into();
+                    break;
+                }
                 let mut s = Settings::merge(&consumer.opts, &opts, &cfg.service, &method);
                 s.cluster = Mode::Failfast;
                 match consumer
@@ -96,14 +97,15 @@ impl Consumer {
                     }
                 }
             }
-            warnings.warn(
-                "ERR_FAILBACK",
-                format!("failback call {service}.{method} gave up: {last}"),
-                None,
-            );
+            if let Some(consumer) = me.upgrade() {
+                consumer.report(
+                    "ERR_FAILBACK",
+                    format!("failback call {service}.{method} gave up: {last}"),
+                );
+            }
         };
         if !self.failback.push(task) {
-            self.warnings.warn(
+            self.report(
                 "ERR_OVERLOADED",
                 format!(
                     "failback call {}.{}: {} retries already pending, this one is dropped: {first}",
@@ -111,8 +113,22 @@ impl Consumer {
                     name,
                     failback::MAX_PENDING
                 ),
-                None,
             );
+        }
+    }
+
+    /// Reports a swallowed failure as a warning, at most one per second per consumer, so that an
+    /// outage under load cannot flood the listeners (or stderr); the next report counts the
+    /// ones left out.
+    fn report(&self, code: &'static str, message: String) {
+        let admitted = lock(&self.reports).admit(mono_ms());
+        if let Some(suppressed) = admitted {
+            let message = if suppressed > 0 {
+                format!("{message} ({suppressed} similar report(s) suppressed in the last second)")
+            } else {
+                message
+            };
+            self.warnings.warn(code, message, None);
         }
     }
 
@@ -127,6 +143,31 @@ impl Consumer {
     }
 }
 
+/// At most one report per interval; counts the others.
+#[derive(Debug, Default)]
+pub(super) struct ReportLimiter {
+    last_ms: Option<u64>,
+    suppressed: u32,
+}
+
+impl ReportLimiter {
+    const INTERVAL_MS: u64 = 1000;
+
+    /// `Some(suppressed since the last report)` when a report may go out now.
+    pub(super) fn admit(&mut self, now_ms: u64) -> Option<u32> {
+        match self.last_ms {
+            Some(last) if now_ms.saturating_sub(last) < Self::INTERVAL_MS => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last_ms = Some(now_ms);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
 /// The reply standing in for `error`: the fallback value, or `null`.
 pub(super) fn degraded(fallback: &Fallback, error: Error) -> Reply {
     let body = match fallback {
@@ -137,5 +178,20 @@ pub(super) fn degraded(fallback: &Fallback, error: Error) -> Reply {
         body,
         degraded: Some(error),
         external_fallback: *fallback == Fallback::External,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_limited_to_one_per_second() {
+        let mut r = ReportLimiter::default();
+        assert_eq!(r.admit(5_000), Some(0));
+        assert_eq!(r.admit(5_010), None);
+        assert_eq!(r.admit(5_999), None);
+        assert_eq!(r.admit(6_000), Some(2));
+        assert_eq!(r.admit(9_000), Some(0));
     }
 }

@@ -68,6 +68,8 @@ pub struct Consumer {
     budget: Mutex<RetryBudget>,
     bulkhead: Bulkhead,
     failback: FailbackQueue,
+    /// Rate limit of failsafe/failback warnings.
+    reports: Mutex<failure::ReportLimiter>,
     transport: Arc<Transport>,
     session: Arc<ZkSession>,
     warnings: Arc<Warnings>,
@@ -175,6 +177,7 @@ impl Consumer {
             budget,
             bulkhead: Bulkhead::default(),
             failback: FailbackQueue::default(),
+            reports: Mutex::new(failure::ReportLimiter::default()),
             transport,
             session,
             warnings,
