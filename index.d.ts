@@ -94,7 +94,10 @@ export declare class Consumer {
    * that removes the listener. Listeners never keep the process alive.
    */
   on(event: 'change', listener: (change: ChangeEvent) => void): () => void
-  /** Stops following the providers and removes the consumer's node. Idempotent. */
+  /**
+   * Stops following the providers and the rules, aborts pending failback retries and removes
+   * the consumer's node. Idempotent.
+   */
   close(): Promise<void>
 }
 export type JsConsumer = Consumer

@@ -162,7 +162,8 @@ impl JsConsumer {
         }
     }
 
-    /// Stops following the providers and removes the consumer's node. Idempotent.
+    /// Stops following the providers and the rules, aborts pending failback retries and removes
+    /// the consumer's node. Idempotent.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
