@@ -359,7 +359,12 @@ impl Consumer {
             service: &self.service.service,
             method,
             path: &path,
-            key_hash: affinity.unwrap_or_else(|| hash_bytes(&body)),
+            // Hashing the whole arguments costs a pass over them: only consistenthash needs it.
+            key_hash: match affinity {
+                Some(k) => k,
+                None if s.load_balance == "consistenthash" => hash_bytes(&body),
+                None => 0,
+            },
             body,
             candidates,
             balancer,
