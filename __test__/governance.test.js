@@ -189,6 +189,19 @@ test('configurators: forced degradation on and off, disabled providers, weight a
   assert.equal(consumer.health().find((p) => p.address === ps[0].address).weight, 300)
 })
 
+test("a new consumer's very first call already obeys a forced degradation", async () => {
+  const group = 'force-first'
+  const cluster = h.cluster()
+  const [p] = await h.providers(cluster, group, 1)
+  await zkCreate(h.zk.connectString, `${h.base(group)}/configurators`, JSON.stringify({ service: { force: true, fallback: 'maintenance' } }))
+  for (let i = 0; i < 5; i++) {
+    const consumer = cluster.consumer({ app: 'gov', group })
+    assert.equal(await consumer.call('get'), 'maintenance')
+    await consumer.close()
+  }
+  assert.equal(p.hits, 0)
+})
+
 test('after a session expiry the rules stay in force and their watches are re-armed', async () => {
   const group = 'expiry'
   const cluster = h.cluster({ sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })

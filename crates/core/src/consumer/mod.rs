@@ -274,6 +274,12 @@ impl Consumer {
             });
         }
         segment("method", method)?;
+        // A new consumer's first calls wait (briefly: both nodes are read with the provider
+        // list) for the rules, so that they already obey a forced degradation.
+        if !self.governance.is_loaded() {
+            let unruled = Settings::merge(&self.opts, opts, &Default::default(), method);
+            self.governance.wait_loaded(unruled.deadline).await;
+        }
         let cfg = self.governance.configurators();
         let s = Settings::merge(&self.opts, opts, &cfg.service, method);
         if s.force {

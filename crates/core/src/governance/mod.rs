@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
+use tokio::sync::watch as channel;
 
 use crate::balance;
 use crate::error::{Error, Result};
@@ -176,13 +177,43 @@ fn document(what: &str, data: &[u8]) -> Result<Option<Value>> {
 }
 
 /// The rules in force for one service, swapped whole when a node changes.
-#[derive(Default)]
 pub struct Governance {
     routers: RwLock<Arc<Routers>>,
     configurators: RwLock<Arc<Configurators>>,
+    /// (routers read once, configurators read once)
+    loaded: channel::Sender<(bool, bool)>,
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Governance {
+            routers: RwLock::default(),
+            configurators: RwLock::default(),
+            loaded: channel::channel((false, false)).0,
+        }
+    }
 }
 
 impl Governance {
+    /// Whether both nodes have been read once.
+    pub fn is_loaded(&self) -> bool {
+        *self.loaded.borrow() == (true, true)
+    }
+
+    /// Waits until both nodes have been read once (whatever they held), at most `timeout`, so
+    /// that the first calls of a new consumer already obey a forced degradation. Returns
+    /// whether they were read; callers go on without rules otherwise.
+    pub async fn wait_loaded(&self, timeout: Duration) -> bool {
+        if self.is_loaded() {
+            return true;
+        }
+        let mut rx = self.loaded.subscribe();
+        let loaded = tokio::time::timeout(timeout, rx.wait_for(|l| *l == (true, true)))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        loaded
+    }
+
     pub fn routers(&self) -> Arc<Routers> {
         self.routers
             .read()
@@ -199,6 +230,7 @@ impl Governance {
 
     /// Applies new `routers` data (`None`: the node is gone); keeps the old rule on error.
     pub fn set_routers(&self, data: Option<&[u8]>) -> Result<()> {
+        self.loaded.send_modify(|l| l.0 = true);
         let next = Routers::parse(data.unwrap_or_default())?;
         *self.routers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
         Ok(())
@@ -206,6 +238,7 @@ impl Governance {
 
     /// Applies new `configurators` data (`None`: the node is gone); keeps the old one on error.
     pub fn set_configurators(&self, data: Option<&[u8]>) -> Result<()> {
+        self.loaded.send_modify(|l| l.1 = true);
         let next = Configurators::parse(data.unwrap_or_default())?;
         *self
             .configurators
@@ -267,5 +300,15 @@ mod tests {
         }
         g.set_routers(None).unwrap();
         assert_eq!(g.routers().gray, None, "a deleted node means no rule");
+    }
+
+    #[tokio::test]
+    async fn loaded_once_both_nodes_were_read_even_badly() {
+        let g = Governance::default();
+        assert!(!g.wait_loaded(Duration::from_millis(5)).await);
+        g.set_routers(None).unwrap();
+        assert!(!g.wait_loaded(Duration::from_millis(5)).await);
+        assert!(g.set_configurators(Some(b"{bad")).is_err());
+        assert!(g.wait_loaded(Duration::from_millis(5)).await);
     }
 }
