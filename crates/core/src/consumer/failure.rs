@@ -86,7 +86,14 @@ impl Consumer {
                 let mut s = Settings::merge(&consumer.opts, &opts, &cfg.service, &method);
                 s.cluster = Mode::Failfast;
                 match consumer
-                    .invoke(&method, body.clone(), &opts, &s, &cfg)
+                    .invoke(
+                        &method,
+                        body.clone(),
+                        &opts,
+                        &s,
+                        &cfg,
+                        tokio::time::Instant::now(),
+                    )
                     .await
                 {
                     Ok(_) => return,

@@ -274,6 +274,7 @@ impl Consumer {
             });
         }
         segment("method", method)?;
+        let started = tokio::time::Instant::now();
         // A new consumer's first calls wait (briefly: both nodes are read with the provider
         // list) for the rules, so that they already obey a forced degradation.
         if !self.governance.is_loaded() {
@@ -288,7 +289,10 @@ impl Consumer {
             };
             return Ok(degraded(&s.fallback, e));
         }
-        match self.invoke(method, body.clone(), opts, &s, &cfg).await {
+        match self
+            .invoke(method, body.clone(), opts, &s, &cfg, started)
+            .await
+        {
             Ok(reply) => Ok(reply),
             Err(e) => self.on_failure(method, body, opts, &s, e),
         }
@@ -302,11 +306,15 @@ impl Consumer {
         opts: &CallOptions,
         s: &Settings,
         cfg: &Configurators,
+        started: tokio::time::Instant,
     ) -> Result<Reply> {
-        let started = tokio::time::Instant::now();
         let deadline = started + s.deadline;
         // A call made right after `consumer()` waits for the first read instead of failing.
-        if !self.live.wait_loaded(Duration::ZERO).await && !self.live.wait_loaded(s.deadline).await
+        if !self.live.wait_loaded(Duration::ZERO).await
+            && !self
+                .live
+                .wait_loaded(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await
         {
             return Err(Error::NoProvider {
                 service: self.service.service.clone(),
