@@ -6,6 +6,7 @@
 //! non-business failure → back.
 
 mod failure;
+mod health;
 mod options;
 mod register;
 
@@ -22,7 +23,6 @@ use crate::balance::{self, hash_bytes, warmup::warm_weight, Balancer, Candidate,
 use crate::error::{Error, Result};
 use crate::events::{Emitter, Warnings};
 use crate::governance::{follow_node, Configurators, Governance};
-use crate::policy::breaker::State;
 use crate::policy::budget::RetryBudget;
 use crate::policy::bulkhead::Bulkhead;
 use crate::policy::failback::FailbackQueue;
@@ -37,23 +37,8 @@ use crate::zk::{EphemeralId, ZkSession};
 use failure::degraded;
 use register::register_consumer;
 
+pub use health::ProviderHealth;
 pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, DEFAULT_TIMEOUT};
-
-/// A provider's health as this consumer sees it, for `consumer.stats()`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProviderHealth {
-    pub address: String,
-    /// Weight used now (override and warmup applied).
-    pub weight: u64,
-    pub inflight: u32,
-    /// `closed`, `open` or `half-open`.
-    pub breaker: &'static str,
-    /// Peak-EWMA latency, ms.
-    pub ewma_ms: Option<f64>,
-    /// Successes and failures over the last 10 s.
-    pub successes: u32,
-    pub failures: u32,
-}
 
 /// A consumer of one service.
 pub struct Consumer {
@@ -236,33 +221,6 @@ impl Consumer {
     /// Background failback retries pending now.
     pub fn pending_failbacks(&self) -> usize {
         self.failback.pending()
-    }
-
-    /// Health of every provider this consumer may use, as it sees them.
-    pub fn health(&self) -> Vec<ProviderHealth> {
-        let now = mono_ms();
-        let cfg = self.governance.configurators();
-        self.providers()
-            .iter()
-            .map(|p| {
-                let stats = self.stats_of(&p.address);
-                let window = stats.window(now, 10);
-                let state = lock(&stats.breaker).state();
-                ProviderHealth {
-                    address: p.address.clone(),
-                    weight: self.weight(p, &stats, &cfg),
-                    inflight: stats.inflight(),
-                    breaker: match state {
-                        State::Closed => "closed",
-                        State::Open { until_ms } if now < until_ms => "open",
-                        State::Open { .. } | State::HalfOpen { .. } => "half-open",
-                    },
-                    ewma_ms: stats.ewma_ms(now),
-                    successes: window.successes,
-                    failures: window.failures,
-                }
-            })
-            .collect()
     }
 
     /// Calls `method` with a JSON `body` and returns the JSON reply, or the fallback standing in

@@ -108,11 +108,11 @@ impl ConsumerOptions {
         let hash_argument = f.string("hashArgument")?;
         let fallback = fallback(&mut f);
         let breaker = match f.value("breaker") {
-            Some(b) => breaker_options(b)?,
+            Some(b) => BreakerOptions::from_value(b)?,
             None => BreakerOptions::default(),
         };
         let budget = match f.value("retryBudget") {
-            Some(b) => budget_options(b)?,
+            Some(b) => BudgetOptions::from_value(b)?,
             None => BudgetOptions::default(),
         };
         let max_concurrent = f.integer("maxConcurrent", 1, 1 << 30)?.map(|n| n as u32);
@@ -317,76 +317,6 @@ fn fallback(f: &mut Fields<'_>) -> Fallback {
     }
     let v = f.value("fallback").cloned().unwrap_or(Value::Null);
     Fallback::Value(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
-}
-
-fn breaker_options(v: &Value) -> Result<BreakerOptions> {
-    let d = BreakerOptions::default();
-    let mut f = Fields::new("consumer.breaker", v)?;
-    let rate = |f: &mut Fields<'_>, key: &'static str, default: f64| -> Result<f64> {
-        match f.number(key)? {
-            None => Ok(default),
-            Some(r) if (0.0..=1.0).contains(&r) && r > 0.0 => Ok(r),
-            Some(r) => Err(Error::invalid(
-                format!("consumer.breaker.{key}"),
-                format!("must be a fraction in (0, 1], got {r}"),
-            )),
-        }
-    };
-    let o = BreakerOptions {
-        consecutive_failures: f
-            .integer("consecutiveFailures", 1, 1_000_000)?
-            .map_or(d.consecutive_failures, |n| n as u32),
-        failure_rate: rate(&mut f, "failureRate", d.failure_rate)?,
-        min_calls: f
-            .integer("minCalls", 1, 1_000_000)?
-            .map_or(d.min_calls, |n| n as u32),
-        window: f.millis("windowMs", 1000, 30_000)?.unwrap_or(d.window),
-        slow_call: f.millis("slowCallMs", 1, MAX_TIMEOUT_MS)?,
-        eject: f.millis("ejectMs", 1, 3_600_000)?.unwrap_or(d.eject),
-        max_eject: f
-            .millis("maxEjectMs", 1, 24 * 3_600_000)?
-            .unwrap_or(d.max_eject),
-        half_open_probes: f
-            .integer("halfOpenProbes", 1, 1000)?
-            .map_or(d.half_open_probes, |n| n as u32),
-        max_ejected_percent: f
-            .integer("maxEjectedPercent", 0, 100)?
-            .map_or(d.max_ejected_percent, |n| n as u32),
-    };
-    f.finish()?;
-    Ok(o)
-}
-
-fn budget_options(v: &Value) -> Result<BudgetOptions> {
-    let d = BudgetOptions::default();
-    let mut f = Fields::new("consumer.retryBudget", v)?;
-    let percent = match f.number("percent")? {
-        None => d.percent,
-        Some(p) if (0.0..=100.0).contains(&p) => p / 100.0,
-        Some(p) => {
-            return Err(Error::invalid(
-                "consumer.retryBudget.percent",
-                format!("must be between 0 and 100, got {p}"),
-            ))
-        }
-    };
-    let min_per_second = match f.number("minPerSecond")? {
-        None => d.min_per_second,
-        Some(m) if (0.0..=1e6).contains(&m) => m,
-        Some(m) => {
-            return Err(Error::invalid(
-                "consumer.retryBudget.minPerSecond",
-                format!("must be ≥ 0, got {m}"),
-            ))
-        }
-    };
-    let window = f.millis("windowMs", 1000, 60_000)?.unwrap_or(d.window);
-    f.finish()?;
-    Ok(BudgetOptions {
-        percent,
-        min_per_second,
-        window,
-    })
 }
 
 #[cfg(test)]

@@ -22,6 +22,11 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::options::Fields;
+
 use crate::stats::{Outcome, Window};
 
 /// Breaker settings (see the module documentation for the defaults and their origin).
@@ -55,6 +60,45 @@ impl Default for BreakerOptions {
 }
 
 impl BreakerOptions {
+    /// Reads the consumer's `breaker` option (every key optional, defaults above).
+    pub fn from_value(v: &Value) -> Result<BreakerOptions> {
+        let d = BreakerOptions::default();
+        let mut f = Fields::new("consumer.breaker", v)?;
+        let rate = |f: &mut Fields<'_>, key: &'static str, default: f64| -> Result<f64> {
+            match f.number(key)? {
+                None => Ok(default),
+                Some(r) if (0.0..=1.0).contains(&r) && r > 0.0 => Ok(r),
+                Some(r) => Err(Error::invalid(
+                    format!("consumer.breaker.{key}"),
+                    format!("must be a fraction in (0, 1], got {r}"),
+                )),
+            }
+        };
+        let o = BreakerOptions {
+            consecutive_failures: f
+                .integer("consecutiveFailures", 1, 1_000_000)?
+                .map_or(d.consecutive_failures, |n| n as u32),
+            failure_rate: rate(&mut f, "failureRate", d.failure_rate)?,
+            min_calls: f
+                .integer("minCalls", 1, 1_000_000)?
+                .map_or(d.min_calls, |n| n as u32),
+            window: f.millis("windowMs", 1000, 30_000)?.unwrap_or(d.window),
+            slow_call: f.millis("slowCallMs", 1, 600_000)?,
+            eject: f.millis("ejectMs", 1, 3_600_000)?.unwrap_or(d.eject),
+            max_eject: f
+                .millis("maxEjectMs", 1, 24 * 3_600_000)?
+                .unwrap_or(d.max_eject),
+            half_open_probes: f
+                .integer("halfOpenProbes", 1, 1000)?
+                .map_or(d.half_open_probes, |n| n as u32),
+            max_ejected_percent: f
+                .integer("maxEjectedPercent", 0, 100)?
+                .map_or(d.max_ejected_percent, |n| n as u32),
+        };
+        f.finish()?;
+        Ok(o)
+    }
+
     /// How many of `n` providers may be ejected at once: the configured share, at least one.
     pub fn max_ejected(&self, n: usize) -> usize {
         ((n * self.max_ejected_percent as usize) / 100).max(1)

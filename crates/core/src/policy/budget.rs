@@ -10,6 +10,11 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::options::Fields;
+
 /// Retry-budget settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BudgetOptions {
@@ -25,6 +30,41 @@ impl Default for BudgetOptions {
             min_per_second: 1.0,
             window: Duration::from_secs(10),
         }
+    }
+}
+
+impl BudgetOptions {
+    /// Reads the consumer's `retryBudget` option (`percent` in 0..=100).
+    pub fn from_value(v: &Value) -> Result<BudgetOptions> {
+        let d = BudgetOptions::default();
+        let mut f = Fields::new("consumer.retryBudget", v)?;
+        let percent = match f.number("percent")? {
+            None => d.percent,
+            Some(p) if (0.0..=100.0).contains(&p) => p / 100.0,
+            Some(p) => {
+                return Err(Error::invalid(
+                    "consumer.retryBudget.percent",
+                    format!("must be between 0 and 100, got {p}"),
+                ))
+            }
+        };
+        let min_per_second = match f.number("minPerSecond")? {
+            None => d.min_per_second,
+            Some(m) if (0.0..=1e6).contains(&m) => m,
+            Some(m) => {
+                return Err(Error::invalid(
+                    "consumer.retryBudget.minPerSecond",
+                    format!("must be ≥ 0, got {m}"),
+                ))
+            }
+        };
+        let window = f.millis("windowMs", 1000, 60_000)?.unwrap_or(d.window);
+        f.finish()?;
+        Ok(BudgetOptions {
+            percent,
+            min_per_second,
+            window,
+        })
     }
 }
 
