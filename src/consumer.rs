@@ -3,19 +3,22 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Function, PromiseRaw};
-use napi::{Env, Result};
+use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, PromiseRaw, Unknown};
+use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 use serde_json::Value;
 
 use crate::error::{self, promise, throw};
 use crate::events;
-use crate::types::{ChangeEvent, ProviderInfo};
+use crate::options::{split, FallbackFn};
+use crate::types::{ChangeEvent, ProviderHealthInfo, ProviderInfo};
 
 /// A consumer of one service, returned by `cluster.consumer()`.
 #[napi(js_name = "Consumer")]
 pub struct JsConsumer {
     pub(crate) inner: Arc<lemon_core::Consumer>,
+    /// The consumer's `fallback` when it is a function.
+    pub(crate) fallback: Option<Arc<FallbackFn>>,
 }
 
 #[napi]
@@ -44,10 +47,33 @@ impl JsConsumer {
             .collect()
     }
 
-    /// Calls `method` on one provider: an HTTP POST of `args` as JSON to
-    /// `http://{host}:{port}/{app}/{group}/{method}`, resolving to the parsed JSON reply (`null`
-    /// for an empty one). Rejects with `ERR_NO_PROVIDER`, `ERR_TIMEOUT`, `ERR_CONNECT`,
-    /// `ERR_PROVIDER_STATUS`, `ERR_BAD_RESPONSE` or `ERR_INVALID_ARG`.
+    /// How this consumer sees each provider now: effective weight (override and warmup applied),
+    /// calls in flight, breaker state (`closed`, `open`, `half-open`), peak-EWMA latency and the
+    /// last 10 s of successes and failures.
+    #[napi(catch_unwind)]
+    pub fn health(&self) -> Vec<ProviderHealthInfo> {
+        self.inner
+            .health()
+            .iter()
+            .map(ProviderHealthInfo::from)
+            .collect()
+    }
+
+    /// Background `failback` retries pending now.
+    #[napi(catch_unwind, getter)]
+    pub fn pending_failbacks(&self) -> u32 {
+        self.inner.pending_failbacks() as u32
+    }
+
+    /// Calls `method`: routes (version, method, gray lane), balances, and makes the attempts of
+    /// the consumer's fault-tolerance mode, each an HTTP POST of `args` as JSON to
+    /// `http://{host}:{port}/{app}/{group}/{method}`; resolves to the parsed JSON reply (`null`
+    /// for an empty one). On a non-business failure (timeout, no provider, circuit open,
+    /// overloaded, network, 5xx) with a `fallback`, resolves to the fallback value, or to what
+    /// the fallback function `(method, args, error)` returns. Otherwise rejects with
+    /// `ERR_NO_PROVIDER`, `ERR_TIMEOUT`, `ERR_CONNECT`, `ERR_PROVIDER_STATUS` (a 4xx is never
+    /// retried nor degraded), `ERR_BAD_RESPONSE`, `ERR_CIRCUIT_OPEN`, `ERR_OVERLOADED` or
+    /// `ERR_INVALID_ARG`; `error.cause` says why retrying stopped early (`ERR_RETRY_BUDGET`).
     #[napi(
         catch_unwind,
         ts_args_type = "method: string, args?: unknown, options?: CallOptions",
@@ -58,27 +84,44 @@ impl JsConsumer {
         env: &'env Env,
         method: String,
         args: Option<Value>,
-        options: Option<Value>,
-    ) -> Result<PromiseRaw<'env, Value>> {
-        let opts = throw(
-            env,
-            lemon_core::CallOptions::from_value(&options.unwrap_or(Value::Null)),
-        )?;
-        let body = serde_json::to_vec(&args.unwrap_or(Value::Null)).map_err(|e| {
+        options: Option<Unknown>,
+    ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
+        let split = split(env, "options", options)?;
+        let mut opts = throw(env, lemon_core::CallOptions::from_value(&split.value))?;
+        if split.fallback.is_some() {
+            opts.fallback = lemon_core::Fallback::External;
+        }
+        let fallback = split
+            .fallback
+            .map(Arc::new)
+            .or_else(|| self.fallback.clone());
+        let args = args.unwrap_or(Value::Null);
+        let body = serde_json::to_vec(&args).map_err(|e| {
             error::js_error(
                 env,
                 &lemon_core::Error::invalid("args", format!("cannot be sent as JSON: {e}")),
             )
         })?;
         let inner = self.inner.clone();
+        let name = method.clone();
         promise(
             env,
             async move { inner.call(&method, body.into(), &opts).await },
-            |env, reply| {
-                if reply.body.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(Value::Null);
+            move |env, reply| {
+                if let (Some(err), true, Some(f)) =
+                    (&reply.degraded, reply.external_fallback, &fallback)
+                {
+                    let f: Function<(), ()> = f.borrow_back(env)?;
+                    let f: Function<FnArgs<(String, Unknown, Unknown)>, Unknown> =
+                        Function::from_unknown(f.to_unknown())?;
+                    let js_args = env.to_js_value(&args)?;
+                    let js_err = error::error_object(env, err)?.to_unknown();
+                    return f.call((name, js_args, js_err).into());
                 }
-                serde_json::from_slice(&reply.body).map_err(|e| {
+                if reply.body.iter().all(u8::is_ascii_whitespace) {
+                    return env.to_js_value(&Value::Null);
+                }
+                let value: Value = serde_json::from_slice(&reply.body).map_err(|e| {
                     error::js_error(
                         env,
                         &lemon_core::Error::BadResponse {
@@ -86,7 +129,8 @@ impl JsConsumer {
                             detail: e.to_string(),
                         },
                     )
-                })
+                })?;
+                env.to_js_value(&value)
             },
         )
     }
@@ -118,7 +162,8 @@ impl JsConsumer {
         }
     }
 
-    /// Stops following the providers and removes the consumer's node. Idempotent.
+    /// Stops following the providers and the rules, aborts pending failback retries and removes
+    /// the consumer's node. Idempotent.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();

@@ -8,5 +8,6 @@ mod cluster;
 mod consumer;
 mod error;
 mod events;
+mod options;
 mod registration;
 mod types;

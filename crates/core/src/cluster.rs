@@ -187,12 +187,16 @@ impl Cluster {
     /// Creates a consumer (see [`ConsumerOptions::from_value`]). Must be called inside a Tokio
     /// runtime.
     pub fn consumer(&self, options: &Value) -> Result<Arc<Consumer>> {
+        self.consumer_with(ConsumerOptions::from_value(options)?)
+    }
+
+    /// Creates a consumer from options already read. Must be called inside a Tokio runtime.
+    pub fn consumer_with(&self, opts: ConsumerOptions) -> Result<Arc<Consumer>> {
         if self.session.epoch().closed {
             return Err(Error::Closed {
                 what: "the cluster".into(),
             });
         }
-        let opts = ConsumerOptions::from_value(options)?;
         let consumer = Consumer::start(
             self.session.clone(),
             self.transport.clone(),

@@ -108,6 +108,28 @@ impl<'a> Fields<'a> {
             .map(|n| Duration::from_millis(n as u64)))
     }
 
+    /// An optional finite number.
+    pub fn number(&mut self, key: &'static str) -> Result<Option<f64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(other) => Err(Error::invalid(
+                self.name(key),
+                format!("must be a number, got {}", type_name(other)),
+            )),
+        }
+    }
+
+    /// An optional raw value (any JSON).
+    pub fn value(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.get(key)
+    }
+
+    /// Whether the key is present (even as null).
+    pub fn has(&self, key: &str) -> bool {
+        self.obj.is_some_and(|o| o.contains_key(key))
+    }
+
     /// An optional boolean.
     pub fn boolean(&mut self, key: &'static str) -> Result<Option<bool>> {
         match self.get(key) {
