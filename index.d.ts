@@ -35,6 +35,7 @@ export declare class Cluster {
   /**
    * Creates a consumer of one service: registers it under `consumers/` and follows the
    * service's providers through a ZooKeeper watch. Throws `ERR_INVALID_ARG` for bad options.
+   * A function-valued `fallback` is kept and called on the JavaScript thread.
    */
   consumer(options: ConsumerOptions): Consumer
   /**
@@ -75,10 +76,23 @@ export declare class Consumer {
   /** The providers this consumer may use now (of its `version`, when set), one per `host:port`. */
   providers(): Array<ProviderInfo>
   /**
-   * Calls `method` on one provider: an HTTP POST of `args` as JSON to
-   * `http://{host}:{port}/{app}/{group}/{method}`, resolving to the parsed JSON reply (`null`
-   * for an empty one). Rejects with `ERR_NO_PROVIDER`, `ERR_TIMEOUT`, `ERR_CONNECT`,
-   * `ERR_PROVIDER_STATUS`, `ERR_BAD_RESPONSE` or `ERR_INVALID_ARG`.
+   * How this consumer sees each provider now: effective weight (override and warmup applied),
+   * calls in flight, breaker state (`closed`, `open`, `half-open`), peak-EWMA latency and the
+   * last 10 s of successes and failures.
+   */
+  health(): Array<ProviderHealthInfo>
+  /** Background `failback` retries pending now. */
+  get pendingFailbacks(): number
+  /**
+   * Calls `method`: routes (version, method, gray lane), balances, and makes the attempts of
+   * the consumer's fault-tolerance mode, each an HTTP POST of `args` as JSON to
+   * `http://{host}:{port}/{app}/{group}/{method}`; resolves to the parsed JSON reply (`null`
+   * for an empty one). On a non-business failure (timeout, no provider, circuit open,
+   * overloaded, network, 5xx) with a `fallback`, resolves to the fallback value, or to what
+   * the fallback function `(method, args, error)` returns. Otherwise rejects with
+   * `ERR_NO_PROVIDER`, `ERR_TIMEOUT`, `ERR_CONNECT`, `ERR_PROVIDER_STATUS` (a 4xx is never
+   * retried nor degraded), `ERR_BAD_RESPONSE`, `ERR_CIRCUIT_OPEN`, `ERR_OVERLOADED` or
+   * `ERR_INVALID_ARG`; `error.cause` says why retrying stopped early (`ERR_RETRY_BUDGET`).
    */
   call(method: string, args?: unknown, options?: CallOptions): Promise<any>
   /**
@@ -86,7 +100,10 @@ export declare class Consumer {
    * that removes the listener. Listeners never keep the process alive.
    */
   on(event: 'change', listener: (change: ChangeEvent) => void): () => void
-  /** Stops following the providers and removes the consumer's node. Idempotent. */
+  /**
+   * Stops following the providers and the rules, aborts pending failback retries and removes
+   * the consumer's node. Idempotent.
+   */
   close(): Promise<void>
 }
 export type JsConsumer = Consumer
@@ -110,12 +127,54 @@ export declare class Registration {
 }
 export type JsRegistration = Registration
 
-/** Options of one `consumer.call()`. */
+/** Circuit-breaker settings (per provider, per consumer). */
+export interface BreakerOptions {
+  /** Failures in a row that eject a provider. Default 5. */
+  consecutiveFailures?: number
+  /** Share (0..1] of failed or slow calls over `windowMs` that ejects. Default 0.5. */
+  failureRate?: number
+  /** Calls needed in the window before the rate counts. Default 10. */
+  minCalls?: number
+  /** Window of the failure rate, 1000..30000 ms. Default 10000. */
+  windowMs?: number
+  /** A successful call slower than this counts against the rate. Default off. */
+  slowCallMs?: number
+  /** First ejection in ms, doubled at each repeated ejection. Default 10000. */
+  ejectMs?: number
+  /** Longest ejection in ms. Default 300000. */
+  maxEjectMs?: number
+  /** Probes let through after an ejection. Default 3. */
+  halfOpenProbes?: number
+  /**
+   * Largest share of providers ejected at once (at least one); when all look sick all are
+   * used. 100 lets every provider be ejected (then calls fail with `ERR_CIRCUIT_OPEN`). Default 50.
+   */
+  maxEjectedPercent?: number
+}
+
+/**
+ * Options of one `consumer.call()`; they override the consumer's (a configurator in ZooKeeper
+ * overrides both).
+ */
 export interface CallOptions {
-  /** Overrides the consumer's `timeoutMs` for this call. */
+  /** Timeout of each attempt. */
   timeoutMs?: number
-  /** A gray request may reach gray providers (normal ones when there are none). Default false. */
+  /** Time allowed for the whole call, retries included. */
+  deadlineMs?: number
+  /**
+   * `true`: a gray request (may reach gray providers; normal ones when there are none).
+   * `false`: not gray, whatever the gray rule says. Absent: the gray rule decides.
+   */
   gray?: boolean
+  /** Affinity key for `consistenthash` and the gray rule's sticky `keyPercent`. */
+  hashKey?: string | number
+  loadBalance?: 'roundrobin' | 'random' | 'leastactive' | 'shortestresponse' | 'consistenthash' | 'p2c'
+  cluster?: 'failover' | 'failfast' | 'failsafe' | 'failback' | 'forking' | 'broadcast'
+  retries?: number
+  /** Whether this call is safe to retry after it may have reached a provider. */
+  idempotent?: boolean
+  forks?: number
+  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
 }
 
 /** What a `'change'` event carries. */
@@ -166,10 +225,56 @@ export interface ConsumerOptions {
   group: string
   /** Use only providers of this version. */
   version?: string
-  /** Balancer: `'roundrobin'` (smooth weighted round robin, the default). */
-  loadBalance?: string
-  /** Per-call timeout in ms. Default 3000. */
+  /**
+   * Balancer: `'roundrobin'` (smooth weighted, the default), `'random'` (weighted),
+   * `'leastactive'`, `'shortestresponse'`, `'consistenthash'` or `'p2c'` (peak EWMA).
+   */
+  loadBalance?: 'roundrobin' | 'random' | 'leastactive' | 'shortestresponse' | 'consistenthash' | 'p2c'
+  /**
+   * Fault tolerance: `'failover'` (default), `'failfast'`, `'failsafe'`, `'failback'`,
+   * `'forking'` or `'broadcast'`.
+   */
+  cluster?: 'failover' | 'failfast' | 'failsafe' | 'failback' | 'forking' | 'broadcast'
+  /** Failover retries on other providers. Default 2. */
+  retries?: number
+  /** Timeout of each attempt in ms. Default 3000. */
   timeoutMs?: number
+  /** Time allowed for the whole call, retries included, in ms. Default `timeoutMs × (retries + 1)`. */
+  deadlineMs?: number
+  /**
+   * Methods safe to retry after the request may have reached a provider: `true` for all, or a
+   * list. Default none (only calls that were never sent are retried).
+   */
+  idempotent?: boolean | string[]
+  /** Parallel attempts of `'forking'`. Default 2. */
+  forks?: number
+  /**
+   * A provider started less than this many ms ago gets a proportionally smaller weight.
+   * Default 600000 (10 min); 0 turns warmup off.
+   */
+  warmupMs?: number
+  /**
+   * Argument field used as the affinity key (consistent hashing, sticky gray share) when the
+   * call gives no `hashKey`.
+   */
+  hashArgument?: string
+  /**
+   * Answer on a non-business failure: a value, or a function `(method, args, error)` whose
+   * result (or promise) is the answer.
+   */
+  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
+  /** Circuit breaker / outlier ejection per provider. */
+  breaker?: BreakerOptions
+  /** Retries allowed: `percent` of recent calls plus `minPerSecond`. */
+  retryBudget?: RetryBudgetOptions
+  /** Calls of this consumer in flight at once; beyond, `ERR_OVERLOADED` at once. Default unlimited. */
+  maxConcurrent?: number
+  /** Calls in flight per provider; a full provider is skipped. Default unlimited. */
+  maxConcurrentPerProvider?: number
+  /** Background retries of a failed `'failback'` call. Default 3. */
+  failbackRetries?: number
+  /** First back-off of `'failback'` retries, doubled each time, in ms. Default 1000. */
+  failbackDelayMs?: number
 }
 
 /** Options of `cluster.provide()`. */
@@ -189,6 +294,21 @@ export interface ProvideOptions {
   weight?: number
   author?: string
   description?: string
+}
+
+/** How a consumer sees one provider (`consumer.health()`). */
+export interface ProviderHealthInfo {
+  address: string
+  /** Weight used now: the node's, overridden by a configurator, reduced during warmup. */
+  weight: number
+  inflight: number
+  /** `'closed'`, `'open'` (ejected) or `'half-open'` (probing). */
+  breaker: 'closed' | 'open' | 'half-open'
+  /** Peak-EWMA latency in ms. */
+  ewmaMs?: number
+  /** Over the last 10 s. */
+  successes: number
+  failures: number
 }
 
 /** One provider endpoint (`host:port`) as a consumer sees it. */
@@ -219,6 +339,16 @@ export interface ProviderPatch {
   weight?: number
   author?: string
   description?: string
+}
+
+/** Retry-budget settings. */
+export interface RetryBudgetOptions {
+  /** Retries as a percentage of calls over the window. Default 20. */
+  percent?: number
+  /** Retries always allowed per second of window. Default 1. */
+  minPerSecond?: number
+  /** Default 10000 ms. */
+  windowMs?: number
 }
 
 /** The `statsd` option in object form. */

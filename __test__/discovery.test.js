@@ -65,7 +65,7 @@ test('close() removes a provider at once; update({weight}) changes the split', a
   const group = 'lifecycle'
   const servers = await providers(3)
   const cluster = newCluster()
-  const consumer = cluster.consumer({ app: APP, group })
+  const consumer = cluster.consumer({ app: APP, group, warmupMs: 0 }) // providers started just now: no warmup, exact weights
   const changes = []
   consumer.on('change', (c) => changes.push(c))
   const regs = []

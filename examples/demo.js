@@ -62,7 +62,7 @@ async function main() {
   console.log(`3 providers registered under /lemonhjuice/${APP}/${GROUP}/providers`)
 
   const cluster = new Cluster({ zk: zk.connectString, host: '127.0.0.1' })
-  const consumer = cluster.consumer({ app: APP, group: GROUP, version: 'V1' })
+  const consumer = cluster.consumer({ app: APP, group: GROUP, version: 'V1', warmupMs: 0 })
   consumer.on('change', (c) => {
     const names = (list) => list.map((p) => p.address).join(', ')
     if (c.added.length) console.log(`  [change] added ${names(c.added)} (${c.total} providers)`)

@@ -22,11 +22,19 @@ if [ "${#test_files[@]}" -eq 0 ]; then
 else
   # A directory argument is not portable across Node 20 releases; pass files.
   log "node --test --test-concurrency=2 ${test_files[*]}"
+  # Marks this run's processes (ZooKeeper JVMs inherit it) for the leak check below.
+  export LEMON_TEST_RUN="$$-$(date +%s%N)"
   node --test --test-concurrency=2 --test-timeout=600000 "${test_files[@]}" || node_status=$?
 fi
 
-# The harness kills its JVMs when the test process ends; make a leak loud.
-leaked=$(pgrep -f 'org\.apache\.zookeeper\.server\..*zk-harness-' || true)
+# The harness kills its JVMs when the test process ends; make a leak loud. Only this run's JVMs
+# count: other checkouts on the same machine may be running their own tests right now.
+leaked=""
+for pid in $(pgrep -f 'org\.apache\.zookeeper\.server\..*zk-harness-' || true); do
+  if [ -n "${LEMON_TEST_RUN:-}" ] && tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "LEMON_TEST_RUN=$LEMON_TEST_RUN"; then
+    leaked="$leaked $pid"
+  fi
+done
 if [ -n "$leaked" ]; then
   log "ERROR: ZooKeeper JVMs left running by the tests (pids: $(echo "$leaked" | tr '\n' ' '))"
   if [ "$node_status" -eq 0 ]; then node_status=1; fi

@@ -88,16 +88,23 @@ impl JsCluster {
 
     /// Creates a consumer of one service: registers it under `consumers/` and follows the
     /// service's providers through a ZooKeeper watch. Throws `ERR_INVALID_ARG` for bad options.
+    /// A function-valued `fallback` is kept and called on the JavaScript thread.
     #[napi(
         catch_unwind,
         ts_args_type = "options: ConsumerOptions",
         ts_return_type = "Consumer"
     )]
-    pub fn consumer(&self, env: Env, options: Value) -> Result<JsConsumer> {
+    pub fn consumer(&self, env: Env, options: Unknown) -> Result<JsConsumer> {
+        let split = crate::options::split(&env, "consumer", Some(options))?;
+        let mut opts = throw(&env, lemon_core::ConsumerOptions::from_value(&split.value))?;
+        if split.fallback.is_some() {
+            opts.fallback = lemon_core::Fallback::External;
+        }
         let consumer =
-            napi::bindgen_prelude::within_runtime_if_available(|| self.inner.consumer(&options));
+            napi::bindgen_prelude::within_runtime_if_available(|| self.inner.consumer_with(opts));
         Ok(JsConsumer {
             inner: throw(&env, consumer)?,
+            fallback: split.fallback.map(Arc::new),
         })
     }
 

@@ -3,20 +3,22 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Function, PromiseRaw, Unknown};
-use napi::{Env, Result};
+use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, PromiseRaw, Unknown};
+use napi::{Env, JsValue, Result};
 use napi_derive::napi;
-use serde_json::Value;
 
-use crate::error::{promise, throw};
+use crate::error::{self, promise, throw};
 use crate::events;
 use crate::json;
-use crate::types::{ChangeEvent, ProviderInfo};
+use crate::options::{split, FallbackFn};
+use crate::types::{ChangeEvent, ProviderHealthInfo, ProviderInfo};
 
 /// A consumer of one service, returned by `cluster.consumer()`.
 #[napi(js_name = "Consumer")]
 pub struct JsConsumer {
     pub(crate) inner: Arc<lemon_core::Consumer>,
+    /// The consumer's `fallback` when it is a function.
+    pub(crate) fallback: Option<Arc<FallbackFn>>,
 }
 
 #[napi]
@@ -45,10 +47,33 @@ impl JsConsumer {
             .collect()
     }
 
-    /// Calls `method` on one provider: an HTTP POST of `args` as JSON to
-    /// `http://{host}:{port}/{app}/{group}/{method}`, resolving to the parsed JSON reply (`null`
-    /// for an empty one). Rejects with `ERR_NO_PROVIDER`, `ERR_TIMEOUT`, `ERR_CONNECT`,
-    /// `ERR_PROVIDER_STATUS`, `ERR_BAD_RESPONSE` or `ERR_INVALID_ARG`.
+    /// How this consumer sees each provider now: effective weight (override and warmup applied),
+    /// calls in flight, breaker state (`closed`, `open`, `half-open`), peak-EWMA latency and the
+    /// last 10 s of successes and failures.
+    #[napi(catch_unwind)]
+    pub fn health(&self) -> Vec<ProviderHealthInfo> {
+        self.inner
+            .health()
+            .iter()
+            .map(ProviderHealthInfo::from)
+            .collect()
+    }
+
+    /// Background `failback` retries pending now.
+    #[napi(catch_unwind, getter)]
+    pub fn pending_failbacks(&self) -> u32 {
+        self.inner.pending_failbacks() as u32
+    }
+
+    /// Calls `method`: routes (version, method, gray lane), balances, and makes the attempts of
+    /// the consumer's fault-tolerance mode, each an HTTP POST of `args` as JSON to
+    /// `http://{host}:{port}/{app}/{group}/{method}`; resolves to the parsed JSON reply (`null`
+    /// for an empty one). On a non-business failure (timeout, no provider, circuit open,
+    /// overloaded, network, 5xx) with a `fallback`, resolves to the fallback value, or to what
+    /// the fallback function `(method, args, error)` returns. Otherwise rejects with
+    /// `ERR_NO_PROVIDER`, `ERR_TIMEOUT`, `ERR_CONNECT`, `ERR_PROVIDER_STATUS` (a 4xx is never
+    /// retried nor degraded), `ERR_BAD_RESPONSE`, `ERR_CIRCUIT_OPEN`, `ERR_OVERLOADED` or
+    /// `ERR_INVALID_ARG`; `error.cause` says why retrying stopped early (`ERR_RETRY_BUDGET`).
     #[napi(
         catch_unwind,
         ts_args_type = "method: string, args?: unknown, options?: CallOptions",
@@ -59,21 +84,41 @@ impl JsConsumer {
         env: &'env Env,
         method: String,
         args: Option<Unknown<'_>>,
-        options: Option<Value>,
+        options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
-        let opts = throw(
-            env,
-            lemon_core::CallOptions::from_value(&options.unwrap_or(Value::Null)),
-        )?;
+        let split = split(env, "options", options)?;
+        let mut opts = throw(env, lemon_core::CallOptions::from_value(&split.value))?;
+        if split.fallback.is_some() {
+            opts.fallback = lemon_core::Fallback::External;
+        }
+        let fallback = split
+            .fallback
+            .map(Arc::new)
+            .or_else(|| self.fallback.clone());
         let body = match args {
             Some(a) => json::stringify(env, "args", a)?,
             None => b"null".to_vec(),
         };
+        // A fallback function receives the arguments as sent (the JSON round trip of them).
+        let sent = fallback.as_ref().map(|_| body.clone());
         let inner = self.inner.clone();
+        let name = method.clone();
         promise(
             env,
             async move { inner.call(&method, body.into(), &opts).await },
-            |env, reply| json::parse(env, &reply.body),
+            move |env, reply| {
+                if let (Some(err), true, Some(f), Some(sent)) =
+                    (&reply.degraded, reply.external_fallback, &fallback, &sent)
+                {
+                    let f: Function<(), ()> = f.borrow_back(env)?;
+                    let f: Function<FnArgs<(String, Unknown, Unknown)>, Unknown> =
+                        Function::from_unknown(f.to_unknown())?;
+                    let js_args = json::parse(env, sent)?;
+                    let js_err = error::error_object(env, err)?.to_unknown();
+                    return f.call((name, js_args, js_err).into());
+                }
+                json::parse(env, &reply.body)
+            },
         )
     }
 
@@ -104,7 +149,8 @@ impl JsConsumer {
         }
     }
 
-    /// Stops following the providers and removes the consumer's node. Idempotent.
+    /// Stops following the providers and the rules, aborts pending failback retries and removes
+    /// the consumer's node. Idempotent.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();

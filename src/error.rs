@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 use lemon_core::Error as CoreError;
-use napi::bindgen_prelude::JsObjectValue;
+use napi::bindgen_prelude::{JsObjectValue, Object};
 use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
 use napi::{Env, JsValue, Status};
 
@@ -19,12 +19,21 @@ pub fn js_error(env: &Env, err: &CoreError) -> napi::Error {
 }
 
 fn build(env: &Env, err: &CoreError) -> napi::Result<napi::Error> {
+    Ok(napi::Error::from(error_object(env, err)?.to_unknown()))
+}
+
+/// The JavaScript `Error` object for a core error, with `code`, the facts, and `cause` (e.g. an
+/// `ERR_RETRY_BUDGET` error when a retry was refused).
+pub fn error_object<'env>(env: &'env Env, err: &CoreError) -> napi::Result<Object<'env>> {
     let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, err.to_string()))?;
     obj.set_named_property("code", err.code())?;
     if let Some(address) = err.address() {
         obj.set_named_property("address", address)?;
     }
-    match err {
+    if let Some(cause) = err.cause() {
+        obj.set_named_property("cause", error_object(env, cause)?)?;
+    }
+    match err.primary() {
         CoreError::ProviderStatus { status, body, .. } => {
             obj.set_named_property("status", *status as u32)?;
             obj.set_named_property("body", body.as_str())?;
@@ -32,7 +41,7 @@ fn build(env: &Env, err: &CoreError) -> napi::Result<napi::Error> {
         CoreError::InvalidArg { field, .. } => obj.set_named_property("field", field.as_str())?,
         _ => {}
     }
-    Ok(napi::Error::from(obj.to_unknown()))
+    Ok(obj)
 }
 
 /// Throws from a synchronous method.

@@ -10,5 +10,6 @@ mod error;
 mod events;
 mod json;
 mod logger;
+mod options;
 mod registration;
 mod types;

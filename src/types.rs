@@ -92,20 +92,155 @@ pub struct ConsumerOptions {
     pub group: String,
     /// Use only providers of this version.
     pub version: Option<String>,
-    /// Balancer: `'roundrobin'` (smooth weighted round robin, the default).
+    /// Balancer: `'roundrobin'` (smooth weighted, the default), `'random'` (weighted),
+    /// `'leastactive'`, `'shortestresponse'`, `'consistenthash'` or `'p2c'` (peak EWMA).
+    #[napi(
+        ts_type = "'roundrobin' | 'random' | 'leastactive' | 'shortestresponse' | 'consistenthash' | 'p2c'"
+    )]
     pub load_balance: Option<String>,
-    /// Per-call timeout in ms. Default 3000.
+    /// Fault tolerance: `'failover'` (default), `'failfast'`, `'failsafe'`, `'failback'`,
+    /// `'forking'` or `'broadcast'`.
+    #[napi(
+        ts_type = "'failover' | 'failfast' | 'failsafe' | 'failback' | 'forking' | 'broadcast'"
+    )]
+    pub cluster: Option<String>,
+    /// Failover retries on other providers. Default 2.
+    pub retries: Option<u32>,
+    /// Timeout of each attempt in ms. Default 3000.
     pub timeout_ms: Option<u32>,
+    /// Time allowed for the whole call, retries included, in ms. Default `timeoutMs × (retries + 1)`.
+    pub deadline_ms: Option<u32>,
+    /// Methods safe to retry after the request may have reached a provider: `true` for all, or a
+    /// list. Default none (only calls that were never sent are retried).
+    #[napi(ts_type = "boolean | string[]")]
+    pub idempotent: Option<serde_json::Value>,
+    /// Parallel attempts of `'forking'`. Default 2.
+    pub forks: Option<u32>,
+    /// A provider started less than this many ms ago gets a proportionally smaller weight.
+    /// Default 600000 (10 min); 0 turns warmup off.
+    pub warmup_ms: Option<u32>,
+    /// Argument field used as the affinity key (consistent hashing, sticky gray share) when the
+    /// call gives no `hashKey`.
+    pub hash_argument: Option<String>,
+    /// Answer on a non-business failure: a value, or a function `(method, args, error)` whose
+    /// result (or promise) is the answer.
+    #[napi(
+        ts_type = "unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)"
+    )]
+    pub fallback: Option<serde_json::Value>,
+    /// Circuit breaker / outlier ejection per provider.
+    pub breaker: Option<BreakerOptions>,
+    /// Retries allowed: `percent` of recent calls plus `minPerSecond`.
+    pub retry_budget: Option<RetryBudgetOptions>,
+    /// Calls of this consumer in flight at once; beyond, `ERR_OVERLOADED` at once. Default unlimited.
+    pub max_concurrent: Option<u32>,
+    /// Calls in flight per provider; a full provider is skipped. Default unlimited.
+    pub max_concurrent_per_provider: Option<u32>,
+    /// Background retries of a failed `'failback'` call. Default 3.
+    pub failback_retries: Option<u32>,
+    /// First back-off of `'failback'` retries, doubled each time, in ms. Default 1000.
+    pub failback_delay_ms: Option<u32>,
 }
 
-/// Options of one `consumer.call()`.
+/// Circuit-breaker settings (per provider, per consumer).
+#[napi(object)]
+#[allow(dead_code)] // read by the core from JSON; declared here for the typings
+pub struct BreakerOptions {
+    /// Failures in a row that eject a provider. Default 5.
+    pub consecutive_failures: Option<u32>,
+    /// Share (0..1] of failed or slow calls over `windowMs` that ejects. Default 0.5.
+    pub failure_rate: Option<f64>,
+    /// Calls needed in the window before the rate counts. Default 10.
+    pub min_calls: Option<u32>,
+    /// Window of the failure rate, 1000..30000 ms. Default 10000.
+    pub window_ms: Option<u32>,
+    /// A successful call slower than this counts against the rate. Default off.
+    pub slow_call_ms: Option<u32>,
+    /// First ejection in ms, doubled at each repeated ejection. Default 10000.
+    pub eject_ms: Option<u32>,
+    /// Longest ejection in ms. Default 300000.
+    pub max_eject_ms: Option<u32>,
+    /// Probes let through after an ejection. Default 3.
+    pub half_open_probes: Option<u32>,
+    /// Largest share of providers ejected at once (at least one); when all look sick all are
+    /// used. 100 lets every provider be ejected (then calls fail with `ERR_CIRCUIT_OPEN`). Default 50.
+    pub max_ejected_percent: Option<u32>,
+}
+
+/// Retry-budget settings.
+#[napi(object)]
+#[allow(dead_code)] // read by the core from JSON; declared here for the typings
+pub struct RetryBudgetOptions {
+    /// Retries as a percentage of calls over the window. Default 20.
+    pub percent: Option<f64>,
+    /// Retries always allowed per second of window. Default 1.
+    pub min_per_second: Option<f64>,
+    /// Default 10000 ms.
+    pub window_ms: Option<u32>,
+}
+
+/// Options of one `consumer.call()`; they override the consumer's (a configurator in ZooKeeper
+/// overrides both).
 #[napi(object)]
 #[allow(dead_code)] // read by the core from JSON; declared here for the typings
 pub struct CallOptions {
-    /// Overrides the consumer's `timeoutMs` for this call.
+    /// Timeout of each attempt.
     pub timeout_ms: Option<u32>,
-    /// A gray request may reach gray providers (normal ones when there are none). Default false.
+    /// Time allowed for the whole call, retries included.
+    pub deadline_ms: Option<u32>,
+    /// `true`: a gray request (may reach gray providers; normal ones when there are none).
+    /// `false`: not gray, whatever the gray rule says. Absent: the gray rule decides.
     pub gray: Option<bool>,
+    /// Affinity key for `consistenthash` and the gray rule's sticky `keyPercent`.
+    #[napi(ts_type = "string | number")]
+    pub hash_key: Option<serde_json::Value>,
+    #[napi(
+        ts_type = "'roundrobin' | 'random' | 'leastactive' | 'shortestresponse' | 'consistenthash' | 'p2c'"
+    )]
+    pub load_balance: Option<String>,
+    #[napi(
+        ts_type = "'failover' | 'failfast' | 'failsafe' | 'failback' | 'forking' | 'broadcast'"
+    )]
+    pub cluster: Option<String>,
+    pub retries: Option<u32>,
+    /// Whether this call is safe to retry after it may have reached a provider.
+    pub idempotent: Option<bool>,
+    pub forks: Option<u32>,
+    #[napi(
+        ts_type = "unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)"
+    )]
+    pub fallback: Option<serde_json::Value>,
+}
+
+/// How a consumer sees one provider (`consumer.health()`).
+#[napi(object)]
+pub struct ProviderHealthInfo {
+    pub address: String,
+    /// Weight used now: the node's, overridden by a configurator, reduced during warmup.
+    pub weight: f64,
+    pub inflight: u32,
+    /// `'closed'`, `'open'` (ejected) or `'half-open'` (probing).
+    #[napi(ts_type = "'closed' | 'open' | 'half-open'")]
+    pub breaker: String,
+    /// Peak-EWMA latency in ms.
+    pub ewma_ms: Option<f64>,
+    /// Over the last 10 s.
+    pub successes: u32,
+    pub failures: u32,
+}
+
+impl From<&lemon_core::ProviderHealth> for ProviderHealthInfo {
+    fn from(h: &lemon_core::ProviderHealth) -> Self {
+        ProviderHealthInfo {
+            address: h.address.clone(),
+            weight: h.weight as f64,
+            inflight: h.inflight,
+            breaker: h.breaker.to_string(),
+            ewma_ms: h.ewma_ms,
+            successes: h.successes,
+            failures: h.failures,
+        }
+    }
 }
 
 /// One provider endpoint (`host:port`) as a consumer sees it.

@@ -62,8 +62,8 @@ impl ClusterOptions {
         if let Some(n) = f.integer("maxResponseBytes", 1, 1 << 40)? {
             transport.max_response_bytes = n as usize;
         }
-        let statsd = StatsdOptions::from_value(f.raw("statsd").unwrap_or(&Value::Null))?;
-        let cache_dir = match f.raw("cacheDir") {
+        let statsd = StatsdOptions::from_value(f.value("statsd").unwrap_or(&Value::Null))?;
+        let cache_dir = match f.value("cacheDir") {
             None => Some(default_cache_dir()),
             Some(Value::Bool(false)) => None,
             Some(Value::String(s)) if !s.is_empty() => Some(std::path::PathBuf::from(s)),
@@ -227,12 +227,16 @@ impl Cluster {
     /// Creates a consumer (see [`ConsumerOptions::from_value`]). Must be called inside a Tokio
     /// runtime.
     pub fn consumer(&self, options: &Value) -> Result<Arc<Consumer>> {
+        self.consumer_with(ConsumerOptions::from_value(options)?)
+    }
+
+    /// Creates a consumer from options already read. Must be called inside a Tokio runtime.
+    pub fn consumer_with(&self, opts: ConsumerOptions) -> Result<Arc<Consumer>> {
         if self.session.epoch().closed {
             return Err(Error::Closed {
                 what: "the cluster".into(),
             });
         }
-        let opts = ConsumerOptions::from_value(options)?;
         let consumer = Consumer::start(
             self.session.clone(),
             self.transport.clone(),

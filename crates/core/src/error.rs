@@ -35,6 +35,23 @@ pub enum Error {
     Zk { operation: String, detail: String },
     /// The object was closed; nothing more can be done with it.
     Closed { what: String },
+    /// Every provider that could serve the call is ejected by its circuit breaker (only when
+    /// `breaker.maxEjectedPercent` is 100; otherwise sick providers are all used rather than none).
+    CircuitOpen { service: String, detail: String },
+    /// Too many calls in flight (`maxConcurrent`, `maxConcurrentPerProvider`): refused at once
+    /// instead of queueing.
+    Overloaded { service: String, detail: String },
+    /// A retry was refused because the retry budget is spent; seen as the `cause` of the error of
+    /// the last attempt.
+    RetryBudget { service: String },
+    /// Calls are degraded by force (a configurator's `force`): no provider was called.
+    Degraded { service: String },
+    /// An error together with the error that ended the call early (e.g. `ERR_RETRY_BUDGET`). Its
+    /// code, address and message are those of `error`.
+    Caused {
+        error: Box<Error>,
+        cause: Box<Error>,
+    },
 }
 
 impl Error {
@@ -50,6 +67,11 @@ impl Error {
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::Zk { .. } => "ERR_ZK",
             Error::Closed { .. } => "ERR_CLOSED",
+            Error::CircuitOpen { .. } => "ERR_CIRCUIT_OPEN",
+            Error::Overloaded { .. } => "ERR_OVERLOADED",
+            Error::RetryBudget { .. } => "ERR_RETRY_BUDGET",
+            Error::Degraded { .. } => "ERR_DEGRADED",
+            Error::Caused { error, .. } => error.code(),
         }
     }
 
@@ -60,8 +82,66 @@ impl Error {
             Error::Connect { address, .. }
             | Error::ProviderStatus { address, .. }
             | Error::BadResponse { address, .. } => Some(address),
+            Error::Caused { error, .. } => error.address(),
             _ => None,
         }
+    }
+
+    /// The error without its cause.
+    pub fn primary(&self) -> &Error {
+        match self {
+            Error::Caused { error, .. } => error.primary(),
+            other => other,
+        }
+    }
+
+    /// The cause attached by [`Error::caused_by`], if any.
+    pub fn cause(&self) -> Option<&Error> {
+        match self {
+            Error::Caused { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// Attaches the reason the call stopped.
+    pub fn caused_by(self, cause: Error) -> Error {
+        Error::Caused {
+            error: Box::new(self),
+            cause: Box::new(cause),
+        }
+    }
+
+    /// A business answer: the provider replied with a 4xx. Never retried, never degraded, not a
+    /// provider failure for the breaker.
+    pub fn is_business(&self) -> bool {
+        matches!(self.primary(), Error::ProviderStatus { status, .. } if *status < 500)
+    }
+
+    /// A failure of the provider or the path to it (timeout, connection, 5xx, broken reply):
+    /// counted by the breaker, retried for idempotent methods. A 5xx is the provider's failure,
+    /// not a business answer: an overloaded or crashing provider must not be called again.
+    pub fn is_provider_failure(&self) -> bool {
+        match self.primary() {
+            Error::Timeout { address, .. } => address.is_some(),
+            Error::Connect { .. } | Error::BadResponse { .. } => true,
+            Error::ProviderStatus { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// Whether a fallback may replace this error: every non-business failure (timeout, no
+    /// provider, circuit open, overloaded, network, 5xx, forced degradation), never a 4xx, an
+    /// invalid argument or a closed consumer.
+    pub fn degradable(&self) -> bool {
+        self.is_provider_failure()
+            || matches!(
+                self.primary(),
+                Error::NoProvider { .. }
+                    | Error::Timeout { .. }
+                    | Error::CircuitOpen { .. }
+                    | Error::Overloaded { .. }
+                    | Error::Degraded { .. }
+            )
     }
 
     /// Shorthand for [`Error::InvalidArg`].
@@ -116,6 +196,14 @@ impl fmt::Display for Error {
             ),
             Error::Zk { operation, detail } => write!(f, "ZooKeeper {operation} failed: {detail}"),
             Error::Closed { what } => write!(f, "{what} is closed"),
+            Error::CircuitOpen { service, detail } => write!(f, "every provider of {service} is ejected by its circuit breaker: {detail}"),
+            Error::Overloaded { service, detail } => write!(f, "{service} is overloaded: {detail}"),
+            Error::RetryBudget { service } => write!(
+                f,
+                "no retry: the retry budget of {service} is spent (retries are capped to a share of recent calls)"
+            ),
+            Error::Degraded { service } => write!(f, "calls to {service} are degraded by force (configurator)"),
+            Error::Caused { error, cause } => write!(f, "{error} (stopped: {cause})"),
         }
     }
 }
@@ -190,6 +278,66 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(err.code(), code, "{err}");
         }
+        let svc = || "a/g".to_string();
+        let more = [
+            (
+                Error::CircuitOpen {
+                    service: svc(),
+                    detail: "x".into(),
+                },
+                "ERR_CIRCUIT_OPEN",
+            ),
+            (
+                Error::Overloaded {
+                    service: svc(),
+                    detail: "x".into(),
+                },
+                "ERR_OVERLOADED",
+            ),
+            (Error::RetryBudget { service: svc() }, "ERR_RETRY_BUDGET"),
+            (Error::Degraded { service: svc() }, "ERR_DEGRADED"),
+        ];
+        for (err, code) in more {
+            assert_eq!(err.code(), code, "{err}");
+            assert!(err.degradable() || code == "ERR_RETRY_BUDGET");
+        }
+    }
+
+    #[test]
+    fn classifies_business_failures_and_causes() {
+        let status = |s| Error::ProviderStatus {
+            address: "a:1".into(),
+            status: s,
+            body: String::new(),
+        };
+        assert!(
+            status(404).is_business()
+                && !status(404).degradable()
+                && !status(404).is_provider_failure()
+        );
+        assert!(
+            !status(503).is_business()
+                && status(503).degradable()
+                && status(503).is_provider_failure()
+        );
+        let e = status(500).caused_by(Error::RetryBudget {
+            service: "a/g".into(),
+        });
+        assert_eq!(e.code(), "ERR_PROVIDER_STATUS");
+        assert_eq!(e.address(), Some("a:1"));
+        assert_eq!(e.cause().map(Error::code), Some("ERR_RETRY_BUDGET"));
+        assert!(e.degradable());
+        assert!(!Error::invalid("x", "y").degradable());
+        assert!(!Error::Timeout {
+            address: None,
+            after_ms: 1
+        }
+        .is_provider_failure());
+        assert!(Error::Timeout {
+            address: None,
+            after_ms: 1
+        }
+        .degradable());
     }
 
     #[test]

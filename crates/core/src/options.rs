@@ -49,11 +49,6 @@ impl<'a> Fields<'a> {
         self.obj.and_then(|o| o.get(key)).filter(|v| !v.is_null())
     }
 
-    /// The raw value of a field (for options with several accepted shapes).
-    pub fn raw(&mut self, key: &'static str) -> Option<&'a Value> {
-        self.get(key)
-    }
-
     /// An optional string.
     pub fn string(&mut self, key: &'static str) -> Result<Option<String>> {
         match self.get(key) {
@@ -101,6 +96,18 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional duration in whole milliseconds, `min_ms..=max_ms`.
+    pub fn millis(
+        &mut self,
+        key: &'static str,
+        min_ms: u64,
+        max_ms: u64,
+    ) -> Result<Option<Duration>> {
+        Ok(self
+            .integer(key, min_ms as i64, max_ms as i64)?
+            .map(|n| Duration::from_millis(n as u64)))
+    }
+
     /// An optional finite number.
     pub fn number(&mut self, key: &'static str) -> Result<Option<f64>> {
         match self.get(key) {
@@ -113,16 +120,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional duration in whole milliseconds, `min_ms..=max_ms`.
-    pub fn millis(
-        &mut self,
-        key: &'static str,
-        min_ms: u64,
-        max_ms: u64,
-    ) -> Result<Option<Duration>> {
-        Ok(self
-            .integer(key, min_ms as i64, max_ms as i64)?
-            .map(|n| Duration::from_millis(n as u64)))
+    /// An optional raw value (any JSON).
+    pub fn value(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.get(key)
+    }
+
+    /// Whether the key is present (even as null).
+    pub fn has(&self, key: &str) -> bool {
+        self.obj.is_some_and(|o| o.contains_key(key))
     }
 
     /// An optional boolean.

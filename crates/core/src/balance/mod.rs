@@ -1,36 +1,250 @@
 //! Load balancers: given the providers eligible for one call, pick one.
 //!
 //! Each algorithm lives in its own file behind [`Balancer`]. A balancer only decides; it never
-//! filters (routing did that) and never retries (the cluster policy does that).
+//! filters (routing and the breaker did that) and never retries (the cluster policy does that).
+//! Every balancer honours the candidates' effective weights ([`Candidate::weight`]: the node's
+//! weight, a configurator override, reduced during warmup, see [`warmup`]).
 
+mod consistenthash;
+mod leastactive;
+mod p2c;
+mod random;
 mod roundrobin;
+mod shortestresponse;
+pub mod warmup;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use consistenthash::ConsistentHash;
+pub use leastactive::LeastActive;
+pub use p2c::PowerOfTwo;
+pub use random::Random;
 pub use roundrobin::RoundRobin;
+pub use shortestresponse::ShortestResponse;
 
 use crate::registry::Provider;
+use crate::stats::ProviderStats;
+
+/// One provider eligible for a call, with what balancers need to know about it.
+#[derive(Clone)]
+pub struct Candidate {
+    pub provider: Arc<Provider>,
+    /// Effective weight (override and warmup applied); 0 takes it out of rotation unless every
+    /// candidate has 0, in which case they share equally.
+    pub weight: u64,
+    pub stats: Arc<ProviderStats>,
+}
+
+/// What a balancer knows about the call being placed.
+pub struct Pick<'a> {
+    pub method: &'a str,
+    /// Hash of the call's affinity key (`hashKey`, a configured argument, or the arguments).
+    pub key_hash: u64,
+    /// Monotonic now, ms.
+    pub now_ms: u64,
+    pub rng: &'a mut Rng,
+}
 
 /// Picks one provider out of the candidates of one call.
 pub trait Balancer: Send + Sync {
     /// Returns the index of the chosen candidate, `None` only when `candidates` is empty.
-    /// `method` lets an algorithm keep separate state per method, as Dubbo does.
-    fn pick(&self, method: &str, candidates: &[Arc<Provider>]) -> Option<usize>;
-}
-
-/// The weight a balancer should use for a provider. A weight of 0 takes a provider out of
-/// rotation, unless every candidate has 0 (then they share equally rather than fail the call).
-pub fn weight(provider: &Provider) -> u64 {
-    u64::from(provider.node.weight)
+    fn pick(&self, call: &mut Pick<'_>, candidates: &[Candidate]) -> Option<usize>;
 }
 
 /// The names accepted by the `loadBalance` option.
-pub const NAMES: &[&str] = &["roundrobin"];
+pub const NAMES: &[&str] = &[
+    "roundrobin",
+    "random",
+    "leastactive",
+    "shortestresponse",
+    "consistenthash",
+    "p2c",
+];
 
 /// Builds the balancer called `name`.
 pub fn by_name(name: &str) -> Option<Box<dyn Balancer>> {
-    match name {
-        "roundrobin" => Some(Box::new(RoundRobin::default())),
-        _ => None,
+    Some(match name {
+        "roundrobin" => Box::new(RoundRobin::default()),
+        "random" => Box::new(Random),
+        "leastactive" => Box::new(LeastActive),
+        "shortestresponse" => Box::new(ShortestResponse),
+        "consistenthash" => Box::new(ConsistentHash::default()),
+        "p2c" => Box::new(PowerOfTwo),
+        _ => return None,
+    })
+}
+
+/// The weights balancers use: every 0 becomes 1 when all are 0.
+pub(crate) fn weights(candidates: &[Candidate]) -> Vec<u64> {
+    let all_zero = candidates.iter().all(|c| c.weight == 0);
+    candidates
+        .iter()
+        .map(|c| if all_zero { 1 } else { c.weight })
+        .collect()
+}
+
+/// Weighted random choice among `indices` (uniform when the weights are equal). Cumulative sum
+/// and one draw: O(n).
+pub(crate) fn weighted_among(rng: &mut Rng, weights: &[u64], indices: &[usize]) -> Option<usize> {
+    let total: u64 = indices.iter().map(|&i| weights[i]).sum();
+    if total == 0 {
+        return if indices.is_empty() {
+            None
+        } else {
+            Some(indices[rng.below(indices.len() as u64) as usize])
+        };
+    }
+    let mut point = rng.below(total);
+    for &i in indices {
+        if point < weights[i] {
+            return Some(i);
+        }
+        point -= weights[i];
+    }
+    indices.last().copied()
+}
+
+/// A small, fast, seedable generator (splitmix64). Statistical quality is ample for choosing
+/// providers; it is not for secrets.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// A generator seeded from the clock and a process-wide counter (distinct per call).
+    pub fn from_entropy() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+        let n = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Rng(mix(n ^ t))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.0)
+    }
+
+    /// Uniform in `0..n` (n > 0), by multiply-shift.
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The splitmix64 finaliser: a strong 64-bit mix.
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A stable 64-bit hash of bytes (FNV-1a, then the splitmix finaliser for avalanche). The same
+/// key hashes the same in every process and release, which sticky routing relies on.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    mix(h)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::registry::testing::provider;
+
+    /// Candidates named `a:1`, `b:1`, ... with these weights and fresh statistics.
+    pub fn candidates(weights: &[u64]) -> Vec<Candidate> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Candidate {
+                provider: provider(&format!("{}:1", (b'a' + i as u8) as char), *w as u32),
+                weight: *w,
+                stats: Arc::new(ProviderStats::new(0)),
+            })
+            .collect()
+    }
+
+    /// How many of `n` seeded picks went to each candidate.
+    pub fn histogram(b: &dyn Balancer, cs: &[Candidate], n: usize, seed: u64) -> Vec<usize> {
+        let mut rng = Rng::new(seed);
+        let mut counts = vec![0; cs.len()];
+        for i in 0..n {
+            let mut call = Pick {
+                method: "m",
+                key_hash: hash_bytes(&i.to_le_bytes()),
+                now_ms: 1_000_000,
+                rng: &mut rng,
+            };
+            counts[b.pick(&mut call, cs).unwrap()] += 1;
+        }
+        counts
+    }
+
+    /// Asserts every share is within `tolerance` (absolute, of 1.0) of its weight's share.
+    pub fn assert_shares(counts: &[usize], weights: &[u64], tolerance: f64) {
+        let n: usize = counts.iter().sum();
+        let total: u64 = weights.iter().sum();
+        for (c, w) in counts.iter().zip(weights) {
+            let got = *c as f64 / n as f64;
+            let want = *w as f64 / total as f64;
+            assert!(
+                (got - want).abs() <= tolerance,
+                "share {got:.3} vs weight share {want:.3} ({counts:?} for {weights:?})"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_uniform_enough_and_seedable() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        assert_eq!(a.next_u64(), b.next_u64());
+        let mut counts = [0u32; 10];
+        for _ in 0..100_000 {
+            counts[a.below(10) as usize] += 1;
+        }
+        for c in counts {
+            assert!((9_500..10_500).contains(&c), "{counts:?}");
+        }
+        let u = a.unit();
+        assert!((0.0..1.0).contains(&u));
+    }
+
+    #[test]
+    fn weighted_among_follows_weights() {
+        let mut rng = Rng::new(1);
+        let w = [1, 0, 3];
+        let mut counts = [0usize; 3];
+        for _ in 0..40_000 {
+            counts[weighted_among(&mut rng, &w, &[0, 1, 2]).unwrap()] += 1;
+        }
+        assert_eq!(counts[1], 0);
+        testing::assert_shares(&counts, &w, 0.01);
+        assert_eq!(weighted_among(&mut rng, &w, &[]), None);
+    }
+
+    #[test]
+    fn hashes_are_stable() {
+        assert_eq!(hash_bytes(b"user-42"), hash_bytes(b"user-42"));
+        assert_ne!(hash_bytes(b"user-42"), hash_bytes(b"user-43"));
     }
 }

@@ -5,13 +5,12 @@
 //! winner. Over any window of `total` picks each provider is chosen exactly `weight` times, and
 //! the choices are spread out instead of bunched (weights 5,1,1 give `a a b a c a a`, not
 //! `a a a a a b c`). State is kept per method; counters of providers that left are dropped.
-//! Cost: O(n) per pick over the candidates.
+//! Weights are the effective ones (override and warmup applied). Cost: O(n) per pick.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use super::{weight, Balancer};
-use crate::registry::Provider;
+use super::{weights, Balancer, Candidate, Pick};
 
 /// Smooth weighted round robin; the default balancer.
 #[derive(Default)]
@@ -21,12 +20,12 @@ pub struct RoundRobin {
 }
 
 impl Balancer for RoundRobin {
-    fn pick(&self, method: &str, candidates: &[Arc<Provider>]) -> Option<usize> {
+    fn pick(&self, call: &mut Pick<'_>, candidates: &[Candidate]) -> Option<usize> {
         if candidates.len() <= 1 {
             return if candidates.is_empty() { None } else { Some(0) };
         }
-        let all_zero = candidates.iter().all(|p| weight(p) == 0);
-        let w = |p: &Provider| if all_zero { 1 } else { weight(p) as i64 };
+        let method = call.method;
+        let ws = weights(candidates);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let counters = match state.get_mut(method) {
             Some(c) => c,
@@ -34,14 +33,15 @@ impl Balancer for RoundRobin {
         };
         let mut total = 0i64;
         let mut best: Option<(usize, i64)> = None;
-        for (i, p) in candidates.iter().enumerate() {
-            let weight = w(p);
+        for (i, c) in candidates.iter().enumerate() {
+            let weight = ws[i] as i64;
             if weight == 0 {
                 continue;
             }
-            let current = match counters.get_mut(&p.address) {
+            let address = &c.provider.address;
+            let current = match counters.get_mut(address) {
                 Some(c) => c,
-                None => counters.entry(p.address.clone()).or_insert(0),
+                None => counters.entry(address.clone()).or_insert(0),
             };
             *current += weight;
             total += weight;
@@ -50,12 +50,14 @@ impl Balancer for RoundRobin {
             }
         }
         let (index, _) = best?;
-        if let Some(c) = counters.get_mut(&candidates[index].address) {
+        if let Some(c) = counters.get_mut(&candidates[index].provider.address) {
             *c -= total;
         }
         if counters.len() > candidates.len() {
-            let alive: std::collections::HashSet<&str> =
-                candidates.iter().map(|p| p.address.as_str()).collect();
+            let alive: std::collections::HashSet<&str> = candidates
+                .iter()
+                .map(|c| c.provider.address.as_str())
+                .collect();
             counters.retain(|a, _| alive.contains(a.as_str()));
         }
         Some(index)
@@ -65,35 +67,36 @@ impl Balancer for RoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::testing::provider;
+    use crate::balance::testing::candidates;
+    use crate::balance::Rng;
 
-    fn sequence(rr: &RoundRobin, ps: &[Arc<Provider>], n: usize) -> String {
+    fn pick(rr: &RoundRobin, method: &str, cs: &[Candidate]) -> Option<usize> {
+        let mut rng = Rng::new(0);
+        let mut call = Pick {
+            method,
+            key_hash: 0,
+            now_ms: 0,
+            rng: &mut rng,
+        };
+        rr.pick(&mut call, cs)
+    }
+
+    fn sequence(rr: &RoundRobin, cs: &[Candidate], n: usize) -> String {
         (0..n)
-            .map(|_| {
-                ps[rr.pick("m", ps).unwrap()]
-                    .address
-                    .chars()
-                    .next()
-                    .unwrap()
-            })
+            .map(|_| (b'a' + pick(rr, "m", cs).unwrap() as u8) as char)
             .collect()
     }
 
     #[test]
     fn smooth_sequence_matches_nginx() {
-        let ps = vec![provider("a:1", 5), provider("b:1", 1), provider("c:1", 1)];
-        assert_eq!(sequence(&RoundRobin::default(), &ps, 14), "aabacaaaabacaa");
+        let cs = candidates(&[5, 1, 1]);
+        assert_eq!(sequence(&RoundRobin::default(), &cs, 14), "aabacaaaabacaa");
     }
 
     #[test]
     fn equal_weights_rotate_exactly() {
-        let ps = vec![
-            provider("a:1", 100),
-            provider("b:1", 100),
-            provider("c:1", 100),
-        ];
-        let rr = RoundRobin::default();
-        let s = sequence(&rr, &ps, 300);
+        let cs = candidates(&[100, 100, 100]);
+        let s = sequence(&RoundRobin::default(), &cs, 300);
         for c in ['a', 'b', 'c'] {
             assert_eq!(s.matches(c).count(), 100);
         }
@@ -102,12 +105,8 @@ mod tests {
 
     #[test]
     fn shares_follow_weights_and_zero_means_none() {
-        let ps = vec![
-            provider("a:1", 300),
-            provider("b:1", 100),
-            provider("c:1", 0),
-        ];
-        let s = sequence(&RoundRobin::default(), &ps, 400);
+        let cs = candidates(&[300, 100, 0]);
+        let s = sequence(&RoundRobin::default(), &cs, 400);
         assert_eq!(
             (
                 s.matches('a').count(),
@@ -116,21 +115,23 @@ mod tests {
             ),
             (300, 100, 0)
         );
-        let zeros = vec![provider("a:1", 0), provider("b:1", 0)];
+        let zeros = candidates(&[0, 0]);
         assert_eq!(sequence(&RoundRobin::default(), &zeros, 4), "abab");
     }
 
     #[test]
     fn state_is_per_method_and_forgets_departed_providers() {
         let rr = RoundRobin::default();
-        let ps = vec![provider("a:1", 1), provider("b:1", 1)];
-        assert_eq!(rr.pick("x", &ps), Some(0));
-        assert_eq!(rr.pick("y", &ps), Some(0), "a fresh method starts fresh");
-        let fewer = vec![provider("b:1", 1)];
-        assert_eq!(rr.pick("x", &fewer), Some(0));
-        let three = vec![provider("b:1", 1), provider("c:1", 1)];
-        rr.pick("x", &three);
+        let cs = candidates(&[1, 1, 1]);
+        assert_eq!(pick(&rr, "x", &cs[..2]), Some(0));
+        assert_eq!(
+            pick(&rr, "y", &cs[..2]),
+            Some(0),
+            "a fresh method starts fresh"
+        );
+        assert_eq!(pick(&rr, "x", &cs[1..2]), Some(0));
+        pick(&rr, "x", &cs[1..3]);
         assert!(rr.state.lock().unwrap()["x"].len() <= 2);
-        assert_eq!(rr.pick("x", &[]), None);
+        assert_eq!(pick(&rr, "x", &[]), None);
     }
 }

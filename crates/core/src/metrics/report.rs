@@ -1,7 +1,7 @@
 //! What lemon-cluster reports, in one place so that the README's metric list and the code agree.
 //!
 //! Consumer side, per `{app}.{group}.{method}`: `calls` (c), `errors.{CODE}` (c), `timeouts` (c),
-//! `latency` (ms, successful and failed calls). Per service: `{app}.{group}.providers` (g).
+//! `fallbacks` (c), `latency` (ms, successful and failed calls; a degraded call counts its error). Per service: `{app}.{group}.providers` (g).
 //! Provider side, per `{app}.{group}.{method}`: `served` (c), `served_errors.{status}` (c),
 //! `response_time` (ms, the design note's: middleware entry to headers written).
 
@@ -34,6 +34,13 @@ impl Metrics {
             if matches!(e, Error::Timeout { .. }) {
                 self.count(&method_metric(app, group, method, "timeouts"), 1);
             }
+        }
+    }
+
+    /// A call answered by its fallback (a degradation).
+    pub fn fallback(&self, app: &str, group: &str, method: &str) {
+        if self.enabled() {
+            self.count(&method_metric(app, group, method, "fallbacks"), 1);
         }
     }
 

@@ -65,6 +65,10 @@ pub struct ServicePaths {
     pub providers: String,
     /// `{root}/{app}/{group}/consumers`
     pub consumers: String,
+    /// `{root}/{app}/{group}/routers`: the gray rule (JSON).
+    pub routers: String,
+    /// `{root}/{app}/{group}/configurators`: runtime overrides (JSON).
+    pub configurators: String,
 }
 
 impl ServicePaths {
@@ -77,6 +81,8 @@ impl ServicePaths {
             service: format!("{app}/{group}"),
             providers: format!("{base}/providers"),
             consumers: format!("{base}/consumers"),
+            routers: format!("{base}/routers"),
+            configurators: format!("{base}/configurators"),
         })
     }
 }
@@ -96,6 +102,8 @@ mod tests {
         assert_eq!(p.providers, "/lemonhjuice/movie/query/providers");
         assert_eq!(p.consumers, "/lemonhjuice/movie/query/consumers");
         assert_eq!(p.service, "movie/query");
+        assert_eq!(p.routers, "/lemonhjuice/movie/query/routers");
+        assert_eq!(p.configurators, "/lemonhjuice/movie/query/configurators");
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct LiveProviders {
     reads: watch::Sender<Option<Arc<Vec<NodeRead>>>>,
     /// Set when the list could be read neither from ZooKeeper nor from a cache file in time.
     gave_up: watch::Sender<bool>,
+    /// Whether the list in use came from the cache file (until ZooKeeper's replaces it).
+    from_cache: watch::Sender<bool>,
 }
 
 impl Default for LiveProviders {
@@ -39,6 +41,7 @@ impl Default for LiveProviders {
             loaded: watch::channel(false).0,
             reads: watch::channel(None).0,
             gave_up: watch::channel(false).0,
+            from_cache: watch::channel(false).0,
         }
     }
 }
@@ -55,6 +58,17 @@ impl LiveProviders {
     /// Records that neither ZooKeeper nor the cache gave a list in time.
     pub fn give_up(&self) {
         self.gave_up.send_replace(true);
+    }
+
+    /// Resolves once it is clear that ZooKeeper did not answer in time: the list came from the
+    /// cache file, or from nowhere. Pending forever otherwise.
+    pub async fn wait_without_zookeeper(&self) {
+        let mut from_cache = self.from_cache.subscribe();
+        let mut gave_up = self.gave_up.subscribe();
+        tokio::select! {
+            _ = from_cache.wait_for(|c| *c) => {}
+            _ = gave_up.wait_for(|g| *g) => {}
+        }
     }
 
     /// Waits until the list is read or given up on, at most `timeout`; returns whether it was read.
@@ -99,6 +113,7 @@ impl LiveProviders {
                 );
             }
             self.loaded.send_replace(true);
+            self.from_cache.send_replace(true);
             dir.commit()
         };
         if !change.is_empty() {
@@ -140,6 +155,7 @@ impl LiveProviders {
             let rejected = f(&mut dir);
             if full {
                 self.loaded.send_replace(true);
+                self.from_cache.send_replace(false);
             }
             let change = dir.commit();
             let reads =
@@ -240,7 +256,10 @@ async fn follow_session(
                             return Ok(());
                         }
                         if matches!(event.session_state, zookeeper_client::SessionState::SyncConnected | zookeeper_client::SessionState::ConnectedReadOnly) {
-                            resync(client, folder, live, warnings).await?;
+                            // zookeeper-client 0.11 does not restore a persistent watch after a
+                            // reconnect (a test shows later changes going unreported), so the
+                            // caller adds a fresh watch and reads the folder again.
+                            return Ok(());
                         }
                     }
                     EventType::NodeCreated | EventType::NodeDataChanged => {

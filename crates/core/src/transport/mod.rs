@@ -40,6 +40,11 @@ impl Default for TransportOptions {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub body: Bytes,
+    /// Set when `body` is a fallback standing in for this error (degradation): the call failed
+    /// for a non-business reason, or degradation is forced.
+    pub degraded: Option<Error>,
+    /// The fallback is the binding's function: call it instead of returning `body`.
+    pub external_fallback: bool,
 }
 
 /// The shared HTTP client.
@@ -135,6 +140,8 @@ impl Transport {
         }
         Ok(Reply {
             body: Bytes::from(buf),
+            degraded: None,
+            external_fallback: false,
         })
     }
 

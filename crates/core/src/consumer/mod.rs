@@ -1,0 +1,522 @@
+//! The consumer side: a live provider set for one service, the rules governing it, and the call
+//! path, read top to bottom in [`Consumer::call`]:
+//! settings (consumer ⊕ call ⊕ configurator) → forced degradation? → route (version, method,
+//! disabled, gray lane) → weights (override, warmup) → cluster policy (attempts through breaker,
+//! budget and bulkheads, each attempt balanced and sent by the transport) → fallback on a
+//! non-business failure → back.
+
+mod failure;
+mod health;
+mod options;
+mod register;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use crate::balance::{self, hash_bytes, warmup::warm_weight, Balancer, Candidate, Rng};
+use crate::error::{Error, Result};
+use crate::events::{Emitter, Warnings};
+use crate::governance::{follow_node, Configurators, Governance};
+use crate::metrics::Metrics;
+use crate::policy::budget::RetryBudget;
+use crate::policy::bulkhead::Bulkhead;
+use crate::policy::failback::FailbackQueue;
+use crate::policy::{broadcast, failover, forking, Attempts, Mode};
+use crate::registry::path::{segment, ServicePaths};
+use crate::registry::{
+    follow_providers, keep_written, start_from_cache, CacheFile, Change, LiveProviders, Provider,
+};
+use crate::route::{route, Empty, Route};
+use crate::stats::{lock, mono_ms, ProviderStats};
+use crate::transport::{encode_segment, Reply, Transport};
+use crate::zk::{EphemeralId, ZkSession};
+
+use failure::degraded;
+use register::register_consumer;
+
+pub use health::ProviderHealth;
+pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, DEFAULT_TIMEOUT};
+
+/// Extra time `ready()` allows for reading the cache file after the connect timeout.
+const CACHE_READ_ALLOWANCE: Duration = Duration::from_secs(2);
+
+/// A consumer of one service.
+pub struct Consumer {
+    me: Weak<Consumer>,
+    service: ServicePaths,
+    opts: ConsumerOptions,
+    host: String,
+    live: Arc<LiveProviders>,
+    governance: Arc<Governance>,
+    balancers: Vec<(&'static str, Box<dyn Balancer>)>,
+    stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
+    budget: Mutex<RetryBudget>,
+    bulkhead: Bulkhead,
+    failback: FailbackQueue,
+    /// Rate limit of failsafe/failback warnings.
+    reports: Mutex<failure::ReportLimiter>,
+    transport: Arc<Transport>,
+    metrics: Arc<Metrics>,
+    session: Arc<ZkSession>,
+    warnings: Arc<Warnings>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// This consumer's own node under `consumers/`, once registered.
+    node: Arc<Mutex<Option<EphemeralId>>>,
+    closed: AtomicBool,
+    /// Whether a cache file backs this consumer's list.
+    cached: AtomicBool,
+}
+
+impl Consumer {
+    /// Starts following the service's providers, routers and configurators, and registers this
+    /// consumer under `consumers/`. Must be called inside a Tokio runtime.
+    pub fn start(
+        session: Arc<ZkSession>,
+        transport: Arc<Transport>,
+        metrics: Arc<Metrics>,
+        warnings: Arc<Warnings>,
+        root: &str,
+        host: &str,
+        opts: ConsumerOptions,
+    ) -> Result<Arc<Consumer>> {
+        let service = ServicePaths::new(root, &opts.app, &opts.group)?;
+        let balancers = balance::NAMES
+            .iter()
+            .filter_map(|n| balance::by_name(n).map(|b| (*n, b)))
+            .collect();
+        let live = Arc::new(LiveProviders::default());
+        {
+            let (m, app, group) = (metrics.clone(), opts.app.clone(), opts.group.clone());
+            live.changes
+                .subscribe(move |c: &Change| m.providers(&app, &group, c.total));
+        }
+        let governance = Arc::new(Governance::default());
+        let follow = tokio::spawn(follow_providers(
+            session.clone(),
+            service.providers.clone(),
+            live.clone(),
+            warnings.clone(),
+        ));
+        let routers = {
+            let (g, w, path) = (
+                governance.clone(),
+                warnings.clone(),
+                service.routers.clone(),
+            );
+            tokio::spawn(follow_node(
+                session.clone(),
+                path.clone(),
+                warnings.clone(),
+                move |data| {
+                    if let Err(e) = g.set_routers(data) {
+                        w.warn(
+                            "ERR_BAD_ROUTER",
+                            format!("kept the previous rule: {path}: {e}"),
+                            Some(&path),
+                        );
+                    }
+                },
+            ))
+        };
+        let configurators = {
+            let (g, w, path) = (
+                governance.clone(),
+                warnings.clone(),
+                service.configurators.clone(),
+            );
+            tokio::spawn(follow_node(
+                session.clone(),
+                path.clone(),
+                warnings.clone(),
+                move |data| {
+                    if let Err(e) = g.set_configurators(data) {
+                        w.warn(
+                            "ERR_BAD_CONFIGURATOR",
+                            format!("kept the previous overrides: {path}: {e}"),
+                            Some(&path),
+                        );
+                    }
+                },
+            ))
+        };
+        let data = serde_json::to_vec(&json!({
+            "host": host,
+            "pid": std::process::id(),
+            "app": opts.app,
+            "group": opts.group,
+            "version": opts.version,
+            "loadBalance": opts.load_balance,
+            "timestamp": crate::now_ms(),
+        }))
+        .unwrap_or_default();
+        let node = Arc::new(Mutex::new(None));
+        let register = tokio::spawn(register_consumer(
+            session.clone(),
+            service.consumers.clone(),
+            format!("{host}-"),
+            data,
+            warnings.clone(),
+            node.clone(),
+        ));
+        let budget = Mutex::new(RetryBudget::new(opts.budget.clone()));
+        Ok(Arc::new_cyclic(|me| Consumer {
+            me: me.clone(),
+            service,
+            opts,
+            host: host.to_string(),
+            live,
+            governance,
+            balancers,
+            stats: RwLock::new(HashMap::new()),
+            budget,
+            bulkhead: Bulkhead::default(),
+            failback: FailbackQueue::default(),
+            reports: Mutex::new(failure::ReportLimiter::default()),
+            transport,
+            metrics,
+            session,
+            warnings,
+            tasks: Mutex::new(vec![follow, routers, configurators, register]),
+            node,
+            closed: AtomicBool::new(false),
+            cached: AtomicBool::new(false),
+        }))
+    }
+
+    /// `app/group`.
+    pub fn service(&self) -> &str {
+        &self.service.service
+    }
+
+    /// Keeps this service's provider list in a cache file under `dir`, and starts from that file
+    /// when ZooKeeper cannot be read at start. Must be called inside a Tokio runtime.
+    pub fn use_cache(&self, dir: &std::path::Path, warnings: Arc<Warnings>) {
+        let cache = CacheFile::new(
+            dir,
+            &self.session.options().connect,
+            &self.service.providers,
+        );
+        let timeout = self.session.options().connect_timeout;
+        let writer = tokio::spawn(keep_written(
+            cache.clone(),
+            self.live.clone(),
+            warnings.clone(),
+        ));
+        let fallback = tokio::spawn(start_from_cache(
+            cache,
+            self.live.clone(),
+            self.service.providers.clone(),
+            timeout,
+            warnings,
+        ));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend([writer, fallback]);
+        self.cached.store(true, Ordering::Release);
+    }
+
+    /// Waits until the provider list has been read from ZooKeeper once (or, when ZooKeeper cannot
+    /// be read in time, from the cache file).
+    pub async fn ready(&self) -> Result<()> {
+        let mut timeout = self.session.options().connect_timeout;
+        if self.cached.load(Ordering::Acquire) {
+            // The cache is consulted once the connect timeout has passed; give it time to be read.
+            timeout += CACHE_READ_ALLOWANCE;
+        }
+        if self.live.wait_settled(timeout).await {
+            Ok(())
+        } else {
+            Err(Error::ZkUnavailable {
+                detail: format!(
+                    "the provider list of {} was not read within {} ms",
+                    self.service.service,
+                    timeout.as_millis()
+                ),
+            })
+        }
+    }
+
+    /// The providers this consumer may use (of its version, when one is set).
+    pub fn providers(&self) -> Vec<Arc<Provider>> {
+        self.live
+            .snapshot()
+            .iter()
+            .filter(|p| {
+                self.opts
+                    .version
+                    .as_deref()
+                    .is_none_or(|v| p.node.version == v)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Provider-set changes.
+    pub fn changes(&self) -> &Emitter<Change> {
+        &self.live.changes
+    }
+
+    /// The rules in force (routers and configurators from ZooKeeper).
+    pub fn governance(&self) -> &Governance {
+        &self.governance
+    }
+
+    /// Background failback retries pending now.
+    pub fn pending_failbacks(&self) -> usize {
+        self.failback.pending()
+    }
+
+    /// Calls `method` with a JSON `body` and returns the JSON reply, or the fallback standing in
+    /// for a non-business failure ([`Reply::degraded`] set).
+    pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
+        let started = std::time::Instant::now();
+        let result = self.run(method, body, opts).await;
+        let (app, group) = (&self.opts.app, &self.opts.group);
+        match &result {
+            Ok(reply) => {
+                let outcome = reply.degraded.as_ref().map_or(Ok(()), Err);
+                self.metrics
+                    .call_finished(app, group, method, outcome, started.elapsed());
+                if reply.degraded.is_some() {
+                    self.metrics.fallback(app, group, method);
+                }
+            }
+            Err(e) => self
+                .metrics
+                .call_finished(app, group, method, Err(e), started.elapsed()),
+        }
+        result
+    }
+
+    async fn run(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed {
+                what: format!("the consumer of {}", self.service.service),
+            });
+        }
+        segment("method", method)?;
+        let started = tokio::time::Instant::now();
+        // A new consumer's first calls wait (briefly: both nodes are read with the provider
+        // list) for the rules, so that they already obey a forced degradation.
+        // Without ZooKeeper (the list came from the cache file, or from nowhere) the rules cannot
+        // come either: stop waiting for them then.
+        if !self.governance.is_loaded() {
+            let unruled = Settings::merge(&self.opts, opts, &Default::default(), method);
+            tokio::select! {
+                _ = self.governance.wait_loaded(unruled.deadline) => {}
+                _ = self.live.wait_without_zookeeper() => {}
+            }
+        }
+        let cfg = self.governance.configurators();
+        let s = Settings::merge(&self.opts, opts, &cfg.service, method);
+        if s.force {
+            let e = Error::Degraded {
+                service: self.service.service.clone(),
+            };
+            return Ok(degraded(&s.fallback, e));
+        }
+        match self
+            .invoke(method, body.clone(), opts, &s, &cfg, started)
+            .await
+        {
+            Ok(reply) => Ok(reply),
+            Err(e) => self.on_failure(method, body, opts, &s, e),
+        }
+    }
+
+    /// Route, weigh and run the cluster policy.
+    async fn invoke(
+        &self,
+        method: &str,
+        body: Bytes,
+        opts: &CallOptions,
+        s: &Settings,
+        cfg: &Configurators,
+        started: tokio::time::Instant,
+    ) -> Result<Reply> {
+        let deadline = started + s.deadline;
+        // A call made right after `consumer()` waits for the first read instead of failing.
+        if !self.live.wait_loaded(Duration::ZERO).await
+            && !self
+                .live
+                .wait_loaded(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await
+        {
+            return Err(Error::NoProvider {
+                service: self.service.service.clone(),
+                method: method.to_string(),
+                detail: "the provider list could not be read from ZooKeeper yet".into(),
+            });
+        }
+        let affinity = self.affinity(opts, &body);
+        let routers = self.governance.routers();
+        let mut rng = Rng::from_entropy();
+        let gray = match &routers.gray {
+            Some(rule) => rule.selects(opts.gray, &self.host, affinity, &mut rng),
+            None => opts.gray.unwrap_or(false),
+        };
+        let snapshot = self.live.snapshot();
+        let routed = route(
+            &snapshot,
+            &Route {
+                version: self.opts.version.as_deref(),
+                method,
+                disabled: &cfg.disabled,
+                gray,
+                force_gray: routers.gray.as_ref().is_some_and(|g| g.force),
+            },
+        )
+        .map_err(|Empty(detail)| Error::NoProvider {
+            service: self.service.service.clone(),
+            method: method.to_string(),
+            detail: format!("{detail} under {}", self.service.providers),
+        })?;
+        let candidates = self.candidates(routed, cfg);
+        let _slot = self
+            .bulkhead
+            .try_acquire(self.opts.max_concurrent)
+            .ok_or_else(|| Error::Overloaded {
+                service: self.service.service.clone(),
+                detail: format!(
+                    "maxConcurrent ({}) calls in flight",
+                    self.opts.max_concurrent.unwrap_or(0)
+                ),
+            })?;
+        lock(&self.budget).on_call(mono_ms());
+        let path = format!(
+            "/{}/{}/{}",
+            encode_segment(&self.opts.app),
+            encode_segment(&self.opts.group),
+            encode_segment(method)
+        );
+        let balancer = self
+            .balancers
+            .iter()
+            .find(|(n, _)| *n == s.load_balance)
+            .map(|(_, b)| b.as_ref())
+            .unwrap_or(self.balancers[0].1.as_ref());
+        let attempts = Attempts {
+            service: &self.service.service,
+            method,
+            path: &path,
+            // Hashing the whole arguments costs a pass over them: only consistenthash needs it.
+            key_hash: match affinity {
+                Some(k) => k,
+                None if s.load_balance == "consistenthash" => hash_bytes(&body),
+                None => 0,
+            },
+            body,
+            candidates,
+            balancer,
+            transport: &self.transport,
+            breaker: &self.opts.breaker,
+            budget: &self.budget,
+            max_per_provider: self.opts.max_concurrent_per_provider,
+            timeout: s.timeout,
+            deadline,
+            deadline_ms: s.deadline.as_millis() as u64,
+            idempotent: s.idempotent,
+            gray,
+        };
+        match s.cluster {
+            Mode::Failover => failover::run(&attempts, s.retries).await,
+            Mode::Failfast | Mode::Failsafe | Mode::Failback => failover::run(&attempts, 0).await,
+            Mode::Forking => forking::run(&attempts, s.forks).await,
+            Mode::Broadcast => broadcast::run(&attempts).await,
+        }
+    }
+
+    /// The hash of the call's affinity key: `hashKey`, else the configured argument field.
+    fn affinity(&self, opts: &CallOptions, body: &[u8]) -> Option<u64> {
+        if let Some(k) = &opts.hash_key {
+            return Some(hash_bytes(k.as_bytes()));
+        }
+        let field = self.opts.hash_argument.as_deref()?;
+        let args: Value = serde_json::from_slice(body).ok()?;
+        match args.get(field)? {
+            Value::String(s) => Some(hash_bytes(s.as_bytes())),
+            Value::Null => None,
+            other => Some(hash_bytes(other.to_string().as_bytes())),
+        }
+    }
+
+    fn candidates(&self, routed: Vec<Arc<Provider>>, cfg: &Configurators) -> Vec<Candidate> {
+        routed
+            .into_iter()
+            .map(|provider| {
+                let stats = self.stats_of(&provider.address);
+                let weight = self.weight(&provider, &stats, cfg);
+                Candidate {
+                    provider,
+                    weight,
+                    stats,
+                }
+            })
+            .collect()
+    }
+
+    /// Node weight, overridden by the configurator, reduced during warmup.
+    fn weight(&self, p: &Provider, stats: &ProviderStats, cfg: &Configurators) -> u64 {
+        let base = cfg
+            .providers
+            .get(&p.address)
+            .and_then(|o| o.weight)
+            .unwrap_or(p.node.weight);
+        warm_weight(
+            u64::from(base),
+            p.node.timestamp,
+            stats.first_seen_ms,
+            crate::now_ms(),
+            self.opts.warmup.as_millis() as u64,
+        )
+    }
+
+    fn stats_of(&self, address: &str) -> Arc<ProviderStats> {
+        if let Some(s) = self
+            .stats
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(address)
+        {
+            return s.clone();
+        }
+        let mut map = self.stats.write().unwrap_or_else(|e| e.into_inner());
+        let known = self.live.snapshot();
+        if map.len() > 2 * known.len() + 16 {
+            map.retain(|a, _| known.iter().any(|p| &p.address == a));
+        }
+        map.entry(address.to_string())
+            .or_insert_with(|| Arc::new(ProviderStats::new(crate::now_ms())))
+            .clone()
+    }
+
+    /// Stops watching, aborts background retries and removes this consumer's node. Idempotent.
+    pub async fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.failback.close();
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+        self.live.changes.clear();
+        let node = self.node.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(id) = node {
+            if let Err(e) = self.session.remove_ephemeral(id).await {
+                tracing::debug!("consumer node not removed now ({e}); it goes with the session");
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! One attempt: choose a provider among the call's candidates (skipping those already tried,
+//! ejected by their breaker, or at their concurrency limit), call it, and record what happened
+//! in its statistics and breaker. Every fault-tolerance mode is built from [`Attempts::choose`]
+//! and [`Attempts::send`].
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::breaker::{BreakerOptions, Permit};
+use super::budget::RetryBudget;
+use crate::balance::{Balancer, Candidate, Pick, Rng};
+use crate::error::{Error, Result};
+use crate::stats::{lock, mono_ms, Outcome};
+use crate::transport::{Reply, Transport};
+
+/// Everything the attempts of one call share.
+pub struct Attempts<'a> {
+    pub service: &'a str,
+    pub method: &'a str,
+    /// URL path, `/{app}/{group}/{method}`.
+    pub path: &'a str,
+    pub body: Bytes,
+    /// Routed candidates with effective weights.
+    pub candidates: Vec<Candidate>,
+    pub balancer: &'a dyn Balancer,
+    pub transport: &'a Transport,
+    pub breaker: &'a BreakerOptions,
+    pub budget: &'a Mutex<RetryBudget>,
+    pub max_per_provider: Option<u32>,
+    pub key_hash: u64,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// End of the whole call.
+    pub deadline: Instant,
+    /// The call's total time allowed, for the deadline's error message.
+    pub deadline_ms: u64,
+    pub idempotent: bool,
+    /// A gray call carries the gray header, so the provider's own calls stay in the lane.
+    pub gray: bool,
+}
+
+/// A provider chosen for an attempt.
+pub struct Chosen {
+    pub index: usize,
+    permit: Option<Permit>,
+}
+
+impl Chosen {
+    /// A provider called without asking its breaker (broadcast).
+    pub fn unguarded(index: usize) -> Chosen {
+        Chosen {
+            index,
+            permit: None,
+        }
+    }
+}
+
+impl Attempts<'_> {
+    /// Chooses a provider not in `tried` (candidate indices).
+    pub fn choose(&self, tried: &[usize], rng: &mut Rng) -> Result<Chosen> {
+        let now = mono_ms();
+        let pool: Vec<usize> = (0..self.candidates.len())
+            .filter(|i| !tried.contains(i))
+            .collect();
+        if pool.is_empty() {
+            return Err(Error::NoProvider {
+                service: self.service.to_string(),
+                method: self.method.to_string(),
+                detail: format!("all {} provider(s) were tried", self.candidates.len()),
+            });
+        }
+        let open: Vec<usize> = match self.max_per_provider {
+            Some(limit) => pool
+                .iter()
+                .copied()
+                .filter(|&i| self.candidates[i].stats.inflight() < limit)
+                .collect(),
+            None => pool,
+        };
+        if open.is_empty() {
+            return Err(Error::Overloaded {
+                service: self.service.to_string(),
+                detail: format!(
+                    "every provider has maxConcurrentPerProvider ({}) calls in flight",
+                    self.max_per_provider.unwrap_or(0)
+                ),
+            });
+        }
+        let admitted: Vec<usize> = open
+            .iter()
+            .copied()
+            .filter(|&i| lock(&self.candidates[i].stats.breaker).admits(now, self.breaker))
+            .collect();
+        let pool = if !admitted.is_empty() {
+            admitted
+        } else if self.breaker.max_ejected_percent >= 100 {
+            return Err(Error::CircuitOpen {
+                service: self.service.to_string(),
+                detail: format!("{} provider(s), all in their back-off", open.len()),
+            });
+        } else {
+            // All dead → all alive: when every candidate looks sick, use them all, not none.
+            open
+        };
+        let subset: Vec<Candidate> = pool.iter().map(|&i| self.candidates[i].clone()).collect();
+        let mut call = Pick {
+            method: self.method,
+            key_hash: self.key_hash,
+            now_ms: now,
+            rng,
+        };
+        let picked = self.balancer.pick(&mut call, &subset).unwrap_or(0);
+        let index = pool[picked.min(pool.len() - 1)];
+        let permit = lock(&self.candidates[index].stats.breaker).acquire(now, self.breaker);
+        Ok(Chosen { index, permit })
+    }
+
+    /// The time left for one attempt: the per-attempt timeout, cut by the deadline.
+    pub fn attempt_timeout(&self) -> Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.deadline_error());
+        }
+        Ok(self.timeout.min(left))
+    }
+
+    /// The error of a call whose deadline passed between attempts.
+    pub fn deadline_error(&self) -> Error {
+        Error::Timeout {
+            address: None,
+            after_ms: self.deadline_ms,
+        }
+    }
+
+    /// Calls the chosen provider and records the outcome. Dropping the future (a cancelled fork)
+    /// records nothing but gives back a half-open probe permit.
+    pub async fn send(&self, chosen: Chosen, timeout: Duration) -> Result<Reply> {
+        let c = &self.candidates[chosen.index];
+        let mut record = Recorder {
+            attempts: self,
+            index: chosen.index,
+            permit: chosen.permit,
+            done: false,
+        };
+        let _inflight = c.stats.start();
+        let started = std::time::Instant::now();
+        let result = self
+            .transport
+            .post(
+                &c.provider.address,
+                self.path,
+                self.body.clone(),
+                timeout,
+                self.gray,
+            )
+            .await;
+        let latency = started.elapsed().as_secs_f64() * 1000.0;
+        record.finish(latency, &result);
+        result
+    }
+
+    /// Takes one retry from the budget, or says why not.
+    pub fn take_retry(&self) -> Result<()> {
+        if lock(self.budget).try_retry(mono_ms()) {
+            Ok(())
+        } else {
+            Err(Error::RetryBudget {
+                service: self.service.to_string(),
+            })
+        }
+    }
+}
+
+struct Recorder<'a, 'b> {
+    attempts: &'a Attempts<'b>,
+    index: usize,
+    permit: Option<Permit>,
+    done: bool,
+}
+
+impl Recorder<'_, '_> {
+    fn finish(&mut self, latency_ms: f64, result: &Result<Reply>) {
+        self.done = true;
+        let a = self.attempts;
+        let slow = a
+            .breaker
+            .slow_call
+            .is_some_and(|s| latency_ms > s.as_millis() as f64);
+        let outcome = match result {
+            Err(e) if e.is_provider_failure() => Outcome::Failure,
+            _ => Outcome::Success { slow },
+        };
+        let now = mono_ms();
+        let c = &a.candidates[self.index];
+        c.stats.record(now, latency_ms, outcome);
+        let may_eject = outcome == Outcome::Failure && {
+            let ejected = a
+                .candidates
+                .iter()
+                .enumerate()
+                .filter(|(i, o)| *i != self.index && lock(&o.stats.breaker).is_ejected(now))
+                .count();
+            ejected < a.breaker.max_ejected(a.candidates.len())
+        };
+        let jitter = Rng::from_entropy().unit();
+        let tripped =
+            lock(&c.stats.breaker).record(now, outcome, self.permit, may_eject, jitter, a.breaker);
+        if tripped {
+            tracing::info!(provider = %c.provider.address, service = a.service, "provider ejected by its circuit breaker");
+        }
+    }
+}
+
+impl Drop for Recorder<'_, '_> {
+    fn drop(&mut self) {
+        if !self.done && self.permit == Some(Permit::Probe) {
+            lock(&self.attempts.candidates[self.index].stats.breaker).release_probe();
+        }
+    }
+}

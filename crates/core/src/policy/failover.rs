@@ -1,0 +1,47 @@
+//! Failover (the default mode, as in Dubbo): try one provider; when the attempt fails and a retry
+//! is safe (see [`super::retryable`]), try another provider not yet tried in this call, up to
+//! `retries` more times (default 2), while the retry budget grants it and the deadline allows.
+//! `failfast` and `failsafe` are this with no retries.
+
+use super::{retryable, Attempts};
+use crate::balance::Rng;
+use crate::error::Result;
+use crate::transport::Reply;
+
+/// Default number of retries after the first attempt.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// Runs up to `1 + retries` attempts.
+pub async fn run(a: &Attempts<'_>, retries: u32) -> Result<Reply> {
+    let mut rng = Rng::from_entropy();
+    let timeout = a.attempt_timeout()?;
+    let chosen = a.choose(&[], &mut rng)?;
+    let mut tried = vec![chosen.index];
+    let mut err = match a.send(chosen, timeout).await {
+        Ok(reply) => return Ok(reply),
+        Err(e) => e,
+    };
+    for _ in 0..retries {
+        if !retryable(&err, a.idempotent) || tried.len() >= a.candidates.len() {
+            return Err(err);
+        }
+        let timeout = match a.attempt_timeout() {
+            Ok(t) => t,
+            Err(deadline) => return Err(err.caused_by(deadline)),
+        };
+        if let Err(refused) = a.take_retry() {
+            return Err(err.caused_by(refused));
+        }
+        let chosen = match a.choose(&tried, &mut rng) {
+            Ok(c) => c,
+            // Every untried provider is overloaded or ejected: the attempt's error stands.
+            Err(_) => return Err(err),
+        };
+        tried.push(chosen.index);
+        err = match a.send(chosen, timeout).await {
+            Ok(reply) => return Ok(reply),
+            Err(e) => e,
+        };
+    }
+    Err(err)
+}
