@@ -35,6 +35,14 @@ pub enum Error {
     Zk { operation: String, detail: String },
     /// The object was closed; nothing more can be done with it.
     Closed { what: String },
+    /// A configuration document is not a JSON object (malformed znode, snapshot or patch).
+    ConfigInvalid { path: String, detail: String },
+    /// A configuration save kept losing the compare-and-set race; nothing was written.
+    ConfigConflict { path: String, attempts: u32 },
+    /// A write to a configuration store opened with `readOnly`.
+    ConfigReadOnly { path: String },
+    /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
+    ConfigDecrypt { key: String, detail: String },
 }
 
 impl Error {
@@ -50,6 +58,10 @@ impl Error {
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::Zk { .. } => "ERR_ZK",
             Error::Closed { .. } => "ERR_CLOSED",
+            Error::ConfigInvalid { .. } => "ERR_CONFIG_INVALID",
+            Error::ConfigConflict { .. } => "ERR_CONFIG_CONFLICT",
+            Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
+            Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
         }
     }
 
@@ -116,6 +128,15 @@ impl fmt::Display for Error {
             ),
             Error::Zk { operation, detail } => write!(f, "ZooKeeper {operation} failed: {detail}"),
             Error::Closed { what } => write!(f, "{what} is closed"),
+            Error::ConfigInvalid { path, detail } => {
+                write!(f, "configuration at {path} is not a JSON object: {detail}; the last good configuration stays in use")
+            }
+            Error::ConfigConflict { path, attempts } => write!(
+                f,
+                "could not save {path}: another writer changed it {attempts} times in a row; nothing was written, the changes are kept for the next save"
+            ),
+            Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
+            Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
         }
     }
 }

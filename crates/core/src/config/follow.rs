@@ -1,0 +1,125 @@
+//! Follows the configuration znode through ZooKeeper outages, session expiry and deletion.
+//!
+//! A *persistent* watch (ZooKeeper ≥ 3.6) on the znode reports every create, change and delete
+//! with no one-shot watch to re-arm, so no change falls into a re-arm window (nconf-zookeeper's
+//! one-shot watch was lost for good when the node was deleted). The znode is read again after
+//! every (re)connect, because events that happen while disconnected are not replayed; the
+//! store's mzxid check makes such re-reads silent when nothing changed. A missing znode is
+//! created on first sight (unless `readOnly`); one deleted later is waited for, not re-created.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures::FutureExt;
+use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
+
+use super::store::{create, ConfigStore};
+use crate::error::{from_zk, Error, Result};
+use crate::zk::{Epoch, ZkSession};
+
+/// Runs until the session is closed or the store is dropped.
+pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
+    let mut epochs = session.epochs();
+    loop {
+        let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
+            Ok(e) => *e,
+            Err(_) => return,
+        };
+        if epoch.closed {
+            return;
+        }
+        let Ok(client) = session.client() else {
+            if epochs.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        if let Err(e) = follow_session(&client, &store, &mut epochs, epoch.session).await {
+            let Some(s) = store.upgrade() else { return };
+            if !matches!(e, Error::ZkUnavailable { .. }) {
+                s.warnings.warn(
+                    e.code(),
+                    format!("following {}: {e}; retrying", s.path()),
+                    Some(s.path()),
+                );
+            }
+            drop(s);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Reads the znode, creating it when it was never seen and the store may write.
+async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
+    let path = store.path();
+    match client.get_data(path).await {
+        Ok((data, stat)) => {
+            store.accept(&data, &stat);
+            Ok(())
+        }
+        Err(zookeeper_client::Error::NoNode)
+            if store.never_seen() && !store.options().read_only =>
+        {
+            let raw = store.raw();
+            let bytes = serde_json::to_vec(&*raw).unwrap_or_else(|_| b"{}".to_vec());
+            match create(client, path, &bytes, store.options().auth.is_some()).await {
+                Ok(_) | Err(zookeeper_client::Error::NodeExists) => store.reread(client).await,
+                Err(e) => Err(from_zk("create", e)),
+            }
+        }
+        Err(zookeeper_client::Error::NoNode) => {
+            store.node_deleted();
+            Ok(())
+        }
+        Err(e) => Err(from_zk("get_data", e)),
+    }
+}
+
+async fn follow_session(
+    client: &Client,
+    store: &Weak<ConfigStore>,
+    epochs: &mut tokio::sync::watch::Receiver<Epoch>,
+    session: u64,
+) -> Result<()> {
+    let path = match store.upgrade() {
+        Some(s) => s.path().to_string(),
+        None => return Ok(()),
+    };
+    let mut watcher = client
+        .watch(&path, AddWatchMode::Persistent)
+        .await
+        .map_err(|e| from_zk("watch", e))?;
+    match store.upgrade() {
+        Some(s) => read(client, &s).await?,
+        None => return Ok(()),
+    }
+    loop {
+        tokio::select! {
+            // The library panics if a watcher is polled after a terminal session event; we stop
+            // at that event, and the guard keeps any such panic from escaping regardless.
+            event = std::panic::AssertUnwindSafe(watcher.changed()).catch_unwind() => {
+                let Ok(event) = event else { return Ok(()) };
+                let Some(s) = store.upgrade() else { return Ok(()) };
+                match event.event_type {
+                    EventType::Session => {
+                        if event.session_state.is_terminated() {
+                            return Ok(());
+                        }
+                        if matches!(event.session_state, SessionState::SyncConnected | SessionState::ConnectedReadOnly) {
+                            read(client, &s).await?;
+                        }
+                    }
+                    EventType::NodeCreated | EventType::NodeDataChanged => read(client, &s).await?,
+                    EventType::NodeDeleted => s.node_deleted(),
+                    EventType::NodeChildrenChanged => {}
+                }
+            }
+            changed = epochs.changed() => {
+                let e = *epochs.borrow();
+                if changed.is_err() || e.closed || e.session != session {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
