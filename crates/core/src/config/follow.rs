@@ -2,8 +2,9 @@
 //!
 //! A *persistent* watch (ZooKeeper ≥ 3.6) on the znode reports every create, change and delete
 //! with no one-shot watch to re-arm, so no change falls into a re-arm window (nconf-zookeeper's
-//! one-shot watch was lost for good when the node was deleted). The znode is read again after
-//! every (re)connect, because events that happen while disconnected are not replayed; the
+//! one-shot watch was lost for good when the node was deleted). After every (re)connect the
+//! watch is added again — zookeeper-client 0.11 does not carry a persistent watch across a
+//! reconnect — and the znode read again, because events during the disconnection are lost; the
 //! store's mzxid check makes such re-reads silent when nothing changed. A missing znode is
 //! created on first sight (unless `readOnly`); one deleted later is waited for, not re-created.
 
@@ -106,7 +107,10 @@ async fn follow_session(
                             return Ok(());
                         }
                         if matches!(event.session_state, SessionState::SyncConnected | SessionState::ConnectedReadOnly) {
-                            read(client, &s).await?;
+                            // zookeeper-client 0.11 does not restore a persistent watch after a
+                            // reconnect (measured: later changes were never reported), so the
+                            // caller adds a fresh watch and reads again.
+                            return Ok(());
                         }
                     }
                     EventType::NodeCreated | EventType::NodeDataChanged => read(client, &s).await?,
