@@ -331,6 +331,11 @@ impl ConfigStore {
     /// The znode is gone: keep the data, forget the version (a save creates it again).
     pub(super) fn node_deleted(&self) {
         let mut st = self.lock();
+        if !st.settled {
+            // ZooKeeper answered: waiting longer for the first load would not help.
+            let why = format!("{} does not exist", self.opts.path);
+            self.fall_back(&mut st, &why);
+        }
         if st.version.take().is_some() {
             self.warnings.warn(
                 "ERR_CONFIG_NODE_DELETED",
