@@ -7,6 +7,8 @@
 //! reconnect — and the znode read again, because events during the disconnection are lost; the
 //! store's mzxid check makes such re-reads silent when nothing changed. A missing znode is
 //! created on first sight (unless `readOnly`); one deleted later is waited for, not re-created.
+//! The tree layout watches the whole subtree with a persistent *recursive* watch and re-reads
+//! the tree after each burst of events.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -14,7 +16,9 @@ use std::time::Duration;
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
+use super::options::Layout;
 use super::store::{create, ConfigStore};
+use super::tree;
 use crate::error::{from_zk, Error, Result};
 use crate::zk::{Epoch, ZkSession};
 
@@ -52,6 +56,9 @@ pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
 
 /// Reads the znode, creating it when it was never seen and the store may write.
 async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
+    if store.options().layout == Layout::Tree {
+        return read_tree(client, store).await;
+    }
     let path = store.path();
     match client.get_data(path).await {
         Ok((data, stat)) => {
@@ -76,18 +83,52 @@ async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
     }
 }
 
+/// The tree layout's [`read`]: a missing root is created with the data in use.
+async fn read_tree(client: &Client, store: &ConfigStore) -> Result<()> {
+    let path = store.path();
+    match tree::read(client, path).await? {
+        Some(read) => {
+            store.accept_tree(read);
+            Ok(())
+        }
+        None if store.never_seen() && !store.options().read_only => {
+            tree::ensure_parents(client, path).await?;
+            let ops = tree::plan(
+                path,
+                &serde_json::Map::new(),
+                &store.raw(),
+                &Default::default(),
+                false,
+            );
+            match tree::commit(client, &ops, store.options().auth.is_some()).await {
+                Ok(()) => store.reread(client).await,
+                Err(e) if tree::is_conflict(&e) => store.reread(client).await,
+                Err(e) => Err(from_zk("multi", e)),
+            }
+        }
+        None => {
+            store.node_deleted();
+            Ok(())
+        }
+    }
+}
+
 async fn follow_session(
     client: &Client,
     store: &Weak<ConfigStore>,
     epochs: &mut tokio::sync::watch::Receiver<Epoch>,
     session: u64,
 ) -> Result<()> {
-    let path = match store.upgrade() {
-        Some(s) => s.path().to_string(),
+    let (path, layout) = match store.upgrade() {
+        Some(s) => (s.path().to_string(), s.options().layout),
         None => return Ok(()),
     };
+    let mode = match layout {
+        Layout::Document => AddWatchMode::Persistent,
+        Layout::Tree => AddWatchMode::PersistentRecursive,
+    };
     let mut watcher = client
-        .watch(&path, AddWatchMode::Persistent)
+        .watch(&path, mode)
         .await
         .map_err(|e| from_zk("watch", e))?;
     match store.upgrade() {
@@ -112,6 +153,19 @@ async fn follow_session(
                             // caller adds a fresh watch and reads again.
                             return Ok(());
                         }
+                    }
+                    _ if layout == Layout::Tree => {
+                        // One re-read of the tree for a burst of events: take every event that
+                        // is already there first (stopping at a terminal one).
+                        for _ in 0..10_000 {
+                            match std::panic::AssertUnwindSafe(watcher.changed()).catch_unwind().now_or_never() {
+                                Some(Ok(e)) if e.event_type == EventType::Session && e.session_state.is_terminated() => return Ok(()),
+                                Some(Ok(_)) => {}
+                                Some(Err(_)) => return Ok(()),
+                                None => break,
+                            }
+                        }
+                        read(client, &s).await?;
                     }
                     EventType::NodeCreated | EventType::NodeDataChanged => read(client, &s).await?,
                     EventType::NodeDeleted => s.node_deleted(),

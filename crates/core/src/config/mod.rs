@@ -11,6 +11,7 @@ pub mod options;
 pub mod secret;
 pub mod snapshot;
 mod store;
+pub mod tree;
 
 pub use document::{ChangeKind, KeyChange, Patch, PatchOp};
 pub use options::{ConfigOptions, Layout};

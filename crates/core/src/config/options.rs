@@ -21,6 +21,8 @@ pub const DEFAULT_KEY_ENV: &str = "LEMON_CONFIG_KEY";
 pub enum Layout {
     /// One znode holds the whole JSON document (nconf-zookeeper's layout).
     Document,
+    /// One znode per leaf key below `/{name}` (see `config::tree`).
+    Tree,
 }
 
 /// Everything a [`super::ConfigStore`] needs to know.
@@ -76,10 +78,11 @@ impl ConfigOptions {
         let auth = f.string("auth")?;
         let layout = match f.string("layout")?.as_deref() {
             None | Some("document") => Layout::Document,
+            Some("tree") => Layout::Tree,
             Some(other) => {
                 return Err(Error::invalid(
                     "layout",
-                    format!("must be 'document', got {other:?}"),
+                    format!("must be 'document' or 'tree', got {other:?}"),
                 ))
             }
         };

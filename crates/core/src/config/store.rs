@@ -12,7 +12,7 @@
 //! short jittered pause, so concurrent writers of different keys never lose each other's work.
 //! When two processes change the *same* key, the later save wins for that key.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,9 +21,10 @@ use tokio::sync::watch;
 use zookeeper_client::{Acls, Client, CreateMode, Stat};
 
 use super::document::{self, KeyChange, Patch};
-use super::options::ConfigOptions;
+use super::options::{ConfigOptions, Layout};
 use super::secret;
 use super::snapshot::{self, SnapshotWriter};
+use super::tree::{self, TreeRead};
 use crate::error::{from_zk, Error, Result};
 use crate::events::{Emitter, Warnings};
 use crate::zk::{ZkOptions, ZkSession};
@@ -88,6 +89,8 @@ struct State {
     mzxid: i64,
     /// Data version for compare-and-set; `None` while the znode does not exist.
     version: Option<i32>,
+    /// Tree layout: the data version of every znode of the last read, for compare-and-set.
+    tree_versions: Arc<BTreeMap<String, i32>>,
     /// Whether the initial load is over (ZooKeeper answered, or the fallback was used).
     settled: bool,
     /// The document a save of ours is writing, to tell our own version from a remote one when
@@ -141,6 +144,7 @@ impl ConfigStore {
                 view: empty,
                 mzxid: 0,
                 version: None,
+                tree_versions: Arc::new(BTreeMap::new()),
                 settled: false,
                 writing: None,
                 history: VecDeque::new(),
@@ -298,6 +302,23 @@ impl ConfigStore {
         self.commit(&mut st, new, origin, stat.mzxid);
     }
 
+    /// Accepts a read of the whole tree (tree layout).
+    pub(super) fn accept_tree(&self, read: TreeRead) {
+        let mut st = self.lock();
+        if read.zxid <= st.mzxid {
+            return;
+        }
+        st.mzxid = read.zxid;
+        st.version = read.versions.get(&self.opts.path).copied();
+        st.tree_versions = Arc::new(read.versions);
+        let new = Arc::new(read.doc);
+        let origin = match &st.writing {
+            Some(w) if **w == *new => Origin::Local,
+            _ => Origin::Remote,
+        };
+        self.commit(&mut st, new, origin, read.zxid);
+    }
+
     /// Makes `new` the current version and tells everyone who needs to know.
     fn commit(&self, st: &mut State, new: Arc<Map<String, Value>>, origin: Origin, mzxid: i64) {
         let changes = document::diff(&st.raw, &new, &self.opts.separator);
@@ -370,7 +391,10 @@ impl ConfigStore {
         self.session
             .wait_connected(self.opts.connect_timeout)
             .await?;
-        let result = self.save_attempts(&patch).await;
+        let result = match self.opts.layout {
+            Layout::Document => self.save_attempts(&patch).await,
+            Layout::Tree => self.save_tree(&patch).await,
+        };
         self.lock().writing = None;
         result?;
         Ok(self.updates_since(since))
@@ -434,8 +458,15 @@ impl ConfigStore {
         })
     }
 
-    /// Reads the znode now and accepts what it holds.
+    /// Reads the znode (or the tree) now and accepts what it holds.
     pub(super) async fn reread(&self, client: &Client) -> Result<()> {
+        if self.opts.layout == Layout::Tree {
+            match tree::read(client, &self.opts.path).await? {
+                Some(read) => self.accept_tree(read),
+                None => self.node_deleted(),
+            }
+            return Ok(());
+        }
         match client.get_data(&self.opts.path).await {
             Ok((data, stat)) => {
                 self.accept(&data, &stat);
@@ -447,6 +478,52 @@ impl ConfigStore {
             }
             Err(e) => Err(from_zk("get_data", e)),
         }
+    }
+
+    /// Tree layout: one transaction per attempt, touching only the keys that differ.
+    async fn save_tree(&self, patch: &Patch) -> Result<()> {
+        let mut reread = false;
+        for attempt in 0..MAX_SAVE_ATTEMPTS {
+            let client = self.session.client()?;
+            if !reread && self.lock().source != Source::ZooKeeper {
+                self.reread(&client).await?;
+                reread = true;
+            }
+            let (base, versions, exists) = {
+                let st = self.lock();
+                (
+                    st.raw.clone(),
+                    st.tree_versions.clone(),
+                    st.version.is_some(),
+                )
+            };
+            let mut new = (*base).clone();
+            let key = self.opts.key.as_ref();
+            document::apply(&mut new, patch, &mut |path, old, value| {
+                secret::seal(key, &path.join(&self.opts.separator), old, value)
+            })?;
+            if new == *base && exists {
+                return Ok(());
+            }
+            let ops = tree::plan(&self.opts.path, &base, &new, &versions, exists);
+            if !exists {
+                tree::ensure_parents(&client, &self.opts.path).await?;
+            }
+            self.lock().writing = Some(Arc::new(new));
+            match tree::commit(&client, &ops, self.opts.auth.is_some()).await {
+                Ok(()) => return self.reread(&client).await,
+                Err(e) if tree::is_conflict(&e) => {
+                    tracing::debug!(attempt, path = %self.opts.path, "tree save conflict; rebasing");
+                    self.reread(&client).await?;
+                    tokio::time::sleep(jitter(attempt)).await;
+                }
+                Err(e) => return Err(from_zk("multi", e)),
+            }
+        }
+        Err(Error::ConfigConflict {
+            path: self.opts.path.clone(),
+            attempts: MAX_SAVE_ATTEMPTS,
+        })
     }
 
     /// Stops following, ends the session and writes the last snapshot. Idempotent.
