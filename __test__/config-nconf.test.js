@@ -6,7 +6,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { startZooKeeper, zkGet, zkCreate } = require('./harness/zookeeper')
+const { startZooKeeper, zkGet, zkCreate, zkSet } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { nconf, provider, openStore, tempFile, sleep } = require('./harness/config')
 
@@ -264,4 +264,27 @@ test('get() is an in-memory lookup: it keeps answering after the native side is 
   const { conf, store } = open({ name: 'in-memory' })
   await store.close()
   assert.equal(conf.get('still'), 'here')
+})
+
+test('auth: a znode created with digest auth is readable by that user only', async () => {
+  const { conf, store } = open({ name: 'auth-node', auth: 'app:s3cret', autoSave: -1 })
+  conf.set('k', 1)
+  await new Promise((resolve, reject) => store.save(null, (e) => (e ? reject(e) : resolve())))
+  await assert.rejects(zkGet(zk.connectString, '/auth-node'), /Insufficient permission|NoAuth|not authenticated/i)
+  const same = open({ name: 'auth-node', auth: 'app:s3cret' })
+  assert.equal(same.conf.get('k'), 1)
+  const other = open({ name: 'auth-node', auth: 'app:wrong', connectTimeoutMs: 1500 })
+  assert.equal(other.conf.get('k'), undefined, 'a wrong password reads nothing')
+  assert.equal(other.store.source, 'empty')
+  await waitFor(() => other.warnings.some((w) => /NoAuth|permission|auth/i.test(w.message)), { what: 'the permission warning' })
+})
+
+test('autoUpdate: false keeps the data first loaded; remote versions are not applied', async () => {
+  await zkCreate(zk.connectString, '/no-auto', '{"v":1}')
+  const { conf, updates } = open({ name: 'no-auto', autoUpdate: false })
+  assert.equal(conf.get('v'), 1)
+  await zkSet(zk.connectString, '/no-auto', '{"v":2}')
+  await sleep(1000)
+  assert.equal(conf.get('v'), 1)
+  assert.equal(updates.length, 0)
 })

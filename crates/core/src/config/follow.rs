@@ -17,7 +17,8 @@ use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
 use super::options::Layout;
-use super::store::{create, ConfigStore};
+use super::save::create;
+use super::store::ConfigStore;
 use super::tree;
 use crate::error::{from_zk, Error, Result};
 use crate::zk::{Epoch, ZkSession};
@@ -25,6 +26,7 @@ use crate::zk::{Epoch, ZkSession};
 /// Runs until the session is closed or the store is dropped.
 pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
     let mut epochs = session.epochs();
+    let mut failures: u32 = 0;
     loop {
         let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
             Ok(e) => *e,
@@ -41,7 +43,10 @@ pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
         };
         if let Err(e) = follow_session(&client, &store, &mut epochs, epoch.session).await {
             let Some(s) = store.upgrade() else { return };
-            if !matches!(e, Error::ZkUnavailable { .. }) {
+            failures = failures.saturating_add(1);
+            // Report a persistent failure (say, no permission to read the znode) once, not on
+            // every retry.
+            if !matches!(e, Error::ZkUnavailable { .. }) && failures == 1 {
                 s.warnings.warn(
                     e.code(),
                     format!("following {}: {e}; retrying", s.path()),
@@ -49,7 +54,11 @@ pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
                 );
             }
             drop(s);
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // 200 ms, doubling, at most 5 s.
+            let wait = 200u64.saturating_mul(1 << failures.min(5)).min(5_000);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        } else {
+            failures = 0;
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod document;
 mod follow;
 pub mod options;
+mod save;
 pub mod secret;
 pub mod snapshot;
 mod store;
@@ -15,4 +16,5 @@ pub mod tree;
 
 pub use document::{ChangeKind, KeyChange, Patch, PatchOp};
 pub use options::{ConfigOptions, Layout};
-pub use store::{ConfigStore, Origin, Source, Update, MAX_SAVE_ATTEMPTS};
+pub use save::MAX_SAVE_ATTEMPTS;
+pub use store::{ConfigStore, Origin, Source, Update};

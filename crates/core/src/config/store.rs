@@ -6,11 +6,7 @@
 //! after a reconnect or a new session, and the echo of our own write, never produce a second
 //! event. A version whose content did not change produces none either.
 //!
-//! Saving is compare-and-set on the znode's data version. On a conflict the store reads the
-//! newer version (reporting it as a remote change), re-applies this process's own unsaved
-//! changes (the patch) on top of it and tries again, at most [`MAX_SAVE_ATTEMPTS`] times with a
-//! short jittered pause, so concurrent writers of different keys never lose each other's work.
-//! When two processes change the *same* key, the later save wins for that key.
+//! Saving (compare-and-set with rebase) is in `save.rs`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -18,19 +14,17 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::sync::watch;
-use zookeeper_client::{Acls, Client, CreateMode, Stat};
+use zookeeper_client::{Client, Stat};
 
-use super::document::{self, KeyChange, Patch};
+use super::document::{self, KeyChange};
 use super::options::{ConfigOptions, Layout};
 use super::secret;
 use super::snapshot::{self, SnapshotWriter};
 use super::tree::{self, TreeRead};
-use crate::error::{from_zk, Error, Result};
+use crate::error::{from_zk, Result};
 use crate::events::{Emitter, Warnings};
 use crate::zk::{ZkOptions, ZkSession};
 
-/// Compare-and-set attempts per save before `ERR_CONFIG_CONFLICT`.
-pub const MAX_SAVE_ATTEMPTS: u32 = 64;
 /// Updates kept for callers that catch up after a synchronous call.
 const HISTORY: usize = 256;
 
@@ -80,6 +74,13 @@ pub struct Update {
     pub version: i64,
 }
 
+/// What a save builds on (see [`ConfigStore::base`]).
+pub(super) struct Base {
+    pub raw: Arc<Map<String, Value>>,
+    pub version: Option<i32>,
+    pub tree_versions: Arc<BTreeMap<String, i32>>,
+}
+
 struct State {
     generation: u64,
     source: Source,
@@ -109,7 +110,7 @@ pub struct ConfigStore {
     pub(super) warnings: Arc<Warnings>,
     loaded: watch::Sender<bool>,
     snapshot: Option<Arc<SnapshotWriter>>,
-    saving: tokio::sync::Mutex<()>,
+    pub(super) saving: tokio::sync::Mutex<()>,
     follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -181,6 +182,38 @@ impl ConfigStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where the data in use comes from.
+    pub(super) fn source(&self) -> Source {
+        self.lock().source
+    }
+
+    /// What a save builds on: the raw document, its data version (`None` while the znode does
+    /// not exist) and, in the tree layout, every znode's version.
+    pub(super) fn base(&self) -> Base {
+        let st = self.lock();
+        Base {
+            raw: st.raw.clone(),
+            version: st.version,
+            tree_versions: st.tree_versions.clone(),
+        }
+    }
+
+    /// Remembers the document a save is writing, so that the watch reporting it first still
+    /// marks it as ours.
+    pub(super) fn set_writing(&self, doc: Option<Arc<Map<String, Value>>>) {
+        self.lock().writing = doc;
+    }
+
+    /// Accepts the document this store just wrote (document layout).
+    pub(super) fn accept_written(&self, new: Arc<Map<String, Value>>, stat: &Stat) {
+        let mut st = self.lock();
+        if stat.mzxid > st.mzxid {
+            st.mzxid = stat.mzxid;
+            st.version = Some(stat.version);
+            self.commit(&mut st, new, Origin::Local, stat.mzxid);
+        }
     }
 
     /// The data to start with: ZooKeeper's if it answers within `connectTimeoutMs`, else the
@@ -379,85 +412,6 @@ impl ConfigStore {
         self.lock().raw.clone()
     }
 
-    /// Writes this process's unsaved changes with compare-and-set, rebasing them on newer
-    /// versions as needed. Returns the updates after `since` (including this save's).
-    pub async fn save(&self, patch: Patch, since: u64) -> Result<Vec<Update>> {
-        if self.opts.read_only {
-            return Err(Error::ConfigReadOnly {
-                path: self.opts.path.clone(),
-            });
-        }
-        let _one_at_a_time = self.saving.lock().await;
-        self.session
-            .wait_connected(self.opts.connect_timeout)
-            .await?;
-        let result = match self.opts.layout {
-            Layout::Document => self.save_attempts(&patch).await,
-            Layout::Tree => self.save_tree(&patch).await,
-        };
-        self.lock().writing = None;
-        result?;
-        Ok(self.updates_since(since))
-    }
-
-    async fn save_attempts(&self, patch: &Patch) -> Result<()> {
-        let mut reread = false;
-        for attempt in 0..MAX_SAVE_ATTEMPTS {
-            let client = self.session.client()?;
-            if !reread && self.lock().source != Source::ZooKeeper {
-                // Build on what ZooKeeper has, never on a snapshot that may be older.
-                self.reread(&client).await?;
-                reread = true;
-            }
-            // A missing znode is created, a malformed one overwritten, from the data in use.
-            let (base, version) = {
-                let st = self.lock();
-                (st.raw.clone(), st.version)
-            };
-            let mut new = (*base).clone();
-            let key = self.opts.key.as_ref();
-            document::apply(&mut new, patch, &mut |path, old, value| {
-                secret::seal(key, &path.join(&self.opts.separator), old, value)
-            })?;
-            if new == *base && version.is_some() {
-                return Ok(());
-            }
-            let new = Arc::new(new);
-            let bytes =
-                serde_json::to_vec(&*new).map_err(|e| Error::invalid("value", e.to_string()))?;
-            self.lock().writing = Some(new.clone());
-            let written = match version {
-                Some(v) => client.set_data(&self.opts.path, &bytes, Some(v)).await,
-                None => create(&client, &self.opts.path, &bytes, self.opts.auth.is_some()).await,
-            };
-            match written {
-                Ok(stat) => {
-                    let mut st = self.lock();
-                    if stat.mzxid > st.mzxid {
-                        st.mzxid = stat.mzxid;
-                        st.version = Some(stat.version);
-                        self.commit(&mut st, new, Origin::Local, stat.mzxid);
-                    }
-                    return Ok(());
-                }
-                Err(
-                    zookeeper_client::Error::BadVersion
-                    | zookeeper_client::Error::NodeExists
-                    | zookeeper_client::Error::NoNode,
-                ) => {
-                    tracing::debug!(attempt, path = %self.opts.path, "save conflict; rebasing");
-                    self.reread(&client).await?;
-                    tokio::time::sleep(jitter(attempt)).await;
-                }
-                Err(e) => return Err(from_zk("set_data", e)),
-            }
-        }
-        Err(Error::ConfigConflict {
-            path: self.opts.path.clone(),
-            attempts: MAX_SAVE_ATTEMPTS,
-        })
-    }
-
     /// Reads the znode (or the tree) now and accepts what it holds.
     pub(super) async fn reread(&self, client: &Client) -> Result<()> {
         if self.opts.layout == Layout::Tree {
@@ -480,52 +434,6 @@ impl ConfigStore {
         }
     }
 
-    /// Tree layout: one transaction per attempt, touching only the keys that differ.
-    async fn save_tree(&self, patch: &Patch) -> Result<()> {
-        let mut reread = false;
-        for attempt in 0..MAX_SAVE_ATTEMPTS {
-            let client = self.session.client()?;
-            if !reread && self.lock().source != Source::ZooKeeper {
-                self.reread(&client).await?;
-                reread = true;
-            }
-            let (base, versions, exists) = {
-                let st = self.lock();
-                (
-                    st.raw.clone(),
-                    st.tree_versions.clone(),
-                    st.version.is_some(),
-                )
-            };
-            let mut new = (*base).clone();
-            let key = self.opts.key.as_ref();
-            document::apply(&mut new, patch, &mut |path, old, value| {
-                secret::seal(key, &path.join(&self.opts.separator), old, value)
-            })?;
-            if new == *base && exists {
-                return Ok(());
-            }
-            let ops = tree::plan(&self.opts.path, &base, &new, &versions, exists);
-            if !exists {
-                tree::ensure_parents(&client, &self.opts.path).await?;
-            }
-            self.lock().writing = Some(Arc::new(new));
-            match tree::commit(&client, &ops, self.opts.auth.is_some()).await {
-                Ok(()) => return self.reread(&client).await,
-                Err(e) if tree::is_conflict(&e) => {
-                    tracing::debug!(attempt, path = %self.opts.path, "tree save conflict; rebasing");
-                    self.reread(&client).await?;
-                    tokio::time::sleep(jitter(attempt)).await;
-                }
-                Err(e) => return Err(from_zk("multi", e)),
-            }
-        }
-        Err(Error::ConfigConflict {
-            path: self.opts.path.clone(),
-            attempts: MAX_SAVE_ATTEMPTS,
-        })
-    }
-
     /// Stops following, ends the session and writes the last snapshot. Idempotent.
     pub async fn close(&self) {
         if let Some(task) = self
@@ -543,44 +451,4 @@ impl ConfigStore {
         self.updates.clear();
         self.warnings.clear();
     }
-}
-
-/// Creates `path` (and missing parents) holding `data`.
-pub(super) async fn create(
-    client: &Client,
-    path: &str,
-    data: &[u8],
-    authenticated: bool,
-) -> std::result::Result<Stat, zookeeper_client::Error> {
-    // With digest auth the node belongs to its creator; without, to anyone (as before).
-    let acls = if authenticated {
-        Acls::creator_all()
-    } else {
-        Acls::anyone_all()
-    };
-    let options = CreateMode::Persistent.with_acls(acls);
-    match client.create(path, data, &options).await {
-        Err(zookeeper_client::Error::NoNode) => {
-            if let Some((parent, _)) = path.rsplit_once('/') {
-                if !parent.is_empty() {
-                    match client.mkdir(parent, &options).await {
-                        Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            client.create(path, data, &options).await.map(|(s, _)| s)
-        }
-        other => other.map(|(s, _)| s),
-    }
-}
-
-/// 1–5 ms growing with the attempt, varied per process so two writers fall out of step.
-fn jitter(attempt: u32) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0) as u64;
-    let spread = 1 + u64::from(attempt.min(4));
-    Duration::from_micros(500 + (nanos ^ u64::from(std::process::id())) % (spread * 1000))
 }
