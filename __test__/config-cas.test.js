@@ -5,11 +5,12 @@
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { startZooKeeper, zkGet, zkSet, zkCreate } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
-const { openStore, sleep } = require('./harness/config')
+const { openStore, tempFile, sleep } = require('./harness/config')
 
 let zk
 const stores = []
@@ -31,11 +32,11 @@ function save(conf) {
   return new Promise((resolve, reject) => conf.save((e, d) => (e ? reject(e) : resolve(d))))
 }
 
-function writer(prefix, count, expect) {
+function writer(prefix, count, expect, cacheFile) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [path.join(__dirname, 'fixtures', 'config-writer.js'), zk.connectString, 'cas', prefix, String(count), String(expect)],
+      [path.join(__dirname, 'fixtures', 'config-writer.js'), zk.connectString, 'cas', prefix, String(count), String(expect), cacheFile],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let out = ''
@@ -53,7 +54,8 @@ function writer(prefix, count, expect) {
 
 test('two processes each do 200 set+save of their own keys at once: all 400 keys are there after', async () => {
   await zkCreate(zk.connectString, '/cas', '{}')
-  const [a, b] = await Promise.all([writer('a', 200, 400), writer('b', 200, 400)])
+  const cacheFile = tempFile()
+  const [a, b] = await Promise.all([writer('a', 200, 400, cacheFile), writer('b', 200, 400, cacheFile)])
   for (const r of [a, b]) {
     assert.equal(r.signal, null, r.err)
     assert.equal(r.code, 0, r.err)
@@ -71,6 +73,10 @@ test('two processes each do 200 set+save of their own keys at once: all 400 keys
   // The two save loops really ran at the same time (otherwise there was no race to win).
   const [[, aStart, aEnd], [, bStart, bEnd]] = [aLines[1], bLines[1]].map((l) => l.split(' ').map(Number))
   assert.ok(aStart < bEnd && bStart < aEnd, `save windows overlap: a ${aStart}-${aEnd}, b ${bStart}-${bEnd}`)
+  // Both wrote the one snapshot file hundreds of times: it is whole and has the last version.
+  const snapshot = JSON.parse(fs.readFileSync(cacheFile, 'utf8'))
+  assert.deepEqual(snapshot, doc)
+  assert.deepEqual(fs.readdirSync(path.dirname(cacheFile)), [path.basename(cacheFile)], 'no temporary files left')
 })
 
 test('a remote update keeps local unsaved changes; the save then writes them on top of it', async () => {

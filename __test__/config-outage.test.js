@@ -112,3 +112,16 @@ test('session expiry: a new session, a re-read, one diff; the watch works afterw
   await exactly(updates, 2, 'a change in the new session')
   assert.equal(conf.get('v'), 'c')
 })
+
+test('a warning listener attached long after use() still hears why the store started on nothing', async () => {
+  const { freePort } = require('./harness/zookeeper')
+  const { provider } = require('./harness/config')
+  const conf = provider()
+  conf.use('zookeeper', { host: `127.0.0.1:${await freePort()}`, name: 'late', connectTimeoutMs: 300 })
+  const store = conf.stores.zookeeper
+  stores.push(store)
+  await sleep(500)
+  const heard = []
+  store.on('warning', (w) => heard.push(w.code))
+  assert.ok(heard.includes('ERR_CONFIG_STALE'), JSON.stringify(heard))
+})

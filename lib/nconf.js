@@ -153,6 +153,11 @@ class Zookeeper extends EventEmitter {
       _closing: { value: null, writable: true },
       _closed: { value: false, writable: true },
       _offs: { value: [] },
+      _backlog: { value: [] },
+    })
+    // Warnings emitted before anyone listened (say, during use()) go to the first listener.
+    this.on('newListener', (event, listener) => {
+      if (event === 'warning') for (const w of this._backlog.splice(0)) listener.call(this, w)
     })
     this._offs.push(handle.onUpdate((u) => this._receive(u)))
     this._offs.push(handle.onWarning((w) => this._warn(w)))
@@ -393,8 +398,9 @@ class Zookeeper extends EventEmitter {
   }
 
   _warn(w) {
-    if (this.listenerCount('warning') > 0) this.emit('warning', w)
-    else process.stderr.write(`[lemon-cluster] warning ${w.code}: ${w.message}\n`)
+    if (this.listenerCount('warning') > 0) return void this.emit('warning', w)
+    process.stderr.write(`[lemon-cluster] warning ${w.code}: ${w.message}\n`)
+    if (this._backlog.push(w) > 32) this._backlog.shift()
   }
 }
 

@@ -452,3 +452,18 @@ impl ConfigStore {
         self.warnings.clear();
     }
 }
+
+impl Drop for ConfigStore {
+    /// A store dropped without `close()` (its JavaScript object collected) stops following at
+    /// once; its session then ends with the last reference to it.
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .follower
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
