@@ -467,3 +467,7 @@ impl Drop for ConfigStore {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
