@@ -125,3 +125,15 @@ test('a warning listener attached long after use() still hears why the store sta
   store.on('warning', (w) => heard.push(w.code))
   assert.ok(heard.includes('ERR_CONFIG_STALE'), JSON.stringify(heard))
 })
+
+test('autoSave while ZooKeeper is down: the change stays in use and is written once ZooKeeper is back', async () => {
+  const { zkGet } = require('./harness/zookeeper')
+  await zkCreate(zk.connectString, '/outage-save', '{"v":1}')
+  const { conf, warnings } = open({ name: 'outage-save', autoSave: 0, connectTimeoutMs: 500, sessionTimeoutMs: 20000 })
+  await zk.stop()
+  conf.set('v', 2)
+  await waitFor(() => warnings.some((w) => /autoSave failed/.test(w.message)), { timeoutMs: 10000, what: 'the failed autoSave' })
+  assert.equal(conf.get('v'), 2)
+  await zk.start()
+  await waitFor(async () => (await zkGet(zk.connectString, '/outage-save')) === '{"v":2}', { timeoutMs: 20000, what: 'the retried save' })
+})

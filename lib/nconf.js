@@ -319,7 +319,15 @@ class Zookeeper extends EventEmitter {
     if (this._autoSaveMs < 0 || this._closing) return
     const run = () => {
       this._timer = null
-      this._queueSave().catch((err) => this._warn({ code: err.code || 'ERR_INTERNAL', message: `autoSave failed: ${err.message}` }))
+      this._queueSave().catch((err) => {
+        this._warn({ code: err.code || 'ERR_INTERNAL', message: `autoSave failed: ${err.message}; retrying` })
+        // The changes stay pending; try again later (ZooKeeper may be back), without keeping
+        // the process alive for it.
+        if (!this._closing && this._pending.size > 0 && !this._timer) {
+          this._timer = setTimeout(run, Math.max(this._autoSaveMs, 1000))
+          this._timer.unref()
+        }
+      })
     }
     if (this._autoSaveMs === 0) return void queueMicrotask(run)
     clearTimeout(this._timer)
