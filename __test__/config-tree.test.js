@@ -121,3 +121,30 @@ test('outages: snapshot at start while ZooKeeper is down, then a restart while r
   await exactly(updates, 3, 'the next change')
   assert.equal(conf.get('v'), 4)
 })
+
+test('session expiry, and the whole tree deleted and re-created: data kept, one callback per change', async () => {
+  await zkCreate(zk.connectString, '/tree5/k', '"v1"', { parents: true })
+  const { conf, updates, warnings } = open({ name: 'tree5', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  await zk.stop()
+  await sleep(2500)
+  await zk.start()
+  await zkSet(zk.connectString, '/tree5/k', '"v2"')
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_SESSION_EXPIRED'), { timeoutMs: 15000, what: 'the expiry' })
+  await exactly(updates, 1, 'the change across the expiry')
+  assert.equal(conf.get('k'), 'v2')
+
+  await zkDelete(zk.connectString, '/tree5', { recursive: true })
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_CONFIG_NODE_DELETED'), { what: 'the deletion warning' })
+  assert.equal(conf.get('k'), 'v2', 'the last data stays in use')
+  await zkCreate(zk.connectString, '/tree5/k', '"v3"', { parents: true })
+  await waitFor(() => conf.get('k') === 'v3', { timeoutMs: 15000, what: 'the re-created tree' })
+  await sleep(700)
+  // Re-creating takes two writes (the root, then the key), and the tree in between is empty:
+  // each step seen is reported once, in order (both steps, or — if the store read the tree only
+  // after the second write — one change).
+  const steps = updates.slice(1).map((u) => u.changes.map((c) => `${c.type}:${c.key}`).join())
+  assert.ok(
+    JSON.stringify(steps) === '["removed:k","added:k"]' || JSON.stringify(steps) === '["modified:k"]',
+    JSON.stringify(steps),
+  )
+})
