@@ -64,6 +64,43 @@ export declare class Cluster {
 }
 export type JsCluster = Cluster
 
+/** The native half of the `zookeeper` nconf store (use it through `lemon-cluster/nconf`). */
+export declare class ConfigStore {
+  /** Checks the options and starts connecting in the background. Throws `ERR_INVALID_ARG`. */
+  constructor(options: object)
+  /**
+   * The data to start with, blocking at most `connectTimeoutMs`: ZooKeeper's, else the
+   * snapshot file's, else empty. Only the first call waits.
+   */
+  loadSync(): ConfigUpdate
+  /**
+   * Writes the unsaved changes (`patch`: JSON text of `[{ path, value } | { path, deleted }]`)
+   * with compare-and-set; resolves to the updates after generation `since`. Rejects with
+   * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`.
+   */
+  save(patch: string, since: number): Promise<ConfigUpdate[]>
+  /**
+   * `save()`, blocking the JavaScript thread (at most about `connectTimeoutMs` plus the
+   * writes).
+   */
+  saveSync(patch: string, since: number): Array<ConfigUpdate>
+  /**
+   * Calls `listener` with every new version, in generation order. Returns a function that
+   * removes it. The listener never keeps the process alive.
+   */
+  onUpdate(listener: (update: ConfigUpdate) => void): () => void
+  /**
+   * Calls `listener` with every warning (`ERR_CONFIG_INVALID`, `ERR_CONFIG_STALE`,
+   * `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`); the
+   * first listener also gets the last 32 emitted before it. Returns a function that removes
+   * it. The listener never keeps the process alive.
+   */
+  onWarning(listener: (warning: WarningEvent) => void): () => void
+  /** Stops following the znode, ends the session and writes the last snapshot. Idempotent. */
+  close(): Promise<void>
+}
+export type JsConfigStore = ConfigStore
+
 /** A consumer of one service, returned by `cluster.consumer()`. */
 export declare class Consumer {
   /** `app/group` of the consumed service. */
@@ -219,6 +256,22 @@ export interface ClusterOptions {
   logger?: { debug?(message: string): void; info?(message: string): void; warn?(message: string): void; error?(message: string): void }
 }
 
+/** A new state of a configuration document. */
+export interface ConfigUpdate {
+  /** Increases by one with every update of the store. */
+  generation: number
+  /** `'remote'` (another process) or `'local'` (a save of this store). */
+  origin: string
+  /** `'zookeeper'`, `'snapshot'` or `'empty'`. */
+  source: string
+  /** The znode's mzxid (0 when not from ZooKeeper). */
+  version: number
+  /** The document as JSON text, secrets decrypted. */
+  view: string
+  /** JSON text of `[{ key, old, new, type }]` (secrets stay sealed in `old`/`new`). */
+  changes: string
+}
+
 /** Options of `cluster.consumer()`. */
 export interface ConsumerOptions {
   app: string
@@ -276,6 +329,15 @@ export interface ConsumerOptions {
   /** First back-off of `'failback'` retries, doubled each time, in ms. Default 1000. */
   failbackDelayMs?: number
 }
+
+/**
+ * Seals `plaintext` as an `"ENC(...)"` value (AES-256-GCM) with `key` (64 hex digits or base64
+ * of 32 bytes). Throws `ERR_INVALID_ARG` for a bad key.
+ */
+export declare function encryptConfigValue(plaintext: string, key: string): string
+
+/** A fresh random 256-bit key, base64, for `secretKey` or the `LEMON_CONFIG_KEY` variable. */
+export declare function generateConfigKey(): string
 
 /** Options of `cluster.provide()`. */
 export interface ProvideOptions {

@@ -59,9 +59,15 @@ test('consumer and provider metrics arrive as exact statsd lines', async () => {
   await assert.rejects(consumer.call('fail', {}), { code: 'ERR_PROVIDER_STATUS' })
 
   const count = (name) => lines.filter((l) => l === name).length
-  await waitFor(() => count('test.movie_v2.q.get.calls:1|c') === 3 && count('test.movie_v2.q.fail.served_errors.500:1|c') === 1, {
-    what: 'the metric lines',
-  })
+  // Datagrams from the consumer (sent after the call) and the provider (sent before the reply)
+  // arrive in any order: wait for the last of each kind.
+  await waitFor(
+    () =>
+      count('test.movie_v2.q.get.calls:1|c') === 3 &&
+      count('test.movie_v2.q.fail.errors.ERR_PROVIDER_STATUS:1|c') === 1 &&
+      count('test.movie_v2.q.fail.served_errors.500:1|c') === 1,
+    { what: 'the metric lines' },
+  )
   assert.equal(count('test.movie_v2.q.fail.calls:1|c'), 1)
   assert.equal(count('test.movie_v2.q.fail.errors.ERR_PROVIDER_STATUS:1|c'), 1)
   assert.equal(count('test.movie_v2.q.get.served:1|c'), 3)

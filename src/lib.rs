@@ -5,6 +5,7 @@
 #![deny(clippy::all)]
 
 mod cluster;
+mod config;
 mod consumer;
 mod error;
 mod events;

@@ -80,6 +80,7 @@ impl ClusterOptions {
                 connect,
                 session_timeout,
                 connect_timeout,
+                auth: None,
             },
             root,
             host,

@@ -52,6 +52,14 @@ pub enum Error {
         error: Box<Error>,
         cause: Box<Error>,
     },
+    /// A configuration document is not a JSON object (malformed znode, snapshot or patch).
+    ConfigInvalid { path: String, detail: String },
+    /// A configuration save kept losing the compare-and-set race; nothing was written.
+    ConfigConflict { path: String, attempts: u32 },
+    /// A write to a configuration store opened with `readOnly`.
+    ConfigReadOnly { path: String },
+    /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
+    ConfigDecrypt { key: String, detail: String },
 }
 
 impl Error {
@@ -72,6 +80,10 @@ impl Error {
             Error::RetryBudget { .. } => "ERR_RETRY_BUDGET",
             Error::Degraded { .. } => "ERR_DEGRADED",
             Error::Caused { error, .. } => error.code(),
+            Error::ConfigInvalid { .. } => "ERR_CONFIG_INVALID",
+            Error::ConfigConflict { .. } => "ERR_CONFIG_CONFLICT",
+            Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
+            Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
         }
     }
 
@@ -204,6 +216,15 @@ impl fmt::Display for Error {
             ),
             Error::Degraded { service } => write!(f, "calls to {service} are degraded by force (configurator)"),
             Error::Caused { error, cause } => write!(f, "{error} (stopped: {cause})"),
+            Error::ConfigInvalid { path, detail } => {
+                write!(f, "configuration at {path} is not a JSON object: {detail}; the last good configuration stays in use")
+            }
+            Error::ConfigConflict { path, attempts } => write!(
+                f,
+                "could not save {path}: another writer changed it {attempts} times in a row; nothing was written, the changes are kept for the next save"
+            ),
+            Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
+            Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
         }
     }
 }

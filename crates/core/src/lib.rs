@@ -7,6 +7,7 @@
 
 pub mod balance;
 pub mod cluster;
+pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod events;

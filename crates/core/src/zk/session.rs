@@ -28,6 +28,8 @@ pub struct ZkOptions {
     pub connect: String,
     pub session_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Authentication sent with every (re)connect, e.g. `("digest", b"user:pass")`.
+    pub auth: Option<(String, Vec<u8>)>,
 }
 
 /// A point in the life of the logical session. Watchers compare epochs to know when to re-arm
@@ -324,11 +326,14 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
             return;
         }
         let opts = session.opts.clone();
-        let connecting = Client::connector()
+        let mut connector = Client::connector()
             .with_session_timeout(opts.session_timeout)
             .with_connection_timeout(opts.connect_timeout)
-            .with_fail_eagerly()
-            .connect(&opts.connect);
+            .with_fail_eagerly();
+        if let Some((scheme, auth)) = &opts.auth {
+            connector = connector.with_auth(scheme, auth);
+        }
+        let connecting = connector.connect(&opts.connect);
         let result = match tokio::time::timeout(
             opts.connect_timeout.max(Duration::from_millis(100)),
             connecting,

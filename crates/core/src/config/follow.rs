@@ -1,0 +1,192 @@
+//! Follows the configuration znode through ZooKeeper outages, session expiry and deletion.
+//!
+//! A *persistent* watch (ZooKeeper ≥ 3.6) on the znode reports every create, change and delete
+//! with no one-shot watch to re-arm, so no change falls into a re-arm window (nconf-zookeeper's
+//! one-shot watch was lost for good when the node was deleted). After every (re)connect the
+//! watch is added again — zookeeper-client 0.11 does not carry a persistent watch across a
+//! reconnect — and the znode read again, because events during the disconnection are lost; the
+//! store's mzxid check makes such re-reads silent when nothing changed. A missing znode is
+//! created on first sight (unless `readOnly`); one deleted later is waited for, not re-created.
+//! The tree layout watches the whole subtree with a persistent *recursive* watch and re-reads
+//! the tree after each burst of events.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures::FutureExt;
+use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
+
+use super::options::Layout;
+use super::save::create;
+use super::store::ConfigStore;
+use super::tree;
+use crate::error::{from_zk, Error, Result};
+use crate::zk::{Epoch, ZkSession};
+
+/// Runs until the session is closed or the store is dropped.
+pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
+    let mut epochs = session.epochs();
+    let mut failures: u32 = 0;
+    loop {
+        let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
+            Ok(e) => *e,
+            Err(_) => return,
+        };
+        if epoch.closed {
+            return;
+        }
+        let Ok(client) = session.client() else {
+            if epochs.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        if let Err(e) = follow_session(&client, &store, &mut epochs, epoch.session).await {
+            let Some(s) = store.upgrade() else { return };
+            failures = failures.saturating_add(1);
+            // Report a persistent failure (say, no permission to read the znode) once, not on
+            // every retry.
+            if !matches!(e, Error::ZkUnavailable { .. }) && failures == 1 {
+                s.warnings.warn(
+                    e.code(),
+                    format!("following {}: {e}; retrying", s.path()),
+                    Some(s.path()),
+                );
+            }
+            drop(s);
+            // 200 ms, doubling, at most 5 s.
+            let wait = 200u64.saturating_mul(1 << failures.min(5)).min(5_000);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        } else {
+            failures = 0;
+        }
+    }
+}
+
+/// Reads the znode, creating it when it was never seen and the store may write.
+async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
+    if store.options().layout == Layout::Tree {
+        return read_tree(client, store).await;
+    }
+    let path = store.path();
+    match client.get_data(path).await {
+        Ok((data, stat)) => {
+            store.accept(&data, &stat);
+            Ok(())
+        }
+        Err(zookeeper_client::Error::NoNode)
+            if store.never_seen() && !store.options().read_only =>
+        {
+            let raw = store.raw();
+            let bytes = serde_json::to_vec(&*raw).unwrap_or_else(|_| b"{}".to_vec());
+            match create(client, path, &bytes, store.options().auth.is_some()).await {
+                Ok(_) | Err(zookeeper_client::Error::NodeExists) => store.reread(client).await,
+                Err(e) => Err(from_zk("create", e)),
+            }
+        }
+        Err(zookeeper_client::Error::NoNode) => {
+            store.node_deleted();
+            Ok(())
+        }
+        Err(e) => Err(from_zk("get_data", e)),
+    }
+}
+
+/// The tree layout's [`read`]: a missing root is created with the data in use.
+async fn read_tree(client: &Client, store: &ConfigStore) -> Result<()> {
+    let path = store.path();
+    match tree::read(client, path).await? {
+        Some(read) => {
+            store.accept_tree(read);
+            Ok(())
+        }
+        None if store.never_seen() && !store.options().read_only => {
+            tree::ensure_parents(client, path).await?;
+            let ops = tree::plan(
+                path,
+                &serde_json::Map::new(),
+                &store.raw(),
+                &Default::default(),
+                false,
+            );
+            match tree::commit(client, &ops, store.options().auth.is_some()).await {
+                Ok(()) => store.reread(client).await,
+                Err(e) if tree::is_conflict(&e) => store.reread(client).await,
+                Err(e) => Err(from_zk("multi", e)),
+            }
+        }
+        None => {
+            store.node_deleted();
+            Ok(())
+        }
+    }
+}
+
+async fn follow_session(
+    client: &Client,
+    store: &Weak<ConfigStore>,
+    epochs: &mut tokio::sync::watch::Receiver<Epoch>,
+    session: u64,
+) -> Result<()> {
+    let (path, layout) = match store.upgrade() {
+        Some(s) => (s.path().to_string(), s.options().layout),
+        None => return Ok(()),
+    };
+    let mode = match layout {
+        Layout::Document => AddWatchMode::Persistent,
+        Layout::Tree => AddWatchMode::PersistentRecursive,
+    };
+    let mut watcher = client
+        .watch(&path, mode)
+        .await
+        .map_err(|e| from_zk("watch", e))?;
+    match store.upgrade() {
+        Some(s) => read(client, &s).await?,
+        None => return Ok(()),
+    }
+    loop {
+        tokio::select! {
+            // The library panics if a watcher is polled after a terminal session event; we stop
+            // at that event, and the guard keeps any such panic from escaping regardless.
+            event = std::panic::AssertUnwindSafe(watcher.changed()).catch_unwind() => {
+                let Ok(event) = event else { return Ok(()) };
+                let Some(s) = store.upgrade() else { return Ok(()) };
+                match event.event_type {
+                    EventType::Session => {
+                        if event.session_state.is_terminated() {
+                            return Ok(());
+                        }
+                        if matches!(event.session_state, SessionState::SyncConnected | SessionState::ConnectedReadOnly) {
+                            // zookeeper-client 0.11 does not restore a persistent watch after a
+                            // reconnect (measured: later changes were never reported), so the
+                            // caller adds a fresh watch and reads again.
+                            return Ok(());
+                        }
+                    }
+                    _ if layout == Layout::Tree => {
+                        // One re-read of the tree for a burst of events: take every event that
+                        // is already there first (stopping at a terminal one).
+                        for _ in 0..10_000 {
+                            match std::panic::AssertUnwindSafe(watcher.changed()).catch_unwind().now_or_never() {
+                                Some(Ok(e)) if e.event_type == EventType::Session && e.session_state.is_terminated() => return Ok(()),
+                                Some(Ok(_)) => {}
+                                Some(Err(_)) => return Ok(()),
+                                None => break,
+                            }
+                        }
+                        read(client, &s).await?;
+                    }
+                    EventType::NodeCreated | EventType::NodeDataChanged => read(client, &s).await?,
+                    EventType::NodeDeleted => s.node_deleted(),
+                    EventType::NodeChildrenChanged => {}
+                }
+            }
+            changed = epochs.changed() => {
+                let e = *epochs.borrow();
+                if changed.is_err() || e.closed || e.session != session {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}

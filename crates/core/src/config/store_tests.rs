@@ -1,0 +1,121 @@
+//! The version rules of [`ConfigStore`], without a ZooKeeper server: what a read produces.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use zookeeper_client::Stat;
+
+use super::*;
+use crate::config::document::ChangeKind;
+
+fn stat(mzxid: i64, version: i32) -> Stat {
+    Stat {
+        czxid: 1,
+        mzxid,
+        pzxid: mzxid,
+        ctime: 0,
+        mtime: 0,
+        version,
+        cversion: 0,
+        aversion: 0,
+        ephemeral_owner: 0,
+        data_length: 0,
+        num_children: 0,
+    }
+}
+
+type Seen = Arc<Mutex<Vec<(u64, Origin, Vec<(String, ChangeKind)>)>>>;
+
+/// A store whose ZooKeeper never answers, so only the reads fed to it count.
+fn store() -> (Arc<ConfigStore>, Seen, Arc<Mutex<Vec<&'static str>>>) {
+    let opts =
+        ConfigOptions::from_value(&json!({"host": "127.0.0.1:1", "connectTimeoutMs": 50})).unwrap();
+    let store = ConfigStore::open(opts, Arc::new(crate::Warnings::default()));
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    store.updates.subscribe(move |u: &Update| {
+        let keys = u.changes.iter().map(|c| (c.key.clone(), c.kind)).collect();
+        s.lock().unwrap().push((u.generation, u.origin, keys));
+    });
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let w = warnings.clone();
+    store
+        .warnings()
+        .subscribe(move |x| w.lock().unwrap().push(x.code));
+    (store, seen, warnings)
+}
+
+#[tokio::test]
+async fn one_update_per_version_that_changes_something() {
+    let (store, seen, warnings) = store();
+    let steps: [(&[u8], i64); 7] = [
+        (br#"{"a":1}"#, 10),     // first data: everything added
+        (br#"{"a":1}"#, 10),     // the same version read again (a reconnect): nothing
+        (br#"{"a":5}"#, 9),      // an older version arriving late: nothing
+        (br#"{ "a" : 1 }"#, 11), // a new version with the same content: nothing
+        (b"{bad", 12),           // malformed: a warning, the data stays
+        (b"[1]", 13),            // not an object: the same
+        (br#"{"a":2,"b":true}"#, 14),
+    ];
+    for (data, mzxid) in steps {
+        store.accept(data, &stat(mzxid, 0));
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                1,
+                Origin::Remote,
+                vec![("a".to_string(), ChangeKind::Added)]
+            ),
+            (
+                2,
+                Origin::Remote,
+                vec![
+                    ("a".to_string(), ChangeKind::Modified),
+                    ("b".to_string(), ChangeKind::Added)
+                ]
+            ),
+        ]
+    );
+    let invalid = warnings
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| **c == "ERR_CONFIG_INVALID")
+        .count();
+    assert_eq!(invalid, 2);
+    assert_eq!(store.current().view.get("b"), Some(&json!(true)));
+    assert_eq!(store.updates_since(1).len(), 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn our_own_write_is_local_even_when_the_watch_reads_it_first() {
+    let (store, seen, _) = store();
+    store.accept(br#"{"a":1}"#, &stat(10, 0));
+    let ours = Arc::new(serde_json::from_str(r#"{"a":1,"mine":true}"#).unwrap());
+    store.set_writing(Some(ours));
+    store.accept(br#"{"a":1,"mine":true}"#, &stat(11, 1));
+    store.set_writing(None);
+    store.accept(br#"{"a":1,"mine":true,"theirs":1}"#, &stat(12, 2));
+    let origins: Vec<Origin> = seen.lock().unwrap().iter().map(|u| u.1).collect();
+    assert_eq!(origins, vec![Origin::Remote, Origin::Local, Origin::Remote]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn without_zookeeper_the_first_load_falls_back_after_the_timeout() {
+    let (store, seen, warnings) = store();
+    let started = std::time::Instant::now();
+    let first = store.initial().await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(first.source, Source::Empty);
+    assert!(warnings.lock().unwrap().contains(&"ERR_CONFIG_STALE"));
+    // ZooKeeper answering later is reported as a change.
+    store.accept(br#"{"x":1}"#, &stat(3, 0));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(store.current().source, Source::ZooKeeper);
+    store.close().await;
+}

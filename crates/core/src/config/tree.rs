@@ -1,0 +1,484 @@
+//! The `tree` layout: one znode per leaf key, `{rootPath}/{name}/a/b/c` holding the value as
+//! JSON, the way QConf keeps one znode per key. Writers of different keys touch different znodes,
+//! so they never conflict, and a large configuration is not one large znode (ZooKeeper's default
+//! limit is 1 MiB per znode).
+//!
+//! Reading: the tree is read level by level, every request of a level pipelined on the session's
+//! one connection. A znode with children is an object (its data is ignored); a znode without
+//! children is a leaf whose data is JSON (data that is not JSON is taken as a string, as a person
+//! writing `create /cfg/a hello` means); an empty znode without children is absent. The tree's
+//! version is the largest `mzxid`/`pzxid` in it, which grows with every write, create and delete
+//! below the root.
+//!
+//! Writing: the difference between the document read and the document wanted becomes one
+//! ZooKeeper transaction (`multi`) of creates, version-checked sets and version-checked deletes,
+//! so a save is all or nothing, and a conflict on any touched key is detected by its version.
+//!
+//! Key segments are escaped into znode names: `%` → `%25`, `/` → `%2F`, and names ZooKeeper
+//! refuses (`''`, `.`, `..`) are written with every character escaped.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use zookeeper_client::{Acls, Client, CreateMode, MultiWriter, Stat};
+
+use crate::error::{from_zk, Error, Result};
+
+/// A read of the whole tree.
+#[derive(Debug, Default)]
+pub struct TreeRead {
+    pub doc: Map<String, Value>,
+    /// Data version of every znode below the root (and the root), by absolute path.
+    pub versions: BTreeMap<String, i32>,
+    /// The largest `mzxid`/`pzxid` in the tree.
+    pub zxid: i64,
+}
+
+/// Escapes one key segment into a znode name.
+pub fn escape(segment: &str) -> String {
+    if segment.is_empty() {
+        return "%".to_string();
+    }
+    if segment == "." || segment == ".." {
+        return segment.replace('.', "%2E");
+    }
+    segment.replace('%', "%25").replace('/', "%2F")
+}
+
+/// The key segment a znode name stands for (one pass, so `%252F` is `%2F`, not `/`).
+pub fn unescape(name: &str) -> String {
+    if name == "%" {
+        return String::new();
+    }
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn leaf_value(data: &[u8]) -> Option<Value> {
+    if data.is_empty() {
+        return None;
+    }
+    Some(
+        serde_json::from_slice(data)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(data).into_owned())),
+    )
+}
+
+fn insert(doc: &mut Map<String, Value>, keys: &[String], value: Value) {
+    let Some((last, parents)) = keys.split_last() else {
+        return;
+    };
+    let mut target = doc;
+    for k in parents {
+        let slot = target
+            .entry(k.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        let Value::Object(next) = slot else {
+            unreachable!("made an object just above")
+        };
+        target = next;
+    }
+    target.insert(last.clone(), value);
+}
+
+/// Reads the tree below `root`; `Ok(None)` when `root` does not exist.
+pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
+    let (_, stat) = match client.get_data(root).await {
+        Ok(r) => r,
+        Err(zookeeper_client::Error::NoNode) => return Ok(None),
+        Err(e) => return Err(from_zk("get_data", e)),
+    };
+    let mut out = TreeRead {
+        zxid: stat.mzxid.max(stat.pzxid),
+        ..TreeRead::default()
+    };
+    out.versions.insert(root.to_string(), stat.version);
+    // Directories to list, with their key path.
+    let mut dirs: Vec<(String, Vec<String>)> = vec![(root.to_string(), Vec::new())];
+    for _depth in 0..64 {
+        if dirs.is_empty() {
+            break;
+        }
+        let listed =
+            futures::future::join_all(dirs.iter().map(|(p, _)| client.get_children(p))).await;
+        let mut children: Vec<(String, Vec<String>)> = Vec::new();
+        for ((path, keys), reply) in dirs.iter().zip(listed) {
+            let names = match reply {
+                Ok((names, stat)) => {
+                    out.zxid = out.zxid.max(stat.pzxid).max(stat.mzxid);
+                    names
+                }
+                Err(zookeeper_client::Error::NoNode) => continue,
+                Err(e) => return Err(from_zk("get_children", e)),
+            };
+            for name in names {
+                let mut k = keys.clone();
+                k.push(unescape(&name));
+                children.push((format!("{path}/{name}"), k));
+            }
+        }
+        let data =
+            futures::future::join_all(children.iter().map(|(p, _)| client.get_data(p))).await;
+        let mut next = Vec::new();
+        for ((path, keys), reply) in children.into_iter().zip(data) {
+            let (bytes, stat): (Vec<u8>, Stat) = match reply {
+                Ok(r) => r,
+                Err(zookeeper_client::Error::NoNode) => continue,
+                Err(e) => return Err(from_zk("get_data", e)),
+            };
+            out.zxid = out.zxid.max(stat.mzxid).max(stat.pzxid);
+            out.versions.insert(path.clone(), stat.version);
+            if stat.num_children > 0 {
+                next.push((path, keys));
+            } else if let Some(v) = leaf_value(&bytes) {
+                insert(&mut out.doc, &keys, v);
+            }
+        }
+        dirs = next;
+    }
+    Ok(Some(out))
+}
+
+/// One write of a save.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Create {
+        path: String,
+        data: Vec<u8>,
+    },
+    Set {
+        path: String,
+        data: Vec<u8>,
+        version: Option<i32>,
+    },
+    Delete {
+        path: String,
+        version: Option<i32>,
+    },
+}
+
+fn is_dir(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Object(m)) if !m.is_empty())
+}
+
+fn json(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// The writes that turn the tree holding `old` into one holding `new`. `versions` are those of
+/// the read `old` came from; `exists` says whether the root exists.
+pub fn plan(
+    root: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+    versions: &BTreeMap<String, i32>,
+    exists: bool,
+) -> Vec<Op> {
+    let mut ops = Vec::new();
+    if !exists {
+        ops.push(Op::Create {
+            path: root.to_string(),
+            data: Vec::new(),
+        });
+    }
+    plan_maps(root, Some(old), new, versions, &mut ops);
+    ops
+}
+
+fn plan_maps(
+    dir: &str,
+    old: Option<&Map<String, Value>>,
+    new: &Map<String, Value>,
+    versions: &BTreeMap<String, i32>,
+    ops: &mut Vec<Op>,
+) {
+    let empty = Map::new();
+    let old = old.unwrap_or(&empty);
+    for (k, o) in old {
+        if !new.contains_key(k) {
+            let path = format!("{dir}/{}", escape(k));
+            delete_tree(&path, Some(o), versions, ops);
+        }
+    }
+    for (k, n) in new {
+        let path = format!("{dir}/{}", escape(k));
+        plan_value(&path, old.get(k), n, versions, ops);
+    }
+}
+
+fn plan_value(
+    path: &str,
+    old: Option<&Value>,
+    new: &Value,
+    versions: &BTreeMap<String, i32>,
+    ops: &mut Vec<Op>,
+) {
+    let version = versions.get(path).copied();
+    match (old, is_dir(Some(new))) {
+        (Some(o), true) if is_dir(Some(o)) => {
+            let (Value::Object(om), Value::Object(nm)) = (o, new) else {
+                unreachable!("both checked to be objects")
+            };
+            plan_maps(path, Some(om), nm, versions, ops);
+        }
+        (old, true) => {
+            // A leaf (or nothing) becomes a directory.
+            if old.is_some() {
+                ops.push(Op::Set {
+                    path: path.to_string(),
+                    data: Vec::new(),
+                    version,
+                });
+            } else {
+                ops.push(Op::Create {
+                    path: path.to_string(),
+                    data: Vec::new(),
+                });
+            }
+            if let Value::Object(nm) = new {
+                plan_maps(path, None, nm, versions, ops);
+            }
+        }
+        (Some(o), false) if is_dir(Some(o)) => {
+            // A directory becomes a leaf: its children go, its data becomes the value.
+            if let Value::Object(om) = o {
+                for (k, v) in om {
+                    delete_tree(&format!("{path}/{}", escape(k)), Some(v), versions, ops);
+                }
+            }
+            ops.push(Op::Set {
+                path: path.to_string(),
+                data: json(new),
+                version,
+            });
+        }
+        (Some(o), false) => {
+            if o != new {
+                ops.push(Op::Set {
+                    path: path.to_string(),
+                    data: json(new),
+                    version,
+                });
+            }
+        }
+        (None, false) => ops.push(Op::Create {
+            path: path.to_string(),
+            data: json(new),
+        }),
+    }
+}
+
+fn delete_tree(
+    path: &str,
+    value: Option<&Value>,
+    versions: &BTreeMap<String, i32>,
+    ops: &mut Vec<Op>,
+) {
+    if let Some(Value::Object(m)) = value {
+        for (k, v) in m {
+            delete_tree(&format!("{path}/{}", escape(k)), Some(v), versions, ops);
+        }
+    }
+    ops.push(Op::Delete {
+        path: path.to_string(),
+        version: versions.get(path).copied(),
+    });
+}
+
+/// Whether a failed transaction means "someone else wrote first" (re-read and retry).
+pub fn is_conflict(e: &zookeeper_client::Error) -> bool {
+    use zookeeper_client::Error as Z;
+    matches!(e, Z::BadVersion | Z::NoNode | Z::NodeExists | Z::NotEmpty)
+}
+
+/// Runs `ops` as one transaction.
+pub async fn commit(
+    client: &Client,
+    ops: &[Op],
+    authenticated: bool,
+) -> std::result::Result<(), zookeeper_client::Error> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let acls = if authenticated {
+        Acls::creator_all()
+    } else {
+        Acls::anyone_all()
+    };
+    let options = CreateMode::Persistent.with_acls(acls);
+    let mut writer: MultiWriter<'_> = client.new_multi_writer();
+    for op in ops {
+        match op {
+            Op::Create { path, data } => writer.add_create(path, data, &options)?,
+            Op::Set {
+                path,
+                data,
+                version,
+            } => writer.add_set_data(path, data, *version)?,
+            Op::Delete { path, version } => writer.add_delete(path, *version)?,
+        }
+    }
+    writer.commit().await.map(|_| ()).map_err(Into::into)
+}
+
+/// Makes sure the parents of `root` exist (the root itself is created by the first save or
+/// first sight).
+pub async fn ensure_parents(client: &Client, root: &str) -> Result<()> {
+    let Some((parent, _)) = root.rsplit_once('/') else {
+        return Ok(());
+    };
+    if parent.is_empty() {
+        return Ok(());
+    }
+    match client
+        .mkdir(
+            parent,
+            &CreateMode::Persistent.with_acls(Acls::anyone_all()),
+        )
+        .await
+    {
+        Ok(()) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
+        Err(e) => Err(Error::Zk {
+            operation: "mkdir".into(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in [
+            "a", "a/b", "50%", "%2F", "", ".", "..", "a.b", "x%25y", "%/", "é/ü",
+        ] {
+            assert_eq!(unescape(&escape(s)), s, "{s:?} -> {:?}", escape(s));
+            let e = escape(s);
+            assert!(!e.is_empty() && e != "." && e != ".." && !e.contains('/'));
+        }
+    }
+
+    #[test]
+    fn leaves_are_json_or_text_and_empty_is_absent() {
+        assert_eq!(leaf_value(b"4"), Some(json!(4)));
+        assert_eq!(leaf_value(b"{\"a\":1}"), Some(json!({"a": 1})));
+        assert_eq!(leaf_value(b"hello"), Some(json!("hello")));
+        assert_eq!(leaf_value(b""), None);
+    }
+
+    #[test]
+    fn plan_writes_only_what_changed_with_versions() {
+        let old = obj(json!({"a": {"b": 1, "c": 2}, "gone": 0, "same": "s"}));
+        let new = obj(json!({"a": {"b": 5, "c": 2, "d": {"e": true}}, "same": "s"}));
+        let mut versions = BTreeMap::new();
+        versions.insert("/r/a/b".to_string(), 3);
+        versions.insert("/r/gone".to_string(), 7);
+        let ops = plan("/r", &old, &new, &versions, true);
+        assert_eq!(
+            ops,
+            vec![
+                Op::Delete {
+                    path: "/r/gone".into(),
+                    version: Some(7)
+                },
+                Op::Set {
+                    path: "/r/a/b".into(),
+                    data: b"5".to_vec(),
+                    version: Some(3)
+                },
+                Op::Create {
+                    path: "/r/a/d".into(),
+                    data: vec![]
+                },
+                Op::Create {
+                    path: "/r/a/d/e".into(),
+                    data: b"true".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_turns_leaves_into_directories_and_back() {
+        let old = obj(json!({"x": 1, "y": {"z": 2}}));
+        let new = obj(json!({"x": {"k": 1}, "y": 3}));
+        let ops = plan("/r", &old, &new, &BTreeMap::new(), false);
+        assert_eq!(
+            ops,
+            vec![
+                Op::Create {
+                    path: "/r".into(),
+                    data: vec![]
+                },
+                Op::Set {
+                    path: "/r/x".into(),
+                    data: vec![],
+                    version: None
+                },
+                Op::Create {
+                    path: "/r/x/k".into(),
+                    data: b"1".to_vec()
+                },
+                Op::Delete {
+                    path: "/r/y/z".into(),
+                    version: None
+                },
+                Op::Set {
+                    path: "/r/y".into(),
+                    data: b"3".to_vec(),
+                    version: None
+                },
+            ]
+        );
+        assert!(plan("/r", &new, &new, &BTreeMap::new(), true).is_empty());
+    }
+
+    #[test]
+    fn keys_with_slashes_are_escaped_in_paths() {
+        let ops = plan(
+            "/r",
+            &Map::new(),
+            &obj(json!({"a/b": 1})),
+            &BTreeMap::new(),
+            true,
+        );
+        assert_eq!(
+            ops,
+            vec![Op::Create {
+                path: "/r/a%2Fb".into(),
+                data: b"1".to_vec()
+            }]
+        );
+    }
+}

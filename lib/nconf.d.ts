@@ -1,0 +1,96 @@
+// Typings for `require('lemon-cluster/nconf')`: the ZooKeeper store for nconf (see README,
+// "Hot configuration").
+import { EventEmitter } from 'node:events'
+
+declare namespace register {
+  interface KeyChange {
+    /** `example:test` (joined with the store's logicalSeparator) */
+    key: string
+    old?: unknown
+    new?: unknown
+    type: 'added' | 'removed' | 'modified'
+  }
+
+  interface Change {
+    changes: KeyChange[]
+    /** `'remote'`: another process wrote it; `'local'`: a save of this store. */
+    origin: 'remote' | 'local'
+    /** The znode's mzxid (the tree's largest zxid in the tree layout). */
+    version: number
+    source: 'zookeeper' | 'snapshot' | 'empty'
+  }
+
+  interface Warning {
+    code: string
+    message: string
+    path?: string
+  }
+
+  interface ZookeeperOptions {
+    /** `'zk1,zk2:2182'`, or an array of `'host[:port]'` or `{ host, port, rootPath }`. Default `'127.0.0.1'`. */
+    host?: string | Array<string | { host: string; port?: number | string; rootPath?: string }>
+    /** Given to every host without a port. Default 2181. */
+    port?: number | string
+    /** The chroot. Default `'/'`. */
+    rootPath?: string
+    /** The znode, `/{name}` inside the chroot. Default `'nconf-zookeeper'`. */
+    name?: string
+    /** 0 = save at once after a change, N = N ms after the last change, < 0 = only when asked. Default -1. */
+    autoSave?: number
+    /** Apply versions written by others. Default true. */
+    autoUpdate?: boolean
+    /** Called once per new version that changed something. */
+    onUpdated?: (change: Change) => void
+    /** Snapshot file used when ZooKeeper is down at start. */
+    cacheFile?: string
+    /** How long `use()` may wait for ZooKeeper. Default 5000. */
+    connectTimeoutMs?: number
+    /** Default 10000. */
+    sessionTimeoutMs?: number
+    readOnly?: boolean
+    /** Default `':'`. */
+    logicalSeparator?: string
+    parseValues?: boolean
+    /** `'user:password'` (ZooKeeper digest scheme). */
+    auth?: string
+    /** Default `'document'`. */
+    layout?: 'document' | 'tree'
+    /** Key for `ENC(...)` values: 64 hex digits or base64 of 32 bytes. Default: `$LEMON_CONFIG_KEY`. */
+    secretKey?: string
+    /** Environment variable holding the key. Default `'LEMON_CONFIG_KEY'`. */
+    secretKeyEnv?: string
+    type?: 'zookeeper'
+  }
+
+  class Zookeeper extends EventEmitter {
+    constructor(options?: ZookeeperOptions)
+    type: 'zookeeper'
+    readOnly: boolean
+    /** The document (secrets decrypted), a plain object. */
+    store: Record<string, unknown>
+    source: 'zookeeper' | 'snapshot' | 'empty'
+    version: number
+    get(key?: string | null): any
+    set(key: string | null, value: unknown): boolean
+    clear(key: string): boolean
+    merge(key: string, value: unknown): boolean
+    reset(): boolean
+    loadSync(): Record<string, unknown>
+    save(value?: unknown): Promise<void>
+    save(value: unknown, cb: (err: Error | null, data?: Record<string, unknown>) => void): void
+    saveSync(): Record<string, unknown>
+    close(): Promise<void>
+    on(event: 'change', listener: (change: Change) => void): this
+    on(event: 'warning', listener: (warning: Warning) => void): this
+  }
+
+  /** Seals a secret as `"ENC(...)"` (AES-256-GCM). */
+  function encrypt(plaintext: string, key: string): string
+  /** A fresh random key (base64). */
+  function generateKey(): string
+}
+
+/** Registers the `zookeeper` store and the chainable `nconf.zookeeper(options)` on nconf; returns nconf. */
+declare function register<T>(nconf: T): T
+
+export = register
