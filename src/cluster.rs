@@ -126,6 +126,13 @@ impl JsCluster {
             .served(&app, &group, &method, status.min(999) as u16, rt);
     }
 
+    /// The session's state and every open consumer's `stats()`. Cheap enough to poll every
+    /// second.
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> crate::types::ClusterStatsInfo {
+        crate::types::ClusterStatsInfo::from(&self.inner.stats())
+    }
+
     /// The host this process registers as (the `host` option, else the first non-internal IPv4
     /// address).
     #[napi(catch_unwind, getter)]

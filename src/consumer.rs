@@ -11,7 +11,7 @@ use crate::error::{self, promise, throw};
 use crate::events;
 use crate::json;
 use crate::options::{split, FallbackFn};
-use crate::types::{ChangeEvent, ProviderHealthInfo, ProviderInfo};
+use crate::types::{ChangeEvent, ConsumerStatsInfo, ProviderHealthInfo, ProviderInfo};
 
 /// A consumer of one service, returned by `cluster.consumer()`.
 #[napi(js_name = "Consumer")]
@@ -57,6 +57,15 @@ impl JsConsumer {
             .iter()
             .map(ProviderHealthInfo::from)
             .collect()
+    }
+
+    /// Everything an operator needs to see why traffic goes where it goes: per provider the
+    /// weight in use (after warmup and overrides), calls in flight, breaker state and remaining
+    /// ejection time, peak-EWMA latency, p50/p90/p99 latency over the last 30–60 s, successes and
+    /// failures over the last 10 s; and totals. Cheap enough to poll every second.
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> ConsumerStatsInfo {
+        ConsumerStatsInfo::from(&self.inner.stats())
     }
 
     /// Background `failback` retries pending now.

@@ -150,6 +150,21 @@ pub fn default_host() -> String {
         .unwrap_or_else(|| "127.0.0.1".to_string())
 }
 
+/// `cluster.stats()`: the session and every consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterStats {
+    pub host: String,
+    /// Whether a ZooKeeper session is connected now.
+    pub connected: bool,
+    /// Physical sessions made so far (more than one: a session expired and was replaced).
+    pub sessions: u64,
+    /// Reconnects within the current session.
+    pub reconnects: u64,
+    /// Metric lines dropped because the statsd queue was full.
+    pub metrics_dropped: u64,
+    pub consumers: Vec<crate::consumer::ConsumerStats>,
+}
+
 /// One ZooKeeper session and HTTP client, shared by registrations and consumers.
 pub struct Cluster {
     opts: ClusterOptions,
@@ -254,6 +269,28 @@ impl Cluster {
         consumers.retain(|c| c.strong_count() > 0);
         consumers.push(Arc::downgrade(&consumer));
         Ok(consumer)
+    }
+
+    /// Every live consumer's stats, and the session's state.
+    pub fn stats(&self) -> ClusterStats {
+        let consumers: Vec<_> = self
+            .consumers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| !c.is_closed())
+            .map(|c| c.stats())
+            .collect();
+        let epoch = self.session.epoch();
+        ClusterStats {
+            host: self.host.clone(),
+            connected: epoch.connected,
+            sessions: epoch.session,
+            reconnects: epoch.reconnects,
+            metrics_dropped: self.metrics.dropped(),
+            consumers,
+        }
     }
 
     /// Closes every consumer and ends the session, so every ephemeral node of this process

@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod error;
 pub mod events;
 pub mod governance;
+pub mod latency;
 pub mod log;
 pub mod metrics;
 pub mod options;
@@ -24,7 +25,9 @@ pub mod transport;
 pub mod zk;
 
 pub use cluster::{Cluster, ClusterOptions};
-pub use consumer::{CallOptions, Consumer, ConsumerOptions, Fallback, ProviderHealth};
+pub use consumer::{
+    CallOptions, Consumer, ConsumerOptions, ConsumerStats, Fallback, ProviderHealth,
+};
 pub use error::{Error, Result};
 pub use events::{Emitter, Warning, Warnings};
 pub use provider::{ProvideOptions, Registration};

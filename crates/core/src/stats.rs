@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use crate::latency::{LatencyHistogram, Percentiles};
 use crate::policy::breaker::Breaker;
 
 /// Decay constant of the peak EWMA, as in Finagle.
@@ -37,6 +38,7 @@ pub struct ProviderStats {
     inflight: AtomicU32,
     ewma: Mutex<PeakEwma>,
     window: Mutex<Window>,
+    latency: Mutex<LatencyHistogram>,
     /// The provider's circuit breaker.
     pub breaker: Mutex<Breaker>,
 }
@@ -48,6 +50,7 @@ impl ProviderStats {
             inflight: AtomicU32::new(0),
             ewma: Mutex::new(PeakEwma::default()),
             window: Mutex::new(Window::default()),
+            latency: Mutex::new(LatencyHistogram::default()),
             breaker: Mutex::new(Breaker::default()),
         }
     }
@@ -73,6 +76,12 @@ impl ProviderStats {
         };
         lock(&self.ewma).observe(now_ms, sample);
         lock(&self.window).add(now_ms / 1000, latency_ms, outcome);
+        lock(&self.latency).record(now_ms, latency_ms);
+    }
+
+    /// Latency percentiles of the calls of the last 30–60 s (successes and failures).
+    pub fn percentiles(&self, now_ms: u64) -> Option<Percentiles> {
+        lock(&self.latency).percentiles(now_ms)
     }
 
     /// The peak-EWMA latency estimate in ms, decayed to `now_ms`; `None` before any sample.

@@ -1,6 +1,7 @@
 //! `consumer.health()`: how this consumer sees each provider, for dashboards and tests.
 
 use super::Consumer;
+use crate::latency::Percentiles;
 use crate::policy::breaker::State;
 use crate::stats::{lock, mono_ms};
 
@@ -18,6 +19,24 @@ pub struct ProviderHealth {
     /// Successes and failures over the last 10 s.
     pub successes: u32,
     pub failures: u32,
+    /// Latency percentiles over the last 30–60 s, ms.
+    pub latency: Option<Percentiles>,
+    /// How much longer the provider stays ejected, when its breaker is open.
+    pub ejected_for_ms: Option<u64>,
+}
+
+/// A consumer's view of its service, for `consumer.stats()` and `cluster.stats()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerStats {
+    /// `app/group`.
+    pub service: String,
+    pub providers: Vec<ProviderHealth>,
+    /// Calls in flight over every provider.
+    pub inflight: u32,
+    /// Over the last 10 s, every provider together.
+    pub successes: u32,
+    pub failures: u32,
+    pub pending_failbacks: usize,
 }
 
 impl Consumer {
@@ -31,6 +50,10 @@ impl Consumer {
                 let stats = self.stats_of(&p.address);
                 let window = stats.window(now, 10);
                 let state = lock(&stats.breaker).state();
+                let ejected_for_ms = match state {
+                    State::Open { until_ms } if now < until_ms => Some(until_ms - now),
+                    _ => None,
+                };
                 ProviderHealth {
                     address: p.address.clone(),
                     weight: self.weight(p, &stats, &cfg),
@@ -43,8 +66,24 @@ impl Consumer {
                     ewma_ms: stats.ewma_ms(now),
                     successes: window.successes,
                     failures: window.failures,
+                    latency: stats.percentiles(now),
+                    ejected_for_ms,
                 }
             })
             .collect()
+    }
+
+    /// Everything an operator needs to see why traffic goes where it goes. Cheap enough to poll
+    /// every second: a few locks per provider, no I/O.
+    pub fn stats(&self) -> ConsumerStats {
+        let providers = self.health();
+        ConsumerStats {
+            service: self.service().to_string(),
+            inflight: providers.iter().map(|p| p.inflight).sum(),
+            successes: providers.iter().map(|p| p.successes).sum(),
+            failures: providers.iter().map(|p| p.failures).sum(),
+            pending_failbacks: self.pending_failbacks(),
+            providers,
+        }
     }
 }

@@ -40,7 +40,7 @@ use crate::zk::{EphemeralId, ZkSession};
 use failure::degraded;
 use register::register_consumer;
 
-pub use health::ProviderHealth;
+pub use health::{ConsumerStats, ProviderHealth};
 pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, DEFAULT_TIMEOUT};
 
 /// Extra time `ready()` allows for reading the cache file after the connect timeout.
@@ -187,6 +187,11 @@ impl Consumer {
             closed: AtomicBool::new(false),
             cached: AtomicBool::new(false),
         }))
+    }
+
+    /// Whether `close()` was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// `app/group`.
