@@ -45,7 +45,8 @@ impl Default for LatencyHistogram {
 }
 
 fn bucket(latency_ms: f64) -> usize {
-    if !(latency_ms > FIRST_MS) {
+    // NaN, negative and tiny latencies all go to the first bucket.
+    if latency_ms.is_nan() || latency_ms <= FIRST_MS {
         return 0;
     }
     let i = ((latency_ms / FIRST_MS).ln() / GROWTH.ln()).ceil() as usize;
