@@ -93,7 +93,10 @@ test('warmup: start times in the nodes ramp weights; a start time in the future 
   const cluster = h.cluster()
   const a = await startProvider()
   const b = await startProvider()
-  h.cleanups.push(() => a.close(), () => b.close())
+  h.cleanups.push(
+    () => a.close(),
+    () => b.close(),
+  )
   const folder = `${h.base(group)}/providers`
   const now = Date.now()
   // A started 5 s ago; B claims to start in an hour (its clock is ahead).

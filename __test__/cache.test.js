@@ -33,7 +33,10 @@ function newCluster(extra = {}) {
 test('written after a change, used while ZooKeeper is down at start, replaced when it answers', { timeout: 60000 }, async () => {
   const first = await startProvider()
   const second = await startProvider()
-  cleanups.push(() => first.close(), () => second.close())
+  cleanups.push(
+    () => first.close(),
+    () => second.close(),
+  )
   const providerSide = newCluster({ sessionTimeoutMs: 20000 })
   await providerSide.provide({ app: 'cached', group: 'g', port: first.port })
   const warm = newCluster()

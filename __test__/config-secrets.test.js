@@ -36,7 +36,10 @@ test('encrypt() and generateKey() make values only the right key opens', () => {
   assert.match(a, /^ENC\([A-Za-z0-9+/=]+\)$/)
   assert.notEqual(a, b, 'a fresh nonce every time')
   assert.ok(!a.includes('s3cret'))
-  assert.throws(() => register.encrypt('x', 'not a key'), (e) => e.code === 'ERR_INVALID_ARG')
+  assert.throws(
+    () => register.encrypt('x', 'not a key'),
+    (e) => e.code === 'ERR_INVALID_ARG',
+  )
   const hex = '00'.repeat(32)
   assert.match(register.encrypt('x', hex), /^ENC\(/)
 })
@@ -79,7 +82,11 @@ test('secrets are plaintext for get(), ciphertext in ZooKeeper, the snapshot and
 test('an undecryptable value is reported (ERR_CONFIG_DECRYPT, key named, no secret shown) and left out', async () => {
   const key = register.generateKey()
   const otherKey = register.generateKey()
-  await zkCreate(zk.connectString, '/undecryptable', JSON.stringify({ db: { password: register.encrypt('hunter2', key), host: 'h' }, broken: 'ENC(garbage!)' }))
+  await zkCreate(
+    zk.connectString,
+    '/undecryptable',
+    JSON.stringify({ db: { password: register.encrypt('hunter2', key), host: 'h' }, broken: 'ENC(garbage!)' }),
+  )
   for (const options of [{ secretKey: otherKey }, {}]) {
     const { conf, warnings } = open({ name: 'undecryptable', ...options })
     assert.equal(conf.get('db:password'), undefined, 'never the ciphertext, never a wrong plaintext')

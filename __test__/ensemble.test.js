@@ -30,7 +30,10 @@ test('leader killed, then a second node, then both restarted: zero failed calls'
   }
   const providerSide = new Cluster({ zk: ensemble.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
   const consumerSide = new Cluster({ zk: ensemble.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
-  cleanups.push(() => providerSide.close(), () => consumerSide.close())
+  cleanups.push(
+    () => providerSide.close(),
+    () => consumerSide.close(),
+  )
   for (const s of servers) await providerSide.provide({ app: 'ens', group: 'g', port: s.port })
   const consumer = consumerSide.consumer({ app: 'ens', group: 'g' })
   await waitFor(() => consumer.providers().length === 3, { what: '3 providers' })

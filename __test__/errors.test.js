@@ -125,7 +125,10 @@ test('ERR_INVALID_ARG from async methods: provide() and call()', async () => {
   assert.equal(e.code, 'ERR_INVALID_ARG')
   assert.equal(e.field, 'provide.port')
   const consumer = cluster.consumer({ app: 'err', group: 'args' })
-  assert.throws(() => consumer.call('m', {}, { timeoutMs: -5 }), (e) => e.code === 'ERR_INVALID_ARG' && e.field === 'options.timeoutMs')
+  assert.throws(
+    () => consumer.call('m', {}, { timeoutMs: -5 }),
+    (e) => e.code === 'ERR_INVALID_ARG' && e.field === 'options.timeoutMs',
+  )
   const bad = await rejection(consumer.call('a/b', {}))
   assert.equal(bad.code, 'ERR_INVALID_ARG')
   assert.equal(bad.field, 'method')
@@ -140,6 +143,9 @@ test('ERR_ZK_UNAVAILABLE: ready() with nothing listening rejects after connectTi
   const e = await rejection(lonely.ready())
   assert.equal(e.code, 'ERR_ZK_UNAVAILABLE')
   assert.ok(Date.now() - started < 2000)
-  assert.ok(warnings.some((w) => w.code === 'ERR_ZK_UNAVAILABLE'), 'the application is told')
+  assert.ok(
+    warnings.some((w) => w.code === 'ERR_ZK_UNAVAILABLE'),
+    'the application is told',
+  )
   await lonely.close()
 })

@@ -136,11 +136,15 @@ test('fallback: a value or a function, only for non-business failures; failfast 
   // A per-call fallback wins over the consumer's; a throwing fallback rejects with its error.
   assert.equal(await withFn.call('list', {}, { fallback: 7 }), 7)
   const thrown = await rejection(
-    withFn.call('list', {}, {
-      fallback: () => {
-        throw new Error('fallback broke')
+    withFn.call(
+      'list',
+      {},
+      {
+        fallback: () => {
+          throw new Error('fallback broke')
+        },
       },
-    }),
+    ),
   )
   assert.equal(thrown.message, 'fallback broke')
 

@@ -41,7 +41,10 @@ test('5 restarts in 30 s: one node per registration, no extra callbacks, no leak
   cleanups.push(() => server.close())
   const providerSide = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 10000, connectTimeoutMs: 1000 })
   const consumerSide = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 10000, connectTimeoutMs: 1000 })
-  cleanups.push(() => providerSide.close(), () => consumerSide.close())
+  cleanups.push(
+    () => providerSide.close(),
+    () => consumerSide.close(),
+  )
   await providerSide.provide({ app: 'flap', group: 'g', port: server.port })
   const consumer = consumerSide.consumer({ app: 'flap', group: 'g' })
   const changes = []

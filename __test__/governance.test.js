@@ -57,10 +57,10 @@ test('gray rule at 10 %: about 10 % reach the gray provider; changed live with z
 
   // Changed live: all traffic gray.
   await zkSet(h.zk.connectString, routers, JSON.stringify({ gray: { percent: 100 } }))
-  await waitFor(
-    async () => (await consumer.call('get')).port === gray.port && (await consumer.call('get')).port === gray.port,
-    { timeoutMs: 10000, what: 'percent 100 live' },
-  )
+  await waitFor(async () => (await consumer.call('get')).port === gray.port && (await consumer.call('get')).port === gray.port, {
+    timeoutMs: 10000,
+    what: 'percent 100 live',
+  })
   // Malformed: reported, the previous rule stays.
   await zkSet(h.zk.connectString, routers, '{"gray": {"percent": ')
   await waitFor(() => warnings.some((w) => w.code === 'ERR_BAD_ROUTER'), { what: 'the bad-rule warning' })
@@ -152,11 +152,7 @@ test('configurators: forced degradation on and off, disabled providers, weight a
   assert.deepEqual(seen, ['ERR_DEGRADED'])
 
   // Off again, with provider 0 disabled.
-  await zkSet(
-    h.zk.connectString,
-    configurators,
-    JSON.stringify({ providers: { [ps[0].address]: { disabled: true } } }),
-  )
+  await zkSet(h.zk.connectString, configurators, JSON.stringify({ providers: { [ps[0].address]: { disabled: true } } }))
   await waitFor(async () => (await consumer.call('get'))?.port === ps[1].port, { timeoutMs: 10000, what: 'force off' })
   const h0 = ps[0].hits
   for (let i = 0; i < 20; i++) assert.equal((await consumer.call('get')).port, ps[1].port)
@@ -193,7 +189,11 @@ test("a new consumer's very first call already obeys a forced degradation", asyn
   const group = 'force-first'
   const cluster = h.cluster()
   const [p] = await h.providers(cluster, group, 1)
-  await zkCreate(h.zk.connectString, `${h.base(group)}/configurators`, JSON.stringify({ service: { force: true, fallback: 'maintenance' } }))
+  await zkCreate(
+    h.zk.connectString,
+    `${h.base(group)}/configurators`,
+    JSON.stringify({ service: { force: true, fallback: 'maintenance' } }),
+  )
   for (let i = 0; i < 5; i++) {
     const consumer = cluster.consumer({ app: 'gov', group })
     assert.equal(await consumer.call('get'), 'maintenance')

@@ -7,9 +7,18 @@ const { describe, test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const net = require('node:net')
 
-const { startZooKeeper, startEnsemble, freePort, fourLetterWord, zkCli, zkGet, zkLs, zkSet, zkCreate, zkDelete } = require(
-  './harness/zookeeper.js',
-)
+const {
+  startZooKeeper,
+  startEnsemble,
+  freePort,
+  fourLetterWord,
+  zkCli,
+  zkGet,
+  zkLs,
+  zkSet,
+  zkCreate,
+  zkDelete,
+} = require('./harness/zookeeper.js')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -98,7 +107,10 @@ describe('standalone server', { timeout: 60000 }, () => {
     assert.equal(zk.dataDir, dataDir)
     assert.notEqual(zk.pid, firstPid)
     assert.equal(await zk.mode(), 'standalone')
-    assert.equal(await zkGet(zk.connectString, '/lemon/services/demo/providers/node-1'), '{"port": "20081", "gray": "true", "note": "a  b"}')
+    assert.equal(
+      await zkGet(zk.connectString, '/lemon/services/demo/providers/node-1'),
+      '{"port": "20081", "gray": "true", "note": "a  b"}',
+    )
   })
 
   test('kill() then start() recovers too', async () => {
@@ -161,7 +173,10 @@ describe('3-node ensemble', { timeout: 60000 }, () => {
     assert.deepEqual(modes.filter(Boolean).sort(), ['follower', 'leader'], `modes: ${modes}`)
 
     // the surviving quorum still serves the data and accepts writes
-    const survivors = ens.servers.filter((s) => s !== oldLeader).map((s) => s.connectString).join(',')
+    const survivors = ens.servers
+      .filter((s) => s !== oldLeader)
+      .map((s) => s.connectString)
+      .join(',')
     assert.equal(await zkGet(survivors, '/replicated'), '{"port":"20080","gray":"false"}')
     await zkSet(survivors, '/replicated', 'after-failover')
 

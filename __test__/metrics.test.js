@@ -102,9 +102,42 @@ test('a sample rate sends about that share, marked with @rate', async () => {
 })
 
 test('a bad statsd option is refused', () => {
-  assert.throws(() => new lemon.Cluster({ zk: '127.0.0.1:1', statsd: 'udp://nohost' }), { code: 'ERR_INVALID_ARG', field: 'options.statsd' })
+  assert.throws(() => new lemon.Cluster({ zk: '127.0.0.1:1', statsd: 'udp://nohost' }), {
+    code: 'ERR_INVALID_ARG',
+    field: 'options.statsd',
+  })
   assert.throws(() => new lemon.Cluster({ zk: '127.0.0.1:1', statsd: { host: 'h', sampleRate: 2 } }), {
     code: 'ERR_INVALID_ARG',
     field: 'options.statsd.sampleRate',
   })
+})
+
+test('retries, breaker changes and ejections are reported per provider', async () => {
+  lines.length = 0
+  const { startProvider } = require('./harness/providers')
+  const healthy = await startProvider()
+  const broken = await startProvider({ status: 503, body: '{"error":{"code":"E","message":"down"}}' })
+  cleanups.push(
+    () => healthy.close(),
+    () => broken.close(),
+  )
+  const cluster = new lemon.Cluster({
+    zk: zk.connectString,
+    host: '127.0.0.1',
+    cacheDir: false,
+    statsd: { host: '127.0.0.1', port: statsd.address().port, prefix: 'brk' },
+  })
+  cleanups.push(() => cluster.close())
+  for (const p of [healthy, broken]) await cluster.provide({ app: 'eject', group: 'g', port: p.port })
+  const consumer = cluster.consumer({ app: 'eject', group: 'g', idempotent: true, warmupMs: 0 })
+  await waitFor(() => consumer.providers().length === 2, { what: 'providers' })
+  for (let i = 0; i < 30; i++) await consumer.call('get', {})
+  const address = `provider.127_0_0_1_${broken.port}`
+  await waitFor(() => lines.includes(`brk.eject.g.${address}.breaker.open:1|c`), { what: 'the breaker-open line' })
+  assert.ok(lines.includes(`brk.eject.g.${address}.ejections:1|c`))
+  assert.ok(
+    lines.some((l) => l === 'brk.eject.g.get.retries:1|c'),
+    'retries of the failed idempotent calls',
+  )
+  assert.ok(!lines.some((l) => l.startsWith(`brk.eject.g.provider.127_0_0_1_${healthy.port}.breaker`)), 'the healthy one never changes')
 })

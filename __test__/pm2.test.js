@@ -93,11 +93,17 @@ test('pm2 reload and pm2 stop of one worker lose no call', { timeout: 120000 }, 
   })
   const after = (await workers()).map((w) => w.pid)
   assert.equal(after.length, 2)
-  assert.ok(after.every((p) => !before.includes(p)), 'both workers were replaced')
+  assert.ok(
+    after.every((p) => !before.includes(p)),
+    'both workers were replaced',
+  )
   assert.deepEqual(reload.errors, [])
   assert.equal(reload.failed, 0)
   assert.ok(reload.ok > 100, `${reload.ok} calls during the reload`)
-  assert.ok([...reload.pids].some((p) => after.includes(p)), 'the new workers served')
+  assert.ok(
+    [...reload.pids].some((p) => after.includes(p)),
+    'the new workers served',
+  )
 
   const [first] = await workers()
   const stop = await steadyLoad(consumer, async () => {

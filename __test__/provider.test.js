@@ -126,7 +126,11 @@ test('bad service definitions are refused with ERR_INVALID_ARG', () => {
     [{ app: 'a', group: 'g', methods, maxBodyBytes: -1 }, 'maxBodyBytes'],
   ]
   for (const [options, field] of cases) {
-    assert.throws(() => lemon.service(options), (e) => e.code === 'ERR_INVALID_ARG' && e.field === field, field)
+    assert.throws(
+      () => lemon.service(options),
+      (e) => e.code === 'ERR_INVALID_ARG' && e.field === field,
+      field,
+    )
   }
 })
 

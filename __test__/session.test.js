@@ -88,10 +88,16 @@ test('after a short outage (the session survives) changes are still seen', { tim
   const group = 'svc'
   const first = await startProvider()
   const second = await startProvider()
-  cleanups.push(() => first.close(), () => second.close())
+  cleanups.push(
+    () => first.close(),
+    () => second.close(),
+  )
   const providerSide = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
   const consumerSide = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
-  cleanups.push(() => providerSide.close(), () => consumerSide.close())
+  cleanups.push(
+    () => providerSide.close(),
+    () => consumerSide.close(),
+  )
   const warnings = []
   consumerSide.on('warning', (w) => warnings.push(w))
   await providerSide.provide({ app, group, port: first.port })
@@ -102,7 +108,14 @@ test('after a short outage (the session survives) changes are still seen', { tim
   await new Promise((r) => setTimeout(r, 1500))
   await zk.start()
   await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_DISCONNECTED'), { what: 'the disconnection to be noticed' })
-  await waitFor(() => providerSide.ready().then(() => true, () => false), { timeoutMs: 20000, what: 'the provider side to reconnect' })
+  await waitFor(
+    () =>
+      providerSide.ready().then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: 20000, what: 'the provider side to reconnect' },
+  )
   // The sessions survive the short outage; the watch must still report what happens next.
   const reg = await providerSide.provide({ app, group, port: second.port })
   await waitFor(() => consumer.providers().length === 2, { timeoutMs: 10000, what: 'the provider registered after the outage' })

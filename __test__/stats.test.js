@@ -21,7 +21,11 @@ test('stats(): per provider weight, in-flight, breaker, ejection, EWMA, percenti
   const fast = await startProvider()
   const slow = await startProvider({ delayMs: 40 })
   const broken = await startProvider({ status: 500, body: '{"error":{"code":"E","message":"down"}}' })
-  cleanups.push(() => fast.close(), () => slow.close(), () => broken.close())
+  cleanups.push(
+    () => fast.close(),
+    () => slow.close(),
+    () => broken.close(),
+  )
   const cluster = new Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
   cleanups.push(() => cluster.close())
   for (const p of [fast, slow, broken]) await cluster.provide({ app: 'stats', group: 'g', port: p.port, weight: 50 })

@@ -11,9 +11,7 @@ const now = () => performance.timeOrigin + performance.now()
 client.once('connected', async () => {
   for (let seq = 1; seq <= Number(count); seq++) {
     const doc = { bench: { seq, sentAt: now() }, padding: 'x'.repeat(64) }
-    await new Promise((resolve, reject) =>
-      client.setData(znode, Buffer.from(JSON.stringify(doc)), -1, (e) => (e ? reject(e) : resolve())),
-    )
+    await new Promise((resolve, reject) => client.setData(znode, Buffer.from(JSON.stringify(doc)), -1, (e) => (e ? reject(e) : resolve())))
     await new Promise((r) => setTimeout(r, Number(gapMs)))
   }
   client.close()

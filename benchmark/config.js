@@ -140,12 +140,16 @@ async function main() {
   ]) {
     const xs = latency[key]
     console.log(
-      `  ${name.padEnd(22)}  p50 ${percentile(xs, 50).toFixed(2).padStart(6)}   p99 ${percentile(xs, 99).toFixed(2).padStart(6)}   max ${Math.max(...xs)
+      `  ${name.padEnd(22)}  p50 ${percentile(xs, 50).toFixed(2).padStart(6)}   p99 ${percentile(xs, 99).toFixed(2).padStart(6)}   max ${Math.max(
+        ...xs,
+      )
         .toFixed(2)
         .padStart(6)}   seen ${xs.length}/${UPDATES}`,
     )
   }
-  console.log(`\nNode ${process.version}, ${require('node:os').cpus()[0].model} x ${require('node:os').cpus().length}, nconf ${nconf.version}`)
+  console.log(
+    `\nNode ${process.version}, ${require('node:os').cpus()[0].model} x ${require('node:os').cpus().length}, nconf ${nconf.version}`,
+  )
 
   legacyStore.client.close()
   await live.stores.zookeeper.close()

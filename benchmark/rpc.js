@@ -34,10 +34,18 @@ const peers = {
     return { call: (i) => consumer.call('echo', { id: i, name: 'lemon' }), close: () => consumer.close() }
   },
   async balancedPool(ports) {
-    const pool = new BalancedPool(ports.map((p) => `http://127.0.0.1:${p}`), { connections: CONCURRENCY })
+    const pool = new BalancedPool(
+      ports.map((p) => `http://127.0.0.1:${p}`),
+      { connections: CONCURRENCY },
+    )
     return {
       async call() {
-        const { statusCode, body } = await pool.request({ path: PATH, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY })
+        const { statusCode, body } = await pool.request({
+          path: PATH,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: BODY,
+        })
         const reply = await body.json()
         if (statusCode !== 200) throw new Error(`HTTP ${statusCode}`)
         return reply
@@ -149,7 +157,9 @@ async function slow(ctx) {
   console.log('|---|---|---|---|---|---|')
   for (const [name, rs] of Object.entries(results)) {
     const p99 = median(rs.map((r) => r.p99))
-    console.log(`| ${name} | ${Math.round(median(rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / healthyP99).toFixed(1)}× | ${rs.reduce((a, r) => a + r.failures, 0)} |`)
+    console.log(
+      `| ${name} | ${Math.round(median(rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / healthyP99).toFixed(1)}× | ${rs.reduce((a, r) => a + r.failures, 0)} |`,
+    )
   }
 }
 
@@ -187,7 +197,9 @@ async function crash(ctx) {
   console.log('| client | failed calls (per round) | last failure after the kill (ms, median) | p99 ms |')
   console.log('|---|---|---|---|')
   for (const [name, rs] of Object.entries(results)) {
-    console.log(`| ${name} | ${rs.map((r) => r.failures).join(', ')} | ${median(rs.map((r) => r.recoveryMs))} | ${median(rs.map((r) => r.p99)).toFixed(2)} |`)
+    console.log(
+      `| ${name} | ${rs.map((r) => r.failures).join(', ')} | ${median(rs.map((r) => r.recoveryMs))} | ${median(rs.map((r) => r.p99)).toFixed(2)} |`,
+    )
   }
 }
 
@@ -197,7 +209,9 @@ async function main() {
   const registrar = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
   const ctx = { cluster, registrar, groups: 0, groupOf: new Map(), group: (ports) => ctx.groupOf.get(ports.join(',')) }
   const os = require('node:os')
-  console.log(`## RPC benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, undici ${require('undici/package.json').version}`)
+  console.log(
+    `## RPC benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, undici ${require('undici/package.json').version}`,
+  )
   try {
     if (ONLY.includes('throughput')) await throughput(ctx)
     if (ONLY.includes('slow')) await slow(ctx)

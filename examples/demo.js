@@ -71,7 +71,12 @@ async function main() {
   })
   await consumer.ready()
   for (let i = 0; i < 100 && consumer.providers().length < 3; i++) await new Promise((r) => setTimeout(r, 10))
-  console.log(`consumer sees: ${consumer.providers().map((p) => p.address).join(', ')}`)
+  console.log(
+    `consumer sees: ${consumer
+      .providers()
+      .map((p) => p.address)
+      .join(', ')}`,
+  )
 
   console.log(`\n30 calls, smooth weighted round robin:   ${await spread(consumer, 30)}`)
 

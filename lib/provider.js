@@ -29,7 +29,8 @@ function invalid(field, reason) {
 
 function checkSegment(field, value) {
   if (typeof value !== 'string' || value === '') throw invalid(field, 'must be a non-empty string')
-  if (value === '.' || value === '..' || !SEGMENT.test(value)) throw invalid(field, `must not contain '/' or control characters, and not be '.' or '..'`)
+  if (value === '.' || value === '..' || !SEGMENT.test(value))
+    throw invalid(field, `must not contain '/' or control characters, and not be '.' or '..'`)
 }
 
 /** Reads a JSON body, at most `limit` bytes. */
@@ -85,8 +86,10 @@ class Service {
       checkSegment(`methods.${name}`, name)
       if (typeof methods[name] !== 'function') throw invalid(`methods.${name}`, 'must be a function')
     }
-    if (maxBodyBytes !== undefined && !(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) throw invalid('maxBodyBytes', 'must be a positive integer')
-    if (drainTimeoutMs !== undefined && !(Number.isInteger(drainTimeoutMs) && drainTimeoutMs >= 0)) throw invalid('drainTimeoutMs', 'must be a non-negative integer')
+    if (maxBodyBytes !== undefined && !(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0))
+      throw invalid('maxBodyBytes', 'must be a positive integer')
+    if (drainTimeoutMs !== undefined && !(Number.isInteger(drainTimeoutMs) && drainTimeoutMs >= 0))
+      throw invalid('drainTimeoutMs', 'must be a non-negative integer')
     this.app = app
     this.group = group
     this.cluster = cluster || null
@@ -196,10 +199,11 @@ class Service {
    */
   async register(server) {
     if (!this.cluster) throw invalid('cluster', 'is required to register')
-    if (!server.listening) await new Promise((resolve, reject) => {
-      server.once('listening', resolve)
-      server.once('error', reject)
-    })
+    if (!server.listening)
+      await new Promise((resolve, reject) => {
+        server.once('listening', resolve)
+        server.once('error', reject)
+      })
     const address = server.address()
     this._server = server
     this._registration = await this.cluster.provide({

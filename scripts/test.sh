@@ -8,9 +8,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { echo "[test] $*"; }
 
-rust_status=0
+check_status=0
+# Style first: formatting and lints, Rust and JavaScript, as STYLE.md asks of CI.
+log "cargo fmt --check, cargo clippy -D warnings, prettier --check"
+cargo fmt --all -- --check || check_status=$?
+cargo clippy --workspace --all-targets --quiet -- -D warnings || check_status=$?
+npx --no-install prettier --check --log-level warn "**/*.{js,ts}" || check_status=$?
 log "cargo test --workspace --quiet"
-cargo test --workspace --quiet || rust_status=$?
+cargo test --workspace --quiet || check_status=$?
 
 node_status=0
 shopt -s nullglob
@@ -40,8 +45,8 @@ if [ -n "$leaked" ]; then
   if [ "$node_status" -eq 0 ]; then node_status=1; fi
 fi
 
-if [ "$rust_status" -ne 0 ] || [ "$node_status" -ne 0 ]; then
-  log "FAILED (cargo test: exit $rust_status, node --test: exit $node_status)"
+if [ "$check_status" -ne 0 ] || [ "$node_status" -ne 0 ]; then
+  log "FAILED (style checks and cargo test: exit $check_status, node --test: exit $node_status)"
   exit 1
 fi
 log "all tests passed"

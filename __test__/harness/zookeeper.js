@@ -169,10 +169,7 @@ function findZooKeeper() {
   if (home) {
     const jars = [...jarsIn(home), ...jarsIn(path.join(home, 'lib'))]
     if (!jars.some((j) => /zookeeper-[^/]*\.jar$|zookeeper\.jar$/.test(path.basename(j)))) {
-      throw new Error(
-        `ZOOKEEPER_HOME=${home} does not contain a zookeeper jar in ${home}/*.jar or ${home}/lib/*.jar. ` +
-          INSTALL_HINT,
-      )
+      throw new Error(`ZOOKEEPER_HOME=${home} does not contain a zookeeper jar in ${home}/*.jar or ${home}/lib/*.jar. ` + INSTALL_HINT)
     }
     const conf = path.join(home, 'conf')
     const cp = fs.existsSync(conf) ? [conf, ...jars] : jars
@@ -788,7 +785,19 @@ function cliError(what, res) {
   return err
 }
 
-const STAT_FIELDS = ['cZxid', 'ctime', 'mZxid', 'mtime', 'pZxid', 'cversion', 'dataVersion', 'aclVersion', 'ephemeralOwner', 'dataLength', 'numChildren']
+const STAT_FIELDS = [
+  'cZxid',
+  'ctime',
+  'mZxid',
+  'mtime',
+  'pZxid',
+  'cversion',
+  'dataVersion',
+  'aclVersion',
+  'ephemeralOwner',
+  'dataLength',
+  'numChildren',
+]
 
 /**
  * Data of a node as a UTF-8 string ('' for empty or null data), or null if

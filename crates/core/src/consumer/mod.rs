@@ -429,6 +429,9 @@ impl Consumer {
             deadline_ms: s.deadline.as_millis() as u64,
             idempotent: s.idempotent,
             gray,
+            metrics: &self.metrics,
+            app: &self.opts.app,
+            group: &self.opts.group,
         };
         match s.cluster {
             Mode::Failover => failover::run(&attempts, s.retries).await,

@@ -7,7 +7,10 @@ use crate::error::Error;
 use crate::events::Warnings;
 use crate::zk::{EphemeralId, ZkSession};
 
-/// Registers the consumer node, retrying while ZooKeeper is unavailable.
+/// Registers the consumer node, retrying (200 ms doubling to 5 s) until it succeeds or the
+/// consumer is closed: a failure here is nearly always passing (a connection reset while
+/// ZooKeeper restarts), and a missing consumer node only costs visibility, so it warns once and
+/// keeps trying.
 pub(super) async fn register_consumer(
     session: Arc<ZkSession>,
     folder: String,
@@ -17,6 +20,8 @@ pub(super) async fn register_consumer(
     node: Arc<Mutex<Option<EphemeralId>>>,
 ) {
     let mut epochs = session.epochs();
+    let mut pause = Duration::from_millis(200);
+    let mut warned = false;
     loop {
         match session
             .create_ephemeral(&folder, &prefix, data.clone())
@@ -27,7 +32,15 @@ pub(super) async fn register_consumer(
                 return;
             }
             Err(Error::Closed { .. }) => return,
-            Err(Error::ZkUnavailable { .. }) => {
+            Err(e) => {
+                if !warned && !matches!(e, Error::ZkUnavailable { .. }) {
+                    warned = true;
+                    warnings.warn(
+                        "ERR_ZK",
+                        format!("could not register the consumer under {folder}: {e}; retrying"),
+                        Some(&folder),
+                    );
+                }
                 if epochs
                     .wait_for(|e| e.connected || e.closed)
                     .await
@@ -36,15 +49,8 @@ pub(super) async fn register_consumer(
                 {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => {
-                warnings.warn(
-                    "ERR_ZK",
-                    format!("could not register the consumer under {folder}: {e}"),
-                    Some(&folder),
-                );
-                return;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
             }
         }
     }

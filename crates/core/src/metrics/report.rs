@@ -1,13 +1,15 @@
 //! What lemon-cluster reports, in one place so that the README's metric list and the code agree.
 //!
 //! Consumer side, per `{app}.{group}.{method}`: `calls` (c), `errors.{CODE}` (c), `timeouts` (c),
-//! `fallbacks` (c), `latency` (ms, successful and failed calls; a degraded call counts its error). Per service: `{app}.{group}.providers` (g).
+//! `fallbacks` (c), `retries` (c), `latency` (ms, successful and failed calls; a degraded call
+//! counts its error). Per provider: `{app}.{group}.provider.{host_port}.breaker.{state}` (c, on
+//! every change to `open`, `half_open` or `closed`) and `...ejections` (c). Per service: `{app}.{group}.providers` (g).
 //! Provider side, per `{app}.{group}.{method}`: `served` (c), `served_errors.{status}` (c),
 //! `response_time` (ms, the design note's: middleware entry to headers written).
 
 use std::time::Duration;
 
-use super::names::{method_metric, service_metric};
+use super::names::{method_metric, sanitize, service_metric};
 use super::Metrics;
 use crate::error::Error;
 
@@ -34,6 +36,32 @@ impl Metrics {
             if matches!(e, Error::Timeout { .. }) {
                 self.count(&method_metric(app, group, method, "timeouts"), 1);
             }
+        }
+    }
+
+    /// A retry granted by the budget.
+    pub fn retry(&self, app: &str, group: &str, method: &str) {
+        if self.enabled() {
+            self.count(&method_metric(app, group, method, "retries"), 1);
+        }
+    }
+
+    /// A provider's breaker changed state (`open`, `half_open`, `closed`); `ejected` when it opened
+    /// on this call's failure.
+    pub fn breaker(&self, app: &str, group: &str, address: &str, state: &str, ejected: bool) {
+        if !self.enabled() {
+            return;
+        }
+        let provider = format!("provider.{}", sanitize(address));
+        self.count(
+            &service_metric(app, group, &format!("{provider}.breaker.{state}")),
+            1,
+        );
+        if ejected {
+            self.count(
+                &service_metric(app, group, &format!("{provider}.ejections")),
+                1,
+            );
         }
     }
 

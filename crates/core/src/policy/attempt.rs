@@ -9,10 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::breaker::{BreakerOptions, Permit};
+use super::breaker::{BreakerOptions, Permit, State};
 use super::budget::RetryBudget;
 use crate::balance::{Balancer, Candidate, Pick, Rng};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::stats::{lock, mono_ms, Outcome};
 use crate::transport::{Reply, Transport};
 
@@ -40,6 +41,10 @@ pub struct Attempts<'a> {
     pub idempotent: bool,
     /// A gray call carries the gray header, so the provider's own calls stay in the lane.
     pub gray: bool,
+    /// Where retries, breaker changes and ejections are reported.
+    pub metrics: &'a Metrics,
+    pub app: &'a str,
+    pub group: &'a str,
 }
 
 /// A provider chosen for an attempt.
@@ -165,6 +170,7 @@ impl Attempts<'_> {
     /// Takes one retry from the budget, or says why not.
     pub fn take_retry(&self) -> Result<()> {
         if lock(self.budget).try_retry(mono_ms()) {
+            self.metrics.retry(self.app, self.group, self.method);
             Ok(())
         } else {
             Err(Error::RetryBudget {
@@ -206,8 +212,21 @@ impl Recorder<'_, '_> {
             ejected < a.breaker.max_ejected(a.candidates.len())
         };
         let jitter = Rng::from_entropy().unit();
-        let tripped =
-            lock(&c.stats.breaker).record(now, outcome, self.permit, may_eject, jitter, a.breaker);
+        let (before, tripped, after) = {
+            let mut breaker = lock(&c.stats.breaker);
+            let before = breaker.state();
+            let tripped = breaker.record(now, outcome, self.permit, may_eject, jitter, a.breaker);
+            (before, tripped, breaker.state())
+        };
+        if std::mem::discriminant(&before) != std::mem::discriminant(&after) {
+            let name = match after {
+                State::Closed => "closed",
+                State::Open { .. } => "open",
+                State::HalfOpen { .. } => "half_open",
+            };
+            a.metrics
+                .breaker(a.app, a.group, &c.provider.address, name, tripped);
+        }
         if tripped {
             tracing::info!(provider = %c.provider.address, service = a.service, "provider ejected by its circuit breaker");
         }
