@@ -11,7 +11,6 @@
 //! the tree after each burst of events.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
@@ -21,46 +20,39 @@ use super::save::create;
 use super::store::ConfigStore;
 use super::tree;
 use crate::error::{from_zk, Error, Result};
-use crate::zk::{Epoch, ZkSession};
+use crate::zk::{follow_sessions, Epoch, ZkSession};
 
 /// Runs until the session is closed or the store is dropped.
 pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
-    let mut epochs = session.epochs();
-    let mut failures: u32 = 0;
-    loop {
-        let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
-            Ok(e) => *e,
-            Err(_) => return,
+    let mut on_error = |e: &Error, failures: u32| {
+        let Some(s) = store.upgrade() else {
+            return false;
         };
-        if epoch.closed {
-            return;
+        // Report a persistent failure (say, no permission to read the znode) once, not on every
+        // retry.
+        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
+            s.warnings.warn(
+                e.code(),
+                format!("following {}: {e}; retrying", s.path()),
+                Some(s.path()),
+            );
         }
-        let Ok(client) = session.client() else {
-            if epochs.changed().await.is_err() {
-                return;
+        true
+    };
+    let run = |client: Client, mut epochs: tokio::sync::watch::Receiver<Epoch>, gen: u64| {
+        let store = store.clone();
+        async move {
+            follow_session(&client, &store, &mut epochs, gen).await?;
+            // A dropped store ends its run with Ok; stop following it rather than start again.
+            if store.strong_count() == 0 {
+                return Err(Error::Closed {
+                    what: "the configuration store".into(),
+                });
             }
-            continue;
-        };
-        if let Err(e) = follow_session(&client, &store, &mut epochs, epoch.session).await {
-            let Some(s) = store.upgrade() else { return };
-            failures = failures.saturating_add(1);
-            // Report a persistent failure (say, no permission to read the znode) once, not on
-            // every retry.
-            if !matches!(e, Error::ZkUnavailable { .. }) && failures == 1 {
-                s.warnings.warn(
-                    e.code(),
-                    format!("following {}: {e}; retrying", s.path()),
-                    Some(s.path()),
-                );
-            }
-            drop(s);
-            // 200 ms, doubling, at most 5 s.
-            let wait = 200u64.saturating_mul(1 << failures.min(5)).min(5_000);
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-        } else {
-            failures = 0;
+            Ok(())
         }
-    }
+    };
+    follow_sessions(session, &mut on_error, run).await;
 }
 
 /// Reads the znode, creating it when it was never seen and the store may write.

@@ -3,14 +3,13 @@
 //! disconnected are not replayed. The same session pattern as the providers' watch.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType};
 
 use crate::error::{from_zk, Error, Result};
 use crate::events::Warnings;
-use crate::zk::ZkSession;
+use crate::zk::{follow_sessions, ZkSession};
 
 /// Calls `apply` with the node's data (`None` when it does not exist) now and after every change,
 /// until the session is closed. Run it as a task; abort it to stop early.
@@ -22,33 +21,23 @@ pub async fn follow_node<F>(
 ) where
     F: Fn(Option<&[u8]>) + Send + Sync,
 {
-    let mut epochs = session.epochs();
-    loop {
-        let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
-            Ok(e) => *e,
-            Err(_) => return,
-        };
-        if epoch.closed {
-            return;
+    let mut on_error = |e: &Error, failures: u32| {
+        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
+            warnings.warn(
+                "ERR_ZK",
+                format!("watching {path}: {e}; retrying"),
+                Some(&path),
+            );
         }
-        let Ok(client) = session.client() else {
-            if epochs.changed().await.is_err() {
-                return;
-            }
-            continue;
+        true
+    };
+    let apply = &apply;
+    let run =
+        |client: Client, mut epochs: tokio::sync::watch::Receiver<crate::zk::Epoch>, gen: u64| {
+            let path = path.clone();
+            async move { follow_session(&client, &path, apply, &mut epochs, gen).await }
         };
-        if let Err(e) = follow_session(&client, &path, &apply, &mut epochs, epoch.session).await {
-            if !matches!(e, Error::ZkUnavailable { .. }) {
-                warnings.warn(
-                    "ERR_ZK",
-                    format!("watching {path}: {e}; retrying"),
-                    Some(&path),
-                );
-            }
-            drop(client);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    follow_sessions(session, &mut on_error, run).await;
 }
 
 async fn follow_session<F>(

@@ -17,7 +17,7 @@ use super::directory::{Change, Directory, NodeRead, Provider, Rejected};
 use super::path::leaf;
 use crate::error::{from_zk, Error, Result};
 use crate::events::{Emitter, Warnings};
-use crate::zk::ZkSession;
+use crate::zk::{follow_sessions, ZkSession};
 
 /// The provider set of one service, shared by its watch task and its callers.
 pub struct LiveProviders {
@@ -192,42 +192,21 @@ pub async fn follow_providers(
     live: Arc<LiveProviders>,
     warnings: Arc<Warnings>,
 ) {
-    let mut epochs = session.epochs();
-    loop {
-        let epoch = match epochs.wait_for(|e| e.connected || e.closed).await {
-            Ok(e) => *e,
-            Err(_) => return,
-        };
-        if epoch.closed {
-            return;
+    let mut on_error = |e: &Error, failures: u32| {
+        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
+            warnings.warn(
+                "ERR_ZK",
+                format!("watching {folder}: {e}; retrying"),
+                Some(&folder),
+            );
         }
-        let Ok(client) = session.client() else {
-            if epochs.changed().await.is_err() {
-                return;
-            }
-            continue;
-        };
-        if let Err(e) = follow_session(
-            &client,
-            &folder,
-            &live,
-            &warnings,
-            &mut epochs,
-            epoch.session,
-        )
-        .await
-        {
-            if !matches!(e, Error::ZkUnavailable { .. }) {
-                warnings.warn(
-                    "ERR_ZK",
-                    format!("watching {folder}: {e}; retrying"),
-                    Some(&folder),
-                );
-            }
-            drop(client);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+        true
+    };
+    let run = |client: Client, mut epochs: watch::Receiver<crate::zk::Epoch>, gen: u64| {
+        let (folder, live, warnings) = (folder.clone(), live.clone(), warnings.clone());
+        async move { follow_session(&client, &folder, &live, &warnings, &mut epochs, gen).await }
+    };
+    follow_sessions(session, &mut on_error, run).await;
 }
 
 /// Follows the folder within one physical session; returns when that session is over.
