@@ -4,19 +4,8 @@
 import type { IncomingMessage, ServerResponse, Server } from 'node:http'
 import type { Cluster, Registration, ProvideOptions } from '../index'
 
-export {
-  Cluster,
-  Consumer,
-  Registration,
-  CallOptions,
-  ChangeEvent,
-  ClusterOptions,
-  ConsumerOptions,
-  ProvideOptions,
-  ProviderInfo,
-  ProviderPatch,
-  WarningEvent,
-} from '../index'
+// Every native class and the typings of their options, events and results.
+export * from '../index'
 
 /** What a method handler receives besides its arguments. */
 export interface MethodContext {
