@@ -34,12 +34,14 @@ impl JsCluster {
     #[napi(catch_unwind, constructor, ts_args_type = "options: ClusterOptions")]
     pub fn new(env: Env, options: Unknown<'_>) -> Result<Self> {
         lemon_core::log::install();
-        let (options, logger) = logger::split_options(&env, options)?;
+        let (options, kept) =
+            crate::options::split(&env, "options", Some(options), |key, _| key == "logger")?;
+        let logger = kept.into_iter().next().map(|(_, l)| l);
         let opts = throw(&env, lemon_core::ClusterOptions::from_value(&options))?;
-        let log_sink = logger
-            .as_ref()
-            .map(|l| logger::register(&env, l))
-            .transpose()?;
+        let log_sink = match logger {
+            Some(l) => logger::register(&env, l)?,
+            None => None,
+        };
         let cluster =
             napi::bindgen_prelude::within_runtime_if_available(|| lemon_core::Cluster::new(opts));
         let cluster = match throw(&env, cluster) {
@@ -95,7 +97,7 @@ impl JsCluster {
         ts_return_type = "Consumer"
     )]
     pub fn consumer(&self, env: Env, options: Unknown) -> Result<JsConsumer> {
-        let split = crate::options::split(&env, "consumer", Some(options))?;
+        let split = crate::options::split_fallback(&env, "consumer", Some(options))?;
         let mut opts = throw(&env, lemon_core::ConsumerOptions::from_value(&split.value))?;
         if split.fallback.is_some() {
             opts.fallback = lemon_core::Fallback::External;

@@ -10,7 +10,7 @@ use napi_derive::napi;
 use crate::error::{self, promise, throw};
 use crate::events;
 use crate::json;
-use crate::options::{split, FallbackFn};
+use crate::options::{split_fallback, FallbackFn};
 use crate::types::{ChangeEvent, ConsumerStatsInfo, ProviderHealthInfo, ProviderInfo};
 
 /// A consumer of one service, returned by `cluster.consumer()`.
@@ -95,7 +95,7 @@ impl JsConsumer {
         args: Option<Unknown<'_>>,
         options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
-        let split = split(env, "options", options)?;
+        let split = split_fallback(env, "options", options)?;
         let mut opts = throw(env, lemon_core::CallOptions::from_value(&split.value))?;
         if split.fallback.is_some() {
             opts.fallback = lemon_core::Fallback::External;

@@ -8,60 +8,28 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result, ValueType};
-use serde_json::{Map, Value};
 use tracing::Level;
 
 use crate::error::js_error;
 
-/// Splits the constructor's options into the JSON-able part (for the core) and the logger.
-pub fn split_options<'env>(
-    env: &Env,
-    options: Unknown<'env>,
-) -> Result<(Value, Option<Object<'env>>)> {
-    if options.get_type()? != ValueType::Object {
-        return Ok((
-            env.from_js_value::<Value, _>(options)
-                .unwrap_or(Value::Null),
-            None,
-        ));
-    }
-    let obj: Object<'env> = unsafe { options.cast()? };
-    let mut map = Map::new();
-    let mut logger = None;
-    for key in Object::keys(&obj)? {
-        let value: Unknown = obj.get_named_property(&key)?;
-        if key == "logger" {
-            match value.get_type()? {
-                ValueType::Object => logger = Some(unsafe { value.cast::<Object>()? }),
-                ValueType::Undefined | ValueType::Null => {}
-                _ => {
-                    return Err(js_error(
-                        env,
-                        &lemon_core::Error::invalid(
-                            "options.logger",
-                            "must be an object with debug/info/warn/error methods",
-                        ),
-                    ))
-                }
-            }
-            continue;
-        }
-        let converted = env.from_js_value::<Value, _>(value).map_err(|e| {
-            js_error(
+/// Registers `logger` as a sink of the core's log; returns the sink's id.
+/// `null` means no logger; anything but an object is refused with `ERR_INVALID_ARG`.
+pub fn register(env: &Env, logger: Unknown<'_>) -> Result<Option<u64>> {
+    match logger.get_type()? {
+        ValueType::Null => return Ok(None),
+        ValueType::Object => {}
+        _ => {
+            return Err(js_error(
                 env,
                 &lemon_core::Error::invalid(
-                    format!("options.{key}"),
-                    format!("cannot be read ({e})"),
+                    "options.logger",
+                    "must be an object with debug/info/warn/error methods",
                 ),
-            )
-        })?;
-        map.insert(key, converted);
+            ))
+        }
     }
-    Ok((Value::Object(map), logger))
-}
-
-/// Registers `logger` as a sink of the core's log; returns the sink's id.
-pub fn register(env: &Env, logger: &Object<'_>) -> Result<u64> {
+    let logger: Object<'_> = unsafe { logger.cast()? };
+    let logger = &logger;
     let mut methods = Vec::new();
     for (level, name) in [
         (Level::ERROR, "error"),
@@ -102,5 +70,5 @@ pub fn register(env: &Env, logger: &Object<'_>) -> Result<u64> {
             f.call(line.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
         }
     });
-    Ok(lemon_core::log::add_sink(sink))
+    Ok(Some(lemon_core::log::add_sink(sink)))
 }

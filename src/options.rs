@@ -17,46 +17,60 @@ pub struct SplitOptions {
     pub fallback: Option<FallbackFn>,
 }
 
-/// Splits an options argument (`prefix` names it in errors). Top-level `undefined` values are
-/// treated as absent.
-pub fn split(env: &Env, prefix: &str, options: Option<Unknown>) -> Result<SplitOptions> {
-    let mut out = SplitOptions {
-        value: Value::Null,
-        fallback: None,
+/// Splits a call's or a consumer's options (`prefix` names them in errors): a function-valued
+/// `fallback` is kept as a reference, everything else becomes JSON.
+pub fn split_fallback(env: &Env, prefix: &str, options: Option<Unknown>) -> Result<SplitOptions> {
+    let (value, kept) = split(env, prefix, options, |key, t| {
+        key == "fallback" && t == ValueType::Function
+    })?;
+    let fallback = match kept.into_iter().next() {
+        Some((_, f)) => Some(Function::<(), ()>::from_unknown(f)?.create_ref()?),
+        None => None,
     };
-    let Some(u) = options else { return Ok(out) };
-    match u.get_type()? {
-        ValueType::Undefined | ValueType::Null => {}
+    Ok(SplitOptions { value, fallback })
+}
+
+/// Splits an options argument into JSON for the core and the top-level fields `keep` selects
+/// (by name and JavaScript type), which JSON cannot carry (functions, a logger object). `prefix`
+/// names the argument in errors. Top-level `undefined` values are treated as absent.
+pub fn split<'env>(
+    env: &Env,
+    prefix: &str,
+    options: Option<Unknown<'env>>,
+    keep: impl Fn(&str, ValueType) -> bool,
+) -> Result<(Value, Vec<(String, Unknown<'env>)>)> {
+    let mut kept = Vec::new();
+    let Some(u) = options else {
+        return Ok((Value::Null, kept));
+    };
+    let value = match u.get_type()? {
+        ValueType::Undefined | ValueType::Null => Value::Null,
         ValueType::Object => {
             let obj = Object::from_unknown(u)?;
-            let names = obj.get_property_names()?;
             let mut map = Map::new();
-            for i in 0..names.get_array_length()? {
-                let key: String = names.get_element(i)?;
+            for key in Object::keys(&obj)? {
                 let v: Unknown = obj.get_named_property(&key)?;
-                match v.get_type()? {
-                    ValueType::Undefined => {}
-                    ValueType::Function if key == "fallback" => {
-                        out.fallback = Some(Function::<(), ()>::from_unknown(v)?.create_ref()?);
-                    }
-                    _ => {
-                        let json = env.from_js_value::<Value, _>(v).map_err(|e| {
-                            js_error(
-                                env,
-                                &CoreError::invalid(format!("{prefix}.{key}"), e.reason.clone()),
-                            )
-                        })?;
-                        map.insert(key, json);
-                    }
+                let t = v.get_type()?;
+                if t == ValueType::Undefined {
+                    continue;
                 }
+                if keep(&key, t) {
+                    kept.push((key, v));
+                    continue;
+                }
+                let json = env.from_js_value::<Value, _>(v).map_err(|e| {
+                    js_error(
+                        env,
+                        &CoreError::invalid(format!("{prefix}.{key}"), e.reason.clone()),
+                    )
+                })?;
+                map.insert(key, json);
             }
-            out.value = Value::Object(map);
+            Value::Object(map)
         }
-        _ => {
-            out.value = env
-                .from_js_value::<Value, _>(u)
-                .map_err(|e| js_error(env, &CoreError::invalid(prefix, e.reason.clone())))?;
-        }
-    }
-    Ok(out)
+        _ => env
+            .from_js_value::<Value, _>(u)
+            .map_err(|e| js_error(env, &CoreError::invalid(prefix, e.reason.clone())))?,
+    };
+    Ok((value, kept))
 }
