@@ -38,6 +38,8 @@ export declare class Cluster {
    * A function-valued `fallback` is kept and called on the JavaScript thread.
    */
   consumer(options: ConsumerOptions): Consumer
+  /** Whether metrics go to statsd (the `statsd` option was given). */
+  get metricsEnabled(): boolean
   /**
    * Reports one request served by this process's provider middleware to statsd (`served`,
    * `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it

@@ -93,6 +93,8 @@ class Service {
     this.app = app
     this.group = group
     this.cluster = cluster || null
+    // One N-API call per request only when there is somewhere to send the numbers.
+    this._reporting = Boolean(this.cluster && this.cluster.metricsEnabled)
     this.prefix = `/${encodeURIComponent(app)}/${encodeURIComponent(group)}/`
     this.maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     this.drainTimeoutMs = drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
@@ -187,7 +189,7 @@ class Service {
         sendJson(res, 500, { error: { code, message } })
       }
     } finally {
-      if (this.cluster) this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
+      if (this._reporting) this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
       this._inFlight--
       if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
     }

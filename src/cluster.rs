@@ -110,6 +110,12 @@ impl JsCluster {
         })
     }
 
+    /// Whether metrics go to statsd (the `statsd` option was given).
+    #[napi(catch_unwind, getter)]
+    pub fn metrics_enabled(&self) -> bool {
+        self.inner.metrics().enabled()
+    }
+
     /// Reports one request served by this process's provider middleware to statsd (`served`,
     /// `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
     /// yourself only if you serve methods without that middleware. A no-op without `statsd`.
