@@ -236,7 +236,9 @@ class Service {
     this._draining = true
     const registration = this._registration
     this._registration = null
-    if (registration) await registration.close()
+    // A failed delete (ZooKeeper unreachable right now) must not stop the drain: the node goes
+    // with the session when the cluster closes.
+    if (registration) await registration.close().catch(() => {})
     const server = this._server
     this._server = null
     const waits = [this._whenIdle()]
