@@ -22,10 +22,13 @@ export declare class Cluster {
   /** Starts connecting to ZooKeeper in the background. Throws `ERR_INVALID_ARG` for bad options. */
   constructor(options: ClusterOptions)
   /**
-   * Resolves once a ZooKeeper session is established. Rejects with `ERR_ZK_UNAVAILABLE` after
-   * `connectTimeoutMs`; the cluster keeps reconnecting in the background either way.
+   * Waits for a ZooKeeper session, at most `connectTimeoutMs`, and resolves to
+   * `{ connected }`. Without a session it still resolves (`connected: false`; consumers run on
+   * their cache files, an `ERR_ZK_UNAVAILABLE` warning says so) unless `requireRegistry` is
+   * set, in which case it rejects with `ERR_ZK_UNAVAILABLE`. The cluster keeps reconnecting in
+   * the background either way.
    */
-  ready(): Promise<void>
+  ready(): Promise<ClusterReady>
   /**
    * Registers this process as a provider: creates an ephemeral node
    * `{root}/{app}/{group}/providers/{host}:{port}-{sequence}`, re-created after a session
@@ -113,10 +116,13 @@ export declare class Consumer {
   /** `app/group` of the consumed service. */
   get service(): string
   /**
-   * Resolves once the provider list has been read from ZooKeeper; rejects with
-   * `ERR_ZK_UNAVAILABLE` after `connectTimeoutMs`.
+   * Resolves to `{ source }` once the provider list has been read: `'zookeeper'`, or `'cache'`
+   * when ZooKeeper could not be read within `connectTimeoutMs` and the cache file was used.
+   * With neither it resolves to `'none'` (calls fail with `ERR_NO_PROVIDER` until ZooKeeper
+   * answers; the consumer keeps trying), or rejects with `ERR_ZK_UNAVAILABLE` when the
+   * cluster's `requireRegistry` is set.
    */
-  ready(): Promise<void>
+  ready(): Promise<ConsumerReady>
   /** The providers this consumer may use now (of its `version`, when set), one per `host:port`. */
   providers(): Array<ProviderInfo>
   /**
@@ -253,6 +259,11 @@ export interface ClusterOptions {
   /** Largest provider reply accepted, in bytes. Default 16 MiB. */
   maxResponseBytes?: number
   /**
+   * `ready()` rejects with `ERR_ZK_UNAVAILABLE` when neither ZooKeeper nor a cache file answers
+   * within `connectTimeoutMs`. Default `false`: it resolves, says so, and keeps trying.
+   */
+  requireRegistry?: boolean
+  /**
    * Send metrics to statsd: `'udp://host:port'` or `{ host, port?, prefix?, sampleRate? }`.
    * Default: off.
    */
@@ -268,6 +279,15 @@ export interface ClusterOptions {
    * debug, trace or off.
    */
   logger?: { debug?(message: string): void; info?(message: string): void; warn?(message: string): void; error?(message: string): void }
+}
+
+/** What `cluster.ready()` resolves to. */
+export interface ClusterReady {
+  /**
+   * Whether a ZooKeeper session exists. `false`: ZooKeeper did not answer within
+   * `connectTimeoutMs`; the cluster keeps trying in the background.
+   */
+  connected: boolean
 }
 
 /** `cluster.stats()`. */
@@ -358,6 +378,15 @@ export interface ConsumerOptions {
   failbackRetries?: number
   /** First back-off of `'failback'` retries, doubled each time, in ms. Default 1000. */
   failbackDelayMs?: number
+}
+
+/** What `consumer.ready()` resolves to. */
+export interface ConsumerReady {
+  /**
+   * Where the provider list came from: `'zookeeper'`, `'cache'` (ZooKeeper could not be read
+   * in time) or `'none'` (neither yet; calls fail with `ERR_NO_PROVIDER` until it can).
+   */
+  source: 'zookeeper' | 'cache' | 'none'
 }
 
 /** `consumer.stats()`. */

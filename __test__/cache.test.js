@@ -57,8 +57,12 @@ test('written after a change, used while ZooKeeper is down at start, replaced wh
   cold.on('warning', (w) => warnings.push(w))
   const consumer = cold.consumer({ app: 'cached', group: 'g' })
   const started = Date.now()
-  await consumer.ready()
+  // requireRegistry does not matter when there is a cache: both resolve from it.
+  const strict = newCluster({ requireRegistry: true }).consumer({ app: 'cached', group: 'g' })
+  assert.deepEqual(await cold.ready(), { connected: false })
+  assert.deepEqual(await consumer.ready(), { source: 'cache' })
   assert.ok(Date.now() - started < 3000, 'ready from the cache within about connectTimeoutMs')
+  assert.deepEqual(await strict.ready(), { source: 'cache' })
   assert.deepEqual(
     consumer.providers().map((p) => p.port),
     [first.port],
@@ -69,21 +73,55 @@ test('written after a change, used while ZooKeeper is down at start, replaced wh
   await zk.start()
   await providerSide.provide({ app: 'cached', group: 'g', port: second.port })
   await waitFor(() => consumer.providers().length === 2, { timeoutMs: 15000, what: 'the live list to replace the cache' })
+  assert.deepEqual(await cold.ready(), { connected: true })
+  assert.deepEqual(await consumer.ready(), { source: 'zookeeper' })
 })
 
-test('no cache and ZooKeeper down: the consumer says so and ready() rejects', { timeout: 30000 }, async () => {
+test('no cache and ZooKeeper down: ready() says so and resolves, the consumer keeps trying', { timeout: 30000 }, async () => {
+  const provider = await startProvider()
+  cleanups.push(() => provider.close())
   await zk.stop()
+  let c
   try {
-    const c = newCluster()
+    c = newCluster()
     const warnings = []
     c.on('warning', (w) => warnings.push(w))
     const consumer = c.consumer({ app: 'never', group: 'cached' })
-    await assert.rejects(consumer.ready(), { code: 'ERR_ZK_UNAVAILABLE' })
+    assert.deepEqual(await c.ready(), { connected: false })
+    assert.deepEqual(await consumer.ready(), { source: 'none' })
     await waitFor(() => warnings.some((w) => /no cache file/.test(w.message)), { what: 'the no-cache warning' })
     assert.equal(consumer.providers().length, 0)
+    await assert.rejects(consumer.call('m', {}, { timeoutMs: 200 }), {
+      code: 'ERR_NO_PROVIDER',
+      message: /could not be read from ZooKeeper yet/,
+    })
   } finally {
     await zk.start()
   }
+  // Still trying: once ZooKeeper answers, the consumer finds the provider without being told.
+  const consumer = c.consumer({ app: 'never', group: 'cached' })
+  await newCluster().provide({ app: 'never', group: 'cached', port: provider.port })
+  await waitFor(() => consumer.providers().length === 1, { timeoutMs: 15000, what: 'the live list' })
+  assert.equal((await consumer.call('m', { x: 2 })).args.x, 2)
+})
+
+test('no cache, ZooKeeper down and requireRegistry: ready() rejects with ERR_ZK_UNAVAILABLE', { timeout: 30000 }, async () => {
+  await zk.stop()
+  try {
+    const c = newCluster({ requireRegistry: true })
+    const consumer = c.consumer({ app: 'never', group: 'strict' })
+    await assert.rejects(c.ready(), { code: 'ERR_ZK_UNAVAILABLE', message: /still retrying/ })
+    await assert.rejects(consumer.ready(), { code: 'ERR_ZK_UNAVAILABLE', message: /requireRegistry/ })
+  } finally {
+    await zk.start()
+  }
+})
+
+test('requireRegistry must be a boolean', () => {
+  assert.throws(() => new Cluster({ zk: '127.0.0.1:1', requireRegistry: 'yes' }), {
+    code: 'ERR_INVALID_ARG',
+    field: 'options.requireRegistry',
+  })
 })
 
 test('cacheDir: false turns the cache off; a bad value is refused', () => {

@@ -134,9 +134,9 @@ test('ERR_INVALID_ARG from async methods: provide() and call()', async () => {
   assert.equal(bad.field, 'method')
 })
 
-test('ERR_ZK_UNAVAILABLE: ready() with nothing listening rejects after connectTimeoutMs', async () => {
+test('ERR_ZK_UNAVAILABLE: with requireRegistry, ready() with nothing listening rejects after connectTimeoutMs', async () => {
   const port = await deadPort()
-  const lonely = new Cluster({ zk: `127.0.0.1:${port}`, connectTimeoutMs: 300 })
+  const lonely = new Cluster({ zk: `127.0.0.1:${port}`, connectTimeoutMs: 300, requireRegistry: true })
   const warnings = []
   lonely.on('warning', (w) => warnings.push(w))
   const started = Date.now()

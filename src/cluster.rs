@@ -12,7 +12,7 @@ use crate::error::{promise, throw};
 use crate::events;
 use crate::logger;
 use crate::registration::JsRegistration;
-use crate::types::WarningEvent;
+use crate::types::{ClusterReady, WarningEvent};
 
 /// One ZooKeeper session and one pooled HTTP client, shared by every provider registration and
 /// consumer made from it. Create one per process.
@@ -59,12 +59,17 @@ impl JsCluster {
         })
     }
 
-    /// Resolves once a ZooKeeper session is established. Rejects with `ERR_ZK_UNAVAILABLE` after
-    /// `connectTimeoutMs`; the cluster keeps reconnecting in the background either way.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn ready<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+    /// Waits for a ZooKeeper session, at most `connectTimeoutMs`, and resolves to
+    /// `{ connected }`. Without a session it still resolves (`connected: false`; consumers run on
+    /// their cache files, an `ERR_ZK_UNAVAILABLE` warning says so) unless `requireRegistry` is
+    /// set, in which case it rejects with `ERR_ZK_UNAVAILABLE`. The cluster keeps reconnecting in
+    /// the background either way.
+    #[napi(catch_unwind, ts_return_type = "Promise<ClusterReady>")]
+    pub fn ready<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ClusterReady>> {
         let inner = self.inner.clone();
-        promise(env, async move { inner.ready().await }, |_, ()| Ok(()))
+        promise(env, async move { inner.ready().await }, |_, connected| {
+            Ok(ClusterReady { connected })
+        })
     }
 
     /// Registers this process as a provider: creates an ephemeral node
@@ -107,6 +112,7 @@ impl JsCluster {
         Ok(JsConsumer {
             inner: throw(&env, consumer)?,
             fallback: split.fallback.map(Arc::new),
+            require_registry: self.inner.requires_registry(),
         })
     }
 

@@ -11,7 +11,9 @@ use crate::error::{self, promise, throw};
 use crate::events;
 use crate::json;
 use crate::options::{split_fallback, FallbackFn};
-use crate::types::{ChangeEvent, ConsumerStatsInfo, ProviderHealthInfo, ProviderInfo};
+use crate::types::{
+    ChangeEvent, ConsumerReady, ConsumerStatsInfo, ProviderHealthInfo, ProviderInfo,
+};
 
 /// A consumer of one service, returned by `cluster.consumer()`.
 #[napi(js_name = "Consumer")]
@@ -19,6 +21,8 @@ pub struct JsConsumer {
     pub(crate) inner: Arc<lemon_core::Consumer>,
     /// The consumer's `fallback` when it is a function.
     pub(crate) fallback: Option<Arc<FallbackFn>>,
+    /// The cluster's `requireRegistry`.
+    pub(crate) require_registry: bool,
 }
 
 #[napi]
@@ -29,12 +33,24 @@ impl JsConsumer {
         self.inner.service().to_string()
     }
 
-    /// Resolves once the provider list has been read from ZooKeeper; rejects with
-    /// `ERR_ZK_UNAVAILABLE` after `connectTimeoutMs`.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn ready<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+    /// Resolves to `{ source }` once the provider list has been read: `'zookeeper'`, or `'cache'`
+    /// when ZooKeeper could not be read within `connectTimeoutMs` and the cache file was used.
+    /// With neither it resolves to `'none'` (calls fail with `ERR_NO_PROVIDER` until ZooKeeper
+    /// answers; the consumer keeps trying), or rejects with `ERR_ZK_UNAVAILABLE` when the
+    /// cluster's `requireRegistry` is set.
+    #[napi(catch_unwind, ts_return_type = "Promise<ConsumerReady>")]
+    pub fn ready<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ConsumerReady>> {
         let inner = self.inner.clone();
-        promise(env, async move { inner.ready().await }, |_, ()| Ok(()))
+        let require = self.require_registry;
+        promise(
+            env,
+            async move { inner.ready(require).await },
+            |_, source| {
+                Ok(ConsumerReady {
+                    source: source.as_str().to_string(),
+                })
+            },
+        )
     }
 
     /// The providers this consumer may use now (of its `version`, when set), one per `host:port`.

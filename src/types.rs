@@ -21,6 +21,9 @@ pub struct ClusterOptions {
     pub host: Option<String>,
     /// Largest provider reply accepted, in bytes. Default 16 MiB.
     pub max_response_bytes: Option<f64>,
+    /// `ready()` rejects with `ERR_ZK_UNAVAILABLE` when neither ZooKeeper nor a cache file answers
+    /// within `connectTimeoutMs`. Default `false`: it resolves, says so, and keeps trying.
+    pub require_registry: Option<bool>,
     /// Send metrics to statsd: `'udp://host:port'` or `{ host, port?, prefix?, sampleRate? }`.
     /// Default: off.
     #[napi(ts_type = "string | StatsdOptions")]
@@ -320,6 +323,23 @@ impl From<&lemon_core::ProviderHealth> for ProviderHealthInfo {
             ejected_for_ms: h.ejected_for_ms.map(|ms| ms as f64),
         }
     }
+}
+
+/// What `cluster.ready()` resolves to.
+#[napi(object)]
+pub struct ClusterReady {
+    /// Whether a ZooKeeper session exists. `false`: ZooKeeper did not answer within
+    /// `connectTimeoutMs`; the cluster keeps trying in the background.
+    pub connected: bool,
+}
+
+/// What `consumer.ready()` resolves to.
+#[napi(object)]
+pub struct ConsumerReady {
+    /// Where the provider list came from: `'zookeeper'`, `'cache'` (ZooKeeper could not be read
+    /// in time) or `'none'` (neither yet; calls fail with `ERR_NO_PROVIDER` until it can).
+    #[napi(ts_type = "'zookeeper' | 'cache' | 'none'")]
+    pub source: String,
 }
 
 /// One provider endpoint (`host:port`) as a consumer sees it.

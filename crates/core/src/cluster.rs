@@ -35,6 +35,9 @@ pub struct ClusterOptions {
     pub statsd: Option<StatsdOptions>,
     /// Folder of the provider-list cache files; `None` = no cache.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// `ready()` rejects with `ERR_ZK_UNAVAILABLE` when neither ZooKeeper nor a cache file
+    /// answers in time (default: it resolves and says so, and the cluster keeps trying).
+    pub require_registry: bool,
 }
 
 impl ClusterOptions {
@@ -74,6 +77,7 @@ impl ClusterOptions {
                 ))
             }
         };
+        let require_registry = f.boolean("requireRegistry")?.unwrap_or(false);
         f.finish()?;
         Ok(ClusterOptions {
             zk: ZkOptions {
@@ -87,6 +91,7 @@ impl ClusterOptions {
             transport,
             statsd,
             cache_dir,
+            require_registry,
         })
     }
 }
@@ -220,12 +225,25 @@ impl Cluster {
         &self.host
     }
 
-    /// Resolves once a ZooKeeper session exists; `ERR_ZK_UNAVAILABLE` after `connectTimeoutMs`
-    /// (the cluster keeps trying in the background).
-    pub async fn ready(&self) -> Result<()> {
-        self.session
+    /// Waits for a ZooKeeper session, at most `connectTimeoutMs`; returns whether there is one.
+    /// Without one it is `Ok(false)` — consumers run on their cache files, registrations wait —
+    /// or `ERR_ZK_UNAVAILABLE` when `requireRegistry` is set. The cluster keeps trying in the
+    /// background either way.
+    pub async fn ready(&self) -> Result<bool> {
+        match self
+            .session
             .wait_connected(self.opts.zk.connect_timeout)
             .await
+        {
+            Ok(()) => Ok(true),
+            Err(Error::ZkUnavailable { .. }) if !self.opts.require_registry => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `ready()` should reject when ZooKeeper is out of reach (`requireRegistry`).
+    pub fn requires_registry(&self) -> bool {
+        self.opts.require_registry
     }
 
     /// Registers a provider (see [`ProvideOptions::from_value`]).

@@ -26,7 +26,7 @@ pub mod zk;
 
 pub use cluster::{Cluster, ClusterOptions};
 pub use consumer::{
-    CallOptions, Consumer, ConsumerOptions, ConsumerStats, Fallback, ProviderHealth,
+    CallOptions, Consumer, ConsumerOptions, ConsumerStats, Fallback, ListSource, ProviderHealth,
 };
 pub use error::{Error, Result};
 pub use events::{Emitter, Warning, Warnings};

@@ -46,6 +46,28 @@ pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, 
 /// Extra time `ready()` allows for reading the cache file after the connect timeout.
 const CACHE_READ_ALLOWANCE: Duration = Duration::from_secs(2);
 
+/// Where the provider list a consumer started with came from (see [`Consumer::ready`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListSource {
+    /// Read from ZooKeeper.
+    ZooKeeper,
+    /// ZooKeeper could not be read in time; the cache file was used.
+    Cache,
+    /// Neither yet: no providers until ZooKeeper answers (it is still being tried).
+    None,
+}
+
+impl ListSource {
+    /// The name JavaScript sees.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListSource::ZooKeeper => "zookeeper",
+            ListSource::Cache => "cache",
+            ListSource::None => "none",
+        }
+    }
+}
+
 /// A consumer of one service.
 pub struct Consumer {
     me: Weak<Consumer>,
@@ -227,24 +249,32 @@ impl Consumer {
         self.cached.store(true, Ordering::Release);
     }
 
-    /// Waits until the provider list has been read from ZooKeeper once (or, when ZooKeeper cannot
-    /// be read in time, from the cache file).
-    pub async fn ready(&self) -> Result<()> {
+    /// Waits until the provider list has been read from ZooKeeper once or, when ZooKeeper cannot
+    /// be read within the connect timeout, from the cache file; says which. With neither, it is
+    /// `ListSource::None` (calls fail with `ERR_NO_PROVIDER` until ZooKeeper answers), or
+    /// `ERR_ZK_UNAVAILABLE` when `require_registry` is set.
+    pub async fn ready(&self, require_registry: bool) -> Result<ListSource> {
         let mut timeout = self.session.options().connect_timeout;
         if self.cached.load(Ordering::Acquire) {
             // The cache is consulted once the connect timeout has passed; give it time to be read.
             timeout += CACHE_READ_ALLOWANCE;
         }
         if self.live.wait_settled(timeout).await {
-            Ok(())
-        } else {
+            Ok(if self.live.is_from_cache() {
+                ListSource::Cache
+            } else {
+                ListSource::ZooKeeper
+            })
+        } else if require_registry {
             Err(Error::ZkUnavailable {
                 detail: format!(
-                    "the provider list of {} was not read within {} ms",
+                    "the provider list of {} was not read within {} ms and there is no cache file to start from (requireRegistry is set); still retrying in the background",
                     self.service.service,
                     timeout.as_millis()
                 ),
             })
+        } else {
+            Ok(ListSource::None)
         }
     }
 

@@ -90,6 +90,11 @@ impl LiveProviders {
         *self.loaded.borrow()
     }
 
+    /// Whether the list in use came from the cache file (ZooKeeper has not been read yet).
+    pub fn is_from_cache(&self) -> bool {
+        *self.from_cache.borrow()
+    }
+
     /// Follows the usable nodes after every change read from ZooKeeper.
     pub fn follow_reads(&self) -> watch::Receiver<Option<Arc<Vec<NodeRead>>>> {
         self.reads.subscribe()
