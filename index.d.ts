@@ -274,6 +274,18 @@ export interface ClusterOptions {
    */
   cacheDir?: string | false
   /**
+   * ZooKeeper digest credentials, `'user:password'`, sent with every (re)connect. Never
+   * logged: messages name the identity as `digest:user`. Default: none.
+   */
+  auth?: string
+  /**
+   * ACL of the nodes this cluster creates (its provider and consumer nodes, and a service's
+   * `providers` folder when it creates it): `'creator'` (default with `auth`: writable by that
+   * identity only, readable by anyone), `'private'` (that identity only, reads too) or
+   * `'open'` (default without `auth`: anyone may do anything).
+   */
+  acl?: 'creator' | 'private' | 'open'
+  /**
    * Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
    * The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
    * debug, trace or off.
@@ -514,7 +526,10 @@ export interface StatsdOptions {
 
 /** What a `'warning'` event carries. */
 export interface WarningEvent {
-  /** Stable code, e.g. `ERR_BAD_PROVIDER_NODE`, `ERR_ZK_UNAVAILABLE`, `ERR_ZK_SESSION_EXPIRED`. */
+  /**
+   * Stable code, e.g. `ERR_BAD_PROVIDER_NODE`, `ERR_ZK_UNAVAILABLE`, `ERR_ZK_SESSION_EXPIRED`,
+   * `ERR_ZK_AUTH`, `ERR_ZK_ACL`.
+   */
   code: string
   message: string
   /** The znode concerned, when there is one. */

@@ -37,6 +37,7 @@ const NATIVE_OPTIONS = [
 ]
 const JS_OPTIONS = ['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues']
 const KNOWN_OPTIONS = new Set([...NATIVE_OPTIONS, ...JS_OPTIONS])
+const SECRET_OPTIONS = new Set(['auth', 'secretKey'])
 
 function codedError(code, message, extra) {
   const err = new Error(message)
@@ -128,7 +129,11 @@ class Zookeeper extends EventEmitter {
     const handle = new native.ConfigStore(nativeOptions)
 
     // Copied so that nconf.use('zookeeper', sameOptions) finds them equal and keeps this store.
-    for (const key of Object.keys(options)) this[key] = options[key]
+    // Credentials are copied too, but not enumerable: `console.log(store)` must not print them.
+    for (const key of Object.keys(options)) {
+      if (SECRET_OPTIONS.has(key)) Object.defineProperty(this, key, { value: options[key], writable: true, configurable: true })
+      else this[key] = options[key]
+    }
     this.type = 'zookeeper'
     this.readOnly = Boolean(options.readOnly)
     this.logicalSeparator = options.logicalSeparator || ':'

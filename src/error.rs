@@ -39,6 +39,7 @@ pub fn error_object<'env>(env: &'env Env, err: &CoreError) -> napi::Result<Objec
             obj.set_named_property("body", body.as_str())?;
         }
         CoreError::InvalidArg { field, .. } => obj.set_named_property("field", field.as_str())?,
+        CoreError::ZkAuth { path, .. } => obj.set_named_property("path", path.as_str())?,
         _ => {}
     }
     Ok(obj)

@@ -32,6 +32,15 @@ pub struct ClusterOptions {
     /// `~/.cache/lemon-cluster`.
     #[napi(ts_type = "string | false")]
     pub cache_dir: Option<serde_json::Value>,
+    /// ZooKeeper digest credentials, `'user:password'`, sent with every (re)connect. Never
+    /// logged: messages name the identity as `digest:user`. Default: none.
+    pub auth: Option<String>,
+    /// ACL of the nodes this cluster creates (its provider and consumer nodes, and a service's
+    /// `providers` folder when it creates it): `'creator'` (default with `auth`: writable by that
+    /// identity only, readable by anyone), `'private'` (that identity only, reads too) or
+    /// `'open'` (default without `auth`: anyone may do anything).
+    #[napi(ts_type = "'creator' | 'private' | 'open'")]
+    pub acl: Option<String>,
     /// Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
     /// The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
     /// debug, trace or off.
@@ -416,7 +425,8 @@ impl From<&Change> for ChangeEvent {
 /// What a `'warning'` event carries.
 #[napi(object)]
 pub struct WarningEvent {
-    /// Stable code, e.g. `ERR_BAD_PROVIDER_NODE`, `ERR_ZK_UNAVAILABLE`, `ERR_ZK_SESSION_EXPIRED`.
+    /// Stable code, e.g. `ERR_BAD_PROVIDER_NODE`, `ERR_ZK_UNAVAILABLE`, `ERR_ZK_SESSION_EXPIRED`,
+    /// `ERR_ZK_AUTH`, `ERR_ZK_ACL`.
     pub code: String,
     pub message: String,
     /// The znode concerned, when there is one.

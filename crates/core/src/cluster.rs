@@ -14,7 +14,8 @@ use crate::options::Fields;
 use crate::provider::{ProvideOptions, Registration};
 use crate::registry::{check_host, path};
 use crate::transport::{Transport, TransportOptions};
-use crate::zk::{ZkOptions, ZkSession};
+use crate::zk::auth::refuse_credentials_in;
+use crate::zk::{Access, Credentials, ZkOptions, ZkSession};
 
 /// Default registry root, from the design note.
 pub const DEFAULT_ROOT: &str = "/lemonhjuice";
@@ -41,11 +42,18 @@ pub struct ClusterOptions {
 }
 
 impl ClusterOptions {
-    /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes? }`.
+    /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes?,
+    /// statsd?, cacheDir?, auth?, acl? }`.
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
-        let connect = normalise_connect_string(&f.required_string("zk")?)
-            .map_err(|e| e.in_field("options.zk"))?;
+        let connect = f.required_string("zk")?;
+        refuse_credentials_in(&connect, "options.zk")?;
+        let connect = normalise_connect_string(&connect).map_err(|e| e.in_field("options.zk"))?;
+        let auth = f
+            .string("auth")?
+            .map(|a| Credentials::digest(&a, "options.auth"))
+            .transpose()?;
+        let access = Access::parse(f.string("acl")?.as_deref(), auth.is_some(), "options.acl")?;
         let root = path::root(
             &f.string("root")?
                 .unwrap_or_else(|| DEFAULT_ROOT.to_string()),
@@ -84,7 +92,8 @@ impl ClusterOptions {
                 connect,
                 session_timeout,
                 connect_timeout,
-                auth: None,
+                auth,
+                access,
             },
             root,
             host,
@@ -367,12 +376,27 @@ mod tests {
             ("/x", Duration::from_secs(2))
         );
         assert_eq!(o.zk.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!((o.zk.auth.is_none(), o.zk.access), (true, Access::Open));
+        let o = ClusterOptions::from_value(&json!({"zk":"a","auth":"app:pw"})).unwrap();
+        assert_eq!(o.zk.access, Access::Creator);
+        assert_eq!(
+            o.zk.auth.map(|c| c.identity()).as_deref(),
+            Some("digest:app")
+        );
         for (v, field) in [
             (json!({}), "zk"),
             (json!({"zk": 5}), "zk"),
             (json!({"zk":"a","root":"x"}), "root"),
             (json!({"zk":"a","sessionTimeoutMs":-1}), "sessionTimeoutMs"),
             (json!({"zk":"a","zkk":"b"}), "zkk"),
+            (json!({"zk":"a","auth":"nopassword"}), "options.auth"),
+            (json!({"zk":"a","auth":5}), "options.auth"),
+            (json!({"zk":"a","acl":"creator"}), "options.acl"),
+            (
+                json!({"zk":"a","auth":"u:p","acl":"everyone"}),
+                "options.acl",
+            ),
+            (json!({"zk":"u:p@a:2181"}), "options.zk"),
         ] {
             let e = ClusterOptions::from_value(&v).unwrap_err();
             assert!(e.to_string().contains(field), "{v}: {e}");

@@ -33,6 +33,13 @@ pub enum Error {
     ZkUnavailable { detail: String },
     /// A ZooKeeper operation failed for a reason other than availability.
     Zk { operation: String, detail: String },
+    /// ZooKeeper refused an operation on `path` because of its ACL (`NoAuth`). `identity` is the
+    /// identity the session used (`digest:user`), `None` without credentials; never the password.
+    ZkAuth {
+        operation: String,
+        path: String,
+        identity: Option<String>,
+    },
     /// The object was closed; nothing more can be done with it.
     Closed { what: String },
     /// Every provider that could serve the call is ejected by its circuit breaker (only when
@@ -74,6 +81,7 @@ impl Error {
             Error::BadResponse { .. } => "ERR_BAD_RESPONSE",
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::Zk { .. } => "ERR_ZK",
+            Error::ZkAuth { .. } => "ERR_ZK_AUTH",
             Error::Closed { .. } => "ERR_CLOSED",
             Error::CircuitOpen { .. } => "ERR_CIRCUIT_OPEN",
             Error::Overloaded { .. } => "ERR_OVERLOADED",
@@ -207,6 +215,17 @@ impl fmt::Display for Error {
                 "ZooKeeper is unavailable: {detail} (check the `zk` connect string and that the ensemble is up)"
             ),
             Error::Zk { operation, detail } => write!(f, "ZooKeeper {operation} failed: {detail}"),
+            Error::ZkAuth { operation, path, identity: Some(id) } => write!(
+                f,
+                "ZooKeeper refused {operation} on {path} for {id} (the `auth` option): the node's ACL does not allow it; \
+                 either the password is wrong (ZooKeeper accepts any digest password at connect and only refuses here) \
+                 or the node belongs to another identity"
+            ),
+            Error::ZkAuth { operation, path, identity: None } => write!(
+                f,
+                "ZooKeeper refused {operation} on {path} without credentials: the node's ACL does not allow it; \
+                 give the identity that owns it as `auth: 'user:password'`"
+            ),
             Error::Closed { what } => write!(f, "{what} is closed"),
             Error::CircuitOpen { service, detail } => write!(f, "every provider of {service} is ejected by its circuit breaker: {detail}"),
             Error::Overloaded { service, detail } => write!(f, "{service} is overloaded: {detail}"),

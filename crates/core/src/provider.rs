@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::options::Fields;
 use crate::registry::path::ServicePaths;
 use crate::registry::{check_host, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT};
-use crate::zk::{EphemeralId, ZkSession};
+use crate::zk::{EphemeralId, Folder, ZkSession};
 
 /// What `cluster.provide()` was given, validated.
 #[derive(Debug, Clone)]
@@ -105,7 +105,12 @@ impl Registration {
         let service = ServicePaths::new(root, &opts.app, &opts.group)?;
         let prefix = format!("{}-", opts.node.address());
         let (id, path) = session
-            .create_ephemeral(&service.providers, &prefix, opts.node.to_json())
+            .create_ephemeral(
+                &service.providers,
+                Folder::Owned,
+                &prefix,
+                opts.node.to_json(),
+            )
             .await?;
         tracing::info!(path, "provider registered");
         Ok(Registration {

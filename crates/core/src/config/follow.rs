@@ -71,16 +71,16 @@ async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
         {
             let raw = store.raw();
             let bytes = serde_json::to_vec(&*raw).unwrap_or_else(|_| b"{}".to_vec());
-            match create(client, path, &bytes, store.options().auth.is_some()).await {
+            match create(client, path, &bytes, store.access()).await {
                 Ok(_) | Err(zookeeper_client::Error::NodeExists) => store.reread(client).await,
-                Err(e) => Err(from_zk("create", e)),
+                Err(e) => Err(store.refused("create", e)),
             }
         }
         Err(zookeeper_client::Error::NoNode) => {
             store.node_deleted();
             Ok(())
         }
-        Err(e) => Err(from_zk("get_data", e)),
+        Err(e) => Err(store.refused("get_data", e)),
     }
 }
 
@@ -93,7 +93,7 @@ async fn read_tree(client: &Client, store: &ConfigStore) -> Result<()> {
             Ok(())
         }
         None if store.never_seen() && !store.options().read_only => {
-            tree::ensure_parents(client, path).await?;
+            tree::ensure_parents(client, path, store.access()).await?;
             let ops = tree::plan(
                 path,
                 &serde_json::Map::new(),
@@ -101,10 +101,10 @@ async fn read_tree(client: &Client, store: &ConfigStore) -> Result<()> {
                 &Default::default(),
                 false,
             );
-            match tree::commit(client, &ops, store.options().auth.is_some()).await {
+            match tree::commit(client, &ops, store.access()).await {
                 Ok(()) => store.reread(client).await,
                 Err(e) if tree::is_conflict(&e) => store.reread(client).await,
-                Err(e) => Err(from_zk("multi", e)),
+                Err(e) => Err(store.refused("multi", e)),
             }
         }
         None => {

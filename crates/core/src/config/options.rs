@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::options::{type_name, Fields};
 
 use super::secret::SecretKey;
+use crate::zk::auth::refuse_credentials_in;
+use crate::zk::Credentials;
 
 /// The environment variable read for the secret key when no `secretKey` option is given.
 pub const DEFAULT_KEY_ENV: &str = "LEMON_CONFIG_KEY";
@@ -36,8 +38,8 @@ pub struct ConfigOptions {
     pub connect_timeout: Duration,
     pub cache_file: Option<PathBuf>,
     pub read_only: bool,
-    /// `user:password` for ZooKeeper's digest scheme.
-    pub auth: Option<String>,
+    /// Digest credentials (`auth: 'user:password'`).
+    pub auth: Option<Credentials>,
     pub layout: Layout,
     /// Joins key segments in change events (`example:test`).
     pub separator: String,
@@ -75,7 +77,10 @@ impl ConfigOptions {
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
         let read_only = f.boolean("readOnly")?.unwrap_or(false);
-        let auth = f.string("auth")?;
+        let auth = f
+            .string("auth")?
+            .map(|a| Credentials::digest(&a, "auth"))
+            .transpose()?;
         let layout = match f.string("layout")?.as_deref() {
             None | Some("document") => Layout::Document,
             Some("tree") => Layout::Tree,
@@ -93,11 +98,6 @@ impl ConfigOptions {
 
         if separator.is_empty() {
             return Err(Error::invalid("logicalSeparator", "must not be empty"));
-        }
-        if let Some(a) = &auth {
-            if !a.contains(':') {
-                return Err(Error::invalid("auth", "must be 'user:password'"));
-            }
         }
         let key = match (secret, key_env) {
             (Some(k), _) => Some(SecretKey::parse(&k, "secretKey")?),
@@ -157,6 +157,7 @@ fn hosts(host: Option<&Value>, port: Option<&Value>) -> Result<(Vec<String>, Opt
         if h.is_empty() {
             return Err(Error::invalid("host", "contains an empty host"));
         }
+        refuse_credentials_in(h, "host")?;
         if h.contains('/') {
             return Err(Error::invalid(
                 "host",
@@ -317,6 +318,7 @@ mod tests {
             (json!({"name": "a/../b"}), "name"),
             (json!({"layout": "flat"}), "layout"),
             (json!({"auth": "nopassword"}), "auth"),
+            (json!({"host": "app:pw@zk1:2181"}), "host"),
             (json!({"secretKey": "short"}), "secretKey"),
             (json!({"connectTimeoutMs": -1}), "connectTimeoutMs"),
             (json!({"tpyo": 1}), "tpyo"),

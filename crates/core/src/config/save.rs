@@ -10,14 +10,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use zookeeper_client::{Acls, Client, CreateMode, Stat};
+use zookeeper_client::{Client, CreateMode, Stat};
 
 use super::document::{self, Patch};
 use super::options::Layout;
 use super::secret;
 use super::store::{Base, ConfigStore, Source, Update};
 use super::tree;
-use crate::error::{from_zk, Error, Result};
+use crate::error::{Error, Result};
+use crate::zk::Access;
 
 /// Compare-and-set attempts per save before `ERR_CONFIG_CONFLICT`.
 pub const MAX_SAVE_ATTEMPTS: u32 = 64;
@@ -71,7 +72,7 @@ impl ConfigStore {
             self.set_writing(Some(new.clone()));
             let written = match version {
                 Some(v) => client.set_data(&self.opts.path, &bytes, Some(v)).await,
-                None => create(&client, &self.opts.path, &bytes, self.opts.auth.is_some()).await,
+                None => create(&client, &self.opts.path, &bytes, self.access()).await,
             };
             match written {
                 Ok(stat) => {
@@ -87,7 +88,7 @@ impl ConfigStore {
                     self.reread(&client).await?;
                     tokio::time::sleep(jitter(attempt)).await;
                 }
-                Err(e) => return Err(from_zk("set_data", e)),
+                Err(e) => return Err(self.refused("set_data", e)),
             }
         }
         Err(Error::ConfigConflict {
@@ -121,17 +122,17 @@ impl ConfigStore {
             }
             let ops = tree::plan(&self.opts.path, &base, &new, &versions, exists);
             if !exists {
-                tree::ensure_parents(&client, &self.opts.path).await?;
+                tree::ensure_parents(&client, &self.opts.path, self.access()).await?;
             }
             self.set_writing(Some(Arc::new(new)));
-            match tree::commit(&client, &ops, self.opts.auth.is_some()).await {
+            match tree::commit(&client, &ops, self.access()).await {
                 Ok(()) => return self.reread(&client).await,
                 Err(e) if tree::is_conflict(&e) => {
                     tracing::debug!(attempt, path = %self.opts.path, "tree save conflict; rebasing");
                     self.reread(&client).await?;
                     tokio::time::sleep(jitter(attempt)).await;
                 }
-                Err(e) => return Err(from_zk("multi", e)),
+                Err(e) => return Err(self.refused("multi", e)),
             }
         }
         Err(Error::ConfigConflict {
@@ -146,15 +147,9 @@ pub(super) async fn create(
     client: &Client,
     path: &str,
     data: &[u8],
-    authenticated: bool,
+    access: Access,
 ) -> std::result::Result<Stat, zookeeper_client::Error> {
-    // With digest auth the node belongs to its creator; without, to anyone (as before).
-    let acls = if authenticated {
-        Acls::creator_all()
-    } else {
-        Acls::anyone_all()
-    };
-    let options = CreateMode::Persistent.with_acls(acls);
+    let options = CreateMode::Persistent.with_acls(access.acls());
     match client.create(path, data, &options).await {
         Err(zookeeper_client::Error::NoNode) => {
             if let Some((parent, _)) = path.rsplit_once('/') {

@@ -21,9 +21,9 @@ use super::options::{ConfigOptions, Layout};
 use super::secret;
 use super::snapshot::{self, SnapshotWriter};
 use super::tree::{self, TreeRead};
-use crate::error::{from_zk, Result};
+use crate::error::{Error, Result};
 use crate::events::{Emitter, Warnings};
-use crate::zk::{ZkOptions, ZkSession};
+use crate::zk::{auth, Access, ZkOptions, ZkSession};
 
 /// Updates kept for callers that catch up after a synchronous call.
 const HISTORY: usize = 256;
@@ -123,10 +123,14 @@ impl ConfigStore {
                 connect: opts.connect.clone(),
                 session_timeout: opts.session_timeout,
                 connect_timeout: opts.connect_timeout,
-                auth: opts
-                    .auth
-                    .as_ref()
-                    .map(|a| ("digest".to_string(), a.as_bytes().to_vec())),
+                auth: opts.auth.clone(),
+                // With credentials the znodes belong to that user alone: configuration is
+                // nobody else's business, not even to read.
+                access: if opts.auth.is_some() {
+                    Access::Private
+                } else {
+                    Access::Open
+                },
             },
             warnings.clone(),
         );
@@ -173,6 +177,16 @@ impl ConfigStore {
     /// The options in use.
     pub fn options(&self) -> &ConfigOptions {
         &self.opts
+    }
+
+    /// The ACL of the znodes this store creates.
+    pub(super) fn access(&self) -> Access {
+        self.session.options().access
+    }
+
+    /// The error for a failed operation on the store's znode, naming the identity on `NoAuth`.
+    pub(super) fn refused(&self, operation: &str, err: zookeeper_client::Error) -> Error {
+        auth::classify(operation, &self.opts.path, self.opts.auth.as_ref(), err)
     }
 
     /// The warnings of this store (connection, invalid data, decryption, snapshot).
@@ -430,7 +444,7 @@ impl ConfigStore {
                 self.node_deleted();
                 Ok(())
             }
-            Err(e) => Err(from_zk("get_data", e)),
+            Err(e) => Err(self.refused("get_data", e)),
         }
     }
 

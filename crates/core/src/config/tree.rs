@@ -20,9 +20,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use zookeeper_client::{Acls, Client, CreateMode, MultiWriter, Stat};
+use zookeeper_client::{Client, CreateMode, MultiWriter, Stat};
 
 use crate::error::{from_zk, Error, Result};
+use crate::zk::Access;
 
 /// A read of the whole tree.
 #[derive(Debug, Default)]
@@ -316,17 +317,12 @@ pub fn is_conflict(e: &zookeeper_client::Error) -> bool {
 pub async fn commit(
     client: &Client,
     ops: &[Op],
-    authenticated: bool,
+    access: Access,
 ) -> std::result::Result<(), zookeeper_client::Error> {
     if ops.is_empty() {
         return Ok(());
     }
-    let acls = if authenticated {
-        Acls::creator_all()
-    } else {
-        Acls::anyone_all()
-    };
-    let options = CreateMode::Persistent.with_acls(acls);
+    let options = CreateMode::Persistent.with_acls(access.acls());
     let mut writer: MultiWriter<'_> = client.new_multi_writer();
     for op in ops {
         match op {
@@ -343,8 +339,9 @@ pub async fn commit(
 }
 
 /// Makes sure the parents of `root` exist (the root itself is created by the first save or
-/// first sight).
-pub async fn ensure_parents(client: &Client, root: &str) -> Result<()> {
+/// first sight), with the store's `access` like the znodes themselves: deleting a znode is a
+/// permission of its parent, so an open parent would let anyone delete (and re-create) the root.
+pub async fn ensure_parents(client: &Client, root: &str, access: Access) -> Result<()> {
     let Some((parent, _)) = root.rsplit_once('/') else {
         return Ok(());
     };
@@ -352,10 +349,7 @@ pub async fn ensure_parents(client: &Client, root: &str) -> Result<()> {
         return Ok(());
     }
     match client
-        .mkdir(
-            parent,
-            &CreateMode::Persistent.with_acls(Acls::anyone_all()),
-        )
+        .mkdir(parent, &CreateMode::Persistent.with_acls(access.acls()))
         .await
     {
         Ok(()) | Err(zookeeper_client::Error::NodeExists) => Ok(()),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::events::Warnings;
-use crate::zk::{EphemeralId, ZkSession};
+use crate::zk::{EphemeralId, Folder, ZkSession};
 
 /// Registers the consumer node, retrying (200 ms doubling to 5 s) until it succeeds or the
 /// consumer is closed: a failure here is nearly always passing (a connection reset while
@@ -24,7 +24,7 @@ pub(super) async fn register_consumer(
     let mut warned = false;
     loop {
         match session
-            .create_ephemeral(&folder, &prefix, data.clone())
+            .create_ephemeral(&folder, Folder::Shared, &prefix, data.clone())
             .await
         {
             Ok((id, _)) => {
@@ -36,7 +36,7 @@ pub(super) async fn register_consumer(
                 if !warned && !matches!(e, Error::ZkUnavailable { .. }) {
                     warned = true;
                     warnings.warn(
-                        "ERR_ZK",
+                        e.code(),
                         format!("could not register the consumer under {folder}: {e}; retrying"),
                         Some(&folder),
                     );

@@ -1,7 +1,11 @@
 //! ZooKeeper session life: connect, reconnect, expiry → new session, re-created ephemerals.
 
+pub mod auth;
+mod folder;
 mod follow;
 mod session;
 
+pub use auth::{Access, Credentials};
+pub use folder::Folder;
 pub use follow::{follow_sessions, OnError};
 pub use session::{EphemeralId, Epoch, ZkOptions, ZkSession};

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
-use zookeeper_client::{Acls, Client, CreateMode, SessionState};
+use zookeeper_client::{Client, CreateMode, SessionState};
 
-use crate::error::{from_zk, Error, Result};
+use super::auth::{self, Access, Credentials};
+use super::folder::{self, Folder};
+use crate::error::{Error, Result};
 use crate::events::Warnings;
 
 /// How to reach ZooKeeper.
@@ -28,8 +30,10 @@ pub struct ZkOptions {
     pub connect: String,
     pub session_timeout: Duration,
     pub connect_timeout: Duration,
-    /// Authentication sent with every (re)connect, e.g. `("digest", b"user:pass")`.
-    pub auth: Option<(String, Vec<u8>)>,
+    /// Credentials sent with every (re)connect.
+    pub auth: Option<Credentials>,
+    /// The ACL of the nodes this session creates.
+    pub access: Access,
 }
 
 /// A point in the life of the logical session. Watchers compare epochs to know when to re-arm
@@ -52,6 +56,7 @@ pub type EphemeralId = u64;
 struct Ephemeral {
     /// Parent directory; created (persistent) when missing.
     parent: String,
+    folder: Folder,
     /// Name prefix; the server appends a sequence number, so several processes serving the same
     /// endpoint each keep their own node.
     prefix: String,
@@ -144,10 +149,12 @@ impl ZkSession {
     }
 
     /// Creates an ephemeral sequential node `{parent}/{prefix}NNNNNNNNNN` (parents created as
-    /// needed) that is re-created in every new session until [`ZkSession::remove_ephemeral`].
+    /// needed, `parent` itself as `folder` says) that is re-created in every new session until
+    /// [`ZkSession::remove_ephemeral`].
     pub async fn create_ephemeral(
         &self,
         parent: &str,
+        folder: Folder,
         prefix: &str,
         data: Vec<u8>,
     ) -> Result<(EphemeralId, String)> {
@@ -155,12 +162,18 @@ impl ZkSession {
         let mut ephemerals = self.ephemerals.lock().await;
         let client = self.client()?;
         let session = self.epoch().session;
-        let path = create_node(&client, parent, prefix, &data).await?;
+        let path = self
+            .create_node(&client, parent, folder, prefix, &data)
+            .await?;
+        if folder == Folder::Owned {
+            self.check_folder(&client, parent).await;
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         ephemerals.insert(
             id,
             Ephemeral {
                 parent: parent.to_string(),
+                folder,
                 prefix: prefix.to_string(),
                 data,
                 path: Some(path.clone()),
@@ -182,7 +195,7 @@ impl ZkSession {
             client
                 .set_data(path, &entry.data, None)
                 .await
-                .map_err(|e| from_zk("set_data", e))?;
+                .map_err(|e| self.refused("set_data", path, e))?;
         }
         Ok(())
     }
@@ -212,7 +225,7 @@ impl ZkSession {
         };
         match client.delete(&path, None).await {
             Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(()),
-            Err(e) => Err(from_zk("delete", e)),
+            Err(e) => Err(self.refused("delete", &path, e)),
         }
     }
 
@@ -253,6 +266,55 @@ impl ZkSession {
         }
     }
 
+    /// The error for a failed operation on `path`, naming this session's identity on `NoAuth`.
+    fn refused(&self, operation: &str, path: &str, err: zookeeper_client::Error) -> Error {
+        auth::classify(operation, path, self.opts.auth.as_ref(), err)
+    }
+
+    async fn create_node(
+        &self,
+        client: &Client,
+        parent: &str,
+        folder: Folder,
+        prefix: &str,
+        data: &[u8],
+    ) -> Result<String> {
+        let options = CreateMode::EphemeralSequential.with_acls(self.opts.access.acls());
+        let path = format!("{parent}/{prefix}");
+        let mut attempts = 0;
+        loop {
+            match client.create(&path, data, &options).await {
+                Ok((_, seq)) => return Ok(format!("{path}{seq}")),
+                // The parent is missing (first provider of a service, or someone deleted it):
+                // make it and try again, a bounded number of times.
+                Err(zookeeper_client::Error::NoNode) if attempts < 3 => {
+                    attempts += 1;
+                    folder::create(client, parent, folder, self.opts.access, |op, path, e| {
+                        self.refused(op, path, e)
+                    })
+                    .await?;
+                }
+                Err(e) => return Err(self.refused("create", &format!("{path}…"), e)),
+            }
+        }
+    }
+
+    /// Warns when this session protects its nodes but `folder` lets anyone add or remove
+    /// nodes in it (made open by an older version or by hand): the nodes' own ACL then stops
+    /// neither a fake provider from being added nor a real one from being deleted.
+    async fn check_folder(&self, client: &Client, folder: &str) {
+        if self.opts.access != Access::Open && folder::is_open(client, folder).await {
+            self.warnings.warn(
+                "ERR_ZK_ACL",
+                format!(
+                    "{folder} lets anyone add or delete nodes, so the `acl` of the nodes in it does not protect them; \
+                     restrict it (zkCli, authenticated as the owner: setAcl {folder} auth::cdrwa,world:anyone:r)"
+                ),
+                Some(folder),
+            );
+        }
+    }
+
     fn publish(&self, f: impl FnOnce(&mut Epoch)) {
         self.epoch.send_modify(f);
     }
@@ -266,7 +328,16 @@ impl ZkSession {
             if entry.session == session && entry.path.is_some() {
                 continue;
             }
-            match create_node(&client, &entry.parent, &entry.prefix, &entry.data).await {
+            match self
+                .create_node(
+                    &client,
+                    &entry.parent,
+                    entry.folder,
+                    &entry.prefix,
+                    &entry.data,
+                )
+                .await
+            {
                 Ok(path) => {
                     tracing::info!(path, "re-created ephemeral node in the new session");
                     entry.path = Some(path);
@@ -275,7 +346,7 @@ impl ZkSession {
                 Err(e) => {
                     entry.path = None;
                     self.warnings.warn(
-                        "ERR_ZK_UNAVAILABLE",
+                        e.code(),
                         format!(
                             "could not re-create {}/{}…: {e}; will retry on the next reconnect",
                             entry.parent, entry.prefix
@@ -284,33 +355,6 @@ impl ZkSession {
                     );
                 }
             }
-        }
-    }
-}
-
-async fn create_node(client: &Client, parent: &str, prefix: &str, data: &[u8]) -> Result<String> {
-    let options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
-    let path = format!("{parent}/{prefix}");
-    let mut attempts = 0;
-    loop {
-        match client.create(&path, data, &options).await {
-            Ok((_, seq)) => return Ok(format!("{path}{seq}")),
-            // The parent is missing (first provider of a service, or someone deleted it): make
-            // it and try again, a bounded number of times.
-            Err(zookeeper_client::Error::NoNode) if attempts < 3 => {
-                attempts += 1;
-                match client
-                    .mkdir(
-                        parent,
-                        &CreateMode::Persistent.with_acls(Acls::anyone_all()),
-                    )
-                    .await
-                {
-                    Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-                    Err(e) => return Err(from_zk("mkdir", e)),
-                }
-            }
-            Err(e) => return Err(from_zk("create", e)),
         }
     }
 }
@@ -330,8 +374,8 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
             .with_session_timeout(opts.session_timeout)
             .with_connection_timeout(opts.connect_timeout)
             .with_fail_eagerly();
-        if let Some((scheme, auth)) = &opts.auth {
-            connector = connector.with_auth(scheme, auth);
+        if let Some(credentials) = &opts.auth {
+            connector = connector.with_auth(credentials.scheme(), credentials.secret());
         }
         let connecting = connector.connect(&opts.connect);
         let result = match tokio::time::timeout(
