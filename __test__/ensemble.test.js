@@ -1,13 +1,15 @@
 'use strict'
 // A 3-node ZooKeeper ensemble on loopback loses its leader, then a second node (no quorum at
-// all), and both come back — under a steady load of calls. No call fails, and the provider nodes
-// are all still there afterwards.
+// all), and both come back — under a steady load of calls (and of configuration reads). No call
+// fails, the provider nodes are all still there afterwards, reads never see the configuration
+// vanish or go back, and updates written during and after the failover arrive.
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startEnsemble, zkLs } = require('./harness/zookeeper')
+const { startEnsemble, zkLs, zkCreate, zkSet } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
+const { openStore } = require('./harness/config')
 
 let ensemble
 const cleanups = []
@@ -80,4 +82,95 @@ test('leader killed, then a second node, then both restarted: zero failed calls'
     })
   }
   assert.equal(consumer.providers().length, 3)
+})
+
+test('config reads during the failover never fail; updates written during and after it arrive', { timeout: 120000 }, async () => {
+  const cs = ensemble.connectString
+  await zkCreate(cs, '/ens-config', JSON.stringify({ a: { n: 0 }, stable: 'yes' }))
+  const servers = []
+  for (let i = 0; i < 3; i++) {
+    const s = await startProvider()
+    cleanups.push(() => s.close())
+    servers.push(s)
+  }
+  const cluster = new Cluster({ zk: cs, host: '127.0.0.1', sessionTimeoutMs: 15000 })
+  cleanups.push(() => cluster.close())
+  for (const s of servers) await cluster.provide({ app: 'ensc', group: 'g', port: s.port })
+  const consumer = cluster.consumer({ app: 'ensc', group: 'g' })
+  await waitFor(() => consumer.providers().length === 3, { what: '3 providers' })
+  const { conf, store, updates } = openStore({ host: cs, name: 'ens-config', sessionTimeoutMs: 15000 })
+  cleanups.push(() => store.close())
+  await waitFor(() => conf.get('stable') === 'yes', { what: 'the configuration' })
+
+  const stats = { calls: 0, reads: 0, failed: [] }
+  let stop = false
+  const calls = async () => {
+    for (let i = 0; i < 1e6 && !stop; i++) {
+      try {
+        await consumer.call('m', { i })
+        stats.calls++
+      } catch (e) {
+        stats.failed.push(`${e.code}: ${e.message}`)
+      }
+      await sleep(2)
+    }
+  }
+  // Reads: the document never vanishes, and `a:n` never goes back to an older version.
+  let lastN = 0
+  const reads = async () => {
+    for (let i = 0; i < 1e6 && !stop; i++) {
+      try {
+        const n = conf.get('a:n')
+        if (conf.get('stable') !== 'yes' || typeof n !== 'number' || n < lastN) stats.failed.push(`read ${conf.get()}`)
+        lastN = n
+        stats.reads++
+      } catch (e) {
+        stats.failed.push(`read threw ${e.message}`)
+      }
+      await sleep(1)
+    }
+  }
+  const loops = [calls(), calls(), reads()]
+  // The time from the start of an outside write (zkCli.sh, JVM start included) to its update in
+  // the store: an upper bound, the update usually arrives before zkCli.sh has exited.
+  const arrival = {}
+  const write = async (n) => {
+    const live = []
+    for (const s of ensemble.servers) if (s.running && ['leader', 'follower'].includes(await s.mode())) live.push(s)
+    const written = Date.now()
+    await zkSet(live[0].connectString, '/ens-config', JSON.stringify({ a: { n }, stable: 'yes' }))
+    await waitFor(() => updates.some((u) => u.changes.some((c) => c.key === 'a:n' && c.new === n)), {
+      timeoutMs: 15000,
+      what: `update n=${n}`,
+    })
+    arrival[n] = Date.now() - written
+  }
+
+  await sleep(500)
+  const leader = await ensemble.leader()
+  await leader.kill()
+  const next = await ensemble.leader({ timeoutMs: 15000 })
+  assert.ok(next && next !== leader, 'a new leader among the other two')
+  await write(1) // during the failover: two of three members, a new leader
+  await next.kill() // no quorum: writes cannot be made, reads go on from the last version
+  await sleep(2000)
+  assert.equal(conf.get('a:n'), 1)
+  await leader.start()
+  await next.start()
+  assert.ok(await ensemble.leader({ timeoutMs: 15000 }), 'quorum again')
+  await write(2) // the write held back during the quorum loss, made as soon as there is one
+  await sleep(1500)
+  await write(3) // after recovery
+  stop = true
+  await Promise.all(loops)
+
+  console.log(`update arrival from the start of the write (ms): ${JSON.stringify(arrival)}; ${stats.calls} calls, ${stats.reads} reads`)
+  assert.deepEqual(stats.failed.slice(0, 5), [])
+  assert.ok(stats.calls > 200 && stats.reads > 1000, `${stats.calls} calls, ${stats.reads} reads`)
+  assert.deepEqual(
+    updates.flatMap((u) => u.changes.filter((c) => c.key === 'a:n').map((c) => c.new)),
+    [1, 2, 3],
+    'each update once, in order',
+  )
+  for (const ms of Object.values(arrival)) assert.ok(ms < 10000, `arrived after ${ms} ms`)
 })

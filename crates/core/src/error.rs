@@ -27,8 +27,12 @@ pub enum Error {
         status: u16,
         body: String,
     },
-    /// The provider's reply is not JSON, is too large, or the connection broke mid-reply.
+    /// The provider's reply is not JSON, or the connection broke mid-reply.
     BadResponse { address: String, detail: String },
+    /// The provider's reply is larger than `maxResponseBytes` (code `ERR_BAD_RESPONSE`). It is the
+    /// answer to this request, so it is neither retried on another provider (which would send
+    /// the same) nor held against the provider by its breaker.
+    ResponseTooLarge { address: String, limit: usize },
     /// ZooKeeper could not be reached or refused the operation.
     ZkUnavailable { detail: String },
     /// A ZooKeeper operation failed for a reason other than availability.
@@ -78,7 +82,7 @@ impl Error {
             Error::Timeout { .. } => "ERR_TIMEOUT",
             Error::Connect { .. } => "ERR_CONNECT",
             Error::ProviderStatus { .. } => "ERR_PROVIDER_STATUS",
-            Error::BadResponse { .. } => "ERR_BAD_RESPONSE",
+            Error::BadResponse { .. } | Error::ResponseTooLarge { .. } => "ERR_BAD_RESPONSE",
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::Zk { .. } => "ERR_ZK",
             Error::ZkAuth { .. } => "ERR_ZK_AUTH",
@@ -101,7 +105,8 @@ impl Error {
             Error::Timeout { address, .. } => address.as_deref(),
             Error::Connect { address, .. }
             | Error::ProviderStatus { address, .. }
-            | Error::BadResponse { address, .. } => Some(address),
+            | Error::BadResponse { address, .. }
+            | Error::ResponseTooLarge { address, .. } => Some(address),
             Error::Caused { error, .. } => error.address(),
             _ => None,
         }
@@ -157,6 +162,7 @@ impl Error {
             || matches!(
                 self.primary(),
                 Error::NoProvider { .. }
+                    | Error::ResponseTooLarge { .. }
                     | Error::Timeout { .. }
                     | Error::CircuitOpen { .. }
                     | Error::Overloaded { .. }
@@ -210,6 +216,10 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::BadResponse { address, detail } => write!(f, "bad reply from provider {address}: {detail}"),
+            Error::ResponseTooLarge { address, limit } => write!(
+                f,
+                "bad reply from provider {address}: the reply is larger than maxResponseBytes ({limit} bytes); not retried, raise `maxResponseBytes` on the Cluster if such replies are expected"
+            ),
             Error::ZkUnavailable { detail } => write!(
                 f,
                 "ZooKeeper is unavailable: {detail} (check the `zk` connect string and that the ensemble is up)"
@@ -307,6 +317,13 @@ mod tests {
                 Error::BadResponse {
                     address: "a:1".into(),
                     detail: "x".into(),
+                },
+                "ERR_BAD_RESPONSE",
+            ),
+            (
+                Error::ResponseTooLarge {
+                    address: "a:1".into(),
+                    limit: 1,
                 },
                 "ERR_BAD_RESPONSE",
             ),

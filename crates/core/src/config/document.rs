@@ -157,11 +157,35 @@ pub struct PatchOp {
 /// This process's unsaved changes, in the order they were made.
 pub type Patch = Vec<PatchOp>;
 
-/// Reads a patch sent by the JavaScript store (a JSON array of [`PatchOp`]).
+/// The deepest nesting of objects and arrays a document may have: the most `serde_json` (and so
+/// every reader of the znode) accepts. Deeper writes would leave a znode nobody can read.
+pub const MAX_DEPTH: usize = 127;
+
+/// Reads a patch sent by the JavaScript store (a JSON array of [`PatchOp`]). A key nested so deep
+/// that the saved document would pass [`MAX_DEPTH`] is refused here, before anything walks it.
 pub fn parse_patch(json: &str) -> Result<Patch> {
     let patch: Patch =
         serde_json::from_str(json).map_err(|e| Error::invalid("patch", e.to_string()))?;
     for op in &patch {
+        let depth = op.path.len() + op.value.as_ref().map_or(0, nesting);
+        if depth > MAX_DEPTH {
+            let mut key = op.path.join(":");
+            if key.len() > 80 {
+                let cut = (0..=80)
+                    .rev()
+                    .find(|&i| key.is_char_boundary(i))
+                    .unwrap_or(0);
+                key.truncate(cut);
+                key.push_str("...");
+            }
+            return Err(Error::invalid(
+                "patch",
+                format!(
+                    "the key `{key}` ({} segments) with its value is nested {depth} levels deep; a configuration document holds at most {MAX_DEPTH}",
+                    op.path.len()
+                ),
+            ));
+        }
         if op.path.is_empty() && !op.deleted && !matches!(op.value, Some(Value::Object(_))) {
             return Err(Error::invalid(
                 "patch",
@@ -170,6 +194,16 @@ pub fn parse_patch(json: &str) -> Result<Patch> {
         }
     }
     Ok(patch)
+}
+
+/// How many objects and arrays are nested in `value` (0 for a scalar). Recursion is safe: a
+/// parsed value is at most 128 levels deep.
+fn nesting(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// What [`apply`] stores for a written value, given the path and the value there before.

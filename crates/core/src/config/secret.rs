@@ -86,7 +86,10 @@ pub fn decrypt(key: Option<&SecretKey>, sealed: &str, name: &str) -> Result<Stri
             "no secret key is configured (the `secretKey` option or the LEMON_CONFIG_KEY environment variable)",
         ));
     };
-    let body = &sealed[PREFIX.len()..sealed.len() - SUFFIX.len()];
+    let body = sealed
+        .strip_prefix(PREFIX)
+        .and_then(|s| s.strip_suffix(SUFFIX))
+        .ok_or_else(|| fail("the value is not of the form ENC(...)"))?;
     let raw = B64
         .decode(body.trim())
         .map_err(|_| fail("the value is not valid base64"))?;

@@ -73,6 +73,14 @@ pub fn unescape(name: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Puts the value a leaf znode holds at `keys` (unescaped segments) in `doc`, the way a read of
+/// the tree does: objects on the way are made, and empty data is no value at all.
+pub fn add_leaf(doc: &mut Map<String, Value>, keys: &[String], data: &[u8]) {
+    if let Some(v) = leaf_value(data) {
+        insert(doc, keys, v);
+    }
+}
+
 fn leaf_value(data: &[u8]) -> Option<Value> {
     if data.is_empty() {
         return None;
@@ -152,8 +160,8 @@ pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
             out.versions.insert(path.clone(), stat.version);
             if stat.num_children > 0 {
                 next.push((path, keys));
-            } else if let Some(v) = leaf_value(&bytes) {
-                insert(&mut out.doc, &keys, v);
+            } else {
+                add_leaf(&mut out.doc, &keys, &bytes);
             }
         }
         dirs = next;

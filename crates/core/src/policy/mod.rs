@@ -125,6 +125,15 @@ mod tests {
             "business errors are never retried"
         );
         assert!(!retryable(&Error::invalid("x", "y"), true));
+        let huge = Error::ResponseTooLarge {
+            address: "a:1".into(),
+            limit: 16,
+        };
+        assert!(
+            !retryable(&huge, true),
+            "another provider would send the same reply"
+        );
+        assert!(!huge.is_provider_failure() && huge.degradable());
         assert_eq!(Mode::parse("forking").unwrap(), Mode::Forking);
         assert!(Mode::parse("sometimes").is_err());
     }

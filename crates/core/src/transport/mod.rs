@@ -29,7 +29,8 @@ pub const GRAY_HEADER: &str = "x-lemon-gray";
 /// Transport settings.
 #[derive(Debug, Clone)]
 pub struct TransportOptions {
-    /// Largest reply accepted; larger ones fail with `ERR_BAD_RESPONSE` instead of filling memory.
+    /// Largest reply accepted; larger ones fail with `ERR_BAD_RESPONSE` instead of filling memory
+    /// (the connection is dropped at the limit, so the rest is never read).
     pub max_response_bytes: usize,
     /// Idle connections kept per provider.
     pub max_idle_per_host: usize,
@@ -210,12 +211,9 @@ impl Transport {
     }
 
     fn too_large(&self, address: &str) -> Error {
-        Error::BadResponse {
+        Error::ResponseTooLarge {
             address: address.to_string(),
-            detail: format!(
-                "the reply is larger than maxResponseBytes ({} bytes)",
-                self.opts.max_response_bytes
-            ),
+            limit: self.opts.max_response_bytes,
         }
     }
 }
