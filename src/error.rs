@@ -2,9 +2,7 @@
 //! (`address`, `status`, `body`, `field`), built once here for every method.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 
-use futures_util::FutureExt;
 use lemon_core::Error as CoreError;
 use napi::bindgen_prelude::{JsObjectValue, Object};
 use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
@@ -63,20 +61,15 @@ where
     F: Future<Output = lemon_core::Result<T>> + Send + 'static,
     M: FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
 {
-    let guarded = async move {
-        Ok(AssertUnwindSafe(fut).catch_unwind().await.map_err(|p| {
-            let what = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            what
-        }))
-    };
-    env.spawn_future_with_callback(guarded, move |env, outcome| match outcome {
-        Ok(Ok(value)) => map(env, value),
-        Ok(Err(err)) => Err(js_error(env, &err)),
-        Err(panic) => Err(internal(env, &panic)),
+    crate::settle::spawn(env, fut, move |env, outcome| {
+        // SAFETY: the values made from `env` live only until the promise is settled, inside the
+        // handle scope `settle` opens; `'env` is not outlived (napi-rs's own bridge does the same).
+        let env: &'env Env = unsafe { std::mem::transmute::<&Env, &'env Env>(env) };
+        match outcome {
+            Ok(Ok(value)) => unsafe { V::to_napi_value(env.raw(), map(env, value)?) },
+            Ok(Err(err)) => Err(js_error(env, &err)),
+            Err(panic) => Err(internal(env, &panic)),
+        }
     })
 }
 

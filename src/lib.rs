@@ -13,4 +13,5 @@ mod json;
 mod logger;
 mod options;
 mod registration;
+mod settle;
 mod types;
