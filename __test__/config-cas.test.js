@@ -116,3 +116,16 @@ test('a save that loses the race re-reads, reports the newer version once, and r
   assert.deepEqual(kinds(one.updates), ['local:fromOne', 'remote:fromTwo'].sort())
   assert.deepEqual(kinds(two.updates), ['local:fromTwo', 'remote:fromOne'].sort())
 })
+
+test('a key nested too deep is refused by save() without writing anything; clear(key) takes it back', async () => {
+  await zkCreate(zk.connectString, '/deep', '{"kept":1}')
+  const { conf } = open({ name: 'deep', autoSave: -1 })
+  const deepKey = Array.from({ length: 200 }, (_, i) => `k${i}`).join(':')
+  conf.set(deepKey, 1)
+  conf.set('fine', 2)
+  await assert.rejects(save(conf), (e) => e.code === 'ERR_INVALID_ARG' && /at most 127/.test(e.message))
+  assert.deepEqual(JSON.parse(await zkGet(zk.connectString, '/deep')), { kept: 1 }, 'nothing was written')
+  conf.clear(deepKey)
+  await save(conf)
+  assert.deepEqual(JSON.parse(await zkGet(zk.connectString, '/deep')), { kept: 1, fine: 2 })
+})

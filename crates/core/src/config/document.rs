@@ -164,8 +164,11 @@ pub const MAX_DEPTH: usize = 127;
 /// Reads a patch sent by the JavaScript store (a JSON array of [`PatchOp`]). A key nested so deep
 /// that the saved document would pass [`MAX_DEPTH`] is refused here, before anything walks it.
 pub fn parse_patch(json: &str) -> Result<Patch> {
-    let patch: Patch =
+    let mut patch: Patch =
         serde_json::from_str(json).map_err(|e| Error::invalid("patch", e.to_string()))?;
+    // Removing a key deeper than any readable document is a no-op; dropping it here lets an app
+    // take back a refused deep key with `clear(key)` instead of being stuck with it.
+    patch.retain(|op| !(op.deleted && op.path.len() > MAX_DEPTH));
     for op in &patch {
         let depth = op.path.len() + op.value.as_ref().map_or(0, nesting);
         if depth > MAX_DEPTH {
@@ -396,6 +399,12 @@ mod tests {
         apply(&mut doc, &root, &mut |_, _, v| Ok(v)).unwrap();
         assert_eq!(Value::Object(doc), json!({"fresh": true}));
         assert!(parse_patch(r#"[{"path":[],"value":3}]"#).is_err());
+        // Too deep to set, but removing it (what `clear(key)` sends) is accepted as a no-op.
+        let deep: Vec<String> = (0..=MAX_DEPTH).map(|i| format!("k{i}")).collect();
+        let set = serde_json::json!([{ "path": deep, "value": 1 }]).to_string();
+        assert!(parse_patch(&set).is_err());
+        let clear = serde_json::json!([{ "path": deep, "deleted": true }]).to_string();
+        assert_eq!(parse_patch(&clear).unwrap().len(), 0);
         assert!(parse_patch("{").is_err());
     }
 

@@ -125,7 +125,9 @@ pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
     out.versions.insert(root.to_string(), stat.version);
     // Directories to list, with their key path.
     let mut dirs: Vec<(String, Vec<String>)> = vec![(root.to_string(), Vec::new())];
-    for _depth in 0..64 {
+    // As deep as a key may be written (a patch deeper than `MAX_DEPTH` is refused), so that
+    // everything saved is read back.
+    for _depth in 0..=super::document::MAX_DEPTH {
         if dirs.is_empty() {
             break;
         }
