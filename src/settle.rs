@@ -73,6 +73,30 @@ struct Local {
     held: bool,
 }
 
+impl Local {
+    /// Makes the thread-safe function keep the event loop alive (`true`) or not. Called on the
+    /// JavaScript thread of `env`, which is alive, so the function is not finalized.
+    fn hold(&mut self, on: bool) {
+        if self.held == on {
+            return;
+        }
+        let tsfn = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .tsfn;
+        unsafe {
+            if on {
+                sys::napi_ref_threadsafe_function(self.env, tsfn);
+            } else {
+                sys::napi_unref_threadsafe_function(self.env, tsfn);
+            }
+        }
+        self.held = on;
+    }
+}
+
 thread_local! {
     static LOCALS: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
 }
@@ -105,17 +129,7 @@ where
         let id = local.next_id;
         local.next_id += 1;
         local.pending.insert(id, (deferred, settle));
-        if !local.held {
-            // SAFETY: called on the JavaScript thread of `env`, before it can be finalized.
-            let tsfn = local
-                .shared
-                .queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .tsfn;
-            unsafe { sys::napi_ref_threadsafe_function(raw_env, tsfn) };
-            local.held = true;
-        }
+        local.hold(true);
         (id, local.shared.clone())
     })?;
     napi::bindgen_prelude::spawn(async move {
@@ -264,15 +278,8 @@ unsafe extern "C" fn drain(
         }
         LOCALS.with(|l| {
             if let Some(local) = l.borrow_mut().iter_mut().find(|l| l.env == env_key) {
-                if local.pending.is_empty() && local.held {
-                    let tsfn = local
-                        .shared
-                        .queue
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .tsfn;
-                    unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
-                    local.held = false;
+                if local.pending.is_empty() {
+                    local.hold(false);
                 }
             }
         });
