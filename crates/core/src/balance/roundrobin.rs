@@ -32,8 +32,9 @@ use super::{Balancer, Candidates, Pick, Rng};
 pub const SMOOTH_MAX: usize = 32;
 /// Methods with a rotation kept; beyond that the rotations start over.
 const MAX_METHODS: usize = 1024;
-/// One unit of virtual time in a stride pass's numerator (phases have 32 bits).
-const UNIT: u64 = 1 << 32;
+/// Picks of one candidate after which a stride schedule starts over (due times are `f64`, exact
+/// enough to keep the order while picks × weight stays far below 2^52).
+const RESTART_AFTER: u64 = 1 << 24;
 
 /// Weighted round robin; the default balancer.
 #[derive(Default)]
@@ -57,26 +58,35 @@ enum Order {
         current: Vec<i64>,
         addresses: Vec<String>,
     },
-    /// Candidates with weight above 0 by due time.
-    Stride { heap: BinaryHeap<Reverse<Due>> },
+    /// Candidates with weight above 0 by due time, and per candidate its picks and phase.
+    Stride {
+        heap: BinaryHeap<Reverse<Due>>,
+        picks: Vec<u64>,
+        phases: Vec<f64>,
+    },
 }
 
-/// A candidate's next due time, `num / (UNIT × weight)` in virtual time units.
-#[derive(PartialEq, Eq)]
+/// A candidate's next due time, `(picks + phase) / weight`, in virtual time.
 struct Due {
-    num: u64,
-    weight: u64,
+    at: f64,
     index: u32,
 }
 
 impl Ord for Due {
     fn cmp(&self, other: &Self) -> Ordering {
-        // num_a / w_a against num_b / w_b, exactly.
-        (u128::from(self.num) * u128::from(other.weight))
-            .cmp(&(u128::from(other.num) * u128::from(self.weight)))
+        self.at
+            .total_cmp(&other.at)
             .then(self.index.cmp(&other.index))
     }
 }
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Due {}
 
 impl PartialOrd for Due {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -115,6 +125,7 @@ impl Order {
 
     fn stride(cs: &Candidates) -> Order {
         let mut rng = Rng::from_entropy();
+        let phases: Vec<f64> = (0..cs.len()).map(|_| rng.unit()).collect();
         let heap = cs
             .weights()
             .iter()
@@ -122,13 +133,16 @@ impl Order {
             .filter(|(_, &w)| w > 0)
             .map(|(i, &w)| {
                 Reverse(Due {
-                    num: rng.below(UNIT),
-                    weight: w,
+                    at: phases[i] / w as f64,
                     index: i as u32,
                 })
             })
             .collect();
-        Order::Stride { heap }
+        Order::Stride {
+            heap,
+            picks: vec![0; cs.len()],
+            phases,
+        }
     }
 
     fn next(&mut self, cs: &Candidates) -> Option<usize> {
@@ -155,16 +169,19 @@ impl Order {
                 current[index] -= total;
                 Some(index)
             }
-            Order::Stride { heap } => {
+            Order::Stride {
+                heap,
+                picks,
+                phases,
+            } => {
                 let mut top = heap.peek_mut()?;
                 let index = top.0.index as usize;
-                match top.0.num.checked_add(UNIT) {
-                    Some(num) => top.0.num = num,
-                    None => {
-                        // After 2^32 picks of one candidate: start a fresh schedule.
-                        drop(top);
-                        *self = Order::stride(cs);
-                    }
+                picks[index] += 1;
+                if picks[index] < RESTART_AFTER {
+                    top.0.at = (picks[index] as f64 + phases[index]) / cs.weights()[index] as f64;
+                } else {
+                    drop(top);
+                    *self = Order::stride(cs);
                 }
                 Some(index)
             }
