@@ -5,12 +5,13 @@
 // all of them changed (every node rewritten) and all of them gone; the consumer's memory per
 // provider; calls over the 10,000; the cache file. Then the Rust micro-benchmark of picking
 // (`cargo bench -p lemon-core --bench scale`) unless SCALE_SKIP_PICKS=1.
-// Run with `npm run bench:scale` (needs --expose-gc for the memory figures).
+// Run with `npm run bench:scale`. Memory is measured in a fresh process (scale-consumer.js) per
+// round, since a process that already held a list keeps the pages its allocator got back.
 
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
+const { spawnSync, fork } = require('node:child_process')
 const lemon = require('../lib')
 const { startZooKeeper } = require('../__test__/harness/zookeeper')
 const { startFarm } = require('../__test__/harness/farm')
@@ -22,8 +23,25 @@ const CALLS = 2000
 const CONCURRENCY = 16
 const LIMIT_MS = 120000
 
-const gc = () => {
-  if (global.gc) for (let i = 0; i < 3; i++) global.gc()
+/** Forks the memory probe; resolves its messages in order through `next()`. */
+function memoryProbe(connectString, app, group) {
+  const child = fork(path.join(__dirname, 'scale-consumer.js'), [connectString, app, group, String(COUNT)], {
+    execArgv: ['--expose-gc'],
+  })
+  const messages = []
+  const waiting = []
+  child.on('message', (m) => (waiting.length ? waiting.shift()(m) : messages.push(m)))
+  const failed = new Promise((_, reject) => child.once('exit', (code) => code && reject(new Error(`probe exited (${code})`))))
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  return {
+    next: () => Promise.race([messages.length ? messages.shift() : new Promise((r) => waiting.push(r)), failed]),
+    async close() {
+      if (child.connected) child.send('close')
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10000)
+      await exited
+      clearTimeout(killer)
+    },
+  }
 }
 
 /** Resolves with the ms from `t0` until `check()` is true; polls every 5 ms, at most LIMIT_MS. */
@@ -59,8 +77,6 @@ async function round(zk, r, report) {
   const app = 'scale'
   const group = `g${r}`
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lemon-scale-'))
-  gc()
-  const before = process.memoryUsage()
   const cluster = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir })
   cluster.on('warning', () => {})
   const consumer = cluster.consumer({ app, group, warmupMs: 0 })
@@ -73,16 +89,14 @@ async function round(zk, r, report) {
     updated += c.updated.length
   })
   const farm = await startFarm({ connectString: zk.connectString, app, group, count: COUNT })
+  const probe = memoryProbe(zk.connectString, app, group)
   try {
-    gc()
-    const empty = process.memoryUsage()
+    const { empty } = await probe.next()
     let t0 = performance.now()
     const registering = farm.command('register')
     report.seeAll.push(await until(t0, () => total === COUNT, `${COUNT} providers`))
     report.register.push((await registering).registerMs)
-    await sleep(1000) // let the cache file be written and garbage settle
-    gc()
-    const full = process.memoryUsage()
+    const { full } = await probe.next()
     report.rssPer.push((full.rss - empty.rss) / COUNT)
     report.heapPer.push((full.heapUsed + full.external - empty.heapUsed - empty.external) / COUNT)
     t0 = performance.now()
@@ -114,12 +128,12 @@ async function round(zk, r, report) {
     report.seeNone.push(await until(t0, () => total === 0, 'no providers'))
     report.unregister.push((await leaving).unregisterMs)
   } finally {
+    await probe.close()
     await farm.stop()
     await consumer.close()
     await cluster.close()
     fs.rmSync(cacheDir, { recursive: true, force: true })
   }
-  report.heapBefore = before.heapUsed
 }
 
 async function main() {
@@ -146,10 +160,14 @@ async function main() {
   const fmtMs = (x) => `${Math.round(x)} ms`
   row(`register ${COUNT} providers (farm: one session, 500 in flight)`, report.register, fmtMs)
   row(`consumer sees all ${COUNT} (from the first registration)`, report.seeAll, fmtMs)
+  const lag = (seen, written) => seen.map((x, i) => x - written[i])
   row(`rewrite all ${COUNT} nodes (farm)`, report.update, fmtMs)
   row(`consumer sees all ${COUNT} changed (from the first rewrite)`, report.seeUpdate, fmtMs)
   row(`remove all ${COUNT} nodes (farm)`, report.unregister, fmtMs)
   row(`consumer sees none left (from the first removal)`, report.seeNone, fmtMs)
+  row('… behind the last registration', lag(report.seeAll, report.register), fmtMs)
+  row('… behind the last rewrite', lag(report.seeUpdate, report.update), fmtMs)
+  row('… behind the last removal', lag(report.seeNone, report.unregister), fmtMs)
   row('consumer RSS per provider', report.rssPer, (x) => `${(x / 1024).toFixed(2)} KiB`)
   row('consumer JS heap + external per provider', report.heapPer, (x) => `${Math.round(x)} B`)
   row(`\`consumer.providers()\` with ${COUNT}`, report.providersCall, (x) => `${x.toFixed(1)} ms`)
@@ -158,7 +176,7 @@ async function main() {
   row('distinct providers called', report.distinct, (x) => `${x}`)
   row('cache file: nodes', report.cacheNodes, (x) => `${x}`)
   row('cache file: size', report.cacheBytes, (x) => `${(x / 1024 / 1024).toFixed(2)} MiB`)
-  console.log(`\nfailed calls: ${report.failed}${global.gc ? '' : ' (run with --expose-gc for stable memory figures)'}`)
+  console.log(`\nfailed calls: ${report.failed}`)
   if (process.env.SCALE_SKIP_PICKS !== '1') {
     const bench = spawnSync('cargo', ['bench', '-q', '-p', 'lemon-core', '--bench', 'scale'], {
       cwd: path.join(__dirname, '..'),

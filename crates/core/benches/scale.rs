@@ -20,7 +20,7 @@ use lemon_core::metrics::Metrics;
 use lemon_core::policy::breaker::BreakerOptions;
 use lemon_core::policy::budget::{BudgetOptions, RetryBudget};
 use lemon_core::policy::Attempts;
-use lemon_core::registry::{Provider, ProviderNode};
+use lemon_core::registry::{Directory, NodeRead, Provider, ProviderNode};
 use lemon_core::stats::{Outcome, ProviderStats};
 use lemon_core::transport::{Transport, TransportOptions};
 
@@ -250,6 +250,48 @@ fn attempts<'a>(
     }
 }
 
+/// What the consumer's directory pays to take in provider nodes read from ZooKeeper.
+fn directory() {
+    println!(
+        "\n#### Directory: applying provider nodes read from ZooKeeper (median of {RUNS} runs)\n"
+    );
+    println!(
+        "| providers | full read (every node new), parse + rebuild | one node changed, rebuild |"
+    );
+    println!("|---|---|---|");
+    for n in SIZES {
+        let reads = |generation: usize| -> Vec<NodeRead> {
+            (0..n)
+                .map(|i| NodeRead {
+                    name: format!("10.0.{}.{}:8080-{:010}", i >> 8 & 255, i & 255, generation),
+                    data: format!(
+                        r#"{{"host":"10.{}.{}.{}","port":8080,"weight":100,"timestamp":{generation}}}"#,
+                        i >> 16 & 255,
+                        i >> 8 & 255,
+                        i & 255
+                    )
+                    .into_bytes(),
+                    czxid: (generation * n + i) as i64,
+                })
+                .collect()
+        };
+        let generations: Vec<Vec<NodeRead>> = (0..2).map(reads).collect();
+        let mut dir = Directory::default();
+        let iters = (20_000 / n).clamp(4, 1_000);
+        let full = median_ns(iters, |i| {
+            dir.replace_all(generations[i % 2].clone());
+            black_box(dir.commit());
+        });
+        let one = median_ns(iters, |i| {
+            let mut node = generations[0][0].clone();
+            node.data = format!(r#"{{"weight":{}}}"#, 1 + i % 50).into_bytes();
+            dir.upsert(node);
+            black_box(dir.commit());
+        });
+        println!("| {n} | {} | {} |", show(full), show(one));
+    }
+}
+
 fn main() {
     // `cargo test --benches` runs this with `--bench` absent: only check that it starts.
     if !std::env::args().any(|a| a == "--bench") {
@@ -261,4 +303,5 @@ fn main() {
     );
     picks();
     call_path();
+    directory();
 }
