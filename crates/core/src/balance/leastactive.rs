@@ -2,26 +2,33 @@
 //! broken by weighted random (Dubbo's `leastactive`). In-flight calls are always counted (Dubbo
 //! counts them only when an `actives` limit is configured, so its `leastactive` silently degrades
 //! to random); a slow provider accumulates in-flight calls and gets fewer new ones.
-//! Weights act between equally busy providers. Cost: O(n) per pick.
+//! Weights act between equally busy providers. Cost: O(n) per pick (every candidate's in-flight
+//! count must be read), without allocating.
 
-use super::{weighted_among, weights, Balancer, Candidate, Pick};
+use super::{weighted_among, Balancer, Candidates, Pick};
 
 /// Fewest in-flight calls.
 pub struct LeastActive;
 
 impl Balancer for LeastActive {
-    fn pick(&self, call: &mut Pick<'_>, candidates: &[Candidate]) -> Option<usize> {
-        let ws = weights(candidates);
+    fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize> {
+        let ws = candidates.weights();
         let least = candidates
             .iter()
-            .enumerate()
-            .filter(|(i, _)| ws[*i] > 0)
-            .map(|(_, c)| c.stats.inflight())
+            .zip(ws)
+            .filter(|(_, w)| **w > 0)
+            .map(|(c, _)| c.stats.inflight())
             .min()?;
-        let tied: Vec<usize> = (0..candidates.len())
-            .filter(|&i| ws[i] > 0 && candidates[i].stats.inflight() == least)
-            .collect();
-        weighted_among(call.rng, &ws, &tied)
+        // Counts move while we look: whoever is still at the minimum on the second pass is tied,
+        // and if nobody is any more, the first candidate found at the minimum stands.
+        let tied =
+            (0..candidates.len()).filter(|&i| ws[i] > 0 && candidates[i].stats.inflight() == least);
+        weighted_among(call.rng, ws, tied)
+            .or_else(|| {
+                (0..candidates.len())
+                    .find(|&i| ws[i] > 0 && candidates[i].stats.inflight() <= least)
+            })
+            .or_else(|| (0..candidates.len()).find(|&i| ws[i] > 0))
     }
 }
 

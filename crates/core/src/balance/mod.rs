@@ -4,7 +4,14 @@
 //! filters (routing and the breaker did that) and never retries (the cluster policy does that).
 //! Every balancer honours the candidates' effective weights ([`Candidate::weight`]: the node's
 //! weight, a configurator override, reduced during warmup, see [`warmup`]).
+//!
+//! Balancers receive [`Candidates`]: the list plus an identity and weight tables built once per
+//! list, so that a consumer which reuses one list across calls pays O(1) per pick for `random`,
+//! `p2c` and `roundrobin` and O(log n) for `consistenthash`, whatever the number of providers;
+//! `leastactive` and `shortestresponse` must look at every candidate's live load and stay O(n).
 
+mod alias;
+mod candidates;
 mod consistenthash;
 mod leastactive;
 mod p2c;
@@ -16,6 +23,8 @@ pub mod warmup;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use alias::Alias;
+pub use candidates::{Candidates, Tables};
 pub use consistenthash::ConsistentHash;
 pub use leastactive::LeastActive;
 pub use p2c::PowerOfTwo;
@@ -49,7 +58,7 @@ pub struct Pick<'a> {
 /// Picks one provider out of the candidates of one call.
 pub trait Balancer: Send + Sync {
     /// Returns the index of the chosen candidate, `None` only when `candidates` is empty.
-    fn pick(&self, call: &mut Pick<'_>, candidates: &[Candidate]) -> Option<usize>;
+    fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize>;
 }
 
 /// The names accepted by the `loadBalance` option.
@@ -75,34 +84,31 @@ pub fn by_name(name: &str) -> Option<Box<dyn Balancer>> {
     })
 }
 
-/// The weights balancers use: every 0 becomes 1 when all are 0.
-pub(crate) fn weights(candidates: &[Candidate]) -> Vec<u64> {
-    let all_zero = candidates.iter().all(|c| c.weight == 0);
-    candidates
-        .iter()
-        .map(|c| if all_zero { 1 } else { c.weight })
-        .collect()
-}
-
-/// Weighted random choice among `indices` (uniform when the weights are equal). Cumulative sum
-/// and one draw: O(n).
-pub(crate) fn weighted_among(rng: &mut Rng, weights: &[u64], indices: &[usize]) -> Option<usize> {
-    let total: u64 = indices.iter().map(|&i| weights[i]).sum();
+/// Weighted random choice among the indices `among` yields (uniform when their weights are all
+/// 0). Two passes and one draw, no allocation: O(n). `among` must yield the same indices twice.
+pub(crate) fn weighted_among<I>(rng: &mut Rng, weights: &[u64], among: I) -> Option<usize>
+where
+    I: Iterator<Item = usize> + Clone,
+{
+    let (count, total) = among
+        .clone()
+        .fold((0u64, 0u64), |(n, t), i| (n + 1, t + weights[i]));
+    if count == 0 {
+        return None;
+    }
     if total == 0 {
-        return if indices.is_empty() {
-            None
-        } else {
-            Some(indices[rng.below(indices.len() as u64) as usize])
-        };
+        return among.clone().nth(rng.below(count) as usize);
     }
     let mut point = rng.below(total);
-    for &i in indices {
+    let mut last = None;
+    for i in among {
         if point < weights[i] {
             return Some(i);
         }
         point -= weights[i];
+        last = Some(i);
     }
-    indices.last().copied()
+    last
 }
 
 /// A small, fast, seedable generator (splitmix64). Statistical quality is ample for choosing
@@ -166,20 +172,22 @@ pub(crate) mod testing {
     use crate::registry::testing::provider;
 
     /// Candidates named `a:1`, `b:1`, ... with these weights and fresh statistics.
-    pub fn candidates(weights: &[u64]) -> Vec<Candidate> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, w)| Candidate {
-                provider: provider(&format!("{}:1", (b'a' + i as u8) as char), *w as u32),
-                weight: *w,
-                stats: Arc::new(ProviderStats::new(0)),
-            })
-            .collect()
+    pub fn candidates(weights: &[u64]) -> Candidates {
+        Candidates::new(
+            weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Candidate {
+                    provider: provider(&format!("{}:1", (b'a' + i as u8) as char), *w as u32),
+                    weight: *w,
+                    stats: Arc::new(ProviderStats::new(0)),
+                })
+                .collect(),
+        )
     }
 
     /// How many of `n` seeded picks went to each candidate.
-    pub fn histogram(b: &dyn Balancer, cs: &[Candidate], n: usize, seed: u64) -> Vec<usize> {
+    pub fn histogram(b: &dyn Balancer, cs: &Candidates, n: usize, seed: u64) -> Vec<usize> {
         let mut rng = Rng::new(seed);
         let mut counts = vec![0; cs.len()];
         for i in 0..n {
@@ -235,11 +243,12 @@ mod tests {
         let w = [1, 0, 3];
         let mut counts = [0usize; 3];
         for _ in 0..40_000 {
-            counts[weighted_among(&mut rng, &w, &[0, 1, 2]).unwrap()] += 1;
+            counts[weighted_among(&mut rng, &w, 0..3).unwrap()] += 1;
         }
         assert_eq!(counts[1], 0);
         testing::assert_shares(&counts, &w, 0.01);
-        assert_eq!(weighted_among(&mut rng, &w, &[]), None);
+        assert_eq!(weighted_among(&mut rng, &w, 0..0), None);
+        assert_eq!(weighted_among(&mut rng, &w, [1].into_iter()), Some(1));
     }
 
     #[test]

@@ -9,21 +9,34 @@
 //! traffic. A provider with no sample yet costs 0 and is tried at once (Linkerd assumes 30 ms).
 //! Weights act through the draw only, so a warming provider is drawn less often but not also
 //! penalised in the comparison. Two random choices avoid the herding of "always the best" while
-//! almost never choosing the worst. Cost: O(n) per pick for the weighted draw.
+//! almost never choosing the worst. Cost: O(1) per pick: both draws use the list's alias table
+//! (built once per list); the second is redrawn until it differs from the first (a few tries,
+//! then one O(n) pass over the others, which only a list dominated by one weight ever needs).
 
-use super::{weighted_among, weights, Balancer, Candidate, Pick};
+use super::{weighted_among, Balancer, Candidates, Pick};
+
+/// Redraws of the second candidate before falling back to a pass over the others.
+const REDRAWS: usize = 8;
 
 /// Power of two choices, peak EWMA.
 #[derive(Default)]
 pub struct PowerOfTwo;
 
 impl Balancer for PowerOfTwo {
-    fn pick(&self, call: &mut Pick<'_>, candidates: &[Candidate]) -> Option<usize> {
-        let ws = weights(candidates);
-        let eligible: Vec<usize> = (0..candidates.len()).filter(|&i| ws[i] > 0).collect();
-        let first = weighted_among(call.rng, &ws, &eligible)?;
-        let rest: Vec<usize> = eligible.iter().copied().filter(|&i| i != first).collect();
-        let Some(second) = weighted_among(call.rng, &ws, &rest) else {
+    fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize> {
+        let first = candidates.draw(call.rng)?;
+        if candidates.tables().positive < 2 {
+            return Some(first);
+        }
+        // Drawing again until it differs is drawing from the others by weight.
+        let redrawn = (0..REDRAWS)
+            .filter_map(|_| candidates.draw(call.rng))
+            .find(|&i| i != first);
+        let ws = candidates.weights();
+        let Some(second) = redrawn.or_else(|| {
+            let others = (0..candidates.len()).filter(|&i| i != first && ws[i] > 0);
+            weighted_among(call.rng, ws, others)
+        }) else {
             return Some(first);
         };
         let cost = |i: usize| {
@@ -46,7 +59,7 @@ mod tests {
     #[test]
     fn equal_providers_share_by_weight() {
         let cs = candidates(&[100, 100, 200]);
-        for c in &cs {
+        for c in cs.iter() {
             c.stats.record(NOW, 5.0, Outcome::Success { slow: false });
         }
         let counts = histogram(&PowerOfTwo, &cs, 40_000, 11);

@@ -1,18 +1,16 @@
 //! Weighted random: each provider is chosen with probability weight / total weight (uniform
 //! when the weights are equal), as Dubbo's `random`. Stateless, so it needs no lock; over many
 //! calls the shares converge to the weights, but short runs are lumpy (use `roundrobin` for an
-//! exact split). Cost: O(n) per pick.
+//! exact split). Cost: O(1) per pick, through the list's alias table (built once per list).
 
-use super::{weighted_among, weights, Balancer, Candidate, Pick};
+use super::{Balancer, Candidates, Pick};
 
 /// Weighted random.
 pub struct Random;
 
 impl Balancer for Random {
-    fn pick(&self, call: &mut Pick<'_>, candidates: &[Candidate]) -> Option<usize> {
-        let ws = weights(candidates);
-        let all: Vec<usize> = (0..candidates.len()).collect();
-        weighted_among(call.rng, &ws, &all)
+    fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize> {
+        candidates.draw(call.rng)
     }
 }
 

@@ -8,9 +8,10 @@
 //! fast services: at sub-millisecond latencies one sample that paid for a TCP connect would
 //! otherwise shut a provider out until it ages out of the window. A provider with no success in the window
 //! has estimate 0 and is tried at once: new providers are probed, and a provider that was avoided
-//! for being slow is re-measured once its samples age out (30 s). Cost: O(n) per pick.
+//! for being slow is re-measured once its samples age out (30 s). Cost: O(n) per pick (every
+//! candidate's window must be read), with one allocation for the estimates.
 
-use super::{weighted_among, weights, Balancer, Candidate, Pick};
+use super::{weighted_among, Balancer, Candidates, Pick};
 
 /// Seconds of latency history used.
 pub const WINDOW_SECS: usize = 30;
@@ -24,8 +25,8 @@ pub const TIE_SLACK_MS: f64 = 2.0;
 pub struct ShortestResponse;
 
 impl Balancer for ShortestResponse {
-    fn pick(&self, call: &mut Pick<'_>, candidates: &[Candidate]) -> Option<usize> {
-        let ws = weights(candidates);
+    fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize> {
+        let ws = candidates.weights();
         let estimates: Vec<f64> = candidates
             .iter()
             .map(|c| {
@@ -44,10 +45,9 @@ impl Balancer for ShortestResponse {
         if !best.is_finite() {
             return None;
         }
-        let tied: Vec<usize> = (0..candidates.len())
-            .filter(|&i| ws[i] > 0 && estimates[i] <= best * TIE_BAND + TIE_SLACK_MS)
-            .collect();
-        weighted_among(call.rng, &ws, &tied)
+        let tied = (0..candidates.len())
+            .filter(|&i| ws[i] > 0 && estimates[i] <= best * TIE_BAND + TIE_SLACK_MS);
+        weighted_among(call.rng, ws, tied)
     }
 }
 
@@ -59,7 +59,7 @@ mod tests {
 
     const NOW: u64 = 1_000_000;
 
-    fn feed(c: &Candidate, latency: f64, n: usize) {
+    fn feed(c: &crate::balance::Candidate, latency: f64, n: usize) {
         for _ in 0..n {
             c.stats
                 .record(NOW, latency, Outcome::Success { slow: false });

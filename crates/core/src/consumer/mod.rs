@@ -5,6 +5,7 @@
 //! budget and bulkheads, each attempt balanced and sent by the transport) → fallback on a
 //! non-business failure → back.
 
+mod candidates;
 mod failure;
 mod health;
 mod options;
@@ -19,7 +20,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use crate::balance::{self, hash_bytes, warmup::warm_weight, Balancer, Candidate, Rng};
+use crate::balance::{self, hash_bytes, Balancer, Rng};
 use crate::error::{Error, Result};
 use crate::events::{Emitter, Warnings};
 use crate::governance::{follow_node, Configurators, Governance};
@@ -32,7 +33,7 @@ use crate::registry::path::{segment, ServicePaths};
 use crate::registry::{
     follow_providers, keep_written, start_from_cache, CacheFile, Change, LiveProviders, Provider,
 };
-use crate::route::{route, Empty, Route};
+use crate::route::Empty;
 use crate::stats::{lock, mono_ms, ProviderStats};
 use crate::transport::{encode_segment, Reply, Transport};
 use crate::zk::{EphemeralId, ZkSession};
@@ -40,6 +41,7 @@ use crate::zk::{EphemeralId, ZkSession};
 use failure::degraded;
 use register::register_consumer;
 
+pub use candidates::{effective_weight, CandidateLists, Inputs};
 pub use health::{ConsumerStats, ProviderHealth};
 pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, DEFAULT_TIMEOUT};
 
@@ -77,6 +79,8 @@ pub struct Consumer {
     live: Arc<LiveProviders>,
     governance: Arc<Governance>,
     balancers: Vec<(&'static str, Box<dyn Balancer>)>,
+    /// Routed and weighed candidates, per method and lane, kept per provider-set generation.
+    lists: CandidateLists,
     stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
     budget: Mutex<RetryBudget>,
     bulkhead: Bulkhead,
@@ -195,6 +199,7 @@ impl Consumer {
             live,
             governance,
             balancers,
+            lists: CandidateLists::default(),
             stats: RwLock::new(HashMap::new()),
             budget,
             bulkhead: Bulkhead::default(),
@@ -373,7 +378,7 @@ impl Consumer {
         body: Bytes,
         opts: &CallOptions,
         s: &Settings,
-        cfg: &Configurators,
+        cfg: &Arc<Configurators>,
         started: tokio::time::Instant,
     ) -> Result<Reply> {
         let deadline = started + s.deadline;
@@ -398,22 +403,26 @@ impl Consumer {
             None => opts.gray.unwrap_or(false),
         };
         let snapshot = self.live.snapshot();
-        let routed = route(
-            &snapshot,
-            &Route {
-                version: self.opts.version.as_deref(),
-                method,
-                disabled: &cfg.disabled,
-                gray,
-                force_gray: routers.gray.as_ref().is_some_and(|g| g.force),
-            },
-        )
-        .map_err(|Empty(detail)| Error::NoProvider {
-            service: self.service.service.clone(),
-            method: method.to_string(),
-            detail: format!("{detail} under {}", self.service.providers),
-        })?;
-        let candidates = self.candidates(routed, cfg);
+        let candidates = self
+            .lists
+            .get(
+                &Inputs {
+                    providers: &snapshot,
+                    configurators: cfg,
+                    routers: &routers,
+                    version: self.opts.version.as_deref(),
+                    method,
+                    gray,
+                    warmup: self.opts.warmup,
+                    now_ms: crate::now_ms(),
+                },
+                |address| self.stats_of(address),
+            )
+            .map_err(|Empty(detail)| Error::NoProvider {
+                service: self.service.service.clone(),
+                method: method.to_string(),
+                detail: format!("{detail} under {}", self.service.providers),
+            })?;
         let _slot = self
             .bulkhead
             .try_acquire(self.opts.max_concurrent)
@@ -485,35 +494,10 @@ impl Consumer {
         }
     }
 
-    fn candidates(&self, routed: Vec<Arc<Provider>>, cfg: &Configurators) -> Vec<Candidate> {
-        routed
-            .into_iter()
-            .map(|provider| {
-                let stats = self.stats_of(&provider.address);
-                let weight = self.weight(&provider, &stats, cfg);
-                Candidate {
-                    provider,
-                    weight,
-                    stats,
-                }
-            })
-            .collect()
-    }
-
     /// Node weight, overridden by the configurator, reduced during warmup.
     fn weight(&self, p: &Provider, stats: &ProviderStats, cfg: &Configurators) -> u64 {
-        let base = cfg
-            .providers
-            .get(&p.address)
-            .and_then(|o| o.weight)
-            .unwrap_or(p.node.weight);
-        warm_weight(
-            u64::from(base),
-            p.node.timestamp,
-            stats.first_seen_ms,
-            crate::now_ms(),
-            self.opts.warmup.as_millis() as u64,
-        )
+        let warmup_ms = self.opts.warmup.as_millis() as u64;
+        effective_weight(p, stats, cfg, crate::now_ms(), warmup_ms).0
     }
 
     fn stats_of(&self, address: &str) -> Arc<ProviderStats> {
@@ -528,7 +512,9 @@ impl Consumer {
         let mut map = self.stats.write().unwrap_or_else(|e| e.into_inner());
         let known = self.live.snapshot();
         if map.len() > 2 * known.len() + 16 {
-            map.retain(|a, _| known.iter().any(|p| &p.address == a));
+            let alive: std::collections::HashSet<&str> =
+                known.iter().map(|p| p.address.as_str()).collect();
+            map.retain(|a, _| alive.contains(a.as_str()));
         }
         map.entry(address.to_string())
             .or_insert_with(|| Arc::new(ProviderStats::new(crate::now_ms())))

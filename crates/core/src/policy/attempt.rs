@@ -2,8 +2,15 @@
 //! ejected by their breaker, or at their concurrency limit), call it, and record what happened
 //! in its statistics and breaker. Every fault-tolerance mode is built from [`Attempts::choose`]
 //! and [`Attempts::send`].
+//!
+//! Choosing is O(1) in the number of candidates in the common case: the balancer picks over the
+//! call's whole candidate list (shared between calls, with its weight tables built once), and the
+//! pick stands if that provider may take the call. Only when it may not (already tried, at its
+//! limit, ejected) are the candidates filtered, in O(n), and the balancer asked again over what
+//! is left. For weighted random choices the two steps together draw from exactly the filtered
+//! weights (a rejected draw followed by a draw among the rest is rejection sampling).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +18,7 @@ use tokio::time::Instant;
 
 use super::breaker::{BreakerOptions, Permit, State};
 use super::budget::RetryBudget;
-use crate::balance::{Balancer, Candidate, Pick, Rng};
+use crate::balance::{Balancer, Candidates, Pick, Rng};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::stats::{lock, mono_ms, Outcome};
@@ -24,8 +31,9 @@ pub struct Attempts<'a> {
     /// URL path, `/{app}/{group}/{method}`.
     pub path: &'a str,
     pub body: Bytes,
-    /// Routed candidates with effective weights.
-    pub candidates: Vec<Candidate>,
+    /// Routed candidates with effective weights, shared by the calls of one provider-set
+    /// generation.
+    pub candidates: Arc<Candidates>,
     pub balancer: &'a dyn Balancer,
     pub transport: &'a Transport,
     pub breaker: &'a BreakerOptions,
@@ -67,6 +75,26 @@ impl Attempts<'_> {
     /// Chooses a provider not in `tried` (candidate indices).
     pub fn choose(&self, tried: &[usize], rng: &mut Rng) -> Result<Chosen> {
         let now = mono_ms();
+        let mut call = Pick {
+            method: self.method,
+            key_hash: self.key_hash,
+            now_ms: now,
+            rng,
+        };
+        if let Some(index) = self.balancer.pick(&mut call, &self.candidates) {
+            let c = &self.candidates[index];
+            let open = self
+                .max_per_provider
+                .is_none_or(|limit| c.stats.inflight() < limit);
+            if open && !tried.contains(&index) {
+                let mut breaker = lock(&c.stats.breaker);
+                if breaker.admits(now, self.breaker) {
+                    let permit = breaker.acquire(now, self.breaker);
+                    return Ok(Chosen { index, permit });
+                }
+            }
+        }
+        let rng = call.rng;
         let pool: Vec<usize> = (0..self.candidates.len())
             .filter(|i| !tried.contains(i))
             .collect();
@@ -110,7 +138,8 @@ impl Attempts<'_> {
             // All dead → all alive: when every candidate looks sick, use them all, not none.
             open
         };
-        let subset: Vec<Candidate> = pool.iter().map(|&i| self.candidates[i].clone()).collect();
+        let subset =
+            Candidates::one_off(pool.iter().map(|&i| self.candidates[i].clone()).collect());
         let mut call = Pick {
             method: self.method,
             key_hash: self.key_hash,
