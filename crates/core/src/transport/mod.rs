@@ -64,6 +64,8 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const AGENT: HeaderValue =
     HeaderValue::from_static(concat!("lemon-cluster/", env!("CARGO_PKG_VERSION")));
 const GRAY: HeaderValue = HeaderValue::from_static("1");
+/// Replies up to this size are copied out of the connection's read buffer (see `read_body`).
+const SMALL_REPLY: usize = 16 * 1024;
 
 /// The shared HTTP client.
 pub struct Transport {
@@ -165,8 +167,8 @@ impl Transport {
         })
     }
 
-    /// Reads the whole reply, at most `maxResponseBytes`. A reply that arrives in one piece (the
-    /// usual small JSON reply) is kept as it is, without a copy.
+    /// Reads the whole reply, at most `maxResponseBytes`. A large reply that arrives in one piece
+    /// is kept as it is, without a copy.
     async fn read_body(
         &self,
         address: &str,
@@ -205,6 +207,10 @@ impl Transport {
         }
         Ok(match (first, rest) {
             (_, Some(buf)) => buf.freeze(),
+            // A small reply is a slice of hyper's read buffer: copied out, so that the buffer is
+            // reused for the next reply instead of a new one allocated per call (and the old one
+            // freed later, on the JavaScript thread).
+            (Some(one), None) if one.len() <= SMALL_REPLY => Bytes::copy_from_slice(&one),
             (Some(one), None) => one,
             (None, None) => Bytes::new(),
         })
