@@ -104,10 +104,11 @@ async function main() {
   }
   legacy.client.close()
 
-  // --- 2. write -> onUpdated ----------------------------------------------------------------
-  const latency = { lemon: [], legacy: [] }
-  const seen = { lemon: new Set(), legacy: new Set() }
+  // --- 2. write -> onUpdated, ROUNDS rounds of UPDATES writes -------------------------------
+  let latency
+  let seen
   const record = (who, data) => {
+    if (!latency) return
     const b = data && data.bench
     if (!b || seen[who].has(b.seq)) return
     seen[who].add(b.seq)
@@ -124,27 +125,43 @@ async function main() {
     onUpdated: () => record('legacy', legacyLive.get()),
   })
 
-  const writer = spawn(
-    process.execPath,
-    [path.join(__dirname, 'config-writer.js'), zk.connectString, '/bench-latency', String(UPDATES), '25'],
-    { stdio: 'inherit' },
-  )
-  await new Promise((resolve) => writer.on('exit', resolve))
-  const until = Date.now() + 5000
-  while ((seen.lemon.size < UPDATES || seen.legacy.size < UPDATES) && Date.now() < until) await sleep(20)
+  const ROUNDS = 3
+  const rounds = { lemon: [], legacy: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    latency = { lemon: [], legacy: [] }
+    seen = { lemon: new Set(), legacy: new Set() }
+    const writer = spawn(
+      process.execPath,
+      [path.join(__dirname, 'config-writer.js'), zk.connectString, '/bench-latency', String(UPDATES), '25'],
+      { stdio: 'inherit' },
+    )
+    await new Promise((resolve) => writer.on('exit', resolve))
+    const until = Date.now() + 5000
+    while ((seen.lemon.size < UPDATES || seen.legacy.size < UPDATES) && Date.now() < until) await sleep(20)
+    for (const key of ['lemon', 'legacy']) {
+      const xs = latency[key]
+      rounds[key].push({ p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs), seen: xs.length })
+    }
+    latency = null
+    await sleep(200)
+  }
 
-  console.log(`\nZooKeeper write by another process -> onUpdated, ${UPDATES} updates 25 ms apart (ms; ZooKeeper forceSync=no)`)
+  console.log(
+    `\nZooKeeper write by another process -> onUpdated, ${UPDATES} updates 25 ms apart, median of ${ROUNDS} rounds (ms; ZooKeeper forceSync=no)`,
+  )
+  const med = (key, field) => median(rounds[key].map((r) => r[field]))
   for (const [name, key] of [
     ['lemon-cluster/nconf', 'lemon'],
     ['nconf-zookeeper 0.2.2', 'legacy'],
   ]) {
-    const xs = latency[key]
+    const seenAll = rounds[key].map((r) => r.seen).join(', ')
     console.log(
-      `  ${name.padEnd(22)}  p50 ${percentile(xs, 50).toFixed(2).padStart(6)}   p99 ${percentile(xs, 99).toFixed(2).padStart(6)}   max ${Math.max(
-        ...xs,
+      `  ${name.padEnd(22)}  p50 ${med(key, 'p50').toFixed(2).padStart(6)}   p99 ${med(key, 'p99').toFixed(2).padStart(6)}   max ${med(
+        key,
+        'max',
       )
         .toFixed(2)
-        .padStart(6)}   seen ${xs.length}/${UPDATES}`,
+        .padStart(6)}   p99 vs nconf-zookeeper ${(med(key, 'p99') / med('legacy', 'p99')).toFixed(2)}x   seen ${seenAll} of ${UPDATES}`,
     )
   }
   console.log(
