@@ -199,7 +199,8 @@ test('graceful close: the node goes first, requests in flight still finish', asy
 
   const inFlight = consumer.call('slow', {}, { timeoutMs: 10000 })
   await waitFor(() => s.inFlight === 1, { what: 'the request to arrive' })
-  const closing = s.close({ drainTimeoutMs: 5000 })
+  // Generous: zkCli below starts a JVM per look, which takes seconds on a loaded machine.
+  const closing = s.close({ drainTimeoutMs: 60000 })
   await waitFor(async () => (await zkLs(zk.connectString, '/lemonhjuice/drain/g/providers')).length === 0, {
     what: 'the node to go while the request is still running',
   })

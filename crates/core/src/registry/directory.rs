@@ -132,6 +132,13 @@ impl Directory {
     }
 
     /// Forgets a node.
+    /// Whether any node yields a usable provider (what the next [`Directory::commit`] would hold).
+    pub fn has_usable(&self) -> bool {
+        self.nodes
+            .values()
+            .any(|e| matches!(e.state, NodeState::Good(..)))
+    }
+
     pub fn remove(&mut self, name: &str) {
         self.nodes.remove(name);
     }

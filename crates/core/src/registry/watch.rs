@@ -6,6 +6,14 @@
 //! happen while disconnected are not replayed. While there is no session the last known set stays
 //! in use: an outage never empties the provider list.
 //!
+//! **Empty protection.** For a while after a reconnect ([`RECONNECT_GRACE`]), a read that would
+//! leave the service with no provider at all keeps the last list instead: a ZooKeeper outage long
+//! enough to expire sessions deletes every provider's ephemeral node at once, and the consumer,
+//! back first, would otherwise read an empty folder and fail every call until the providers
+//! re-register a moment later (Dubbo's "empty protection" does the same, without a time limit).
+//! The hold ends as soon as a provider is listed again, or when the grace period is over; a
+//! warning says so. Outside that window a list that empties (the last provider left) is applied.
+//!
 //! Events that are already queued when one arrives are applied together (up to [`MAX_BATCH`]):
 //! their nodes are read in one pipelined round trip and the directory is rebuilt once, so a burst
 //! of thousands of changes (a deploy replacing every provider of a 10,000-provider service) costs a
@@ -23,8 +31,13 @@ use super::path::leaf;
 
 /// Most queued watch events applied in one rebuild of the directory.
 pub const MAX_BATCH: usize = 16_384;
+/// How long after a reconnect an empty read keeps the last list (at least; twice the session
+/// timeout when that is longer): the time providers need to notice their session expired and
+/// register again.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(20);
 use crate::error::{from_zk, Error, Result};
 use crate::events::{Emitter, Warnings};
+use crate::stats::lock;
 use crate::zk::{follow_sessions, ZkSession};
 
 /// The provider set of one service, shared by its watch task and its callers.
@@ -39,6 +52,15 @@ pub struct LiveProviders {
     gave_up: watch::Sender<bool>,
     /// Whether the list in use came from the cache file (until ZooKeeper's replaces it).
     from_cache: watch::Sender<bool>,
+    /// Empty protection (see the module's notes): until when it may hold the last list, and
+    /// whether it is holding it now.
+    protection: Mutex<Protection>,
+}
+
+#[derive(Default)]
+struct Protection {
+    armed_until: Option<tokio::time::Instant>,
+    holding: bool,
 }
 
 impl Default for LiveProviders {
@@ -50,6 +72,7 @@ impl Default for LiveProviders {
             reads: watch::channel(None).0,
             gave_up: watch::channel(false).0,
             from_cache: watch::channel(false).0,
+            protection: Mutex::default(),
         }
     }
 }
@@ -154,6 +177,50 @@ impl LiveProviders {
         self.apply(folder, warnings, false, f)
     }
 
+    /// Arms empty protection for `grace` from now: called on every reconnect after the list was
+    /// read from ZooKeeper once.
+    fn arm_protection(&self, grace: Duration) {
+        if self.is_loaded() && !self.is_from_cache() {
+            lock(&self.protection).armed_until = Some(tokio::time::Instant::now() + grace);
+        }
+    }
+
+    /// When a held list must be let go, if one is held.
+    fn protection_deadline(&self) -> Option<tokio::time::Instant> {
+        let p = lock(&self.protection);
+        p.holding.then_some(p.armed_until).flatten()
+    }
+
+    /// Whether to keep the last list instead of committing an empty one now.
+    fn hold_empty(&self, dir: &Directory, folder: &str, warnings: &Warnings) -> bool {
+        let mut p = lock(&self.protection);
+        let empty = !dir.has_usable();
+        let armed = p
+            .armed_until
+            .is_some_and(|until| tokio::time::Instant::now() < until);
+        let last = dir.snapshot().len();
+        let hold = empty && armed && last > 0;
+        if hold && !p.holding {
+            let left = p.armed_until.map_or(0, |u| {
+                u.saturating_duration_since(tokio::time::Instant::now())
+                    .as_secs()
+            });
+            warnings.warn(
+                "ERR_PROVIDERS_EMPTY",
+                format!("ZooKeeper lists no provider under {folder} just after a reconnect (sessions expired?); keeping the last {last} for up to {left} s while they register again"),
+                Some(folder),
+            );
+        } else if !hold && p.holding && empty {
+            warnings.warn(
+                "ERR_PROVIDERS_EMPTY",
+                format!("still no provider under {folder}: the last known list is no longer used"),
+                Some(folder),
+            );
+        }
+        p.holding = hold;
+        hold
+    }
+
     /// Applies `f`; a `full` read also marks the list loaded, under the same lock, so a cached
     /// list can never be applied over it.
     fn apply(
@@ -170,7 +237,12 @@ impl LiveProviders {
                 self.loaded.send_replace(true);
                 self.from_cache.send_replace(false);
             }
-            let change = dir.commit();
+            // Not committing keeps the published list; the next commit diffs against it.
+            let change = if self.hold_empty(&dir, folder, warnings) {
+                Change::default()
+            } else {
+                dir.commit()
+            };
             let reads =
                 (!change.is_empty() && self.reads.receiver_count() > 0).then(|| dir.reads());
             (rejected, change, reads)
@@ -215,9 +287,10 @@ pub async fn follow_providers(
         }
         true
     };
+    let grace = RECONNECT_GRACE.max(session.options().session_timeout * 2);
     let run = |client: Client, mut epochs: watch::Receiver<crate::zk::Epoch>, gen: u64| {
         let (folder, live, warnings) = (folder.clone(), live.clone(), warnings.clone());
-        async move { follow_session(&client, &folder, &live, &warnings, &mut epochs, gen).await }
+        async move { follow_session(&client, &folder, &live, &warnings, &mut epochs, gen, grace).await }
     };
     follow_sessions(session, &mut on_error, run).await;
 }
@@ -230,14 +303,24 @@ async fn follow_session(
     warnings: &Warnings,
     epochs: &mut watch::Receiver<crate::zk::Epoch>,
     session: u64,
+    grace: Duration,
 ) -> Result<()> {
     let mut watcher = client
         .watch(folder, AddWatchMode::PersistentRecursive)
         .await
         .map_err(|e| from_zk("watch", e))?;
+    live.arm_protection(grace);
     resync(client, folder, live, warnings).await?;
     loop {
+        let deadline = live
+            .protection_deadline()
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {
+                // The grace period is over: apply what ZooKeeper says (empty, unless a provider
+                // came back meanwhile, in which case the hold already ended).
+                live.update(folder, warnings, |_| Vec::new());
+            }
             // The library panics if a watcher is polled after a terminal session event; we stop
             // at that event, and the guard keeps any such panic from escaping regardless.
             event = std::panic::AssertUnwindSafe(watcher.changed()).catch_unwind() => {
@@ -395,7 +478,62 @@ fn child_of<'a>(folder: &str, path: &'a str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
-    use super::child_of;
+    use super::*;
+
+    fn node(name: &str, port: u16) -> NodeRead {
+        NodeRead {
+            name: name.to_string(),
+            data: format!(r#"{{"host":"127.0.0.1","port":{port}}}"#).into_bytes(),
+            czxid: 1,
+        }
+    }
+
+    fn ports(live: &LiveProviders) -> Vec<u16> {
+        live.snapshot().iter().map(|p| p.node.port).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_read_just_after_a_reconnect_keeps_the_last_list_for_a_while() {
+        let (live, warnings, f) = (
+            LiveProviders::default(),
+            Warnings::default(),
+            "/r/a/g/providers",
+        );
+        live.apply(f, &warnings, true, |d| {
+            d.replace_all(vec![node("a", 1), node("b", 2)])
+        });
+        // Without a reconnect, the last provider leaving empties the list.
+        live.update(f, &warnings, |d| {
+            d.remove("a");
+            d.remove("b");
+            vec![]
+        });
+        assert!(ports(&live).is_empty());
+        live.apply(f, &warnings, true, |d| {
+            d.replace_all(vec![node("a", 1), node("b", 2)])
+        });
+
+        live.arm_protection(Duration::from_secs(20));
+        live.apply(f, &warnings, true, |d| d.replace_all(vec![]));
+        assert_eq!(ports(&live), [1, 2], "held");
+        assert!(live.protection_deadline().is_some());
+        // One provider is back: the hold ends and the list is what ZooKeeper says.
+        live.update(f, &warnings, |d| {
+            d.upsert(node("b2", 2)).into_iter().collect()
+        });
+        assert_eq!(ports(&live), [2]);
+        assert!(live.protection_deadline().is_none());
+
+        // Empty again within the grace period: held until it is over, then applied.
+        live.update(f, &warnings, |d| {
+            d.remove("b2");
+            vec![]
+        });
+        assert_eq!(ports(&live), [2]);
+        tokio::time::advance(Duration::from_secs(21)).await;
+        live.update(f, &warnings, |_| vec![]);
+        assert!(ports(&live).is_empty(), "the grace period is over");
+    }
 
     #[test]
     fn only_direct_children_count() {
