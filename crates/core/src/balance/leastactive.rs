@@ -3,9 +3,10 @@
 //! counts them only when an `actives` limit is configured, so its `leastactive` silently degrades
 //! to random); a slow provider accumulates in-flight calls and gets fewer new ones.
 //! Weights act between equally busy providers. Cost: O(n) per pick (every candidate's in-flight
-//! count must be read), without allocating.
+//! count is read), without allocating — above [`super::SAMPLE`] candidates only a random sample
+//! of that many is compared, so a pick costs the same at 10,000 providers as at 32.
 
-use super::{weighted_among, Balancer, Candidates, Pick};
+use super::{sample, weighted_among, Balancer, Candidates, Pick};
 
 /// Fewest in-flight calls.
 pub struct LeastActive;
@@ -13,22 +14,23 @@ pub struct LeastActive;
 impl Balancer for LeastActive {
     fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize> {
         let ws = candidates.weights();
-        let least = candidates
-            .iter()
-            .zip(ws)
-            .filter(|(_, w)| **w > 0)
-            .map(|(c, _)| c.stats.inflight())
-            .min()?;
+        let among = sample(candidates.len(), call.rng).filter(|&i| ws[i] > 0);
+        let Some(least) = among.clone().map(|i| candidates[i].stats.inflight()).min() else {
+            // Nothing in the sample may take calls: a weighted draw over all of them.
+            return candidates.draw(call.rng);
+        };
         // Counts move while we look: whoever is still at the minimum on the second pass is tied,
         // and if nobody is any more, the first candidate found at the minimum stands.
-        let tied =
-            (0..candidates.len()).filter(|&i| ws[i] > 0 && candidates[i].stats.inflight() == least);
+        let tied = among
+            .clone()
+            .filter(|&i| candidates[i].stats.inflight() == least);
         weighted_among(call.rng, ws, tied)
             .or_else(|| {
-                (0..candidates.len())
-                    .find(|&i| ws[i] > 0 && candidates[i].stats.inflight() <= least)
+                among
+                    .clone()
+                    .find(|&i| candidates[i].stats.inflight() <= least)
             })
-            .or_else(|| (0..candidates.len()).find(|&i| ws[i] > 0))
+            .or_else(|| among.clone().next())
     }
 }
 
@@ -36,6 +38,15 @@ impl Balancer for LeastActive {
 mod tests {
     use super::*;
     use crate::balance::testing::{assert_shares, candidates, histogram};
+
+    #[test]
+    fn above_the_sample_size_busy_providers_are_still_avoided() {
+        let cs = candidates(&[100; 500]);
+        let _busy: Vec<_> = cs.iter().step_by(2).map(|c| c.stats.start()).collect();
+        let counts = histogram(&LeastActive, &cs, 20_000, 4);
+        let busy: usize = counts.iter().step_by(2).sum();
+        assert_eq!(busy, 0, "a sample of 32 always holds idle providers");
+    }
 
     #[test]
     fn picks_the_least_busy_and_ties_by_weight() {

@@ -8,10 +8,11 @@
 //! fast services: at sub-millisecond latencies one sample that paid for a TCP connect would
 //! otherwise shut a provider out until it ages out of the window. A provider with no success in the window
 //! has estimate 0 and is tried at once: new providers are probed, and a provider that was avoided
-//! for being slow is re-measured once its samples age out (30 s). Cost: O(n) per pick (every
-//! candidate's window must be read), with one allocation for the estimates.
+//! for being slow is re-measured once its samples age out (30 s). Cost: every candidate's window
+//! is read, O(n) per pick — above [`super::SAMPLE`] candidates only a random sample of that many
+//! is compared, so a pick costs the same at 10,000 providers as at 32.
 
-use super::{weighted_among, Balancer, Candidates, Pick};
+use super::{sample, weighted_among, Balancer, Candidates, Pick};
 
 /// Seconds of latency history used.
 pub const WINDOW_SECS: usize = 30;
@@ -27,26 +28,30 @@ pub struct ShortestResponse;
 impl Balancer for ShortestResponse {
     fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize> {
         let ws = candidates.weights();
-        let estimates: Vec<f64> = candidates
-            .iter()
-            .map(|c| {
+        let estimates: Vec<(usize, f64)> = sample(candidates.len(), call.rng)
+            .filter(|&i| ws[i] > 0)
+            .map(|i| {
+                let c = &candidates[i];
                 let mean = c
                     .stats
                     .window(call.now_ms, WINDOW_SECS)
                     .mean_success_ms()
                     .unwrap_or(0.0);
-                mean * f64::from(c.stats.inflight() + 1)
+                (i, mean * f64::from(c.stats.inflight() + 1))
             })
             .collect();
-        let best = (0..candidates.len())
-            .filter(|&i| ws[i] > 0)
-            .map(|i| estimates[i])
+        let best = estimates
+            .iter()
+            .map(|&(_, e)| e)
             .fold(f64::INFINITY, f64::min);
         if !best.is_finite() {
-            return None;
+            // Nothing in the sample may take calls: a weighted draw over all of them.
+            return candidates.draw(call.rng);
         }
-        let tied = (0..candidates.len())
-            .filter(|&i| ws[i] > 0 && estimates[i] <= best * TIE_BAND + TIE_SLACK_MS);
+        let tied = estimates
+            .iter()
+            .filter(|&&(_, e)| e <= best * TIE_BAND + TIE_SLACK_MS)
+            .map(|&(i, _)| i);
         weighted_among(call.rng, ws, tied)
     }
 }
@@ -103,6 +108,19 @@ mod tests {
         );
         let _busy = (cs[1].stats.start(), cs[1].stats.start());
         assert_eq!(histogram(&ShortestResponse, &cs, 100, 9), vec![100, 0]);
+    }
+
+    #[test]
+    fn above_the_sample_size_the_slow_providers_are_still_avoided() {
+        let cs = candidates(&[100; 200]);
+        for (i, c) in cs.iter().enumerate() {
+            feed(c, if i % 10 == 0 { 50.0 } else { 2.0 }, 5);
+        }
+        let counts = histogram(&ShortestResponse, &cs, 20_000, 3);
+        let slow: usize = counts.iter().step_by(10).sum();
+        assert_eq!(slow, 0, "a sample of 32 always holds fast providers");
+        let used = counts.iter().filter(|&&n| n > 0).count();
+        assert_eq!(used, 180, "every fast provider gets calls: {counts:?}");
     }
 
     #[test]
