@@ -2,27 +2,19 @@
 // Registration and discovery end to end: a real ZooKeeper, real HTTP providers, and Debian's
 // own zkCli.sh as the outside observer and hand-writer of nodes.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startZooKeeper, zkCreate, zkGet, zkLs } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
+const { zkCreate, zkGet, zkLs } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const APP = 'movie'
-let zk
-const cleanups = []
-
-before(async () => {
-  zk = await startZooKeeper()
-})
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await zk.cleanup()
-})
+const file = zooKeeperForFile()
+const { cleanups } = file
 
 function newCluster(extra = {}) {
-  const cluster = new Cluster({ zk: zk.connectString, host: '127.0.0.1', ...extra })
+  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', ...extra })
   cleanups.push(() => cluster.close())
   return cluster
 }
@@ -107,10 +99,10 @@ test('nodes are written strictly, and several processes on one host:port are one
   const regB = await workerB.provide({ app: APP, group, port: server.port, version: '2', methods: ['a', 'b()'], weight: 7 })
 
   const folder = `/lemonhjuice/${APP}/${group}/providers`
-  const names = await zkLs(zk.connectString, folder)
+  const names = await zkLs(file.zk.connectString, folder)
   assert.equal(names.length, 2, `one node per process: ${names}`)
   for (const name of names) assert.match(name, new RegExp(`^127\\.0\\.0\\.1:${server.port}-\\d{10}$`))
-  const data = JSON.parse(await zkGet(zk.connectString, `${folder}/${names[0]}`))
+  const data = JSON.parse(await zkGet(file.zk.connectString, `${folder}/${names[0]}`))
   assert.equal(data.port, server.port)
   assert.equal(data.host, '127.0.0.1')
   assert.equal(data.gray, false)
@@ -127,7 +119,7 @@ test('nodes are written strictly, and several processes on one host:port are one
   await regB.close()
   await waitFor(() => consumer.providers().length === 0, { what: 'endpoint gone' })
 
-  const consumers = await zkLs(zk.connectString, `/lemonhjuice/${APP}/${group}/consumers`)
+  const consumers = await zkLs(file.zk.connectString, `/lemonhjuice/${APP}/${group}/consumers`)
   assert.equal(consumers.length, 1)
   assert.match(consumers[0], /^127\.0\.0\.1-\d{10}$/)
 })
@@ -145,8 +137,8 @@ test('a hand-written node in the design note format works; a garbage node is ski
   const folder = `/lemonhjuice/${APP}/${group}/providers`
   // Exactly the design note's shape: no port in the name, every value a string.
   const handData = `{"port":"${handServer.port}","version":"V1","methods":"[getMovieById(),getMovieByCity()]","gray":"false","author":"","description":""}`
-  await zkCreate(zk.connectString, `${folder}/127.0.0.1`, handData)
-  await zkCreate(zk.connectString, `${folder}/garbage`, 'not-json{{')
+  await zkCreate(file.zk.connectString, `${folder}/127.0.0.1`, handData)
+  await zkCreate(file.zk.connectString, `${folder}/garbage`, 'not-json{{')
 
   await waitFor(() => consumer.providers().length === 2, { what: 'the hand-written provider' })
   const hand = consumer.providers().find((p) => p.port === handServer.port)

@@ -2,24 +2,18 @@
 // The provider side: Express and Koa middleware, response time, errors without stack traces,
 // registration tied to the server, gray lanes across a call chain, and graceful shutdown.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')
 const express = require('express')
 const Koa = require('koa')
 const lemon = require('../lib')
-const { startZooKeeper, zkLs } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
+const { zkLs } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 
-let zk
-const cleanups = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await zk.cleanup()
-})
+const file = zooKeeperForFile()
+const { cleanups } = file
 
 async function listen(handler) {
   const server = http.createServer(handler)
@@ -135,7 +129,7 @@ test('bad service definitions are refused with ERR_INVALID_ARG', () => {
 })
 
 test('registered while listening; a consumer calls it; a gray request keeps its lane down the chain', async () => {
-  const cluster = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1' })
+  const cluster = new lemon.Cluster({ zk: file.zk.connectString, host: '127.0.0.1' })
   cleanups.push(() => cluster.close())
 
   // Two "ratings" providers: one normal, one gray. "movie" calls ratings from its handler.
@@ -177,7 +171,7 @@ test('registered while listening; a consumer calls it; a gray request keeps its 
 })
 
 test('graceful close: the node goes first, requests in flight still finish', async () => {
-  const cluster = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1' })
+  const cluster = new lemon.Cluster({ zk: file.zk.connectString, host: '127.0.0.1' })
   cleanups.push(() => cluster.close())
   let release
   const gate = new Promise((r) => (release = r))
@@ -201,7 +195,7 @@ test('graceful close: the node goes first, requests in flight still finish', asy
   await waitFor(() => s.inFlight === 1, { what: 'the request to arrive' })
   // Generous: zkCli below starts a JVM per look, which takes seconds on a loaded machine.
   const closing = s.close({ drainTimeoutMs: 60000 })
-  await waitFor(async () => (await zkLs(zk.connectString, '/lemonhjuice/drain/g/providers')).length === 0, {
+  await waitFor(async () => (await zkLs(file.zk.connectString, '/lemonhjuice/drain/g/providers')).length === 0, {
     what: 'the node to go while the request is still running',
   })
   assert.equal(s.inFlight, 1)

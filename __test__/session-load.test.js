@@ -5,30 +5,24 @@
 // and the consumer's watch are back within 2 s of each new session being established, and the
 // re-armed watch reports a provider that arrives afterwards.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startZooKeeper, fourLetterWord } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
+const { fourLetterWord } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
-let zk
-const cleanups = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await zk.cleanup()
-})
+const file = zooKeeperForFile()
+const { cleanups } = file
 
 function newCluster() {
-  const cluster = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
   cluster.on('warning', () => {})
   cleanups.push(() => cluster.close())
   return cluster
 }
 
-const word = (w) => fourLetterWord(zk.port, w, { timeoutMs: 1000 }).then((out) => out || '')
+const word = (w) => fourLetterWord(file.zk.port, w, { timeoutMs: 1000 }).then((out) => out || '')
 
 /** `cons`: when each session's connection was established (server clock, ms since the epoch). */
 async function established() {
@@ -86,10 +80,10 @@ test('sessions expire under steady load: zero failed calls, nodes and watches ba
   await waitFor(() => ok >= 50, { what: '50 calls before the outage' })
 
   // Longer than the session timeout: both clients declare their sessions expired.
-  await zk.stop()
+  await file.zk.stop()
   const okBeforeOutage = ok
   await new Promise((r) => setTimeout(r, 2500))
-  await zk.start()
+  await file.zk.start()
   assert.ok(ok > okBeforeOutage, 'calls went on while ZooKeeper was down')
 
   // Watch from outside until both new sessions have their nodes and the consumer its watch.

@@ -3,24 +3,18 @@
 // made, every ephemeral node re-created and every watch re-armed — checked from outside with
 // Debian's zkCli.sh. Throughout, the last known provider list stays in use.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startZooKeeper, zkLs } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
+const { zkLs } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
-let zk
-const cleanups = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await zk.cleanup()
-})
+const file = zooKeeperForFile()
+const { cleanups } = file
 
 function newCluster() {
-  const cluster = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
   cleanups.push(() => cluster.close())
   return cluster
 }
@@ -38,13 +32,13 @@ test('after session expiry the nodes come back, the watch is re-armed, and calls
   await providerSide.provide({ app, group, port: server.port })
   const consumer = consumerSide.consumer({ app, group })
   await waitFor(() => consumer.providers().length === 1, { what: 'the provider' })
-  await waitFor(async () => (await zkLs(zk.connectString, `${folder}/consumers`)).length === 1, { what: 'consumer node' })
-  const [oldProviderNode] = await zkLs(zk.connectString, `${folder}/providers`)
-  const [oldConsumerNode] = await zkLs(zk.connectString, `${folder}/consumers`)
+  await waitFor(async () => (await zkLs(file.zk.connectString, `${folder}/consumers`)).length === 1, { what: 'consumer node' })
+  const [oldProviderNode] = await zkLs(file.zk.connectString, `${folder}/providers`)
+  const [oldConsumerNode] = await zkLs(file.zk.connectString, `${folder}/consumers`)
 
   // ZooKeeper goes away for longer than the session timeout (the client expires the session
   // itself after 7/5 of it).
-  await zk.stop()
+  await file.zk.stop()
   const outageEnds = Date.now() + 2500
   let callsDuringOutage = 0
   for (let i = 0; i < 1000 && Date.now() < outageEnds; i++) {
@@ -54,14 +48,14 @@ test('after session expiry the nodes come back, the watch is re-armed, and calls
     await new Promise((r) => setTimeout(r, 20))
   }
   assert.ok(callsDuringOutage > 10)
-  await zk.start()
+  await file.zk.start()
 
   await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_SESSION_EXPIRED'), { timeoutMs: 10000, what: 'expiry warning' })
   // The old session's nodes expire on the server; the new session's replace them.
   await waitFor(
     async () => {
-      const ps = await zkLs(zk.connectString, `${folder}/providers`)
-      const cs = await zkLs(zk.connectString, `${folder}/consumers`)
+      const ps = await zkLs(file.zk.connectString, `${folder}/providers`)
+      const cs = await zkLs(file.zk.connectString, `${folder}/consumers`)
       return ps?.length === 1 && ps[0] !== oldProviderNode && cs?.length === 1 && cs[0] !== oldConsumerNode
     },
     { timeoutMs: 15000, what: 're-created provider and consumer nodes' },
@@ -92,8 +86,8 @@ test('after a short outage (the session survives) changes are still seen', { tim
     () => first.close(),
     () => second.close(),
   )
-  const providerSide = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
-  const consumerSide = new Cluster({ zk: zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
+  const providerSide = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
+  const consumerSide = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
   cleanups.push(
     () => providerSide.close(),
     () => consumerSide.close(),
@@ -104,9 +98,9 @@ test('after a short outage (the session survives) changes are still seen', { tim
   const consumer = consumerSide.consumer({ app, group })
   await waitFor(() => consumer.providers().length === 1, { what: 'the provider' })
 
-  await zk.stop()
+  await file.zk.stop()
   await new Promise((r) => setTimeout(r, 1500))
-  await zk.start()
+  await file.zk.start()
   await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_DISCONNECTED'), { what: 'the disconnection to be noticed' })
   await waitFor(
     () =>

@@ -1,21 +1,14 @@
 'use strict'
 // Live stats: what an operator needs to see why traffic goes where it goes.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startZooKeeper } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
 const { startProvider, waitFor } = require('./harness/providers')
 
-let zk
-const cleanups = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await zk.cleanup()
-})
+const file = zooKeeperForFile()
+const { cleanups } = file
 
 test('stats(): per provider weight, in-flight, breaker, ejection, EWMA, percentiles; cluster totals', async () => {
   const fast = await startProvider()
@@ -26,7 +19,7 @@ test('stats(): per provider weight, in-flight, breaker, ejection, EWMA, percenti
     () => slow.close(),
     () => broken.close(),
   )
-  const cluster = new Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
+  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', cacheDir: false })
   cleanups.push(() => cluster.close())
   for (const p of [fast, slow, broken]) await cluster.provide({ app: 'stats', group: 'g', port: p.port, weight: 50 })
   const consumer = cluster.consumer({ app: 'stats', group: 'g', warmupMs: 0, loadBalance: 'roundrobin' })
