@@ -141,9 +141,7 @@ impl Transport {
         if declared.is_some_and(|len| len > self.opts.max_response_bytes as u64) {
             return Err(self.too_large(address));
         }
-        let buf = self
-            .read_body(address, response.into_body(), declared)
-            .await?;
+        let buf = self.read_body(address, response.into_body()).await?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&buf[..buf.len().min(1024)]).into_owned();
             return Err(Error::ProviderStatus {
@@ -169,12 +167,7 @@ impl Transport {
 
     /// Reads the whole reply, at most `maxResponseBytes`. A large reply that arrives in one piece
     /// is kept as it is, without a copy.
-    async fn read_body(
-        &self,
-        address: &str,
-        mut body: hyper::body::Incoming,
-        declared: Option<u64>,
-    ) -> Result<Bytes> {
+    async fn read_body(&self, address: &str, mut body: hyper::body::Incoming) -> Result<Bytes> {
         let broke = |e: hyper::Error| Error::BadResponse {
             address: address.to_string(),
             detail: format!(
@@ -182,37 +175,35 @@ impl Transport {
                 root_cause(&e)
             ),
         };
-        let mut first: Option<Bytes> = None;
-        let mut rest: Option<BytesMut> = None;
+        // The pieces are kept as they arrive and joined once, at the end, into one buffer of the
+        // exact size: growing a buffer piece by piece would copy a large reply over and over and
+        // hold up to twice the limit while doing it.
+        let mut pieces: Vec<Bytes> = Vec::new();
+        let mut total = 0usize;
         while let Some(frame) = body.frame().await {
             let Ok(chunk) = frame.map_err(broke)?.into_data() else {
                 continue; // trailers
             };
-            let so_far =
-                first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, BytesMut::len);
-            if so_far + chunk.len() > self.opts.max_response_bytes {
+            if total + chunk.len() > self.opts.max_response_bytes {
                 return Err(self.too_large(address));
             }
-            match (&mut first, &mut rest) {
-                (None, _) => first = Some(chunk),
-                (Some(f), None) => {
-                    let hint = declared.unwrap_or(0) as usize;
-                    let mut buf = BytesMut::with_capacity(hint.max(f.len() + chunk.len()));
-                    buf.extend_from_slice(f);
-                    buf.extend_from_slice(&chunk);
-                    rest = Some(buf);
-                }
-                (Some(_), Some(buf)) => buf.extend_from_slice(&chunk),
-            }
+            total += chunk.len();
+            pieces.push(chunk);
         }
-        Ok(match (first, rest) {
-            (_, Some(buf)) => buf.freeze(),
+        Ok(match pieces.len() {
+            0 => Bytes::new(),
             // A small reply is a slice of hyper's read buffer: copied out, so that the buffer is
             // reused for the next reply instead of a new one allocated per call (and the old one
             // freed later, on the JavaScript thread).
-            (Some(one), None) if one.len() <= SMALL_REPLY => Bytes::copy_from_slice(&one),
-            (Some(one), None) => one,
-            (None, None) => Bytes::new(),
+            1 if total <= SMALL_REPLY => Bytes::copy_from_slice(&pieces[0]),
+            1 => pieces.pop().unwrap_or_default(),
+            _ => {
+                let mut buf = BytesMut::with_capacity(total);
+                for piece in pieces {
+                    buf.extend_from_slice(&piece);
+                }
+                buf.freeze()
+            }
         })
     }
 
