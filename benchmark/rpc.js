@@ -31,7 +31,11 @@ const peers = {
     const consumer = ctx.cluster.consumer({ app: 'bench', group: ctx.group(ports), ...consumerOptions })
     await consumer.ready()
     for (let i = 0; i < 500 && consumer.providers().length < ports.length; i++) await sleep(10)
-    return { call: (i) => consumer.call('echo', { id: i, name: 'lemon' }), close: () => consumer.close() }
+    return {
+      call: (i) => consumer.call('echo', { id: i, name: 'lemon' }),
+      close: () => consumer.close(),
+      health: () => consumer.health(),
+    }
   },
   async balancedPool(ports) {
     const pool = new BalancedPool(
@@ -177,6 +181,17 @@ async function crash(ctx) {
       await register(ctx, ports)
       const peer = await make(ports)
       let killedAt = 0
+      let ejectedAt = 0
+      // When the peer can tell (lemon's consumer.health()), the moment its breaker took the dead
+      // provider out of rotation: from then on no call is sent to it.
+      const dead = `127.0.0.1:${ports[2]}`
+      const watch = peer.health
+        ? setInterval(() => {
+            if (killedAt && !ejectedAt && peer.health().some((h) => h.address === dead && h.breaker === 'open')) {
+              ejectedAt = Date.now()
+            }
+          }, 1)
+        : null
       const r = await runLoad(peer.call, {
         concurrency: CONCURRENCY,
         total: calls,
@@ -187,18 +202,23 @@ async function crash(ctx) {
           }
         },
       })
+      clearInterval(watch)
       r.recoveryMs = r.failureTimes.length ? Math.max(...r.failureTimes) - killedAt : 0
+      r.ejectedMs = watch ? (ejectedAt ? ejectedAt - killedAt : NaN) : null
       results[name].push(r)
       await peer.close()
       for (const p of procs) p.kill()
     }
   }
   console.log(`\n### Crash: kill -9 of one of 3 providers a third into ${calls} calls, ${CONCURRENCY} concurrent, ${ROUNDS} rounds\n`)
-  console.log('| client | failed calls (per round) | last failure after the kill (ms, median) | p99 ms |')
-  console.log('|---|---|---|---|')
+  console.log(
+    '| client | failed calls (per round) | last failure after the kill (ms, median) | dead provider ejected after (ms, median) | p99 ms |',
+  )
+  console.log('|---|---|---|---|---|')
   for (const [name, rs] of Object.entries(results)) {
+    const ejected = rs[0].ejectedMs === null ? 'n/a (no ejection)' : median(rs.map((r) => r.ejectedMs))
     console.log(
-      `| ${name} | ${rs.map((r) => r.failures).join(', ')} | ${median(rs.map((r) => r.recoveryMs))} | ${median(rs.map((r) => r.p99)).toFixed(2)} |`,
+      `| ${name} | ${rs.map((r) => r.failures).join(', ')} | ${median(rs.map((r) => r.recoveryMs))} | ${ejected} | ${median(rs.map((r) => r.p99)).toFixed(2)} |`,
     )
   }
 }
