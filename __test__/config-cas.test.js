@@ -3,40 +3,31 @@
 // wrote last-writer-wins (two processes lost each other's keys) and threw away unsaved local
 // sets whenever a remote update arrived.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { startZooKeeper, zkGet, zkSet, zkCreate } = require('./harness/zookeeper')
+const { zkGet, zkSet, zkCreate } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
-const { openStore, tempFile, sleep } = require('./harness/config')
+const { tempFile, sleep, configFile, save } = require('./harness/config')
 
-let zk
-const stores = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const s of stores) await s.close()
-  await zk.cleanup()
-})
-
-function open(options) {
-  const opened = openStore({ host: zk.connectString, ...options })
-  stores.push(opened.store)
-  return opened
-}
-
-function save(conf) {
-  return new Promise((resolve, reject) => conf.save((e, d) => (e ? reject(e) : resolve(d))))
-}
+const suite = configFile()
+const { open } = suite
 
 function writer(prefix, count, expect, cacheFile) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [path.join(__dirname, 'fixtures', 'config-writer.js'), zk.connectString, 'cas', prefix, String(count), String(expect), cacheFile],
+      [
+        path.join(__dirname, 'fixtures', 'config-writer.js'),
+        suite.zk.connectString,
+        'cas',
+        prefix,
+        String(count),
+        String(expect),
+        cacheFile,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let out = ''
@@ -53,14 +44,14 @@ function writer(prefix, count, expect, cacheFile) {
 }
 
 test('two processes each do 200 set+save of their own keys at once: all 400 keys are there after', async () => {
-  await zkCreate(zk.connectString, '/cas', '{}')
+  await zkCreate(suite.zk.connectString, '/cas', '{}')
   const cacheFile = tempFile()
   const [a, b] = await Promise.all([writer('a', 200, 400, cacheFile), writer('b', 200, 400, cacheFile)])
   for (const r of [a, b]) {
     assert.equal(r.signal, null, r.err)
     assert.equal(r.code, 0, r.err)
   }
-  const doc = JSON.parse(await zkGet(zk.connectString, '/cas'))
+  const doc = JSON.parse(await zkGet(suite.zk.connectString, '/cas'))
   const keys = [...Object.keys(doc.a || {}).map((k) => `a:${k}`), ...Object.keys(doc.b || {}).map((k) => `b:${k}`)]
   assert.equal(keys.length, 400, `ZooKeeper holds ${keys.length} keys`)
   for (let i = 0; i < 200; i++) {
@@ -80,12 +71,12 @@ test('two processes each do 200 set+save of their own keys at once: all 400 keys
 })
 
 test('a remote update keeps local unsaved changes; the save then writes them on top of it', async () => {
-  await zkCreate(zk.connectString, '/rebase', '{"theirs":1,"shared":"old","mine":{"x":0}}')
+  await zkCreate(suite.zk.connectString, '/rebase', '{"theirs":1,"shared":"old","mine":{"x":0}}')
   const { conf, updates } = open({ name: 'rebase', autoSave: -1 })
   conf.set('mine:x', 1)
   conf.set('shared', 'local')
   conf.clear('theirs')
-  await zkSet(zk.connectString, '/rebase', '{"theirs":2,"shared":"remote","added":true,"mine":{"x":0,"y":5}}')
+  await zkSet(suite.zk.connectString, '/rebase', '{"theirs":2,"shared":"remote","added":true,"mine":{"x":0,"y":5}}')
   await waitFor(() => updates.length === 1, { what: 'the remote update' })
   assert.equal(conf.get('added'), true, 'the remote change is visible')
   assert.equal(conf.get('mine:y'), 5)
@@ -93,7 +84,7 @@ test('a remote update keeps local unsaved changes; the save then writes them on 
   assert.equal(conf.get('shared'), 'local', 'on the same key the local unsaved value stays in use')
   assert.equal(conf.get('theirs'), undefined, 'the unsaved local clear is kept')
   await save(conf)
-  assert.deepEqual(JSON.parse(await zkGet(zk.connectString, '/rebase')), {
+  assert.deepEqual(JSON.parse(await zkGet(suite.zk.connectString, '/rebase')), {
     shared: 'local',
     added: true,
     mine: { x: 1, y: 5 },
@@ -101,14 +92,14 @@ test('a remote update keeps local unsaved changes; the save then writes them on 
 })
 
 test('a save that loses the race re-reads, reports the newer version once, and rebases', async () => {
-  await zkCreate(zk.connectString, '/race', '{"n":0}')
+  await zkCreate(suite.zk.connectString, '/race', '{"n":0}')
   const one = open({ name: 'race', autoSave: -1 })
   const two = open({ name: 'race', autoSave: -1 })
   // Both start from version 0; `two` saves first, then `one` must not overwrite it.
   two.conf.set('fromTwo', true)
   one.conf.set('fromOne', true)
   await Promise.all([save(two.conf), save(one.conf)])
-  assert.deepEqual(JSON.parse(await zkGet(zk.connectString, '/race')), { n: 0, fromTwo: true, fromOne: true })
+  assert.deepEqual(JSON.parse(await zkGet(suite.zk.connectString, '/race')), { n: 0, fromTwo: true, fromOne: true })
   await waitFor(() => one.conf.get('fromTwo') === true && two.conf.get('fromOne') === true, { what: 'both to see both' })
   await sleep(500)
   const kinds = (u) => u.map((c) => `${c.origin}:${c.changes.map((x) => x.key).join(',')}`).sort()
@@ -118,14 +109,14 @@ test('a save that loses the race re-reads, reports the newer version once, and r
 })
 
 test('a key nested too deep is refused by save() without writing anything; clear(key) takes it back', async () => {
-  await zkCreate(zk.connectString, '/deep', '{"kept":1}')
+  await zkCreate(suite.zk.connectString, '/deep', '{"kept":1}')
   const { conf } = open({ name: 'deep', autoSave: -1 })
   const deepKey = Array.from({ length: 200 }, (_, i) => `k${i}`).join(':')
   conf.set(deepKey, 1)
   conf.set('fine', 2)
   await assert.rejects(save(conf), (e) => e.code === 'ERR_INVALID_ARG' && /at most 127/.test(e.message))
-  assert.deepEqual(JSON.parse(await zkGet(zk.connectString, '/deep')), { kept: 1 }, 'nothing was written')
+  assert.deepEqual(JSON.parse(await zkGet(suite.zk.connectString, '/deep')), { kept: 1 }, 'nothing was written')
   conf.clear(deepKey)
   await save(conf)
-  assert.deepEqual(JSON.parse(await zkGet(zk.connectString, '/deep')), { kept: 1, fine: 2 })
+  assert.deepEqual(JSON.parse(await zkGet(suite.zk.connectString, '/deep')), { kept: 1, fine: 2 })
 })

@@ -4,40 +4,20 @@
 // malformed JSON, each with exactly the expected callbacks (nconf-zookeeper fired twice after a
 // reconnect, lost its watch on delete, crashed on bad JSON and died with its session).
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { startZooKeeper, zkSet, zkGet, zkCreate, zkDelete } = require('./harness/zookeeper')
+const { zkSet, zkGet, zkCreate, zkDelete } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
-const { openStore, tempFile, sleep } = require('./harness/config')
+const { tempFile, sleep, configFile, exactly } = require('./harness/config')
 
-let zk
-const stores = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const s of stores) await s.close()
-  await zk.cleanup()
-})
-
-function open(options) {
-  const opened = openStore({ host: zk.connectString, ...options })
-  stores.push(opened.store)
-  return opened
-}
-
-// Waits for `n` updates, then a while longer to be sure no extra one follows.
-async function exactly(list, n, what) {
-  await waitFor(() => list.length >= n, { timeoutMs: 10000, what })
-  await sleep(600)
-  assert.equal(list.length, n, `${what}: ${JSON.stringify(list)}`)
-}
+const suite = configFile()
+const { open } = suite
 
 test("the design note's example: prints 3, then zkCli.sh set makes it print onUpdated: 4, once; then it exits", async () => {
-  const [host, port] = zk.connectString.split(':')
+  const [host, port] = suite.zk.connectString.split(':')
   const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'config-example.js'), host, port], {
     stdio: ['pipe', 'pipe', 'pipe'],
   })
@@ -53,8 +33,8 @@ test("the design note's example: prints 3, then zkCli.sh set makes it print onUp
   const killer = setTimeout(() => child.kill('SIGKILL'), 60000)
   try {
     await waitFor(() => out.includes('saved'), { timeoutMs: 20000, what: `the app to save (stdout: ${out}, stderr: ${err})` })
-    assert.equal(await zkGet(zk.connectString, '/nconf-zookeeper'), '{"example":{"test":3}}')
-    await zkSet(zk.connectString, '/nconf-zookeeper', '{"example":{"test":4}}')
+    assert.equal(await zkGet(suite.zk.connectString, '/nconf-zookeeper'), '{"example":{"test":3}}')
+    await zkSet(suite.zk.connectString, '/nconf-zookeeper', '{"example":{"test":4}}')
     await waitFor(() => out.includes('onUpdated: 4'), { timeoutMs: 10000, what: 'onUpdated: 4' })
     await sleep(800)
     child.stdin.write('close\n')
@@ -70,7 +50,7 @@ test("the design note's example: prints 3, then zkCli.sh set makes it print onUp
 })
 
 test('an existing node is loaded before use() returns; a missing one is created and watched', async () => {
-  await zkCreate(zk.connectString, '/existing', '{"a":{"b":1},"f":false,"z":0}')
+  await zkCreate(suite.zk.connectString, '/existing', '{"a":{"b":1},"f":false,"z":0}')
   const { conf } = open({ name: 'existing' })
   assert.equal(conf.get('a:b'), 1)
   assert.equal(conf.get('f'), false)
@@ -78,8 +58,8 @@ test('an existing node is loaded before use() returns; a missing one is created 
 
   const missing = open({ name: 'apps/missing' })
   assert.deepEqual(missing.conf.get(), {})
-  assert.equal(await zkGet(zk.connectString, '/apps/missing'), '{}')
-  await zkSet(zk.connectString, '/apps/missing', '{"on":true}')
+  assert.equal(await zkGet(suite.zk.connectString, '/apps/missing'), '{}')
+  await zkSet(suite.zk.connectString, '/apps/missing', '{"on":true}')
   await exactly(missing.updates, 1, 'the update of a node the store created')
   assert.equal(missing.conf.get('on'), true)
   assert.deepEqual(missing.updates[0].changes, [{ key: 'on', new: true, type: 'added' }])
@@ -87,9 +67,9 @@ test('an existing node is loaded before use() returns; a missing one is created 
 })
 
 test('one version, one callback with the per-key diff; a write that changes nothing, none', async () => {
-  await zkCreate(zk.connectString, '/diff', '{"example":{"test":3,"gone":"x"},"same":1}')
+  await zkCreate(suite.zk.connectString, '/diff', '{"example":{"test":3,"gone":"x"},"same":1}')
   const { conf, updates, changes } = open({ name: 'diff' })
-  await zkSet(zk.connectString, '/diff', '{"example":{"test":4,"new":[1]},"same":1}')
+  await zkSet(suite.zk.connectString, '/diff', '{"example":{"test":4,"new":[1]},"same":1}')
   await exactly(updates, 1, 'one update')
   assert.deepEqual(changes, updates, 'the change event carries what onUpdated gets')
   assert.deepEqual(
@@ -103,27 +83,27 @@ test('one version, one callback with the per-key diff; a write that changes noth
   assert.equal(conf.get('example:test'), 4)
   // Same content again (a new znode version, nothing changed), and the same JSON spelled
   // differently: no callback.
-  await zkSet(zk.connectString, '/diff', '{"example":{"test":4,"new":[1]},"same":1}')
-  await zkSet(zk.connectString, '/diff', '{ "same": 1, "example": { "new": [1], "test": 4 } }')
+  await zkSet(suite.zk.connectString, '/diff', '{"example":{"test":4,"new":[1]},"same":1}')
+  await zkSet(suite.zk.connectString, '/diff', '{ "same": 1, "example": { "new": [1], "test": 4 } }')
   await sleep(800)
   assert.equal(updates.length, 1)
 })
 
 test('malformed JSON: last good data kept, ERR_CONFIG_INVALID, snapshot untouched, recovers when fixed', async () => {
   const cacheFile = tempFile()
-  await zkCreate(zk.connectString, '/malformed', '{"level":1}')
+  await zkCreate(suite.zk.connectString, '/malformed', '{"level":1}')
   const { conf, updates, warnings } = open({ name: 'malformed', cacheFile })
   await waitFor(() => fs.existsSync(cacheFile), { what: 'the snapshot file' })
   const snapshotBefore = fs.readFileSync(cacheFile, 'utf8')
   for (const bad of ['{"level":', '[1,2]', '"text"']) {
     const before = warnings.length
-    await zkSet(zk.connectString, '/malformed', bad)
+    await zkSet(suite.zk.connectString, '/malformed', bad)
     await waitFor(() => warnings.slice(before).some((w) => w.code === 'ERR_CONFIG_INVALID'), { what: `ERR_CONFIG_INVALID for ${bad}` })
     assert.equal(conf.get('level'), 1)
   }
   assert.equal(updates.length, 0)
   assert.equal(fs.readFileSync(cacheFile, 'utf8'), snapshotBefore)
-  await zkSet(zk.connectString, '/malformed', '{"level":2}')
+  await zkSet(suite.zk.connectString, '/malformed', '{"level":2}')
   await exactly(updates, 1, 'the fixed version')
   assert.deepEqual(updates[0].changes, [{ key: 'level', old: 1, new: 2, type: 'modified' }])
   assert.equal(conf.get('level'), 2)
@@ -131,26 +111,26 @@ test('malformed JSON: last good data kept, ERR_CONFIG_INVALID, snapshot untouche
 })
 
 test('node deleted: data kept, still watched, loaded when it comes back', async () => {
-  await zkCreate(zk.connectString, '/deleted', '{"k":"v1"}')
+  await zkCreate(suite.zk.connectString, '/deleted', '{"k":"v1"}')
   const { conf, updates, warnings } = open({ name: 'deleted' })
-  await zkDelete(zk.connectString, '/deleted')
+  await zkDelete(suite.zk.connectString, '/deleted')
   await waitFor(() => warnings.some((w) => w.code === 'ERR_CONFIG_NODE_DELETED'), { what: 'the deletion warning' })
   assert.equal(conf.get('k'), 'v1')
-  assert.equal(await zkGet(zk.connectString, '/deleted'), null, 'a deleted node is not re-created behind the operator')
-  await zkCreate(zk.connectString, '/deleted', '{"k":"v2"}')
+  assert.equal(await zkGet(suite.zk.connectString, '/deleted'), null, 'a deleted node is not re-created behind the operator')
+  await zkCreate(suite.zk.connectString, '/deleted', '{"k":"v2"}')
   await exactly(updates, 1, 'the re-created node')
   assert.equal(conf.get('k'), 'v2')
-  await zkSet(zk.connectString, '/deleted', '{"k":"v3"}')
+  await zkSet(suite.zk.connectString, '/deleted', '{"k":"v3"}')
   await exactly(updates, 2, 'a change after re-creation')
   assert.equal(conf.get('k'), 'v3')
 })
 
 test('snapshot file: newest data after each update, atomic, mode 0600', async () => {
   const cacheFile = tempFile('snap.json')
-  await zkCreate(zk.connectString, '/snap', '{"n":0}')
+  await zkCreate(suite.zk.connectString, '/snap', '{"n":0}')
   const { updates } = open({ name: 'snap', cacheFile })
   for (let n = 1; n <= 3; n++) {
-    await zkSet(zk.connectString, '/snap', JSON.stringify({ n }))
+    await zkSet(suite.zk.connectString, '/snap', JSON.stringify({ n }))
     await waitFor(() => updates.length === n, { what: `update ${n}` })
     await waitFor(() => JSON.parse(fs.readFileSync(cacheFile, 'utf8')).n === n, { what: `snapshot ${n}` })
   }

@@ -3,28 +3,18 @@
 // Memory store, `__proto__` safety, use()/add()/remove() and the chainable nconf.zookeeper(),
 // load(cb)/save(cb) under nconf 0.13, option checks, readOnly and autoSave.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { startZooKeeper, zkGet, zkCreate, zkSet } = require('./harness/zookeeper')
+const { zkGet, zkCreate, zkSet } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
-const { nconf, provider, openStore, tempFile, sleep } = require('./harness/config')
+const { nconf, provider, tempFile, sleep, configFile } = require('./harness/config')
 
-let zk
-const stores = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const s of stores) await s.close()
-  await zk.cleanup()
-})
+const suite = configFile()
 
 let seq = 0
 function open(options = {}) {
-  const opened = openStore({ host: zk.connectString, name: `contract-${++seq}`, ...options })
-  stores.push(opened.store)
-  return opened
+  return suite.open({ name: `contract-${++seq}`, ...options })
 }
 
 // Each step: [method, ...args]. Run against nconf's Memory store and ours; every return value
@@ -132,10 +122,10 @@ test('__proto__ never pollutes: set, merge, nconf.set, and a znode holding "__pr
   assert.equal(store.get('__proto__:merged'), 'yes')
   assert.equal(Object.getPrototypeOf(store.store), Object.prototype, "the document's own prototype is untouched")
   await new Promise((resolve, reject) => store.save(null, (e) => (e ? reject(e) : resolve())))
-  const written = JSON.parse(await zkGet(zk.connectString, `/${store.name}`))
+  const written = JSON.parse(await zkGet(suite.zk.connectString, `/${store.name}`))
   assert.equal(Object.getOwnPropertyDescriptor(written, '__proto__').value.polluted, 'yes')
 
-  await zkCreate(zk.connectString, '/proto-remote', '{"__proto__":{"fromZk":1},"ok":true}')
+  await zkCreate(suite.zk.connectString, '/proto-remote', '{"__proto__":{"fromZk":1},"ok":true}')
   const remote = open({ name: 'proto-remote' })
   assert.equal(remote.conf.get('ok'), true)
   assert.equal({}.fromZk, undefined)
@@ -145,16 +135,16 @@ test('__proto__ never pollutes: set, merge, nconf.set, and a znode holding "__pr
 test('use() with the same options keeps the store (no new session); other options replace and close it', async () => {
   const conf = provider()
   const onUpdated = () => {}
-  const options = { host: zk.connectString, name: 'reuse', autoSave: 0, autoUpdate: true, onUpdated, rootPath: '/' }
+  const options = { host: suite.zk.connectString, name: 'reuse', autoSave: 0, autoUpdate: true, onUpdated, rootPath: '/' }
   conf.use('zookeeper', options)
   const first = conf.stores.zookeeper
-  stores.push(first)
+  suite.cleanups.push(() => first.close())
   conf.use('zookeeper', options)
   conf.use('zookeeper', { ...options })
   assert.equal(conf.stores.zookeeper, first, 'the same store')
   conf.use('zookeeper', { ...options, name: 'reuse-2' })
   const second = conf.stores.zookeeper
-  stores.push(second)
+  suite.cleanups.push(() => second.close())
   assert.notEqual(second, first)
   assert.ok(first._closed || first._closing, 'the replaced store is closed')
   conf.remove('zookeeper')
@@ -162,20 +152,20 @@ test('use() with the same options keeps the store (no new session); other option
 })
 
 test('nconf.argv().env().zookeeper(...).file(...) chains; ZooKeeper first, then the file', async () => {
-  await zkCreate(zk.connectString, '/chain', '{"shared":"zk","onlyZk":1}')
+  await zkCreate(suite.zk.connectString, '/chain', '{"shared":"zk","onlyZk":1}')
   const file = tempFile('chain.json')
   fs.writeFileSync(file, JSON.stringify({ shared: 'file', onlyFile: 2 }))
   const conf = provider()
-  const result = conf.argv().env().zookeeper({ host: zk.connectString, name: 'chain' }).file({ file })
+  const result = conf.argv().env().zookeeper({ host: suite.zk.connectString, name: 'chain' }).file({ file })
   assert.equal(result, conf, 'chainable')
-  stores.push(conf.stores.zookeeper)
+  suite.cleanups.push(() => conf.stores.zookeeper.close())
   assert.equal(conf.get('shared'), 'zk')
   assert.equal(conf.get('onlyZk'), 1)
   assert.equal(conf.get('onlyFile'), 2)
 })
 
 test('nconf.load(cb) gets (null, data) and nconf.save(cb) writes to ZooKeeper (nconf 0.13)', async () => {
-  await zkCreate(zk.connectString, '/loadsave', '{"example":{"test":1}}')
+  await zkCreate(suite.zk.connectString, '/loadsave', '{"example":{"test":1}}')
   const { conf } = open({ name: 'loadsave' })
   const [err, data] = await new Promise((resolve) => conf.load((...a) => resolve(a)))
   assert.equal(err, null)
@@ -184,11 +174,11 @@ test('nconf.load(cb) gets (null, data) and nconf.save(cb) writes to ZooKeeper (n
   assert.equal(conf.get('example').test, 3)
   const [saveErr] = await new Promise((resolve) => conf.save((...a) => resolve(a)))
   assert.equal(saveErr, null)
-  assert.equal(await zkGet(zk.connectString, '/loadsave'), '{"example":{"test":3}}')
+  assert.equal(await zkGet(suite.zk.connectString, '/loadsave'), '{"example":{"test":3}}')
   // saveSync too.
   conf.set('example:sync', true)
   conf.stores.zookeeper.saveSync()
-  assert.deepEqual(JSON.parse(await zkGet(zk.connectString, '/loadsave')), { example: { test: 3, sync: true } })
+  assert.deepEqual(JSON.parse(await zkGet(suite.zk.connectString, '/loadsave')), { example: { test: 3, sync: true } })
 })
 
 test('options: unknown keys and bad values throw ERR_INVALID_ARG naming the field; the port goes on every host', async () => {
@@ -201,15 +191,15 @@ test('options: unknown keys and bad values throw ERR_INVALID_ARG naming the fiel
     [{ secretKey: 'too-short' }, 'secretKey'],
   ]) {
     assert.throws(
-      () => conf.use('zookeeper', { host: zk.connectString, ...bad }),
+      () => conf.use('zookeeper', { host: suite.zk.connectString, ...bad }),
       (e) => e.code === 'ERR_INVALID_ARG' && e.field === field,
       JSON.stringify(bad),
     )
   }
   // "host,host" + port: both hosts get the port (nconf-zookeeper put it on the last only, so
   // the first one pointed at 2181).
-  await zkCreate(zk.connectString, '/ports', '{"ok":true}')
-  const [host, port] = zk.connectString.split(':')
+  await zkCreate(suite.zk.connectString, '/ports', '{"ok":true}')
+  const [host, port] = suite.zk.connectString.split(':')
   for (let i = 0; i < 3; i++) {
     const { conf: c, store } = open({ host: `${host},${host}`, port, name: 'ports', connectTimeoutMs: 3000 })
     assert.equal(c.get('ok'), true)
@@ -221,7 +211,7 @@ test('options: unknown keys and bad values throw ERR_INVALID_ARG naming the fiel
 })
 
 test('readOnly: writes refused with ERR_CONFIG_READ_ONLY, nconf skips it, a missing node is not created', async () => {
-  await zkCreate(zk.connectString, '/ro', '{"a":1}')
+  await zkCreate(suite.zk.connectString, '/ro', '{"a":1}')
   const { conf, store, warnings } = open({ name: 'ro', readOnly: true, autoSave: 0 })
   assert.equal(conf.get('a'), 1)
   assert.equal(store.set('a', 2), false)
@@ -232,18 +222,18 @@ test('readOnly: writes refused with ERR_CONFIG_READ_ONLY, nconf skips it, a miss
   conf.set('a', 3) // nconf skips read-only stores
   assert.equal(conf.get('a'), 1)
   await sleep(300)
-  assert.equal(await zkGet(zk.connectString, '/ro'), '{"a":1}')
+  assert.equal(await zkGet(suite.zk.connectString, '/ro'), '{"a":1}')
   const started = Date.now()
   const missing = open({ name: 'ro-missing', readOnly: true, connectTimeoutMs: 8000 })
   assert.ok(Date.now() - started < 4000, 'a missing node is an answer: no wait for connectTimeoutMs')
   assert.deepEqual(missing.conf.get(), {})
-  assert.equal(await zkGet(zk.connectString, '/ro-missing'), null)
+  assert.equal(await zkGet(suite.zk.connectString, '/ro-missing'), null)
 })
 
 test('autoSave: 0 saves at once, N ms batches into one version, < 0 never saves by itself', async () => {
   const now = open({ name: 'auto-now', autoSave: 0 })
   now.conf.set('k', 1)
-  await waitFor(async () => (await zkGet(zk.connectString, '/auto-now')) === '{"k":1}', { what: 'the immediate save' })
+  await waitFor(async () => (await zkGet(suite.zk.connectString, '/auto-now')) === '{"k":1}', { what: 'the immediate save' })
 
   const batched = open({ name: 'auto-batch', autoSave: 300 })
   for (let i = 0; i < 10; i++) batched.conf.set(`k${i}`, i)
@@ -256,11 +246,11 @@ test('autoSave: 0 saves at once, N ms batches into one version, < 0 never saves 
   const off = open({ name: 'auto-off', autoSave: -1 })
   off.conf.set('k', 1)
   await sleep(600)
-  assert.equal(await zkGet(zk.connectString, '/auto-off'), '{}')
+  assert.equal(await zkGet(suite.zk.connectString, '/auto-off'), '{}')
 })
 
 test('get() is an in-memory lookup: it keeps answering after the native side is closed', async () => {
-  await zkCreate(zk.connectString, '/in-memory', '{"still":"here"}')
+  await zkCreate(suite.zk.connectString, '/in-memory', '{"still":"here"}')
   const { conf, store } = open({ name: 'in-memory' })
   await store.close()
   assert.equal(conf.get('still'), 'here')
@@ -270,7 +260,7 @@ test('auth: a znode created with digest auth is readable by that user only', asy
   const { conf, store } = open({ name: 'auth-node', auth: 'app:s3cret', autoSave: -1 })
   conf.set('k', 1)
   await new Promise((resolve, reject) => store.save(null, (e) => (e ? reject(e) : resolve())))
-  await assert.rejects(zkGet(zk.connectString, '/auth-node'), /Insufficient permission|NoAuth|not authenticated/i)
+  await assert.rejects(zkGet(suite.zk.connectString, '/auth-node'), /Insufficient permission|NoAuth|not authenticated/i)
   const same = open({ name: 'auth-node', auth: 'app:s3cret' })
   assert.equal(same.conf.get('k'), 1)
   const other = open({ name: 'auth-node', auth: 'app:wrong', connectTimeoutMs: 1500 })
@@ -280,10 +270,10 @@ test('auth: a znode created with digest auth is readable by that user only', asy
 })
 
 test('autoUpdate: false keeps the data first loaded; remote versions are not applied', async () => {
-  await zkCreate(zk.connectString, '/no-auto', '{"v":1}')
+  await zkCreate(suite.zk.connectString, '/no-auto', '{"v":1}')
   const { conf, updates } = open({ name: 'no-auto', autoUpdate: false })
   assert.equal(conf.get('v'), 1)
-  await zkSet(zk.connectString, '/no-auto', '{"v":2}')
+  await zkSet(suite.zk.connectString, '/no-auto', '{"v":2}')
   await sleep(1000)
   assert.equal(conf.get('v'), 1)
   assert.equal(updates.length, 0)

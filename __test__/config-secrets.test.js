@@ -3,30 +3,15 @@
 // snapshot file and change events only ever hold ciphertext; a value that cannot be decrypted
 // is reported and left out, never handed over as if it were the secret.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { startZooKeeper, zkGet, zkSet, zkCreate } = require('./harness/zookeeper')
+const { zkGet, zkSet, zkCreate } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
-const { register, openStore, tempFile } = require('./harness/config')
+const { register, tempFile, configFile, save } = require('./harness/config')
 
-let zk
-const stores = []
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  for (const s of stores) await s.close()
-  await zk.cleanup()
-})
-
-function open(options) {
-  const opened = openStore({ host: zk.connectString, ...options })
-  stores.push(opened.store)
-  return opened
-}
-
-const save = (conf) => new Promise((resolve, reject) => conf.save((e) => (e ? reject(e) : resolve())))
+const suite = configFile()
+const { open } = suite
 
 test('encrypt() and generateKey() make values only the right key opens', () => {
   const key = register.generateKey()
@@ -48,7 +33,7 @@ test('secrets are plaintext for get(), ciphertext in ZooKeeper, the snapshot and
   const key = register.generateKey()
   const sealed = register.encrypt('hunter2', key)
   const cacheFile = tempFile()
-  await zkCreate(zk.connectString, '/secrets', JSON.stringify({ db: { user: 'app', password: sealed } }))
+  await zkCreate(suite.zk.connectString, '/secrets', JSON.stringify({ db: { user: 'app', password: sealed } }))
   const { conf, updates } = open({ name: 'secrets', secretKey: key, cacheFile, autoSave: -1 })
   assert.equal(conf.get('db:password'), 'hunter2')
   assert.deepEqual(conf.get('db'), { user: 'app', password: 'hunter2' })
@@ -59,12 +44,12 @@ test('secrets are plaintext for get(), ciphertext in ZooKeeper, the snapshot and
   // Saving another key keeps the very same ciphertext for the unchanged secret.
   conf.set('db:pool', 5)
   await save(conf)
-  let stored = JSON.parse(await zkGet(zk.connectString, '/secrets'))
+  let stored = JSON.parse(await zkGet(suite.zk.connectString, '/secrets'))
   assert.equal(stored.db.password, sealed)
   // Changing the secret seals the new value; ZooKeeper never sees the plaintext.
   conf.set('db:password', 'correct horse')
   await save(conf)
-  const raw = await zkGet(zk.connectString, '/secrets')
+  const raw = await zkGet(suite.zk.connectString, '/secrets')
   assert.ok(!raw.includes('correct horse'), raw)
   stored = JSON.parse(raw)
   assert.match(stored.db.password, /^ENC\(/)
@@ -75,7 +60,7 @@ test('secrets are plaintext for get(), ciphertext in ZooKeeper, the snapshot and
   for (const u of updates) assert.ok(!JSON.stringify(u).includes('correct horse') && !JSON.stringify(u).includes('hunter2'))
 
   // A remote rotation arrives decrypted.
-  await zkSet(zk.connectString, '/secrets', JSON.stringify({ db: { user: 'app', password: register.encrypt('rotated', key) } }))
+  await zkSet(suite.zk.connectString, '/secrets', JSON.stringify({ db: { user: 'app', password: register.encrypt('rotated', key) } }))
   await waitFor(() => conf.get('db:password') === 'rotated', { what: 'the rotated secret' })
 })
 
@@ -83,7 +68,7 @@ test('an undecryptable value is reported (ERR_CONFIG_DECRYPT, key named, no secr
   const key = register.generateKey()
   const otherKey = register.generateKey()
   await zkCreate(
-    zk.connectString,
+    suite.zk.connectString,
     '/undecryptable',
     JSON.stringify({ db: { password: register.encrypt('hunter2', key), host: 'h' }, broken: 'ENC(garbage!)' }),
   )
@@ -101,7 +86,7 @@ test('an undecryptable value is reported (ERR_CONFIG_DECRYPT, key named, no secr
 
 test('the key can come from LEMON_CONFIG_KEY or from the variable named by secretKeyEnv', async () => {
   const key = register.generateKey()
-  await zkCreate(zk.connectString, '/envkey', JSON.stringify({ token: register.encrypt('t0ken', key) }))
+  await zkCreate(suite.zk.connectString, '/envkey', JSON.stringify({ token: register.encrypt('t0ken', key) }))
   process.env.LEMON_CONFIG_KEY = key
   try {
     assert.equal(open({ name: 'envkey' }).conf.get('token'), 't0ken')

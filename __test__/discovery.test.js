@@ -10,11 +10,11 @@ const { zkCreate, zkGet, zkLs } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const APP = 'movie'
-const file = zooKeeperForFile()
-const { cleanups } = file
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 
 function newCluster(extra = {}) {
-  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', ...extra })
+  const cluster = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', ...extra })
   cleanups.push(() => cluster.close())
   return cluster
 }
@@ -99,10 +99,10 @@ test('nodes are written strictly, and several processes on one host:port are one
   const regB = await workerB.provide({ app: APP, group, port: server.port, version: '2', methods: ['a', 'b()'], weight: 7 })
 
   const folder = `/lemonhjuice/${APP}/${group}/providers`
-  const names = await zkLs(file.zk.connectString, folder)
+  const names = await zkLs(suite.zk.connectString, folder)
   assert.equal(names.length, 2, `one node per process: ${names}`)
   for (const name of names) assert.match(name, new RegExp(`^127\\.0\\.0\\.1:${server.port}-\\d{10}$`))
-  const data = JSON.parse(await zkGet(file.zk.connectString, `${folder}/${names[0]}`))
+  const data = JSON.parse(await zkGet(suite.zk.connectString, `${folder}/${names[0]}`))
   assert.equal(data.port, server.port)
   assert.equal(data.host, '127.0.0.1')
   assert.equal(data.gray, false)
@@ -119,7 +119,7 @@ test('nodes are written strictly, and several processes on one host:port are one
   await regB.close()
   await waitFor(() => consumer.providers().length === 0, { what: 'endpoint gone' })
 
-  const consumers = await zkLs(file.zk.connectString, `/lemonhjuice/${APP}/${group}/consumers`)
+  const consumers = await zkLs(suite.zk.connectString, `/lemonhjuice/${APP}/${group}/consumers`)
   assert.equal(consumers.length, 1)
   assert.match(consumers[0], /^127\.0\.0\.1-\d{10}$/)
 })
@@ -137,8 +137,8 @@ test('a hand-written node in the design note format works; a garbage node is ski
   const folder = `/lemonhjuice/${APP}/${group}/providers`
   // Exactly the design note's shape: no port in the name, every value a string.
   const handData = `{"port":"${handServer.port}","version":"V1","methods":"[getMovieById(),getMovieByCity()]","gray":"false","author":"","description":""}`
-  await zkCreate(file.zk.connectString, `${folder}/127.0.0.1`, handData)
-  await zkCreate(file.zk.connectString, `${folder}/garbage`, 'not-json{{')
+  await zkCreate(suite.zk.connectString, `${folder}/127.0.0.1`, handData)
+  await zkCreate(suite.zk.connectString, `${folder}/garbage`, 'not-json{{')
 
   await waitFor(() => consumer.providers().length === 2, { what: 'the hand-written provider' })
   const hand = consumer.providers().find((p) => p.port === handServer.port)

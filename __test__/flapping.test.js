@@ -11,8 +11,8 @@ const { zooKeeperForFile } = require('./harness/file')
 const { zkLs, fourLetterWord } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
-const file = zooKeeperForFile()
-const { cleanups } = file
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const threads = () => fs.readdirSync('/proc/self/task').length
@@ -26,15 +26,15 @@ const sockets = () =>
   }).length
 /** Client connections the server holds (`cons` lists one line per connection, ours included). */
 async function serverConnections() {
-  const cons = await fourLetterWord(file.zk.port, 'cons', { timeoutMs: 1000 })
+  const cons = await fourLetterWord(suite.zk.port, 'cons', { timeoutMs: 1000 })
   return cons.split('\n').filter((l) => l.includes('queued=')).length - 1
 }
 
 test('5 restarts in 30 s: one node per registration, no extra callbacks, no leaks', { timeout: 120000 }, async () => {
   const server = await startProvider()
   cleanups.push(() => server.close())
-  const providerSide = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 10000, connectTimeoutMs: 1000 })
-  const consumerSide = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 10000, connectTimeoutMs: 1000 })
+  const providerSide = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 10000, connectTimeoutMs: 1000 })
+  const consumerSide = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 10000, connectTimeoutMs: 1000 })
   cleanups.push(
     () => providerSide.close(),
     () => consumerSide.close(),
@@ -53,13 +53,13 @@ test('5 restarts in 30 s: one node per registration, no extra callbacks, no leak
   let calls = 0
   const started = Date.now()
   for (let round = 0; round < 5; round++) {
-    await file.zk.stop()
+    await suite.zk.stop()
     for (let i = 0; i < 20; i++) {
       await consumer.call('m', { round, i })
       calls++
       await sleep(40)
     }
-    await file.zk.start()
+    await suite.zk.start()
     await waitFor(async () => (await serverConnections()) === 2, { timeoutMs: 15000, what: `both sessions back (round ${round})` })
     for (let i = 0; i < 20; i++) {
       await consumer.call('m', { round, i })
@@ -71,9 +71,9 @@ test('5 restarts in 30 s: one node per registration, no extra callbacks, no leak
   assert.ok(tookMs < 60000, `5 restarts took ${tookMs} ms`)
   assert.equal(calls, 200)
 
-  const nodes = await zkLs(file.zk.connectString, '/lemonhjuice/flap/g/providers')
+  const nodes = await zkLs(suite.zk.connectString, '/lemonhjuice/flap/g/providers')
   assert.equal(nodes.length, 1, `one provider node, not ${nodes}`)
-  assert.equal((await zkLs(file.zk.connectString, '/lemonhjuice/flap/g/consumers')).length, 1, 'one consumer node')
+  assert.equal((await zkLs(suite.zk.connectString, '/lemonhjuice/flap/g/consumers')).length, 1, 'one consumer node')
   assert.equal(changes.length, 1, 'no change events: the provider set never changed')
   assert.equal(await serverConnections(), 2, 'one session per cluster, none leaked')
   const now = { threads: threads(), sockets: sockets(), rss: process.memoryUsage().rss }

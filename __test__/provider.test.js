@@ -12,8 +12,8 @@ const { zooKeeperForFile } = require('./harness/file')
 const { zkLs } = require('./harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 
-const file = zooKeeperForFile()
-const { cleanups } = file
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 
 async function listen(handler) {
   const server = http.createServer(handler)
@@ -129,7 +129,7 @@ test('bad service definitions are refused with ERR_INVALID_ARG', () => {
 })
 
 test('registered while listening; a consumer calls it; a gray request keeps its lane down the chain', async () => {
-  const cluster = new lemon.Cluster({ zk: file.zk.connectString, host: '127.0.0.1' })
+  const cluster = new lemon.Cluster({ zk: suite.zk.connectString, host: '127.0.0.1' })
   cleanups.push(() => cluster.close())
 
   // Two "ratings" providers: one normal, one gray. "movie" calls ratings from its handler.
@@ -171,7 +171,7 @@ test('registered while listening; a consumer calls it; a gray request keeps its 
 })
 
 test('graceful close: the node goes first, requests in flight still finish', async () => {
-  const cluster = new lemon.Cluster({ zk: file.zk.connectString, host: '127.0.0.1' })
+  const cluster = new lemon.Cluster({ zk: suite.zk.connectString, host: '127.0.0.1' })
   cleanups.push(() => cluster.close())
   let release
   const gate = new Promise((r) => (release = r))
@@ -195,7 +195,7 @@ test('graceful close: the node goes first, requests in flight still finish', asy
   await waitFor(() => s.inFlight === 1, { what: 'the request to arrive' })
   // Generous: zkCli below starts a JVM per look, which takes seconds on a loaded machine.
   const closing = s.close({ drainTimeoutMs: 60000 })
-  await waitFor(async () => (await zkLs(file.zk.connectString, '/lemonhjuice/drain/g/providers')).length === 0, {
+  await waitFor(async () => (await zkLs(suite.zk.connectString, '/lemonhjuice/drain/g/providers')).length === 0, {
     what: 'the node to go while the request is still running',
   })
   assert.equal(s.inFlight, 1)

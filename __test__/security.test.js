@@ -18,11 +18,11 @@ const { openStore } = require('./harness/config')
 const APP = 'sec'
 const OWNER = 'shop:right-pw'
 const DENIED = /Insufficient permission|NoAuth|not authenticated/i
-const file = zooKeeperForFile()
-const { cleanups } = file
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 
 function newCluster(extra = {}) {
-  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', cacheDir: false, ...extra })
+  const cluster = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', cacheDir: false, ...extra })
   const warnings = []
   cluster.on('warning', (w) => warnings.push(w))
   cleanups.push(() => cluster.close())
@@ -39,7 +39,7 @@ process.on('exit', () => fs.rmSync(logDir, { recursive: true, force: true }))
  */
 function zkScript(commands) {
   return new Promise((resolve, reject) => {
-    const child = spawn(findZooKeeper().cli, ['-server', file.zk.connectString, '-timeout', '5000'], {
+    const child = spawn(findZooKeeper().cli, ['-server', suite.zk.connectString, '-timeout', '5000'], {
       env: { ...process.env, ZOO_LOG_DIR: logDir },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
@@ -86,14 +86,14 @@ test('with auth, provider nodes are readable by anyone and changed or deleted on
   const folder = `/lemonhjuice/${APP}/${group}/providers`
 
   // Anyone reads: consumers need no credentials to discover.
-  assert.equal(JSON.parse(await zkGet(file.zk.connectString, node)).port, server.port)
+  assert.equal(JSON.parse(await zkGet(suite.zk.connectString, node)).port, server.port)
   // Nobody else writes, deletes, or adds a (fake) provider next to it.
-  await assert.rejects(zkSet(file.zk.connectString, node, '{"port":1}'), DENIED)
-  await assert.rejects(zkDelete(file.zk.connectString, node), DENIED)
-  await assert.rejects(zkCreate(file.zk.connectString, `${folder}/10.6.6.6:1`, '{"port":1}'), DENIED)
+  await assert.rejects(zkSet(suite.zk.connectString, node, '{"port":1}'), DENIED)
+  await assert.rejects(zkDelete(suite.zk.connectString, node), DENIED)
+  await assert.rejects(zkCreate(suite.zk.connectString, `${folder}/10.6.6.6:1`, '{"port":1}'), DENIED)
   await zkScript([`deleteall ${folder}`]) // the CLI says nothing when refused: the checks below tell
-  assert.equal(JSON.parse(await zkGet(file.zk.connectString, node)).port, server.port, 'unchanged')
-  assert.equal((await zkLs(file.zk.connectString, folder)).length, 1)
+  assert.equal(JSON.parse(await zkGet(suite.zk.connectString, node)).port, server.port, 'unchanged')
+  assert.equal((await zkLs(suite.zk.connectString, folder)).length, 1)
 
   // getAcl shows the digest identity with every permission, and read for the world.
   for (const p of [node, folder]) {
@@ -112,14 +112,14 @@ test('with auth, provider nodes are readable by anyone and changed or deleted on
   // Another process with the same credentials registers in the same service...
   const { cluster: twin } = newCluster({ auth: OWNER })
   const twinReg = await twin.provide({ app: APP, group, port: server.port + 1 })
-  assert.equal((await zkLs(file.zk.connectString, folder)).length, 2)
+  assert.equal((await zkLs(suite.zk.connectString, folder)).length, 2)
   await twinReg.close()
-  assert.equal((await zkLs(file.zk.connectString, folder)).length, 1, 'and removes its node again')
+  assert.equal((await zkLs(suite.zk.connectString, folder)).length, 1, 'and removes its node again')
   // ...and a client authenticated as that identity may change and delete.
   const { out } = await zkScript([`addauth digest ${OWNER}`, `set ${node} {"port":7}`, `get ${node}`, `delete ${node}`])
   assert.doesNotMatch(out, DENIED)
   assert.match(out, /^\{"port":7\}$/m)
-  assert.equal(await zkGet(file.zk.connectString, node), null)
+  assert.equal(await zkGet(suite.zk.connectString, node), null)
 })
 
 test('a consumer without credentials discovers and calls providers registered with auth', async () => {
@@ -137,7 +137,7 @@ test('a consumer without credentials discovers and calls providers registered wi
   assert.deepEqual(reply.args, { n: 1 })
   assert.equal(server.hits, 1)
   // The consumers folder is shared: callers with any credentials (or none) register there.
-  await waitFor(async () => ((await zkLs(file.zk.connectString, `/lemonhjuice/${APP}/${group}/consumers`)) || []).length === 1, {
+  await waitFor(async () => ((await zkLs(suite.zk.connectString, `/lemonhjuice/${APP}/${group}/consumers`)) || []).length === 1, {
     what: 'the consumer node',
   })
 })
@@ -167,13 +167,13 @@ test('a wrong password or no credentials: provide() fails with ERR_ZK_AUTH namin
     assert.ok(e.message.includes(folder) && /without credentials/.test(e.message), e.message)
     return true
   })
-  assert.equal((await zkLs(file.zk.connectString, folder)).length, 1, 'only the owner registered')
+  assert.equal((await zkLs(suite.zk.connectString, folder)).length, 1, 'only the owner registered')
 })
 
 test("acl: 'private' hides the nodes from readers without credentials; 'open' keeps them open", async () => {
   const { cluster: hidden } = newCluster({ auth: OWNER, acl: 'private' })
   const node = await (await hidden.provide({ app: APP, group: 'private', port: 1004 })).path()
-  await assert.rejects(zkGet(file.zk.connectString, node), DENIED)
+  await assert.rejects(zkGet(suite.zk.connectString, node), DENIED)
   assert.deepEqual(await getAcl(node), [], 'not even the ACL is shown')
   const acl = await getAcl(node, OWNER)
   assert.deepEqual(
@@ -190,7 +190,7 @@ test("acl: 'private' hides the nodes from readers without credentials; 'open' ke
 test('a providers folder open to anyone (older version, by hand) is reported: ERR_ZK_ACL', async () => {
   const group = 'legacy'
   const folder = `/lemonhjuice/${APP}/${group}/providers`
-  await zkCreate(file.zk.connectString, folder, '', { parents: true })
+  await zkCreate(suite.zk.connectString, folder, '', { parents: true })
   const { cluster, warnings } = newCluster({ auth: OWNER })
   const node = await (await cluster.provide({ app: APP, group, port: 1006 })).path()
   // Warnings are events: they may reach JavaScript just after the promise settles.
@@ -198,7 +198,7 @@ test('a providers folder open to anyone (older version, by hand) is reported: ER
   assert.equal(w.path, folder)
   assert.match(w.message, /setAcl/)
   // The node itself is still protected against changes.
-  await assert.rejects(zkSet(file.zk.connectString, node, '{}'), DENIED)
+  await assert.rejects(zkSet(suite.zk.connectString, node, '{}'), DENIED)
   // A folder this version made itself is not reported.
   const { cluster: fresh, warnings: quiet } = newCluster({ auth: OWNER })
   await fresh.provide({ app: APP, group: 'fresh', port: 1007 })
@@ -206,14 +206,14 @@ test('a providers folder open to anyone (older version, by hand) is reported: ER
 })
 
 test('config store with auth: its znode and folder cannot be changed or deleted without credentials; the owner can', async () => {
-  const { conf, store } = openStore({ host: file.zk.connectString, name: 'sec/config', auth: 'cfg:cfg-pw', autoSave: -1 })
+  const { conf, store } = openStore({ host: suite.zk.connectString, name: 'sec/config', auth: 'cfg:cfg-pw', autoSave: -1 })
   cleanups.push(() => store.close())
   conf.set('db:host', 'a')
   await new Promise((resolve, reject) => store.save(null, (e) => (e ? reject(e) : resolve())))
-  await assert.rejects(zkSet(file.zk.connectString, '/sec/config', '{}'), DENIED)
+  await assert.rejects(zkSet(suite.zk.connectString, '/sec/config', '{}'), DENIED)
   // Deleting is a permission of the parent: the store makes its folder the same way.
-  await assert.rejects(zkDelete(file.zk.connectString, '/sec/config'), DENIED)
-  await assert.rejects(zkCreate(file.zk.connectString, '/sec/other', '{}'), DENIED)
+  await assert.rejects(zkDelete(suite.zk.connectString, '/sec/config'), DENIED)
+  await assert.rejects(zkCreate(suite.zk.connectString, '/sec/other', '{}'), DENIED)
   for (const p of ['/sec', '/sec/config']) {
     const acl = await getAcl(p, 'cfg:cfg-pw')
     assert.equal(acl.length, 1, JSON.stringify(acl))
@@ -248,7 +248,7 @@ test('no secret in any log line (LEMON_LOG=debug), warning, error message or sta
   const result = await new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [child, file.zk.connectString],
+      [child, suite.zk.connectString],
       { env: { ...process.env, LEMON_LOG: 'debug' }, timeout: 60000, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => (err ? reject(Object.assign(err, { stderr })) : resolve({ stdout, stderr })),
     )

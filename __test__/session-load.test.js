@@ -12,17 +12,17 @@ const { zooKeeperForFile } = require('./harness/file')
 const { fourLetterWord } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
-const file = zooKeeperForFile()
-const { cleanups } = file
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 
 function newCluster() {
-  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  const cluster = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
   cluster.on('warning', () => {})
   cleanups.push(() => cluster.close())
   return cluster
 }
 
-const word = (w) => fourLetterWord(file.zk.port, w, { timeoutMs: 1000 }).then((out) => out || '')
+const word = (w) => fourLetterWord(suite.zk.port, w, { timeoutMs: 1000 }).then((out) => out || '')
 
 /** `cons`: when each session's connection was established (server clock, ms since the epoch). */
 async function established() {
@@ -80,10 +80,10 @@ test('sessions expire under steady load: zero failed calls, nodes and watches ba
   await waitFor(() => ok >= 50, { what: '50 calls before the outage' })
 
   // Longer than the session timeout: both clients declare their sessions expired.
-  await file.zk.stop()
+  await suite.zk.stop()
   const okBeforeOutage = ok
   await new Promise((r) => setTimeout(r, 2500))
-  await file.zk.start()
+  await suite.zk.start()
   assert.ok(ok > okBeforeOutage, 'calls went on while ZooKeeper was down')
 
   // Watch from outside until both new sessions have their nodes and the consumer its watch.

@@ -10,11 +10,11 @@ const { zooKeeperForFile } = require('./harness/file')
 const { zkLs } = require('./harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
-const file = zooKeeperForFile()
-const { cleanups } = file
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 
 function newCluster() {
-  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  const cluster = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
   cleanups.push(() => cluster.close())
   return cluster
 }
@@ -32,13 +32,13 @@ test('after session expiry the nodes come back, the watch is re-armed, and calls
   await providerSide.provide({ app, group, port: server.port })
   const consumer = consumerSide.consumer({ app, group })
   await waitFor(() => consumer.providers().length === 1, { what: 'the provider' })
-  await waitFor(async () => (await zkLs(file.zk.connectString, `${folder}/consumers`)).length === 1, { what: 'consumer node' })
-  const [oldProviderNode] = await zkLs(file.zk.connectString, `${folder}/providers`)
-  const [oldConsumerNode] = await zkLs(file.zk.connectString, `${folder}/consumers`)
+  await waitFor(async () => (await zkLs(suite.zk.connectString, `${folder}/consumers`)).length === 1, { what: 'consumer node' })
+  const [oldProviderNode] = await zkLs(suite.zk.connectString, `${folder}/providers`)
+  const [oldConsumerNode] = await zkLs(suite.zk.connectString, `${folder}/consumers`)
 
   // ZooKeeper goes away for longer than the session timeout (the client expires the session
   // itself after 7/5 of it).
-  await file.zk.stop()
+  await suite.zk.stop()
   const outageEnds = Date.now() + 2500
   let callsDuringOutage = 0
   for (let i = 0; i < 1000 && Date.now() < outageEnds; i++) {
@@ -48,14 +48,14 @@ test('after session expiry the nodes come back, the watch is re-armed, and calls
     await new Promise((r) => setTimeout(r, 20))
   }
   assert.ok(callsDuringOutage > 10)
-  await file.zk.start()
+  await suite.zk.start()
 
   await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_SESSION_EXPIRED'), { timeoutMs: 10000, what: 'expiry warning' })
   // The old session's nodes expire on the server; the new session's replace them.
   await waitFor(
     async () => {
-      const ps = await zkLs(file.zk.connectString, `${folder}/providers`)
-      const cs = await zkLs(file.zk.connectString, `${folder}/consumers`)
+      const ps = await zkLs(suite.zk.connectString, `${folder}/providers`)
+      const cs = await zkLs(suite.zk.connectString, `${folder}/consumers`)
       return ps?.length === 1 && ps[0] !== oldProviderNode && cs?.length === 1 && cs[0] !== oldConsumerNode
     },
     { timeoutMs: 15000, what: 're-created provider and consumer nodes' },
@@ -86,8 +86,8 @@ test('after a short outage (the session survives) changes are still seen', { tim
     () => first.close(),
     () => second.close(),
   )
-  const providerSide = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
-  const consumerSide = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
+  const providerSide = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
+  const consumerSide = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
   cleanups.push(
     () => providerSide.close(),
     () => consumerSide.close(),
@@ -98,9 +98,9 @@ test('after a short outage (the session survives) changes are still seen', { tim
   const consumer = consumerSide.consumer({ app, group })
   await waitFor(() => consumer.providers().length === 1, { what: 'the provider' })
 
-  await file.zk.stop()
+  await suite.zk.stop()
   await new Promise((r) => setTimeout(r, 1500))
-  await file.zk.start()
+  await suite.zk.start()
   await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_DISCONNECTED'), { what: 'the disconnection to be noticed' })
   await waitFor(
     () =>

@@ -7,8 +7,8 @@ const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
 const { startProvider, waitFor } = require('./harness/providers')
 
-const file = zooKeeperForFile()
-const { cleanups } = file
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 
 test('stats(): per provider weight, in-flight, breaker, ejection, EWMA, percentiles; cluster totals', async () => {
   const fast = await startProvider()
@@ -19,7 +19,7 @@ test('stats(): per provider weight, in-flight, breaker, ejection, EWMA, percenti
     () => slow.close(),
     () => broken.close(),
   )
-  const cluster = new Cluster({ zk: file.zk.connectString, host: '127.0.0.1', cacheDir: false })
+  const cluster = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', cacheDir: false })
   cleanups.push(() => cluster.close())
   for (const p of [fast, slow, broken]) await cluster.provide({ app: 'stats', group: 'g', port: p.port, weight: 50 })
   const consumer = cluster.consumer({ app: 'stats', group: 'g', warmupMs: 0, loadBalance: 'roundrobin' })

@@ -11,7 +11,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::{json, Value};
 
-use crate::error::{promise, throw};
+use crate::error::{promise, promise_done, throw};
 use crate::events;
 use crate::types::WarningEvent;
 
@@ -177,14 +177,7 @@ impl JsConfigStore {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                inner.close().await;
-                Ok(())
-            },
-            |_, ()| Ok(()),
-        )
+        promise_done(env, async move { inner.close().await })
     }
 }
 

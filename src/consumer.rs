@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, PromiseRaw, Unknown
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 
-use crate::error::{self, promise, throw};
+use crate::error::{self, promise, promise_done, throw};
 use crate::events;
 use crate::json;
 use crate::options::{split_fallback, FallbackFn};
@@ -179,13 +179,6 @@ impl JsConsumer {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                inner.close().await;
-                Ok(())
-            },
-            |_, ()| Ok(()),
-        )
+        promise_done(env, async move { inner.close().await })
     }
 }

@@ -73,6 +73,21 @@ where
     })
 }
 
+/// A promise of nothing, settled once `fut` (which cannot fail, e.g. a `close()`) is done.
+pub fn promise_done<'env, F>(env: &'env Env, fut: F) -> napi::Result<PromiseRaw<'env, ()>>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    promise(
+        env,
+        async move {
+            fut.await;
+            Ok(())
+        },
+        |_, ()| Ok(()),
+    )
+}
+
 /// An `ERR_INTERNAL` error: a bug in lemon-cluster, reported instead of crashing the process.
 pub fn internal(env: &Env, what: &str) -> napi::Error {
     let message = format!("internal error in lemon-cluster ({what}); please report it");

@@ -2,11 +2,14 @@
 // Helpers for the hot-configuration tests: a fresh nconf Provider with the zookeeper store
 // registered, a recorder of what the store reports, and temporary snapshot paths.
 
+const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const nconf = require('nconf')
 const register = require('../../lib/nconf')
+const { zooKeeperForFile } = require('./file')
+const { waitFor } = require('./providers')
 
 register(nconf)
 
@@ -44,4 +47,31 @@ process.on('exit', () => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-module.exports = { nconf, register, provider, openStore, tempFile, sleep }
+/**
+ * For a configuration test file: one ZooKeeper for the file (see ./file.js) and
+ * `open(options)`, which opens a store against it (with `defaults`) that is closed at the end.
+ * Returns `{ zk, cleanups, open }`.
+ */
+function configFile(defaults = {}) {
+  const suite = zooKeeperForFile()
+  suite.open = (options) => {
+    const opened = openStore({ host: suite.zk.connectString, ...defaults, ...options })
+    suite.cleanups.push(() => opened.store.close())
+    return opened
+  }
+  return suite
+}
+
+/** `conf.save()` as a promise of what it calls back with. */
+function save(conf) {
+  return new Promise((resolve, reject) => conf.save((e, d) => (e ? reject(e) : resolve(d))))
+}
+
+/** Waits for `n` entries in `list`, then a while longer to be sure no extra one follows. */
+async function exactly(list, n, what) {
+  await waitFor(() => list.length >= n, { timeoutMs: 15000, what })
+  await sleep(700)
+  assert.equal(list.length, n, `${what}: ${JSON.stringify(list)}`)
+}
+
+module.exports = { nconf, register, provider, openStore, tempFile, sleep, configFile, save, exactly }

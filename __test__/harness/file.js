@@ -7,19 +7,20 @@ const { before, after } = require('node:test')
 const { startZooKeeper } = require('./zookeeper')
 
 /**
- * Registers the file's `before`/`after` hooks. Returns `{ zk, cleanups }`: `zk` is the running
- * server (set once `before` has run), `cleanups` an array of async functions to run at the end.
+ * Registers the file's `before`/`after` hooks. Returns `{ zk, cleanups }` (tests name it
+ * `suite`): `zk` is the running server (set once `before` has run), `cleanups` an array of async
+ * functions to run at the end.
  */
 function zooKeeperForFile(options) {
-  const file = { zk: undefined, cleanups: [] }
+  const suite = { zk: undefined, cleanups: [] }
   before(async () => {
-    file.zk = await startZooKeeper(options)
+    suite.zk = await startZooKeeper(options)
   })
   after(async () => {
-    for (const c of file.cleanups.reverse()) await c()
-    if (file.zk) await file.zk.cleanup()
+    for (const c of suite.cleanups.reverse()) await c()
+    if (suite.zk) await suite.zk.cleanup()
   })
-  return file
+  return suite
 }
 
 module.exports = { zooKeeperForFile }

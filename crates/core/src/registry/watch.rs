@@ -194,6 +194,9 @@ impl LiveProviders {
     /// Whether to keep the last list instead of committing an empty one now.
     fn hold_empty(&self, dir: &Directory, folder: &str, warnings: &Warnings) -> bool {
         let mut p = lock(&self.protection);
+        if p.armed_until.is_none() {
+            return false; // never reconnected: the common case costs nothing more
+        }
         let empty = !dir.has_usable();
         let armed = p
             .armed_until
