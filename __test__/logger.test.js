@@ -2,21 +2,15 @@
 // Logs: the core's records reach the application's logger, or stderr by default, at the level
 // LEMON_LOG names.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { Cluster } = require('..')
-const { startZooKeeper } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
 const { deadPort } = require('./harness/providers')
 
-let zk
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  await zk.cleanup()
-})
+const suite = zooKeeperForFile()
 
 function child(zkAddress, mode, env = {}) {
   return new Promise((resolve, reject) => {
@@ -44,12 +38,12 @@ test('without a logger, warnings go to stderr', async () => {
 })
 
 test('LEMON_LOG sets the level: info shows registrations, off silences', async () => {
-  const info = await child(zk.connectString, 'logger', { LEMON_LOG: 'info' })
+  const info = await child(suite.zk.connectString, 'logger', { LEMON_LOG: 'info' })
   assert.ok(
     info.got.some(([, level, m]) => level === 'info' && /provider registered/.test(m)),
     JSON.stringify(info.got),
   )
-  const quiet = await child(zk.connectString, 'logger', { LEMON_LOG: 'warn' })
+  const quiet = await child(suite.zk.connectString, 'logger', { LEMON_LOG: 'warn' })
   assert.ok(!quiet.got.some(([, level]) => level === 'info'), 'no info at warn level')
   const off = await child(`127.0.0.1:${await deadPort()}`, 'default', { LEMON_LOG: 'off' })
   assert.doesNotMatch(off.stderr, /lemon-cluster/)

@@ -3,6 +3,8 @@
 // before its first test and stopped after its last, once every cleanup the tests registered has
 // run (last registered first: consumers and clusters close before the server goes).
 
+const path = require('node:path')
+const { spawn } = require('node:child_process')
 const { before, after } = require('node:test')
 const { startZooKeeper } = require('./zookeeper')
 
@@ -23,4 +25,26 @@ function zooKeeperForFile(options) {
   return suite
 }
 
-module.exports = { zooKeeperForFile }
+/**
+ * Runs `__test__/fixtures/{fixture}` in its own Node process with `args`, killed after `limitMs`.
+ * Resolves to `{ code, signal, out, err, exitedAt }` once it has exited.
+ */
+function runFixture(fixture, args, limitMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'fixtures', fixture), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    const killer = setTimeout(() => child.kill('SIGKILL'), limitMs)
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer)
+      resolve({ code, signal, out, err, exitedAt: Date.now() })
+    })
+    child.on('error', reject)
+  })
+}
+
+module.exports = { zooKeeperForFile, runFixture }
