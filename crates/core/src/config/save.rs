@@ -110,6 +110,7 @@ impl ConfigStore {
                 raw: base,
                 version,
                 tree_versions: versions,
+                stored,
             } = self.base();
             let exists = version.is_some();
             let mut new = (*base).clone();
@@ -117,10 +118,10 @@ impl ConfigStore {
             document::apply(&mut new, patch, &mut |path, old, value| {
                 secret::seal(key, &path.join(&self.opts.separator), old, value)
             })?;
-            if new == *base && exists {
+            if new == *stored && exists {
                 return Ok(());
             }
-            let ops = tree::plan(&self.opts.path, &base, &new, &versions, exists);
+            let ops = tree::plan(&self.opts.path, &stored, &new, &versions, exists);
             if !exists {
                 tree::ensure_parents(&client, &self.opts.path, self.access()).await?;
             }

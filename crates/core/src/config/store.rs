@@ -79,6 +79,9 @@ pub(super) struct Base {
     pub raw: Arc<Map<String, Value>>,
     pub version: Option<i32>,
     pub tree_versions: Arc<BTreeMap<String, i32>>,
+    /// Tree layout: the document the tree holds, which a save turns into `raw` plus the patch
+    /// (it differs from `raw` while the tree is hollow or gone).
+    pub stored: Arc<Map<String, Value>>,
 }
 
 struct State {
@@ -92,6 +95,8 @@ struct State {
     version: Option<i32>,
     /// Tree layout: the data version of every znode of the last read, for compare-and-set.
     tree_versions: Arc<BTreeMap<String, i32>>,
+    /// Tree layout: the document the last read found (see [`Base::stored`]).
+    stored: Arc<Map<String, Value>>,
     /// Whether the initial load is over (ZooKeeper answered, or the fallback was used).
     settled: bool,
     /// The document a save of ours is writing, to tell our own version from a remote one when
@@ -146,10 +151,11 @@ impl ConfigStore {
                 generation: 0,
                 source: Source::Empty,
                 raw: empty.clone(),
-                view: empty,
+                view: empty.clone(),
                 mzxid: 0,
                 version: None,
                 tree_versions: Arc::new(BTreeMap::new()),
+                stored: empty,
                 settled: false,
                 writing: None,
                 history: VecDeque::new(),
@@ -211,6 +217,7 @@ impl ConfigStore {
             raw: st.raw.clone(),
             version: st.version,
             tree_versions: st.tree_versions.clone(),
+            stored: st.stored.clone(),
         }
     }
 
@@ -359,6 +366,19 @@ impl ConfigStore {
         st.version = read.versions.get(&self.opts.path).copied();
         st.tree_versions = Arc::new(read.versions);
         let new = Arc::new(read.doc);
+        st.stored = new.clone();
+        if read.hollow {
+            let e = Error::ConfigInvalid {
+                path: self.opts.path.clone(),
+                detail: "the tree has no keys and its root does not hold '{}' (every key deleted by hand, or the root re-created bare); write '{}' into the root to remove every key on purpose".into(),
+            };
+            self.warnings
+                .warn(e.code(), e.to_string(), Some(&self.opts.path));
+            if !st.settled {
+                self.fall_back(&mut st, "the tree holds no keys");
+            }
+            return;
+        }
         let origin = match &st.writing {
             Some(w) if **w == *new => Origin::Local,
             _ => Origin::Remote,
@@ -404,6 +424,8 @@ impl ConfigStore {
             let why = format!("{} does not exist", self.opts.path);
             self.fall_back(&mut st, &why);
         }
+        st.stored = Arc::new(Map::new());
+        st.tree_versions = Arc::new(BTreeMap::new());
         if st.version.take().is_some() {
             self.warnings.warn(
                 "ERR_CONFIG_NODE_DELETED",

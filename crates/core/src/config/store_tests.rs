@@ -48,14 +48,16 @@ fn store() -> (Arc<ConfigStore>, Seen, Arc<Mutex<Vec<&'static str>>>) {
 #[tokio::test]
 async fn one_update_per_version_that_changes_something() {
     let (store, seen, warnings) = store();
-    let steps: [(&[u8], i64); 7] = [
+    let steps: [(&[u8], i64); 9] = [
         (br#"{"a":1}"#, 10),     // first data: everything added
         (br#"{"a":1}"#, 10),     // the same version read again (a reconnect): nothing
         (br#"{"a":5}"#, 9),      // an older version arriving late: nothing
         (br#"{ "a" : 1 }"#, 11), // a new version with the same content: nothing
         (b"{bad", 12),           // malformed: a warning, the data stays
         (b"[1]", 13),            // not an object: the same
-        (br#"{"a":2,"b":true}"#, 14),
+        (b"", 14),               // empty: the same (it used to remove every key)
+        (b" \n", 15),            // only whitespace: the same
+        (br#"{"a":2,"b":true}"#, 16),
     ];
     for (data, mzxid) in steps {
         store.accept(data, &stat(mzxid, 0));
@@ -85,7 +87,7 @@ async fn one_update_per_version_that_changes_something() {
         .iter()
         .filter(|c| **c == "ERR_CONFIG_INVALID")
         .count();
-    assert_eq!(invalid, 2);
+    assert_eq!(invalid, 4);
     assert_eq!(store.current().view.get("b"), Some(&json!(true)));
     assert_eq!(store.updates_since(1).len(), 1);
     store.close().await;
@@ -117,5 +119,28 @@ async fn without_zookeeper_the_first_load_falls_back_after_the_timeout() {
     store.accept(br#"{"x":1}"#, &stat(3, 0));
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(store.current().source, Source::ZooKeeper);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_hollow_tree_keeps_the_last_good_data_and_a_marked_one_empties_it() {
+    let (store, seen, warnings) = store();
+    let read = |doc: serde_json::Value, zxid: i64, hollow: bool| tree::TreeRead {
+        doc: doc.as_object().unwrap().clone(),
+        versions: [("/nconf-zookeeper".to_string(), 0)].into_iter().collect(),
+        zxid,
+        hollow,
+    };
+    store.accept_tree(read(json!({"k": "v"}), 5, false));
+    store.accept_tree(read(json!({}), 6, true));
+    assert_eq!(store.current().view.get("k"), Some(&json!("v")));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(warnings.lock().unwrap().contains(&"ERR_CONFIG_INVALID"));
+    // What a save builds on is the tree as it is (nothing), not the data in use.
+    assert!(store.base().stored.is_empty());
+    store.accept_tree(read(json!({}), 7, false));
+    assert!(store.current().view.is_empty());
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.2, vec![("k".to_string(), ChangeKind::Removed)]);
     store.close().await;
 }

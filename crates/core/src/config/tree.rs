@@ -33,6 +33,9 @@ pub struct TreeRead {
     pub versions: BTreeMap<String, i32>,
     /// The largest `mzxid`/`pzxid` in the tree.
     pub zxid: i64,
+    /// The root has no children and does not hold `{}`: the tree was emptied by accident (every
+    /// key deleted by hand, a root re-created bare), not on purpose (see [`plan`]).
+    pub hollow: bool,
 }
 
 /// Escapes one key segment into a znode name.
@@ -113,13 +116,14 @@ fn insert(doc: &mut Map<String, Value>, keys: &[String], value: Value) {
 
 /// Reads the tree below `root`; `Ok(None)` when `root` does not exist.
 pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
-    let (_, stat) = match client.get_data(root).await {
+    let (data, stat) = match client.get_data(root).await {
         Ok(r) => r,
         Err(zookeeper_client::Error::NoNode) => return Ok(None),
         Err(e) => return Err(from_zk("get_data", e)),
     };
     let mut out = TreeRead {
         zxid: stat.mzxid.max(stat.pzxid),
+        hollow: stat.num_children == 0 && data.trim_ascii() != EMPTIED,
         ..TreeRead::default()
     };
     out.versions.insert(root.to_string(), stat.version);
@@ -197,8 +201,13 @@ fn json(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// What the root holds when the document is empty on purpose. A root without children and
+/// without this mark is an accident (see [`TreeRead::hollow`]) and keeps the last good data.
+pub const EMPTIED: &[u8] = b"{}";
+
 /// The writes that turn the tree holding `old` into one holding `new`. `versions` are those of
-/// the read `old` came from; `exists` says whether the root exists.
+/// the read `old` came from; `exists` says whether the root exists. An empty `new` marks the
+/// root with [`EMPTIED`]; a tree filled again loses the mark.
 pub fn plan(
     root: &str,
     old: &Map<String, Value>,
@@ -207,10 +216,21 @@ pub fn plan(
     exists: bool,
 ) -> Vec<Op> {
     let mut ops = Vec::new();
+    let mark = if new.is_empty() {
+        EMPTIED.to_vec()
+    } else {
+        Vec::new()
+    };
     if !exists {
         ops.push(Op::Create {
             path: root.to_string(),
-            data: Vec::new(),
+            data: mark,
+        });
+    } else if old.is_empty() != new.is_empty() {
+        ops.push(Op::Set {
+            path: root.to_string(),
+            data: mark,
+            version: versions.get(root).copied(),
         });
     }
     plan_maps(root, Some(old), new, versions, &mut ops);
@@ -478,11 +498,48 @@ mod tests {
             true,
         );
         assert_eq!(
-            ops,
-            vec![Op::Create {
+            ops[1..],
+            [Op::Create {
                 path: "/r/a%2Fb".into(),
                 data: b"1".to_vec()
             }]
         );
+    }
+
+    #[test]
+    fn an_empty_document_marks_the_root_and_a_filled_one_unmarks_it() {
+        let full = obj(json!({"k": 1}));
+        let mut versions = BTreeMap::new();
+        versions.insert("/r".to_string(), 4);
+        versions.insert("/r/k".to_string(), 2);
+        let set_root = |data: &[u8]| Op::Set {
+            path: "/r".into(),
+            data: data.to_vec(),
+            version: Some(4),
+        };
+        assert_eq!(
+            plan("/r", &full, &Map::new(), &versions, true),
+            vec![
+                set_root(EMPTIED),
+                Op::Delete {
+                    path: "/r/k".into(),
+                    version: Some(2)
+                }
+            ]
+        );
+        assert_eq!(
+            plan("/r", &Map::new(), &full, &versions, true)[0],
+            set_root(b"")
+        );
+        assert_eq!(
+            plan("/r", &Map::new(), &Map::new(), &versions, false),
+            vec![Op::Create {
+                path: "/r".into(),
+                data: EMPTIED.to_vec()
+            }]
+        );
+        assert!(plan("/r", &full, &obj(json!({"k": 2})), &versions, true)
+            .iter()
+            .all(|op| !matches!(op, Op::Set { path, .. } if path == "/r")));
     }
 }

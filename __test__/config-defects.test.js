@@ -1,0 +1,79 @@
+'use strict'
+// What the configuration store got wrong when tried as a new user would (issue 10): an empty
+// znode that wiped the running configuration, an oversized value that made autoSave drop the
+// connection forever, a missing chroot reported three wrong ways, a corrupted snapshot called
+// "no snapshot file yet", silence when the store is back on live data, throwing listeners that
+// killed the host, and values and options accepted that should have been refused.
+
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const { zkGet, zkSet, zkCreate, zkDelete, freePort } = require('./harness/zookeeper')
+const { waitFor } = require('./harness/providers')
+const { runFixture } = require('./harness/file')
+const { provider, tempFile, sleep, configFile, save, exactly } = require('./harness/config')
+
+const suite = configFile()
+const { open } = suite
+
+for (const [what, data] of [
+  ['whitespace', '  '],
+  ['zero bytes', ''],
+]) {
+  test(`an empty znode (${what}) keeps the last good data, warns ERR_CONFIG_INVALID and leaves the snapshot alone`, async () => {
+    const name = `empty-${what.replace(/ /g, '-')}`
+    const cacheFile = tempFile()
+    await zkCreate(suite.zk.connectString, `/${name}`, '{"db":{"pool":10},"on":true}')
+    const { conf, updates, warnings } = open({ name, cacheFile })
+    assert.equal(conf.get('db:pool'), 10)
+    await waitFor(() => fs.existsSync(cacheFile), { what: 'the first snapshot' })
+
+    await zkSet(suite.zk.connectString, `/${name}`, data)
+    await waitFor(() => warnings.some((w) => w.code === 'ERR_CONFIG_INVALID'), { what: 'the invalid-data warning' })
+    await sleep(500)
+    assert.equal(updates.length, 0, `no removals reported: ${JSON.stringify(updates)}`)
+    assert.equal(conf.get('db:pool'), 10, 'the last good data stays in use')
+    assert.equal(conf.get('on'), true)
+    assert.deepEqual(JSON.parse(fs.readFileSync(cacheFile, 'utf8')), { db: { pool: 10 }, on: true }, 'the snapshot keeps it too')
+    const w = warnings.find((x) => x.code === 'ERR_CONFIG_INVALID')
+    assert.match(w.message, /empty/)
+    assert.match(w.message, /'\{\}'/, 'says how to empty it on purpose')
+
+    await zkSet(suite.zk.connectString, `/${name}`, '{"db":{"pool":11},"on":true}')
+    await exactly(updates, 1, 'the next valid version, diffed against the last good data')
+    assert.deepEqual(updates[0].changes, [{ key: 'db:pool', old: 10, new: 11, type: 'modified' }])
+  })
+}
+
+test("tree layout: a root left without keys keeps the last good data; '{}' in the root empties it on purpose", async () => {
+  const cacheFile = tempFile()
+  await zkCreate(suite.zk.connectString, '/tree-empty/k', '"v"', { parents: true })
+  const { conf, updates, warnings } = open({ name: 'tree-empty', layout: 'tree', cacheFile })
+  assert.equal(conf.get('k'), 'v')
+  await waitFor(() => fs.existsSync(cacheFile), { what: 'the first snapshot' })
+
+  await zkDelete(suite.zk.connectString, '/tree-empty/k')
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_CONFIG_INVALID'), { what: 'the invalid-data warning' })
+  await sleep(500)
+  assert.equal(updates.length, 0, JSON.stringify(updates))
+  assert.equal(conf.get('k'), 'v')
+  assert.deepEqual(JSON.parse(fs.readFileSync(cacheFile, 'utf8')), { k: 'v' })
+
+  await zkSet(suite.zk.connectString, '/tree-empty', '{}')
+  await exactly(updates, 1, 'the deliberate removal')
+  assert.deepEqual(updates[0].changes, [{ key: 'k', old: 'v', type: 'removed' }])
+  assert.equal(conf.get('k'), undefined)
+})
+
+test('tree layout: a store that saves an empty document writes {} into the root and reads it back as empty', async () => {
+  const { conf, store, updates, warnings } = open({ name: 'tree-reset', layout: 'tree' })
+  conf.set('a', 1)
+  await save(conf)
+  conf.reset()
+  await save(conf)
+  assert.equal(await zkGet(suite.zk.connectString, '/tree-reset'), '{}')
+  await sleep(500)
+  assert.deepEqual(store.store, {})
+  assert.ok(!warnings.some((w) => w.code === 'ERR_CONFIG_INVALID'), JSON.stringify(warnings))
+  assert.equal(updates.at(-1).changes[0].type, 'removed')
+})
