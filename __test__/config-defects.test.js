@@ -77,3 +77,53 @@ test('tree layout: a store that saves an empty document writes {} into the root 
   assert.ok(!warnings.some((w) => w.code === 'ERR_CONFIG_INVALID'), JSON.stringify(warnings))
   assert.equal(updates.at(-1).changes[0].type, 'removed')
 })
+
+test('an oversized value is refused before anything is sent: the key and sizes named, the key pending, the connection untouched', async () => {
+  const { conf, store, warnings } = open({ name: 'oversized', autoSave: 0 })
+  conf.set('small', 1)
+  await waitFor(async () => (await zkGet(suite.zk.connectString, '/oversized')) === '{"small":1}', {
+    timeoutMs: 15000,
+    what: 'the small save',
+  })
+  conf.set('blob', 'x'.repeat(2 * 1024 * 1024))
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_CONFIG_TOO_LARGE'), { what: 'the refusal' })
+  const w = warnings.find((x) => x.code === 'ERR_CONFIG_TOO_LARGE')
+  assert.match(w.message, /`blob`/)
+  assert.match(w.message, /2097\d{3} bytes/)
+  assert.match(w.message, /1048575/)
+  assert.match(w.message, /juteMaxBuffer/)
+  await assert.rejects(save(conf), (e) => e.code === 'ERR_CONFIG_TOO_LARGE' && e.key === 'blob' && e.limit === 1048575)
+  await sleep(2500)
+  const codes = warnings.map((x) => x.code)
+  assert.ok(!codes.includes('ERR_ZK_DISCONNECTED'), `the connection was dropped: ${codes}`)
+  assert.equal(codes.filter((c) => c === 'ERR_CONFIG_TOO_LARGE').length, 1, `refused once, not retried every second: ${codes}`)
+  assert.equal(await zkGet(suite.zk.connectString, '/oversized'), '{"small":1}')
+  assert.equal(conf.get('blob').length, 2 * 1024 * 1024, 'the value stays in use, pending')
+  conf.clear('blob')
+  conf.set('other', 2)
+  await waitFor(async () => (await zkGet(suite.zk.connectString, '/oversized')) === '{"other":2,"small":1}', {
+    timeoutMs: 15000,
+    what: 'the next save',
+  })
+  assert.equal(store.source, 'zookeeper')
+})
+
+test('juteMaxBuffer lowers (or raises) the limit; the tree layout checks the whole transaction', async () => {
+  const doc = open({ name: 'limit-doc', juteMaxBuffer: 4096 })
+  doc.conf.set('v', 'y'.repeat(5000))
+  await assert.rejects(save(doc.conf), (e) => e.code === 'ERR_CONFIG_TOO_LARGE' && e.key === 'v' && e.limit === 4096)
+  const tree = open({ name: 'limit-tree', layout: 'tree', juteMaxBuffer: 4096 })
+  for (let i = 0; i < 5; i++) tree.conf.set(`k${i}`, 'z'.repeat(1000))
+  await assert.rejects(save(tree.conf), (e) => e.code === 'ERR_CONFIG_TOO_LARGE' && /^k\d$/.test(e.key))
+  tree.conf.clear('k4')
+  tree.conf.clear('k3')
+  await save(tree.conf)
+  assert.equal(await zkGet(suite.zk.connectString, '/limit-tree/k0'), JSON.stringify('z'.repeat(1000)))
+  for (const bad of [0, -1, 'big', 1.5, 2 ** 40]) {
+    assert.throws(
+      () => provider().use('zookeeper', { host: suite.zk.connectString, name: 'x', juteMaxBuffer: bad }),
+      (e) => e.code === 'ERR_INVALID_ARG' && e.field === 'juteMaxBuffer',
+      String(bad),
+    )
+  }
+})

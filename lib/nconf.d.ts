@@ -59,6 +59,8 @@ declare namespace register {
     secretKey?: string
     /** Environment variable holding the key. Default `'LEMON_CONFIG_KEY'`. */
     secretKeyEnv?: string
+    /** The ensemble's `jute.maxbuffer` in bytes: a save sending more is refused (`ERR_CONFIG_TOO_LARGE`) before anything is sent. Default 1048575 (1 MiB). */
+    juteMaxBuffer?: number
     type?: 'zookeeper'
   }
 

@@ -34,10 +34,13 @@ const NATIVE_OPTIONS = [
   'logicalSeparator',
   'secretKey',
   'secretKeyEnv',
+  'juteMaxBuffer',
 ]
 const JS_OPTIONS = ['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues']
 const KNOWN_OPTIONS = new Set([...NATIVE_OPTIONS, ...JS_OPTIONS])
 const SECRET_OPTIONS = new Set(['auth', 'secretKey'])
+// Save errors that the same pending changes would meet again.
+const FINAL = new Set(['ERR_CONFIG_TOO_LARGE', 'ERR_INVALID_ARG', 'ERR_CONFIG_READ_ONLY'])
 
 function codedError(code, message, extra) {
   const err = new Error(message)
@@ -325,10 +328,13 @@ class Zookeeper extends EventEmitter {
     const run = () => {
       this._timer = null
       this._queueSave().catch((err) => {
-        this._warn({ code: err.code || 'ERR_INTERNAL', message: `autoSave failed: ${err.message}; retrying` })
+        // Retrying a save that can never be sent (too large, not JSON) would only repeat the
+        // refusal: the next change schedules a save again.
+        const hopeless = FINAL.has(err.code)
+        this._warn({ code: err.code || 'ERR_INTERNAL', message: `autoSave failed: ${err.message}${hopeless ? '' : '; retrying'}` })
         // The changes stay pending; try again later (ZooKeeper may be back), without keeping
         // the process alive for it.
-        if (!this._closing && this._pending.size > 0 && !this._timer) {
+        if (!hopeless && !this._closing && this._pending.size > 0 && !this._timer) {
           this._timer = setTimeout(run, Math.max(this._autoSaveMs, 1000))
           this._timer.unref()
         }

@@ -69,6 +69,7 @@ impl ConfigStore {
             let new = Arc::new(new);
             let bytes =
                 serde_json::to_vec(&*new).map_err(|e| Error::invalid("value", e.to_string()))?;
+            self.fits(patch, bytes.len() + self.opts.path.len() + WRITE_OVERHEAD)?;
             self.set_writing(Some(new.clone()));
             let written = match version {
                 Some(v) => client.set_data(&self.opts.path, &bytes, Some(v)).await,
@@ -122,6 +123,7 @@ impl ConfigStore {
                 return Ok(());
             }
             let ops = tree::plan(&self.opts.path, &stored, &new, &versions, exists);
+            self.fits(patch, tree::request_size(&ops) + WRITE_OVERHEAD)?;
             if !exists {
                 tree::ensure_parents(&client, &self.opts.path, self.access()).await?;
             }
@@ -129,7 +131,7 @@ impl ConfigStore {
             match tree::commit(&client, &ops, self.access()).await {
                 Ok(()) => return self.reread(&client).await,
                 Err(e) if tree::is_conflict(&e) => {
-                    tracing::debug!(attempt, path = %self.opts.path, "tree save conflict; rebasing");
+                    tracing::debug!(attempt, path = %self.opts.path, error = ?e, "tree save conflict; rebasing");
                     self.reread(&client).await?;
                     tokio::time::sleep(jitter(attempt)).await;
                 }
@@ -139,6 +141,34 @@ impl ConfigStore {
         Err(Error::ConfigConflict {
             path: self.opts.path.clone(),
             attempts: MAX_SAVE_ATTEMPTS,
+        })
+    }
+}
+
+/// What a write request adds to its data and paths, generously: header, ACL, lengths.
+const WRITE_OVERHEAD: usize = 512;
+
+impl ConfigStore {
+    /// Refuses a request of `bytes` over ZooKeeper's `jute.maxbuffer` before it is sent: the
+    /// server would close the connection on it (and an autoSave would do so every second).
+    fn fits(&self, patch: &Patch, bytes: usize) -> Result<()> {
+        if bytes <= self.opts.max_request {
+            return Ok(());
+        }
+        let largest = patch
+            .iter()
+            .filter_map(|op| Some((op, op.value.as_ref()?)))
+            .max_by_key(|(_, v)| serde_json::to_vec(v).map_or(0, |b| b.len()));
+        let key = match largest {
+            Some((op, _)) if !op.path.is_empty() => op.path.join(&self.opts.separator),
+            Some(_) => "the whole document".into(),
+            None => "the document".into(),
+        };
+        Err(Error::ConfigTooLarge {
+            path: self.opts.path.clone(),
+            key,
+            bytes,
+            limit: self.opts.max_request,
         })
     }
 }

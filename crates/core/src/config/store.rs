@@ -359,7 +359,14 @@ impl ConfigStore {
     /// Accepts a read of the whole tree (tree layout).
     pub(super) fn accept_tree(&self, read: TreeRead) {
         let mut st = self.lock();
-        if read.zxid <= st.mzxid {
+        if read.zxid < st.mzxid {
+            return;
+        }
+        if read.zxid == st.mzxid {
+            // The same tree read again (the re-read after a conflict): a later look, so its
+            // versions are at least as fresh, and a save must build on them to ever succeed.
+            st.version = read.versions.get(&self.opts.path).copied();
+            st.tree_versions = Arc::new(read.versions);
             return;
         }
         st.mzxid = read.zxid;

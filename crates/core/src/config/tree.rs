@@ -115,7 +115,25 @@ fn insert(doc: &mut Map<String, Value>, keys: &[String], value: Value) {
 }
 
 /// Reads the tree below `root`; `Ok(None)` when `root` does not exist.
+///
+/// The reads are not one snapshot: a write to the root between reading its data and listing
+/// its children would give the root's old version with the new children (and a save built on
+/// it a conflict at every attempt), so such a read is done again (three times at most).
 pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
+    let mut last = None;
+    for _ in 0..3 {
+        match read_once(client, root).await? {
+            Some((read, true)) => last = Some(read),
+            Some((read, false)) => return Ok(Some(read)),
+            None => return Ok(None),
+        }
+    }
+    Ok(last)
+}
+
+/// One [`read`]; the flag says whether the root changed while it was read.
+async fn read_once(client: &Client, root: &str) -> Result<Option<(TreeRead, bool)>> {
+    let mut torn = false;
     let (data, stat) = match client.get_data(root).await {
         Ok(r) => r,
         Err(zookeeper_client::Error::NoNode) => return Ok(None),
@@ -140,8 +158,9 @@ pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
         let mut children: Vec<(String, Vec<String>)> = Vec::new();
         for ((path, keys), reply) in dirs.iter().zip(listed) {
             let names = match reply {
-                Ok((names, stat)) => {
-                    out.zxid = out.zxid.max(stat.pzxid).max(stat.mzxid);
+                Ok((names, listed)) => {
+                    out.zxid = out.zxid.max(listed.pzxid).max(listed.mzxid);
+                    torn |= path == root && listed.mzxid != stat.mzxid;
                     names
                 }
                 Err(zookeeper_client::Error::NoNode) => continue,
@@ -172,7 +191,7 @@ pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
         }
         dirs = next;
     }
-    Ok(Some(out))
+    Ok(Some((out, torn)))
 }
 
 /// One write of a save.
@@ -335,6 +354,16 @@ fn delete_tree(
         path: path.to_string(),
         version: versions.get(path).copied(),
     });
+}
+
+/// About how many bytes the transaction of `ops` sends (paths and data, plus each op's header).
+pub fn request_size(ops: &[Op]) -> usize {
+    ops.iter()
+        .map(|op| match op {
+            Op::Create { path, data } | Op::Set { path, data, .. } => path.len() + data.len() + 64,
+            Op::Delete { path, .. } => path.len() + 32,
+        })
+        .sum()
 }
 
 /// Whether a failed transaction means "someone else wrote first" (re-read and retry).
