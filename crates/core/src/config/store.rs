@@ -282,13 +282,35 @@ impl ConfigStore {
         if st.source != Source::Empty {
             return;
         }
+        // Why there is no snapshot to run on, when there is none.
+        let mut missing = ": set `cacheFile`".to_string();
         let from_file = match &self.opts.cache_file {
             None => None,
             Some(p) => match snapshot::read(p) {
-                Ok(doc) => doc.map(|d| (p, d)),
+                Ok(Some(doc)) => Some((p, doc)),
+                Ok(None) => {
+                    missing = " file yet".into();
+                    None
+                }
                 Err(e) => {
-                    self.warnings
-                        .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                    let detail = match &e {
+                        Error::ConfigInvalid { detail, .. } => detail.clone(),
+                        other => other.to_string(),
+                    };
+                    let what = if detail.starts_with("cannot read") {
+                        "cannot be read"
+                    } else {
+                        "is corrupted"
+                    };
+                    self.warnings.warn(
+                        "ERR_CONFIG_SNAPSHOT",
+                        format!(
+                            "the snapshot file {} {what} and is not used: {detail}; it is rewritten once ZooKeeper answers",
+                            p.display()
+                        ),
+                        Some(&self.opts.path),
+                    );
+                    missing = format!(": the snapshot file {} {what}", p.display());
                     None
                 }
             },
@@ -309,9 +331,8 @@ impl ConfigStore {
             None => self.warnings.warn(
                 "ERR_CONFIG_STALE",
                 format!(
-                    "{why}: running on an empty configuration for {} until ZooKeeper answers (no snapshot{})",
+                    "{why}: running on an empty configuration for {} until ZooKeeper answers (no snapshot{missing})",
                     self.opts.path,
-                    if self.opts.cache_file.is_some() { " file yet" } else { ": set `cacheFile`" }
                 ),
                 Some(&self.opts.path),
             ),

@@ -144,3 +144,31 @@ async fn a_hollow_tree_keeps_the_last_good_data_and_a_marked_one_empties_it() {
     assert_eq!(last.2, vec![("k".to_string(), ChangeKind::Removed)]);
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_corrupted_snapshot_is_reported_as_corrupted_not_as_missing() {
+    let dir = std::env::temp_dir().join(format!("lemon-store-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("c.json");
+    std::fs::write(&file, "{\"half\":").unwrap();
+    let opts = ConfigOptions::from_value(&json!({
+        "host": "127.0.0.1:1", "connectTimeoutMs": 50, "cacheFile": file.to_str().unwrap()
+    }))
+    .unwrap();
+    let store = ConfigStore::open(opts, Arc::new(crate::Warnings::default()));
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let m = messages.clone();
+    store
+        .warnings()
+        .subscribe(move |w| m.lock().unwrap().push(format!("{}: {}", w.code, w.message)));
+    assert_eq!(store.initial().await.source, Source::Empty);
+    let all = messages.lock().unwrap().join("\n");
+    assert!(!all.contains("no snapshot file yet"), "{all}");
+    assert!(
+        all.contains("ERR_CONFIG_SNAPSHOT: the snapshot file"),
+        "{all}"
+    );
+    assert!(all.contains("is corrupted"), "{all}");
+    store.close().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
