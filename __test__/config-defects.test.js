@@ -127,3 +127,38 @@ test('juteMaxBuffer lowers (or raises) the limit; the tree layout checks the who
     )
   }
 })
+
+test('a corrupted snapshot is reported as corrupted, not as "no snapshot file yet"', async () => {
+  const cacheFile = tempFile()
+  fs.writeFileSync(cacheFile, '{"half":')
+  const dead = `127.0.0.1:${await freePort()}`
+  const { conf, store, warnings } = open({ host: dead, name: 'corrupt', cacheFile, connectTimeoutMs: 300 })
+  assert.deepEqual(conf.get(), {})
+  assert.equal(store.source, 'empty')
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_CONFIG_STALE'), { what: 'the stale warning' })
+  const messages = warnings.map((w) => `${w.code}: ${w.message}`).join('\n')
+  assert.doesNotMatch(messages, /no snapshot file yet/)
+  assert.match(messages, /corrupt/)
+  assert.ok(messages.includes(cacheFile), messages)
+})
+
+test('a chroot that does not exist: one clear error naming it and how to create it, from use() on', async () => {
+  const started = Date.now()
+  const { conf, store, warnings } = open({ rootPath: '/no-such-chroot/apps', name: 'app', connectTimeoutMs: 8000 })
+  const took = Date.now() - started
+  assert.ok(took < 4000, `use() waited ${took} ms for an answer it already had`)
+  assert.equal(store.source, 'empty')
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_CHROOT'), { what: 'the chroot warning' })
+  const w = warnings.find((x) => x.code === 'ERR_ZK_CHROOT')
+  assert.match(w.message, /\/no-such-chroot\/apps/)
+  assert.match(w.message, /create \/no-such-chroot/)
+  const messages = warnings.map((x) => x.message).join('\n')
+  assert.doesNotMatch(messages, /did not answer within connectTimeoutMs/)
+  conf.set('a', 1)
+  await assert.rejects(save(conf), (e) => e.code === 'ERR_ZK_CHROOT' && /no-such-chroot/.test(e.message))
+  // Once an operator creates it, the store gets there by itself.
+  await zkCreate(suite.zk.connectString, '/no-such-chroot/apps', undefined, { parents: true })
+  await waitFor(() => store.source === 'zookeeper', { timeoutMs: 15000, what: 'the store to find the chroot' })
+  await save(conf)
+  assert.equal(await zkGet(suite.zk.connectString, '/no-such-chroot/apps/app'), '{"a":1}')
+})

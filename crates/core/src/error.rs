@@ -71,6 +71,9 @@ pub enum Error {
     ConfigReadOnly { path: String },
     /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
     ConfigDecrypt { key: String, detail: String },
+    /// The session's chroot (`rootPath`, or the connect string's `/path`) does not exist: every
+    /// path below it is missing, and nothing can be created there.
+    ZkChroot { chroot: String },
     /// A save would send ZooKeeper a request of `bytes` bytes, over the `limit` it accepts
     /// (`jute.maxbuffer`; ZooKeeper drops the connection on such a packet). Refused before
     /// anything is sent; `key` is the largest key of the save.
@@ -106,6 +109,7 @@ impl Error {
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
             Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
+            Error::ZkChroot { .. } => "ERR_ZK_CHROOT",
         }
     }
 
@@ -264,6 +268,23 @@ impl fmt::Display for Error {
             ),
             Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
             Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
+            Error::ZkChroot { chroot } => {
+                let mut made = String::new();
+                let steps: Vec<String> = chroot
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        made = format!("{made}/{s}");
+                        format!("create {made}")
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "the chroot {chroot} does not exist in ZooKeeper, so nothing below it can be read or created: \
+                     create it with zkCli.sh (`{}`), or correct the chroot (`rootPath`, or the `/path` after the hosts)",
+                    steps.join("`, `")
+                )
+            }
             Error::ConfigTooLarge { path, key, bytes, limit } => write!(
                 f,
                 "not saved: with `{key}` the write to {path} is {bytes} bytes, and ZooKeeper accepts at most {limit} bytes per request \

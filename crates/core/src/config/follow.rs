@@ -17,7 +17,7 @@ use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
 use super::options::Layout;
 use super::save::create;
-use super::store::ConfigStore;
+use super::store::{chroot_exists, ConfigStore};
 use super::tree;
 use crate::error::{from_zk, Error, Result};
 use crate::zk::{follow_sessions, Epoch, ZkSession};
@@ -30,6 +30,9 @@ pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
         };
         // Report a persistent failure (say, no permission to read the znode) once, not on every
         // retry.
+        if !matches!(e, Error::ZkUnavailable { .. }) {
+            s.unusable(e);
+        }
         if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
             s.warnings.warn(
                 e.code(),
@@ -69,6 +72,7 @@ async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
         Err(zookeeper_client::Error::NoNode)
             if store.never_seen() && !store.options().read_only =>
         {
+            chroot_exists(client).await?;
             let raw = store.raw();
             let bytes = serde_json::to_vec(&*raw).unwrap_or_else(|_| b"{}".to_vec());
             match create(client, path, &bytes, store.access()).await {
@@ -77,6 +81,7 @@ async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
             }
         }
         Err(zookeeper_client::Error::NoNode) => {
+            chroot_exists(client).await?;
             store.node_deleted();
             Ok(())
         }
@@ -93,6 +98,7 @@ async fn read_tree(client: &Client, store: &ConfigStore) -> Result<()> {
             Ok(())
         }
         None if store.never_seen() && !store.options().read_only => {
+            chroot_exists(client).await?;
             tree::ensure_parents(client, path, store.access()).await?;
             let ops = tree::plan(
                 path,
@@ -108,6 +114,7 @@ async fn read_tree(client: &Client, store: &ConfigStore) -> Result<()> {
             }
         }
         None => {
+            chroot_exists(client).await?;
             store.node_deleted();
             Ok(())
         }

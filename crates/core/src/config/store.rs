@@ -481,7 +481,10 @@ impl ConfigStore {
         if self.opts.layout == Layout::Tree {
             match tree::read(client, &self.opts.path).await? {
                 Some(read) => self.accept_tree(read),
-                None => self.node_deleted(),
+                None => {
+                    chroot_exists(client).await?;
+                    self.node_deleted()
+                }
             }
             return Ok(());
         }
@@ -491,10 +494,28 @@ impl ConfigStore {
                 Ok(())
             }
             Err(zookeeper_client::Error::NoNode) => {
+                chroot_exists(client).await?;
                 self.node_deleted();
                 Ok(())
             }
             Err(e) => Err(self.refused("get_data", e)),
+        }
+    }
+
+    /// Stops waiting for the first load after an error retrying will not soon cure (a missing
+    /// chroot, no permission): the snapshot (or nothing) is used at once, with the reason.
+    pub(super) fn unusable(&self, e: &Error) {
+        let mut st = self.lock();
+        if !st.settled {
+            let why = match e {
+                Error::ZkChroot { chroot } => format!("the chroot {chroot} does not exist"),
+                other => format!(
+                    "ZooKeeper refused to serve {} ({})",
+                    self.opts.path,
+                    other.code()
+                ),
+            };
+            self.fall_back(&mut st, &why);
         }
     }
 
@@ -529,6 +550,22 @@ impl Drop for ConfigStore {
         {
             task.abort();
         }
+    }
+}
+
+/// `Err(ZkChroot)` when the session's chroot does not exist (so a missing znode is not merely
+/// missing, and creating it cannot work).
+pub(super) async fn chroot_exists(client: &Client) -> Result<()> {
+    let chroot = client.path();
+    if chroot.is_empty() || chroot == "/" {
+        return Ok(());
+    }
+    match client.check_stat("/").await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Error::ZkChroot {
+            chroot: chroot.to_string(),
+        }),
+        Err(e) => Err(crate::error::from_zk("exists", e)),
     }
 }
 
