@@ -142,6 +142,45 @@ test('a corrupted snapshot is reported as corrupted, not as "no snapshot file ye
   assert.ok(messages.includes(cacheFile), messages)
 })
 
+test("back on live data after an outage: a 'source' event, from 'snapshot' to 'zookeeper'", async () => {
+  const cacheFile = tempFile()
+  await zkCreate(suite.zk.connectString, '/back-live', '{"v":1}')
+  const first = open({ name: 'back-live', cacheFile })
+  assert.equal(first.conf.get('v'), 1)
+  await first.store.close()
+  await suite.zk.stop()
+  const { store, updates } = open({ name: 'back-live', cacheFile, connectTimeoutMs: 500 })
+  const sources = []
+  store.on('source', (s) => sources.push(s))
+  assert.equal(store.source, 'snapshot')
+  await suite.zk.start()
+  await waitFor(() => sources.length > 0, { timeoutMs: 15000, what: "the 'source' event" })
+  assert.equal(sources[0].from, 'snapshot')
+  assert.equal(sources[0].to, 'zookeeper')
+  assert.ok(sources[0].version > 0)
+  assert.equal(store.source, 'zookeeper')
+  assert.equal(updates.length, 0, 'nothing changed: no change event, only the source event')
+  await sleep(500)
+  assert.equal(sources.length, 1)
+})
+
+test('listeners that throw (onUpdated, change, warning) never kill the host: contained, said once on stderr', async () => {
+  await zkCreate(suite.zk.connectString, '/throwing', '{"v":1}')
+  const result = await runFixture('config-throwing-listener.js', [suite.zk.connectString, '/throwing'], 40000)
+  assert.equal(result.signal, null, `killed: it hung\n${result.out}\n${result.err}`)
+  assert.equal(result.code, 0, `the host died:\n${result.out}\n${result.err}`)
+  assert.match(result.out, /survived v=3/)
+  const lines = result.err.split('\n')
+  // Every throw is reported (one per version: v=2, v=3); that the listener throws is said once.
+  assert.equal(lines.filter((l) => /ERR_CONFIG_LISTENER: onUpdated threw.*boom-onUpdated/.test(l)).length, 2, result.err)
+  assert.equal(lines.filter((l) => /'change' listener threw.*boom-change/.test(l)).length, 2, result.err)
+  assert.equal(lines.filter((l) => /'warning' listener threw.*boom-warning/.test(l)).length, 1, result.err)
+  assert.ok(
+    lines.some((l) => /ERR_CONFIG_INVALID/.test(l)),
+    `a warning the throwing listener missed goes to stderr:\n${result.err}`,
+  )
+})
+
 test('a chroot that does not exist: one clear error naming it and how to create it, from use() on', async () => {
   const started = Date.now()
   const { conf, store, warnings } = open({ rootPath: '/no-such-chroot/apps', name: 'app', connectTimeoutMs: 8000 })
@@ -161,4 +200,47 @@ test('a chroot that does not exist: one clear error naming it and how to create 
   await waitFor(() => store.source === 'zookeeper', { timeoutMs: 15000, what: 'the store to find the chroot' })
   await save(conf)
   assert.equal(await zkGet(suite.zk.connectString, '/no-such-chroot/apps/app'), '{"a":1}')
+})
+
+test('a BigInt or circular value is refused by save() with ERR_INVALID_ARG naming the key; nothing written', async () => {
+  const { conf, store } = open({ name: 'unjson' })
+  conf.set('ok', 1)
+  conf.set('n', 10n)
+  await assert.rejects(save(conf), (e) => e.code === 'ERR_INVALID_ARG' && e.field === 'n' && /BigInt/.test(e.message))
+  assert.throws(
+    () => store.saveSync(),
+    (e) => e.code === 'ERR_INVALID_ARG' && e.field === 'n',
+  )
+  conf.clear('n')
+  const loop = { a: 1 }
+  loop.self = loop
+  conf.set('deep:loop', loop)
+  await assert.rejects(save(conf), (e) => e.code === 'ERR_INVALID_ARG' && e.field === 'deep:loop' && /circular/.test(e.message))
+  assert.notEqual(await zkGet(suite.zk.connectString, '/unjson'), '{"ok":1}')
+  conf.clear('deep:loop')
+  await save(conf)
+  assert.equal(await zkGet(suite.zk.connectString, '/unjson'), '{"ok":1}')
+})
+
+test('wrongly typed options are refused with ERR_INVALID_ARG naming the field', () => {
+  for (const [bad, field] of [
+    [{ autoSave: '0' }, 'autoSave'],
+    [{ autoSave: '100' }, 'autoSave'],
+    [{ autoSave: true }, 'autoSave'],
+    [{ autoSave: Infinity }, 'autoSave'],
+    [{ autoSave: NaN }, 'autoSave'],
+    [{ autoUpdate: 'false' }, 'autoUpdate'],
+    [{ parseValues: 1 }, 'parseValues'],
+    [{ readOnly: 'yes' }, 'readOnly'],
+  ]) {
+    assert.throws(
+      () => provider().use('zookeeper', { host: suite.zk.connectString, name: 'typed', ...bad }),
+      (e) => e.code === 'ERR_INVALID_ARG' && e.field === field,
+      JSON.stringify(bad) + String(bad.autoSave),
+    )
+  }
+  // null and undefined mean "the default", as before.
+  const { store } = open({ name: 'typed-ok', autoSave: null, autoUpdate: null })
+  assert.equal(store.autoUpdate, null, 'kept as given, so use() with the same options keeps the store')
+  assert.equal(store._autoUpdate, true)
 })

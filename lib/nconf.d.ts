@@ -20,6 +20,13 @@ declare namespace register {
     source: 'zookeeper' | 'snapshot' | 'empty'
   }
 
+  interface SourceChange {
+    /** Where the data came from before: `'snapshot'` or `'empty'` (after an outage at start). */
+    from: 'zookeeper' | 'snapshot' | 'empty'
+    to: 'zookeeper' | 'snapshot' | 'empty'
+    version: number
+  }
+
   interface Warning {
     code: string
     message: string
@@ -35,10 +42,10 @@ declare namespace register {
     rootPath?: string
     /** The znode, `/{name}` inside the chroot. Default `'nconf-zookeeper'`. */
     name?: string
-    /** 0 = save at once after a change, N = N ms after the last change, < 0 = only when asked. Default -1. */
-    autoSave?: number
+    /** 0 = save at once after a change, N = N ms after the last change, < 0 = only when asked. A number (not `'0'`). Default -1. */
+    autoSave?: number | null
     /** Apply versions written by others. Default true. */
-    autoUpdate?: boolean
+    autoUpdate?: boolean | null
     /** Called once per new version that changed something. */
     onUpdated?: (change: Change) => void
     /** Snapshot file used when ZooKeeper is down at start. */
@@ -84,6 +91,8 @@ declare namespace register {
     close(): Promise<void>
     on(event: 'change', listener: (change: Change) => void): this
     on(event: 'warning', listener: (warning: Warning) => void): this
+    /** The store is on other data than before, e.g. back on ZooKeeper's after an outage. */
+    on(event: 'source', listener: (change: SourceChange) => void): this
   }
 
   /** Seals a secret as `"ENC(...)"` (AES-256-GCM). */

@@ -48,6 +48,18 @@ function codedError(code, message, extra) {
   return Object.assign(err, extra)
 }
 
+// What a bad option value is called in a message: its type, and the value when it is short.
+function describe(value) {
+  if (typeof value === 'string') return value.length <= 40 ? `the string ${JSON.stringify(value)}` : 'a string'
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  return value === null ? 'null' : typeof value
+}
+
+function invalid(field, reason, value) {
+  const got = arguments.length > 2 ? `, got ${describe(value)}` : ''
+  return codedError('ERR_INVALID_ARG', `invalid argument \`${field}\`: ${reason}${got}`, { field })
+}
+
 const own = (obj, key) => obj !== null && typeof obj === 'object' && Object.prototype.hasOwnProperty.call(obj, key)
 
 // Assigns an own property, also for `__proto__`, which a plain assignment would turn into a
@@ -57,6 +69,23 @@ function put(obj, key, value) {
     Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true })
   } else {
     obj[key] = value
+  }
+}
+
+// Never throws: stderr is the last resort.
+function stderr(line) {
+  try {
+    process.stderr.write(`[lemon-cluster] ${line}\n`)
+  } catch {
+    // Nowhere left to say it.
+  }
+}
+
+function errorText(err) {
+  try {
+    return err instanceof Error ? `${err.name}: ${err.message}` : `${typeof err} ${String(err)}`
+  } catch {
+    return 'a value that cannot be printed'
   }
 }
 
@@ -70,6 +99,29 @@ function parseValue(value) {
     return JSON.parse(value)
   } catch {
     return value === 'undefined' ? undefined : value
+  }
+}
+
+// The patch as JSON text; a value JSON cannot hold (a BigInt, a circular object, a throwing
+// toJSON) is refused naming its key, so the app knows which `set()` to undo.
+function toJson(ops, sep) {
+  try {
+    return JSON.stringify(ops)
+  } catch (first) {
+    for (const op of ops) {
+      try {
+        JSON.stringify(op.value)
+      } catch (err) {
+        const key = op.path.length === 0 ? '(the whole document)' : op.path.join(sep)
+        const why = /BigInt/.test(err.message)
+          ? 'a BigInt cannot be saved as JSON (store it as a string or a number)'
+          : /circular/i.test(err.message)
+            ? 'the value is circular (it contains itself) and cannot be saved as JSON'
+            : `the value cannot be saved as JSON (${err.message})`
+        throw invalid(key, `${why}; nothing was written, the key stays pending until it is set again or cleared`)
+      }
+    }
+    throw invalid('value', `cannot be saved as JSON (${first.message})`)
   }
 }
 
@@ -113,19 +165,25 @@ class Zookeeper extends EventEmitter {
     options = options || {}
     for (const key of Object.keys(options)) {
       if (!KNOWN_OPTIONS.has(key)) {
-        throw codedError('ERR_INVALID_ARG', `invalid argument \`${key}\`: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`, {
-          field: key,
-        })
+        throw invalid(key, `unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`)
       }
     }
-    if (options.onUpdated !== undefined && typeof options.onUpdated !== 'function') {
-      throw codedError('ERR_INVALID_ARG', 'invalid argument `onUpdated`: must be a function', { field: 'onUpdated' })
+    if (options.onUpdated != null && typeof options.onUpdated !== 'function') {
+      throw invalid('onUpdated', 'must be a function', options.onUpdated)
     }
-    const autoSave = options.autoSave === undefined || options.autoSave === null ? -1 : Number(options.autoSave)
-    if (Number.isNaN(autoSave)) {
-      throw codedError('ERR_INVALID_ARG', 'invalid argument `autoSave`: must be a number of ms (0 = at once, < 0 = off)', {
-        field: 'autoSave',
-      })
+    for (const key of ['autoUpdate', 'parseValues', 'readOnly']) {
+      if (options[key] != null && typeof options[key] !== 'boolean') throw invalid(key, 'must be true or false', options[key])
+    }
+    if (options.type != null && options.type !== 'zookeeper') throw invalid('type', "must be 'zookeeper'", options.type)
+    // A number, not a string that looks like one: `autoSave: '0'` is most likely a value read
+    // from the environment unconverted, and nconf-zookeeper turned it into "never".
+    const autoSave = options.autoSave == null ? -1 : options.autoSave
+    if (typeof autoSave !== 'number' || !Number.isFinite(autoSave)) {
+      throw invalid(
+        'autoSave',
+        'must be a finite number of ms (0 = at once, N = N ms after the last change, < 0 = only when asked)',
+        autoSave,
+      )
     }
     const nativeOptions = {}
     for (const key of NATIVE_OPTIONS) if (options[key] !== undefined) nativeOptions[key] = options[key]
@@ -141,8 +199,9 @@ class Zookeeper extends EventEmitter {
     this.readOnly = Boolean(options.readOnly)
     this.logicalSeparator = options.logicalSeparator || ':'
     this.parseValues = Boolean(options.parseValues)
-    this.autoUpdate = options.autoUpdate === undefined ? true : Boolean(options.autoUpdate)
-    this.autoSave = options.autoSave === undefined ? -1 : options.autoSave
+    // As given (nconf's use() compares them with the options), defaults when not given.
+    if (options.autoUpdate === undefined) this.autoUpdate = true
+    if (options.autoSave === undefined) this.autoSave = -1
     this.store = {}
     this.mtimes = {}
     /** Where the data comes from: 'zookeeper', 'snapshot' or 'empty'. */
@@ -153,6 +212,7 @@ class Zookeeper extends EventEmitter {
     Object.defineProperties(this, {
       _native: { value: handle },
       _autoSaveMs: { value: autoSave },
+      _autoUpdate: { value: options.autoUpdate == null ? true : options.autoUpdate },
       _pending: { value: new Map(), writable: true },
       _seq: { value: 0, writable: true },
       _generation: { value: 0, writable: true },
@@ -162,13 +222,14 @@ class Zookeeper extends EventEmitter {
       _closed: { value: false, writable: true },
       _offs: { value: [] },
       _backlog: { value: [] },
+      _listenerThrew: { value: false, writable: true },
     })
     // Warnings emitted before anyone listened (say, during use()) go to the first listener.
     this.on('newListener', (event, listener) => {
       if (event === 'warning') for (const w of this._backlog.splice(0)) listener.call(this, w)
     })
-    this._offs.push(handle.onUpdate((u) => this._receive(u)))
-    this._offs.push(handle.onWarning((w) => this._warn(w)))
+    this._offs.push(handle.onUpdate((u) => this._guard(() => this._receive(u))))
+    this._offs.push(handle.onWarning((w) => this._guard(() => this._warn(w))))
   }
 
   // --- nconf's Memory store contract ---------------------------------------------------------
@@ -307,6 +368,15 @@ class Zookeeper extends EventEmitter {
 
   // --- internals -----------------------------------------------------------------------------
 
+  // The top of every native event: a bug of ours is reported, not thrown into the event loop.
+  _guard(run) {
+    try {
+      run()
+    } catch (err) {
+      stderr(`warning ERR_INTERNAL: the zookeeper store failed to handle an event: ${errorText(err)}`)
+    }
+  }
+
   _refuse(what) {
     this._warn({
       code: 'ERR_CONFIG_READ_ONLY',
@@ -372,7 +442,7 @@ class Zookeeper extends EventEmitter {
       const { found, value } = lookup(this.store, path)
       ops.push(found && value !== undefined ? { path, value } : { path, deleted: true })
     }
-    return { json: JSON.stringify(ops), captured }
+    return { json: toJson(ops, sep), captured }
   }
 
   _saved(captured, updates) {
@@ -382,16 +452,31 @@ class Zookeeper extends EventEmitter {
 
   _receive(u) {
     if (u.generation <= this._generation) return
-    if (u.origin === 'remote' && !this.autoUpdate && this.source === 'zookeeper') {
+    if (u.origin === 'remote' && !this._autoUpdate && this.source === 'zookeeper') {
       this._generation = u.generation
       return
     }
+    const from = this.source
     this._apply(u)
+    if (from !== u.source) this._notify("a 'source' listener", () => this.emit('source', { from, to: u.source, version: u.version }))
     const changes = JSON.parse(u.changes)
     if (changes.length === 0) return
     const change = { changes, origin: u.origin, version: u.version, source: u.source }
-    this.emit('change', change)
-    if (typeof this.onUpdated === 'function') this.onUpdated(change)
+    this._notify("a 'change' listener", () => this.emit('change', change))
+    if (typeof this.onUpdated === 'function') this._notify('onUpdated', () => this.onUpdated(change))
+  }
+
+  // Calls the application's code: what it throws is reported, never left to kill the process
+  // (these calls come from native events, where nothing up the stack could catch it).
+  _notify(who, call) {
+    try {
+      call()
+    } catch (err) {
+      this._warn({
+        code: 'ERR_CONFIG_LISTENER',
+        message: `${who} threw ${errorText(err)}; the configuration is applied regardless (the listener must handle its own errors)`,
+      })
+    }
   }
 
   // Makes `u` the data in use, keeping this process's unsaved changes on top of it.
@@ -417,8 +502,20 @@ class Zookeeper extends EventEmitter {
   }
 
   _warn(w) {
-    if (this.listenerCount('warning') > 0) return void this.emit('warning', w)
-    process.stderr.write(`[lemon-cluster] warning ${w.code}: ${w.message}\n`)
+    if (this.listenerCount('warning') > 0) {
+      try {
+        return void this.emit('warning', w)
+      } catch (err) {
+        // A logger that throws (a closed transport: "write after end") must not take the
+        // process down, nor the warning with it: stderr has it, and says why, once.
+        if (!this._listenerThrew) {
+          this._listenerThrew = true
+          stderr(`warning ERR_CONFIG_LISTENER: a 'warning' listener threw ${errorText(err)}; the warnings it misses are written here`)
+        }
+        return void stderr(`warning ${w.code}: ${w.message}`)
+      }
+    }
+    stderr(`warning ${w.code}: ${w.message}`)
     if (this._backlog.push(w) > 32) this._backlog.shift()
   }
 }
