@@ -144,9 +144,9 @@ impl JsConfigStore {
         let inner = self.inner.clone();
         events::subscribe(env, listener, move |tsfn| {
             let id = inner
-                .updates
+                .updates()
                 .subscribe(move |u| tsfn(ConfigUpdate::from(u)));
-            move || inner.updates.unsubscribe(id)
+            move || inner.updates().unsubscribe(id)
         })
     }
 

@@ -10,9 +10,10 @@
 //! version is the largest `mzxid`/`pzxid` in it, which grows with every write, create and delete
 //! below the root.
 //!
-//! Writing: the difference between the document read and the document wanted becomes one
-//! ZooKeeper transaction (`multi`) of creates, version-checked sets and version-checked deletes,
-//! so a save is all or nothing, and a conflict on any touched key is detected by its version.
+//! Writing: the difference between the document read and the document wanted becomes the
+//! writes of one ZooKeeper transaction (`multi`, see `ops.rs`) of creates, version-checked sets
+//! and version-checked deletes, so a save is all or nothing, and a conflict on any touched key
+//! is detected by its version.
 //!
 //! Key segments are escaped into znode names: `%` → `%25`, `/` → `%2F`, and names ZooKeeper
 //! refuses (`''`, `.`, `..`) are written with every character escaped.
@@ -20,10 +21,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use zookeeper_client::{Client, CreateMode, MultiWriter, Stat};
+use zookeeper_client::{Client, Stat};
 
-use crate::error::{from_zk, Error, Result};
-use crate::zk::Access;
+use super::ops::Op;
+use crate::error::{from_zk, Result};
 
 /// A read of the whole tree.
 #[derive(Debug, Default)]
@@ -194,24 +195,6 @@ async fn read_once(client: &Client, root: &str) -> Result<Option<(TreeRead, bool
     Ok(Some((out, torn)))
 }
 
-/// One write of a save.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    Create {
-        path: String,
-        data: Vec<u8>,
-    },
-    Set {
-        path: String,
-        data: Vec<u8>,
-        version: Option<i32>,
-    },
-    Delete {
-        path: String,
-        version: Option<i32>,
-    },
-}
-
 fn is_dir(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Object(m)) if !m.is_empty())
 }
@@ -354,69 +337,6 @@ fn delete_tree(
         path: path.to_string(),
         version: versions.get(path).copied(),
     });
-}
-
-/// About how many bytes the transaction of `ops` sends (paths and data, plus each op's header).
-pub fn request_size(ops: &[Op]) -> usize {
-    ops.iter()
-        .map(|op| match op {
-            Op::Create { path, data } | Op::Set { path, data, .. } => path.len() + data.len() + 64,
-            Op::Delete { path, .. } => path.len() + 32,
-        })
-        .sum()
-}
-
-/// Whether a failed transaction means "someone else wrote first" (re-read and retry).
-pub fn is_conflict(e: &zookeeper_client::Error) -> bool {
-    use zookeeper_client::Error as Z;
-    matches!(e, Z::BadVersion | Z::NoNode | Z::NodeExists | Z::NotEmpty)
-}
-
-/// Runs `ops` as one transaction.
-pub async fn commit(
-    client: &Client,
-    ops: &[Op],
-    access: Access,
-) -> std::result::Result<(), zookeeper_client::Error> {
-    if ops.is_empty() {
-        return Ok(());
-    }
-    let options = CreateMode::Persistent.with_acls(access.acls());
-    let mut writer: MultiWriter<'_> = client.new_multi_writer();
-    for op in ops {
-        match op {
-            Op::Create { path, data } => writer.add_create(path, data, &options)?,
-            Op::Set {
-                path,
-                data,
-                version,
-            } => writer.add_set_data(path, data, *version)?,
-            Op::Delete { path, version } => writer.add_delete(path, *version)?,
-        }
-    }
-    writer.commit().await.map(|_| ()).map_err(Into::into)
-}
-
-/// Makes sure the parents of `root` exist (the root itself is created by the first save or
-/// first sight), with the store's `access` like the znodes themselves: deleting a znode is a
-/// permission of its parent, so an open parent would let anyone delete (and re-create) the root.
-pub async fn ensure_parents(client: &Client, root: &str, access: Access) -> Result<()> {
-    let Some((parent, _)) = root.rsplit_once('/') else {
-        return Ok(());
-    };
-    if parent.is_empty() {
-        return Ok(());
-    }
-    match client
-        .mkdir(parent, &CreateMode::Persistent.with_acls(access.acls()))
-        .await
-    {
-        Ok(()) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
-        Err(e) => Err(Error::Zk {
-            operation: "mkdir".into(),
-            detail: e.to_string(),
-        }),
-    }
 }
 
 #[cfg(test)]
