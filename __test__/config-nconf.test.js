@@ -278,3 +278,26 @@ test('autoUpdate: false keeps the data first loaded; remote versions are not app
   assert.equal(conf.get('v'), 1)
   assert.equal(updates.length, 0)
 })
+
+test("register() patches nothing of nconf's: the store extends nconf's Memory store, nconf.Provider is a subclass", () => {
+  // A fresh copy of the nconf module, never registered.
+  for (const key of Object.keys(require.cache))
+    if (key.includes(`${require('node:path').sep}nconf${require('node:path').sep}`)) delete require.cache[key]
+  const fresh = require('nconf')
+  const Original = fresh.Provider
+  const own = (o) => Reflect.ownKeys(o).map((k) => [String(k), Object.getOwnPropertyDescriptor(o, k).value])
+  const before = own(Original.prototype)
+  const memoryBefore = own(fresh.Memory.prototype)
+  const { register } = require('./harness/config')
+  assert.equal(register(fresh), fresh)
+  assert.equal(register(fresh), fresh, 'twice is once')
+  assert.deepEqual(own(Original.prototype), before, 'nconf.Provider.prototype is untouched')
+  assert.deepEqual(own(fresh.Memory.prototype), memoryBefore, "nconf's Memory store is untouched")
+  assert.equal(Object.getPrototypeOf(fresh.Provider), Original, "nconf.Provider is a subclass of nconf's")
+  assert.ok(fresh instanceof Original && fresh instanceof fresh.Provider, 'the nconf object is one of them')
+  assert.equal(typeof fresh.zookeeper, 'function')
+  assert.equal(typeof new fresh.Provider().argv().env().zookeeper, 'function', 'chainable on new Providers too')
+  assert.equal(Object.getPrototypeOf(fresh.Zookeeper), fresh.Memory, "the store extends nconf's Memory store")
+  assert.equal(fresh.Zookeeper.prototype.get, fresh.Memory.prototype.get, "get() is Memory's own")
+  assert.equal(typeof fresh.Zookeeper.prototype.on, 'function', 'and emits events')
+})

@@ -71,6 +71,7 @@ declare namespace register {
     type?: 'zookeeper'
   }
 
+  /** The store: at run time a subclass of the registered nconf's Memory store, with EventEmitter's methods. */
   class Zookeeper extends EventEmitter {
     constructor(options?: ZookeeperOptions)
     type: 'zookeeper'
