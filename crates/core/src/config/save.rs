@@ -194,3 +194,134 @@ fn jitter(attempt: u32) -> Duration {
     let spread = 1 + u64::from(attempt.min(4));
     Duration::from_micros(500 + (nanos ^ u64::from(std::process::id())) % (spread * 1000))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn opts(extra: Value) -> ConfigOptions {
+        let mut o = json!({"name": "app"});
+        o.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ConfigOptions::from_value(&o).unwrap()
+    }
+
+    fn doc(v: Value) -> Arc<Map<String, Value>> {
+        Arc::new(v.as_object().unwrap().clone())
+    }
+
+    fn base(raw: Value, version: Option<i32>, stored: Value) -> Base {
+        let mut versions = BTreeMap::new();
+        if let Some(v) = version {
+            versions.insert("/app".to_string(), v);
+        }
+        Base {
+            raw: doc(raw),
+            version,
+            tree_versions: Arc::new(versions),
+            stored: doc(stored),
+        }
+    }
+
+    #[test]
+    fn one_plan_per_layout_and_nothing_when_nothing_changes() {
+        let document = opts(json!({}));
+        let tree = opts(json!({"layout": "tree"}));
+        let new = doc(json!({"a": 1}));
+        let set = |version| Op::Set {
+            path: "/app".into(),
+            data: br#"{"a":1}"#.to_vec(),
+            version,
+        };
+        let cases: [(&ConfigOptions, Base, Option<Vec<Op>>); 6] = [
+            // Document: a version-checked set of the whole document, a create when missing.
+            (
+                &document,
+                base(json!({}), Some(3), json!({})),
+                Some(vec![set(Some(3))]),
+            ),
+            (
+                &document,
+                base(json!({}), None, json!({})),
+                Some(vec![Op::Create {
+                    path: "/app".into(),
+                    data: br#"{"a":1}"#.to_vec(),
+                }]),
+            ),
+            (&document, base(json!({"a": 1}), Some(3), json!({})), None),
+            // Tree: planned from what the tree holds, not from the data in use.
+            (
+                &tree,
+                base(json!({"a": 1}), Some(0), json!({})),
+                Some(vec![
+                    Op::Set {
+                        path: "/app".into(),
+                        data: vec![],
+                        version: Some(0),
+                    },
+                    Op::Create {
+                        path: "/app/a".into(),
+                        data: b"1".to_vec(),
+                    },
+                ]),
+            ),
+            (&tree, base(json!({}), Some(0), json!({"a": 1})), None),
+            (
+                &tree,
+                base(json!({"a": 1}), None, json!({})),
+                Some(vec![
+                    Op::Create {
+                        path: "/app".into(),
+                        data: vec![],
+                    },
+                    Op::Create {
+                        path: "/app/a".into(),
+                        data: b"1".to_vec(),
+                    },
+                ]),
+            ),
+        ];
+        for (i, (o, b, want)) in cases.into_iter().enumerate() {
+            assert_eq!(plan(o, &b, &new).unwrap(), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn a_write_over_jute_maxbuffer_is_refused_naming_the_largest_key() {
+        let o = opts(json!({"juteMaxBuffer": 4096}));
+        let patch = document::parse_patch(
+            &json!([
+                {"path": ["small"], "value": 1},
+                {"path": ["big", "blob"], "value": "x".repeat(5000)},
+                {"path": ["gone"], "deleted": true}
+            ])
+            .to_string(),
+        )
+        .unwrap();
+        let ops = vec![Op::Set {
+            path: "/app".into(),
+            data: vec![b'x'; 5100],
+            version: Some(1),
+        }];
+        match fits(&o, &patch, &ops).unwrap_err() {
+            Error::ConfigTooLarge {
+                key, bytes, limit, ..
+            } => {
+                assert_eq!(key, "big:blob");
+                assert!(bytes > 5100 && limit == 4096, "{bytes} {limit}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let small = vec![Op::Set {
+            path: "/app".into(),
+            data: vec![b'x'; 3000],
+            version: Some(1),
+        }];
+        assert!(fits(&o, &patch, &small).is_ok());
+    }
+}
