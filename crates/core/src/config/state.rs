@@ -335,20 +335,19 @@ impl ConfigState {
         st.version = Some(stat.version);
         let new = match document::parse(&self.opts.path, data) {
             Ok(doc) => Arc::new(doc),
-            Err(e) => {
-                self.warnings
-                    .warn(e.code(), e.to_string(), Some(&self.opts.path));
-                if !st.settled {
-                    self.fall_back(&mut st, "the znode does not hold a JSON object");
-                }
-                return;
-            }
+            Err(e) => return self.refuse(&mut st, &e, "the znode does not hold a JSON object"),
         };
-        let origin = match &st.writing {
-            Some(w) if **w == *new => Origin::Local,
-            _ => Origin::Remote,
-        };
+        let origin = origin(&st, &new);
         self.commit(&mut st, new, origin, stat.mzxid);
+    }
+
+    /// Keeps the last good data for a version that is not usable, and says so.
+    fn refuse(&self, st: &mut State, e: &Error, why: &str) {
+        self.warnings
+            .warn(e.code(), e.to_string(), Some(&self.opts.path));
+        if !st.settled {
+            self.fall_back(st, why);
+        }
     }
 
     /// Accepts a read of the whole tree (tree layout).
@@ -374,17 +373,9 @@ impl ConfigState {
                 path: self.opts.path.clone(),
                 detail: "the tree has no keys and its root does not hold '{}' (every key deleted by hand, or the root re-created bare); write '{}' into the root to remove every key on purpose".into(),
             };
-            self.warnings
-                .warn(e.code(), e.to_string(), Some(&self.opts.path));
-            if !st.settled {
-                self.fall_back(&mut st, "the tree holds no keys");
-            }
-            return;
+            return self.refuse(&mut st, &e, "the tree holds no keys");
         }
-        let origin = match &st.writing {
-            Some(w) if **w == *new => Origin::Local,
-            _ => Origin::Remote,
-        };
+        let origin = origin(&st, &new);
         self.commit(&mut st, new, origin, read.zxid);
     }
 
@@ -467,6 +458,15 @@ impl ConfigState {
         if let Some(w) = &self.snapshot {
             w.flush(within).await;
         }
+    }
+}
+
+/// Local when `new` is what a save of ours is writing (the watch may read it before the save's
+/// reply arrives), else remote.
+fn origin(st: &State, new: &Map<String, Value>) -> Origin {
+    match &st.writing {
+        Some(w) if **w == *new => Origin::Local,
+        _ => Origin::Remote,
     }
 }
 
