@@ -2,7 +2,13 @@
 //! winston, ...) that receives the core's log records instead of stderr. Each method is bound to
 //! its object, so loggers that rely on `this` work, and called through a weak thread-safe
 //! function, so a logger never keeps the process alive.
+//!
+//! The library calls the logger itself, so what the logger throws is the library's to contain: a
+//! closed winston or pino transport throws "write after end", and an uncaught exception from a
+//! log call would end the host process over a log line. A record the logger refuses goes to
+//! stderr instead; the first time, an `ERR_LOGGER` line says which method threw and why.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
@@ -41,14 +47,14 @@ pub fn register(env: &Env, logger: Unknown<'_>) -> Result<Option<u64>> {
         if value.get_type()? != ValueType::Function {
             continue;
         }
-        let f: Function<String, ()> = unsafe { value.cast()? };
+        let f: Function<String, Unknown> = unsafe { value.cast()? };
         let bound = f.bind(logger)?;
         let tsfn = bound
             .build_threadsafe_function::<String>()
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        methods.push((level, tsfn));
+        methods.push((level, name, tsfn));
     }
     if methods.is_empty() {
         return Err(js_error(
@@ -59,6 +65,7 @@ pub fn register(env: &Env, logger: Unknown<'_>) -> Result<Option<u64>> {
             ),
         ));
     }
+    let told = Arc::new(AtomicBool::new(false));
     let sink: lemon_core::log::Sink = Arc::new(move |level, line| {
         // TRACE records go to `debug`.
         let level = if level == Level::TRACE {
@@ -66,9 +73,36 @@ pub fn register(env: &Env, logger: Unknown<'_>) -> Result<Option<u64>> {
         } else {
             level
         };
-        if let Some((_, f)) = methods.iter().find(|(l, _)| *l == level) {
-            f.call(line.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+        if let Some((_, name, f)) = methods.iter().find(|(l, _, _)| *l == level) {
+            let record = line.to_string();
+            let told = told.clone();
+            let name = *name;
+            f.call_with_return_value(
+                record.clone(),
+                ThreadsafeFunctionCallMode::NonBlocking,
+                move |outcome, _env| {
+                    if let Err(thrown) = outcome {
+                        refused(&told, name, level, &thrown.reason, &record);
+                    }
+                    Ok(())
+                },
+            );
         }
     });
     Ok(Some(lemon_core::log::add_sink(sink)))
+}
+
+/// A record the logger's `name` method threw on: to stderr, with one `ERR_LOGGER` line the first
+/// time saying what happened.
+fn refused(told: &AtomicBool, name: &str, level: Level, reason: &str, record: &str) {
+    if !told.swap(true, Ordering::Relaxed) {
+        let reason: String = reason.chars().take(300).collect();
+        lemon_core::log::to_stderr(
+            Level::WARN,
+            &format!(
+                "ERR_LOGGER: the logger's {name}() threw ({reason}); the records it refuses are written here instead"
+            ),
+        );
+    }
+    lemon_core::log::to_stderr(level, record);
 }

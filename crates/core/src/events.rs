@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
+mod limit;
+
 /// A warning: something was skipped or degraded, and the application should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
@@ -82,17 +84,25 @@ const BACKLOG: usize = 32;
 /// Where warnings go: always to the log (see [`crate::log`]: the application's `logger`, else
 /// stderr), and to every `warning` listener. Warnings emitted while nobody listened are kept (the
 /// last 32) and handed to the first listener that subscribes: a listener attached right after
-/// `new Cluster()` still hears why the first connection attempt failed.
+/// `new Cluster()` still hears why the first connection attempt failed. Repeats are rate-limited
+/// per code (see [`limit`]): a burst, then one warning that counts what was left out.
 #[derive(Default)]
 pub struct Warnings {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
     emitter: Emitter<Warning>,
     backlog: Mutex<std::collections::VecDeque<Warning>>,
+    limiter: Mutex<limit::Limiter>,
 }
 
 impl Warnings {
     /// Adds a listener and replays the backlog to it.
     pub fn subscribe(&self, f: impl Fn(&Warning) + Send + Sync + 'static) -> u64 {
         let backlog: Vec<Warning> = self
+            .shared
             .backlog
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -101,27 +111,70 @@ impl Warnings {
         for w in &backlog {
             f(w);
         }
-        self.emitter.subscribe(f)
+        self.shared.emitter.subscribe(f)
     }
 
     /// Removes a listener.
     pub fn unsubscribe(&self, id: u64) {
-        self.emitter.unsubscribe(id);
+        self.shared.emitter.unsubscribe(id);
     }
 
     /// Removes every listener and the backlog.
     pub fn clear(&self) {
-        self.emitter.clear();
-        self.backlog
+        self.shared.emitter.clear();
+        self.shared
+            .backlog
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
     }
 
     pub fn warn(&self, code: &'static str, message: impl Into<String>, path: Option<&str>) {
+        let admit = self
+            .shared
+            .limiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(code, crate::stats::mono_ms());
+        match admit {
+            limit::Admit::Deliver { summary } => {
+                if summary > 0 {
+                    self.shared
+                        .deliver(code, limit::summary(code, summary), None);
+                }
+                self.shared.deliver(code, message.into(), path);
+            }
+            limit::Admit::Suppress { first: true } => {
+                // The count goes out at the window's end even if no warning of this code follows.
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return;
+                };
+                let shared = Arc::downgrade(&self.shared);
+                runtime.spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(limit::WINDOW_MS)).await;
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    let n = shared
+                        .limiter
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take_suppressed(code);
+                    if n > 0 {
+                        shared.deliver(code, limit::summary(code, n), None);
+                    }
+                });
+            }
+            limit::Admit::Suppress { first: false } => {}
+        }
+    }
+}
+
+impl Shared {
+    fn deliver(&self, code: &'static str, message: String, path: Option<&str>) {
         let w = Warning {
             code,
-            message: message.into(),
+            message,
             path: path.map(str::to_string),
         };
         tracing::warn!("{}: {}", w.code, w.message);
@@ -170,5 +223,23 @@ mod tests {
             s2.lock().unwrap().is_empty(),
             "the backlog is handed over once"
         );
+    }
+
+    #[test]
+    fn repeats_are_limited_and_counted() {
+        let w = Warnings::default();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        w.subscribe(move |x| s.lock().unwrap().push(x.code));
+        for _ in 0..100 {
+            w.warn("ERR_A", "again", None);
+        }
+        w.warn("ERR_B", "other", None);
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.iter().filter(|c| **c == "ERR_A").count(),
+            limit::BURST as usize
+        );
+        assert_eq!(seen.last(), Some(&"ERR_B"));
     }
 }

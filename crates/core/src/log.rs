@@ -74,14 +74,19 @@ fn deliver(level: Level, line: &str) {
         .map(|(_, s)| s.clone())
         .collect();
     if sinks.is_empty() {
-        eprintln!(
-            "[lemon-cluster] {} {line}",
-            level.as_str().to_ascii_lowercase()
-        );
+        to_stderr(level, line);
     }
     for s in sinks {
         s(level, line);
     }
+}
+
+/// Writes one record to stderr as `[lemon-cluster] warn …` (also for a logger that refused it).
+pub fn to_stderr(level: Level, line: &str) {
+    eprintln!(
+        "[lemon-cluster] {} {line}",
+        level.as_str().to_ascii_lowercase()
+    );
 }
 
 struct Forward {

@@ -39,7 +39,17 @@ impl Consumer {
                 self.schedule_failback(method, body, opts, s, &e);
                 Ok(degraded(&s.fallback, e))
             }
-            _ if e.degradable() && s.fallback != Fallback::None => Ok(degraded(&s.fallback, e)),
+            _ if e.degradable() && s.fallback != Fallback::None => {
+                // A fallback hides the failure from the caller, not from the operator.
+                self.report(
+                    e.code(),
+                    format!(
+                        "call {}.{method} answered by its fallback: {e}",
+                        self.service.service
+                    ),
+                );
+                Ok(degraded(&s.fallback, e))
+            }
             _ => Err(e),
         }
     }
