@@ -69,6 +69,16 @@ test('a logger whose every method throws does not crash the host: stderr takes o
   assert.match(stderr, /\[lemon-cluster\] info provider registered/)
 })
 
+test('an async logger whose promise rejects does not crash the host either', async () => {
+  const { code, stdout, stderr } = await child([suite.zk.connectString, 'rejecting-logger', String(await deadPort())])
+  assert.equal(code, 0, stderr)
+  assert.equal(stdout, 'survived')
+  const told = stderr.split('\n').filter((l) => /ERR_LOGGER/.test(l))
+  assert.equal(told.length, 1, stderr)
+  assert.match(told[0], /the logger's warn\(\) threw \(transport closed\)/)
+  assert.match(stderr, /\[lemon-cluster\] warn ERR_ZK_UNAVAILABLE: cannot reach ZooKeeper/)
+})
+
 test('250 junk provider nodes print a few warnings and one count of the rest, each once', async () => {
   await junkNodes('junk', 250)
   // The window is 10 s: the count is printed at its end.
