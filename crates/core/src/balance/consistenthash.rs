@@ -206,7 +206,7 @@ impl ConsistentHash {
 mod tests {
     use super::*;
     use crate::balance::testing::{assert_shares, candidates};
-    use crate::balance::Rng;
+    use crate::rng::Rng;
 
     fn owners(ch: &ConsistentHash, cs: &Candidates, keys: usize) -> Vec<String> {
         let mut rng = Rng::new(0);

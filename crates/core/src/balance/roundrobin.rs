@@ -225,7 +225,8 @@ impl Balancer for RoundRobin {
 mod tests {
     use super::*;
     use crate::balance::testing::candidates;
-    use crate::balance::{Candidate, Rng};
+    use crate::balance::Candidate;
+    use crate::rng::Rng;
 
     fn pick(rr: &RoundRobin, method: &str, cs: &Candidates) -> Option<usize> {
         let mut rng = Rng::new(0);

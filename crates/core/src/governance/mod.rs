@@ -23,9 +23,9 @@ use serde_json::Value;
 use tokio::sync::watch as channel;
 
 use crate::balance;
+use crate::cluster::Mode;
 use crate::error::{Error, Result};
 use crate::options::Fields;
-use crate::policy::Mode;
 use crate::route::GrayRule;
 
 pub use watch::follow_node;

@@ -37,7 +37,7 @@ pub const MAX_BATCH: usize = 16_384;
 pub const RECONNECT_GRACE: Duration = Duration::from_secs(20);
 use crate::error::{from_zk, Error, Result};
 use crate::events::{Emitter, Warnings};
-use crate::stats::lock;
+use crate::lock::lock;
 use crate::zk::{follow_sessions, ZkSession};
 
 /// The provider set of one service, shared by its watch task and its callers.
