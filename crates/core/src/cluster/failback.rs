@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 
 use super::{retryable, Directory, Invoker, Plan};
 use crate::error::Error;
+use crate::events::WarningCode;
 use crate::lock::lock;
 
 /// Pending background calls per consumer.
@@ -88,8 +89,8 @@ pub(super) fn schedule<D: Directory>(
 ) {
     let service = invoker.service.clone();
     if !retryable(first, idempotent) {
-        invoker.reports.report(
-            first.code(),
+        invoker.reports.error(
+            first,
             format!("failback call {service}.{method} failed and is not retried (the request may have reached the provider and the method is not idempotent): {first}"),
         );
         return;
@@ -131,16 +132,16 @@ pub(super) fn schedule<D: Directory>(
                 }
             }
             if let Some(dir) = directory.upgrade() {
-                dir.invoker().reports.report(
-                    "ERR_FAILBACK",
+                dir.invoker().reports.warn(
+                    WarningCode::Failback,
                     format!("failback call {service}.{method} gave up: {last}"),
                 );
             }
         }
     };
     if !invoker.failback.push(task) {
-        invoker.reports.report(
-            "ERR_OVERLOADED",
+        invoker.reports.warn(
+            WarningCode::Overloaded,
             format!(
                 "failback call {}.{method}: {MAX_PENDING} retries already pending, this one is dropped: {first}",
                 invoker.service

@@ -15,8 +15,8 @@ pub(super) fn settle(
     fallback: &Fallback,
     e: Error,
 ) -> Answer {
-    reporter.report(
-        e.code(),
+    reporter.error(
+        &e,
         format!("failsafe call {service}.{method} resolved without a reply: {e}"),
     );
     Answer::degraded(fallback, e)

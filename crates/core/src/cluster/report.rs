@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use crate::clock::mono_ms;
-use crate::events::Warnings;
+use crate::error::Error;
+use crate::events::{WarningCode, Warnings};
 use crate::lock::lock;
 
 /// Rate-limited warnings of one consumer.
@@ -23,16 +24,27 @@ impl Reporter {
     }
 
     /// Reports a swallowed failure, unless one went out less than a second ago.
-    pub fn report(&self, code: &'static str, message: String) {
-        let admitted = lock(&self.limiter).admit(mono_ms());
-        if let Some(suppressed) = admitted {
-            let message = if suppressed > 0 {
-                format!("{message} ({suppressed} similar report(s) suppressed in the last second)")
-            } else {
-                message
-            };
+    pub fn warn(&self, code: WarningCode, message: String) {
+        if let Some(message) = self.admit(message) {
             self.warnings.warn(code, message, None);
         }
+    }
+
+    /// Reports the error a call swallowed, unless a report went out less than a second ago.
+    pub fn error(&self, e: &Error, message: String) {
+        if let Some(message) = self.admit(message) {
+            self.warnings.error(e, message, None);
+        }
+    }
+
+    /// The message to send now, counting those left out, or `None` when it must be left out.
+    fn admit(&self, message: String) -> Option<String> {
+        let suppressed = lock(&self.limiter).admit(mono_ms())?;
+        Some(if suppressed > 0 {
+            format!("{message} ({suppressed} similar report(s) suppressed in the last second)")
+        } else {
+            message
+        })
     }
 }
 

@@ -22,7 +22,7 @@ use super::secret;
 use super::snapshot::{self, SnapshotWriter};
 use super::tree::{self, TreeRead};
 use crate::error::{Error, Result};
-use crate::events::{Emitter, Warnings};
+use crate::events::{Emitter, WarningCode, Warnings};
 use crate::zk::{auth, Access, ZkOptions, ZkSession};
 
 /// Updates kept for callers that catch up after a synchronous call.
@@ -281,7 +281,7 @@ impl ConfigStore {
                 Ok(doc) => doc.map(|d| (p, d)),
                 Err(e) => {
                     self.warnings
-                        .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                        .error(&e, e.to_string(), Some(&self.opts.path));
                     None
                 }
             },
@@ -290,7 +290,7 @@ impl ConfigStore {
             Some((file, doc)) => {
                 self.install(st, Arc::new(doc), Source::Snapshot);
                 self.warnings.warn(
-                    "ERR_CONFIG_STALE",
+                    WarningCode::ConfigStale,
                     format!(
                         "{why}: running on the snapshot {} for {} until ZooKeeper answers",
                         file.display(),
@@ -300,7 +300,7 @@ impl ConfigStore {
                 );
             }
             None => self.warnings.warn(
-                "ERR_CONFIG_STALE",
+                WarningCode::ConfigStale,
                 format!(
                     "{why}: running on an empty configuration for {} until ZooKeeper answers (no snapshot{})",
                     self.opts.path,
@@ -316,7 +316,7 @@ impl ConfigStore {
         let (view, errors) = secret::unseal(&raw, self.opts.key.as_ref(), &self.opts.separator);
         for e in errors {
             self.warnings
-                .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                .error(&e, e.to_string(), Some(&self.opts.path));
         }
         st.raw = raw;
         st.view = Arc::new(view);
@@ -335,7 +335,7 @@ impl ConfigStore {
             Ok(doc) => Arc::new(doc),
             Err(e) => {
                 self.warnings
-                    .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                    .error(&e, e.to_string(), Some(&self.opts.path));
                 if !st.settled {
                     self.fall_back(&mut st, "the znode does not hold a JSON object");
                 }
@@ -406,7 +406,7 @@ impl ConfigStore {
         }
         if st.version.take().is_some() {
             self.warnings.warn(
-                "ERR_CONFIG_NODE_DELETED",
+                WarningCode::ConfigNodeDeleted,
                 format!(
                     "{} was deleted; keeping the last configuration and waiting for it to come back",
                     self.opts.path

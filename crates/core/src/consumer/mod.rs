@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use crate::balance::{self, Balancer};
 use crate::cluster::{Answer, Attempts, Directory, Invoker, InvokerOptions, Mode, Peer, Plan};
 use crate::error::{Error, Result};
-use crate::events::{Emitter, Warnings};
+use crate::events::{Emitter, WarningCode, Warnings};
 use crate::governance::{follow_node, Configurators, Governance};
 use crate::hash::hash_bytes;
 use crate::lock::{lock, read, write};
@@ -138,7 +138,7 @@ impl Consumer {
                 move |data| {
                     if let Err(e) = g.set_routers(data) {
                         w.warn(
-                            "ERR_BAD_ROUTER",
+                            WarningCode::BadRouter,
                             format!("kept the previous rule: {path}: {e}"),
                             Some(&path),
                         );
@@ -159,7 +159,7 @@ impl Consumer {
                 move |data| {
                     if let Err(e) = g.set_configurators(data) {
                         w.warn(
-                            "ERR_BAD_CONFIGURATOR",
+                            WarningCode::BadConfigurator,
                             format!("kept the previous overrides: {path}: {e}"),
                             Some(&path),
                         );

@@ -35,8 +35,8 @@ pub(super) async fn register_consumer(
             Err(e) => {
                 if !warned && !matches!(e, Error::ZkUnavailable { .. }) {
                     warned = true;
-                    warnings.warn(
-                        e.code(),
+                    warnings.error(
+                        &e,
                         format!("could not register the consumer under {folder}: {e}; retrying"),
                         Some(&folder),
                     );

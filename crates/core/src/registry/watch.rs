@@ -36,7 +36,7 @@ pub const MAX_BATCH: usize = 16_384;
 /// register again.
 pub const RECONNECT_GRACE: Duration = Duration::from_secs(20);
 use crate::error::{from_zk, Error, Result};
-use crate::events::{Emitter, Warnings};
+use crate::events::{Emitter, WarningCode, Warnings};
 use crate::lock::lock;
 use crate::zk::{follow_sessions, ZkSession};
 
@@ -140,7 +140,7 @@ impl LiveProviders {
             }
             for r in dir.replace_all(nodes) {
                 warnings.warn(
-                    "ERR_BAD_PROVIDER_NODE",
+                    WarningCode::BadProviderNode,
                     format!(
                         "skipped cached provider node {folder}/{}: {}",
                         r.name, r.reason
@@ -209,13 +209,13 @@ impl LiveProviders {
                     .as_secs()
             });
             warnings.warn(
-                "ERR_PROVIDERS_EMPTY",
+                WarningCode::ProvidersEmpty,
                 format!("ZooKeeper lists no provider under {folder} just after a reconnect (sessions expired?); keeping the last {last} for up to {left} s while they register again"),
                 Some(folder),
             );
         } else if !hold && p.holding && empty {
             warnings.warn(
-                "ERR_PROVIDERS_EMPTY",
+                WarningCode::ProvidersEmpty,
                 format!("still no provider under {folder}: the last known list is no longer used"),
                 Some(folder),
             );
@@ -256,7 +256,7 @@ impl LiveProviders {
         for r in rejected {
             let path = format!("{folder}/{}", r.name);
             warnings.warn(
-                "ERR_BAD_PROVIDER_NODE",
+                WarningCode::BadProviderNode,
                 format!("skipped provider node {path}: {}", r.reason),
                 Some(&path),
             );
@@ -283,7 +283,7 @@ pub async fn follow_providers(
     let mut on_error = |e: &Error, failures: u32| {
         if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
             warnings.warn(
-                "ERR_ZK",
+                WarningCode::Zk,
                 format!("watching {folder}: {e}; retrying"),
                 Some(&folder),
             );

@@ -21,7 +21,7 @@ use zookeeper_client::{Client, CreateMode, SessionState};
 use super::auth::{self, Access, Credentials};
 use super::folder::{self, Folder};
 use crate::error::{Error, Result};
-use crate::events::Warnings;
+use crate::events::{WarningCode, Warnings};
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]
@@ -305,7 +305,7 @@ impl ZkSession {
     async fn check_folder(&self, client: &Client, folder: &str) {
         if self.opts.access != Access::Open && folder::is_open(client, folder).await {
             self.warnings.warn(
-                "ERR_ZK_ACL",
+                WarningCode::ZkAcl,
                 format!(
                     "{folder} lets anyone add or delete nodes, so the `acl` of the nodes in it does not protect them; \
                      restrict it (zkCli, authenticated as the owner: setAcl {folder} auth::cdrwa,world:anyone:r)"
@@ -345,8 +345,8 @@ impl ZkSession {
                 }
                 Err(e) => {
                     entry.path = None;
-                    self.warnings.warn(
-                        e.code(),
+                    self.warnings.error(
+                        &e,
                         format!(
                             "could not re-create {}/{}…: {e}; will retry on the next reconnect",
                             entry.parent, entry.prefix
@@ -395,7 +395,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
             Err(detail) => {
                 if failures == 0 {
                     session.warnings.warn(
-                        "ERR_ZK_UNAVAILABLE",
+                        WarningCode::ZkUnavailable,
                         format!(
                             "cannot reach ZooKeeper at {}: {detail}; retrying in the background",
                             opts.connect
@@ -433,7 +433,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
                 SessionState::Disconnected => {
                     session.publish(|e| e.connected = false);
                     session.warnings.warn(
-                        "ERR_ZK_DISCONNECTED",
+                        WarningCode::ZkDisconnected,
                         format!("lost the connection to ZooKeeper at {}; reconnecting, last known state kept", opts.connect),
                         None,
                     );
@@ -453,9 +453,9 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
                         return;
                     }
                     let code = if state == SessionState::AuthFailed {
-                        "ERR_ZK_AUTH"
+                        WarningCode::ZkAuth
                     } else {
-                        "ERR_ZK_SESSION_EXPIRED"
+                        WarningCode::ZkSessionExpired
                     };
                     session.warnings.warn(
                         code,
