@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::consumer::{Consumer, ConsumerOptions};
 use crate::error::{Error, Result};
 use crate::events::Warnings;
+use crate::lock::lock;
 use crate::metrics::{Metrics, StatsdOptions};
 use crate::options::Fields;
 use crate::provider::{ProvideOptions, Registration};
@@ -265,7 +266,7 @@ impl Client {
             ProvideOptions::from_value(options, &self.host, crate::now_ms(), std::process::id())?;
         let reg =
             Arc::new(Registration::create(self.session.clone(), &self.opts.root, opts).await?);
-        let mut regs = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut regs = lock(&self.registrations);
         regs.retain(|r| r.strong_count() > 0);
         regs.push(Arc::downgrade(&reg));
         Ok(reg)
@@ -296,7 +297,7 @@ impl Client {
         if let Some(dir) = &self.opts.cache_dir {
             consumer.use_cache(dir, self.warnings.clone());
         }
-        let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut consumers = lock(&self.consumers);
         consumers.retain(|c| c.strong_count() > 0);
         consumers.push(Arc::downgrade(&consumer));
         Ok(consumer)
@@ -304,10 +305,7 @@ impl Client {
 
     /// Every live consumer's stats, and the session's state.
     pub fn stats(&self) -> ClientStats {
-        let consumers: Vec<_> = self
-            .consumers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let consumers: Vec<_> = lock(&self.consumers)
             .iter()
             .filter_map(Weak::upgrade)
             .filter(|c| !c.is_closed())
@@ -327,19 +325,11 @@ impl Client {
     /// Closes every consumer and ends the session, so every ephemeral node of this process
     /// disappears now. Idempotent.
     pub async fn close(&self) {
-        let consumers: Vec<_> = self
-            .consumers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let consumers: Vec<_> = lock(&self.consumers).drain(..).collect();
         for c in consumers.iter().filter_map(Weak::upgrade) {
             c.close().await;
         }
-        self.registrations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        lock(&self.registrations).clear();
         self.session.close(CLOSE_TIMEOUT).await;
         self.warnings.clear();
     }

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
+use crate::lock::lock;
 
 /// A warning: something was skipped or degraded, and the application should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,39 +36,27 @@ impl<T> Default for Emitter<T> {
 impl<T> Emitter<T> {
     /// Adds a listener; the returned id removes it again.
     pub fn subscribe(&self, f: impl Fn(&T) + Send + Sync + 'static) -> u64 {
-        let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = lock(&self.next_id);
         *next += 1;
         let id = *next;
-        self.listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((id, Arc::new(f)));
+        lock(&self.listeners).push((id, Arc::new(f)));
         id
     }
 
     /// Removes a listener added by [`Emitter::subscribe`].
     pub fn unsubscribe(&self, id: u64) {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(i, _)| *i != id);
+        lock(&self.listeners).retain(|(i, _)| *i != id);
     }
 
     /// Removes every listener (on close, so nothing calls into JavaScript any more).
     pub fn clear(&self) {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        lock(&self.listeners).clear();
     }
 
     /// Calls every listener; returns how many there were.
     pub fn emit(&self, event: &T) -> usize {
         // Clone the list so a listener may subscribe or unsubscribe without deadlocking.
-        let listeners: Vec<Listener<T>> = self
-            .listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let listeners: Vec<Listener<T>> = lock(&self.listeners)
             .iter()
             .map(|(_, l)| l.clone())
             .collect();
@@ -154,12 +143,7 @@ pub struct Warnings {
 impl Warnings {
     /// Adds a listener and replays the backlog to it.
     pub fn subscribe(&self, f: impl Fn(&Warning) + Send + Sync + 'static) -> u64 {
-        let backlog: Vec<Warning> = self
-            .backlog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let backlog: Vec<Warning> = lock(&self.backlog).drain(..).collect();
         for w in &backlog {
             f(w);
         }
@@ -174,10 +158,7 @@ impl Warnings {
     /// Removes every listener and the backlog.
     pub fn clear(&self) {
         self.emitter.clear();
-        self.backlog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        lock(&self.backlog).clear();
     }
 
     /// Emits a warning of this code.
@@ -199,7 +180,7 @@ impl Warnings {
         };
         tracing::warn!("{}: {}", w.code, w.message);
         if self.emitter.emit(&w) == 0 {
-            let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut backlog = lock(&self.backlog);
             if backlog.len() == BACKLOG {
                 backlog.pop_front();
             }

@@ -23,6 +23,7 @@ use super::snapshot::{self, SnapshotWriter};
 use super::tree::{self, TreeRead};
 use crate::error::{Error, Result};
 use crate::events::{Emitter, WarningCode, Warnings};
+use crate::lock::lock;
 use crate::zk::{auth, Access, ZkOptions, ZkSession};
 
 /// Updates kept for callers that catch up after a synchronous call.
@@ -165,7 +166,7 @@ impl ConfigStore {
             store.session.clone(),
             Arc::downgrade(&store),
         ));
-        *store.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        *lock(&store.follower) = Some(task);
         store
     }
 
@@ -195,7 +196,7 @@ impl ConfigStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// Where the data in use comes from.
@@ -450,12 +451,7 @@ impl ConfigStore {
 
     /// Stops following, ends the session and writes the last snapshot. Idempotent.
     pub async fn close(&self) {
-        if let Some(task) = self
-            .follower
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(task) = lock(&self.follower).take() {
             task.abort();
         }
         self.session.close(Duration::from_secs(2)).await;

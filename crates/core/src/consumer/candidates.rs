@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::balance::warmup::warm_weight;
 use crate::cluster::{Peer, Targets};
 use crate::governance::{Configurators, Routers};
+use crate::lock::lock;
 use crate::registry::Provider;
 use crate::route::{route, Empty, Route};
 use crate::stats::ProviderStats;
@@ -104,7 +105,7 @@ impl CandidateLists {
     pub fn get(&self, q: &Inputs<'_>, peer: impl Fn(&str) -> Peer) -> Result<Arc<Targets>, Empty> {
         let lane = usize::from(q.gray);
         {
-            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let entries = lock(&self.entries);
             if let Some(e) = entries.get(q.method).and_then(|m| m[lane].as_ref()) {
                 if e.serves(q) {
                     return Ok(e.list.clone());
@@ -139,7 +140,7 @@ impl CandidateLists {
         } else {
             u64::MAX
         };
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = lock(&self.entries);
         if entries.len() >= MAX_METHODS && !entries.contains_key(q.method) {
             entries.clear();
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::CacheFile;
-use super::watch::LiveProviders;
+use super::live::LiveProviders;
 use crate::events::{WarningCode, Warnings};
 
 /// Coalesces bursts of changes (a redeploy of 50 providers) into one write.

@@ -22,6 +22,7 @@ use super::auth::{self, Access, Credentials};
 use super::folder::{self, Folder};
 use crate::error::{Error, Result};
 use crate::events::{WarningCode, Warnings};
+use crate::lock::{lock, read, write};
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ impl ZkSession {
             supervisor: std::sync::Mutex::new(None),
         });
         let handle = tokio::spawn(supervise(Arc::downgrade(&session)));
-        *session.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        *lock(&session.supervisor) = Some(handle);
         session
     }
 
@@ -107,9 +108,7 @@ impl ZkSession {
                 what: "the ZooKeeper session".into(),
             });
         }
-        self.client
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        read(&self.client)
             .clone()
             .ok_or_else(|| Error::ZkUnavailable {
                 detail: format!(
@@ -240,19 +239,10 @@ impl ZkSession {
             e.closed = true;
             e.connected = false;
         });
-        if let Some(handle) = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(handle) = lock(&self.supervisor).take() {
             handle.abort();
         }
-        let client = self
-            .client
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let client = write(&self.client).take();
         if let Some(client) = client {
             let mut states = client.state_watcher();
             // Dropping the last handle makes the library send CloseSession and wait for the reply.
@@ -414,7 +404,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
         }
         failures = 0;
         let mut states = client.state_watcher();
-        *session.client.write().unwrap_or_else(|e| e.into_inner()) = Some(client);
+        *write(&session.client) = Some(client);
         session.publish(|e| {
             e.session += 1;
             e.reconnects = 0;
@@ -447,7 +437,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
                     });
                 }
                 SessionState::Expired | SessionState::AuthFailed | SessionState::Closed => {
-                    *session.client.write().unwrap_or_else(|e| e.into_inner()) = None;
+                    *write(&session.client) = None;
                     session.publish(|e| e.connected = false);
                     if session.epoch().closed {
                         return;
