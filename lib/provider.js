@@ -7,11 +7,12 @@
 
 const dns = require('node:dns/promises')
 const net = require('node:net')
+const { checkName } = require('../index.js')
+const { invalidArg: invalid } = require('./errors')
 const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 const DEFAULT_DRAIN_TIMEOUT_MS = 10000
-const SEGMENT = /^[^/\u0000-\u001f\u007f]+$/
 // How long the rest of an oversized body is read (and dropped) before the 413 goes out anyway.
 const BODY_DRAIN_MS = 5000
 
@@ -24,17 +25,11 @@ class RequestError extends Error {
   }
 }
 
-function invalid(field, reason) {
-  const e = new TypeError(`invalid argument \`${field}\`: ${reason}`)
-  e.code = 'ERR_INVALID_ARG'
-  e.field = field
-  return e
-}
-
+// `app`, `group` and method names follow the core's rule (the binding's `checkName`), so a
+// service declared here is one the registry accepts.
 function checkSegment(field, value) {
   if (typeof value !== 'string' || value === '') throw invalid(field, 'must be a non-empty string')
-  if (value === '.' || value === '..' || !SEGMENT.test(value))
-    throw invalid(field, `must not contain '/' or control characters, and not be '.' or '..'`)
+  checkName(field, value)
 }
 
 /**

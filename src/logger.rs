@@ -156,7 +156,8 @@ fn refused(told: &AtomicBool, name: &str, level: Level, reason: &str, record: &s
         lemon_core::log::to_stderr(
             Level::WARN,
             &format!(
-                "ERR_LOGGER: the logger's {name}() threw ({reason}); the records it refuses are written here instead"
+                "{}: the logger's {name}() threw ({reason}); the records it refuses are written here instead",
+                lemon_core::events::WarningCode::Logger.as_str()
             ),
         );
     }
