@@ -58,8 +58,9 @@ pub fn split<'env>(
                     kept.push((key, v));
                     continue;
                 }
-                let field = format!("{prefix}.{key}");
-                refuse_non_finite(env, &field, &v, 3)?;
+                if matches!(t, ValueType::Number | ValueType::Object) {
+                    refuse_non_finite(env, &format!("{prefix}.{key}"), &v, 3)?;
+                }
                 let json = env.from_js_value::<Value, _>(v).map_err(|e| {
                     js_error(
                         env,
