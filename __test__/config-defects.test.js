@@ -187,14 +187,14 @@ test('a chroot that does not exist: one clear error naming it and how to create 
   const took = Date.now() - started
   assert.ok(took < 4000, `use() waited ${took} ms for an answer it already had`)
   assert.equal(store.source, 'empty')
-  await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_CHROOT'), { what: 'the chroot warning' })
-  const w = warnings.find((x) => x.code === 'ERR_ZK_CHROOT')
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_NO_CHROOT'), { what: 'the chroot warning' })
+  const w = warnings.find((x) => x.code === 'ERR_ZK_NO_CHROOT')
   assert.match(w.message, /\/no-such-chroot\/apps/)
   assert.match(w.message, /create \/no-such-chroot/)
   const messages = warnings.map((x) => x.message).join('\n')
   assert.doesNotMatch(messages, /did not answer within connectTimeoutMs/)
   conf.set('a', 1)
-  await assert.rejects(save(conf), (e) => e.code === 'ERR_ZK_CHROOT' && /no-such-chroot/.test(e.message))
+  await assert.rejects(save(conf), (e) => e.code === 'ERR_ZK_NO_CHROOT' && /no-such-chroot/.test(e.message))
   // Once an operator creates it, the store gets there by itself.
   await zkCreate(suite.zk.connectString, '/no-such-chroot/apps', undefined, { parents: true })
   await waitFor(() => store.source === 'zookeeper', { timeoutMs: 15000, what: 'the store to find the chroot' })

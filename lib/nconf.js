@@ -17,6 +17,7 @@
 
 const { EventEmitter } = require('node:events')
 const native = require('../index.js')
+const { codedError, invalidArg } = require('./errors')
 
 const ROOT = Symbol('root')
 // Marks our classes, also across copies of this file (two versions of the package in one app).
@@ -45,12 +46,6 @@ const SECRET_OPTIONS = new Set(['auth', 'secretKey'])
 // Save errors that the same pending changes would meet again.
 const FINAL = new Set(['ERR_CONFIG_TOO_LARGE', 'ERR_INVALID_ARG', 'ERR_CONFIG_READ_ONLY'])
 
-function codedError(code, message, extra) {
-  const err = new Error(message)
-  err.code = code
-  return Object.assign(err, extra)
-}
-
 // What a bad option value is called in a message: its type, and the value when it is short.
 function describe(value) {
   if (typeof value === 'string') return value.length <= 40 ? `the string ${JSON.stringify(value)}` : 'a string'
@@ -59,8 +54,7 @@ function describe(value) {
 }
 
 function invalid(field, reason, value) {
-  const got = arguments.length > 2 ? `, got ${describe(value)}` : ''
-  return codedError('ERR_INVALID_ARG', `invalid argument \`${field}\`: ${reason}${got}`, { field })
+  return invalidArg(field, arguments.length > 2 ? `${reason}, got ${describe(value)}` : reason)
 }
 
 const own = (obj, key) => obj !== null && typeof obj === 'object' && Object.prototype.hasOwnProperty.call(obj, key)
@@ -234,7 +228,7 @@ function storeClass(Memory) {
         if (event === 'warning') for (const w of this._backlog.splice(0)) listener.call(this, w)
       })
       this._offs.push(handle.onUpdate((u) => this._guard(() => this._receive(u))))
-      this._offs.push(handle.onWarning((w) => this._guard(() => this._warn(w))))
+      this._offs.push(handle.onWarning((w) => this._guard(() => this._warn(w, true))))
     }
 
     // --- nconf's Memory store contract ---------------------------------------------------------
@@ -368,7 +362,7 @@ function storeClass(Memory) {
       try {
         run()
       } catch (err) {
-        stderr(`warning ERR_INTERNAL: the zookeeper store failed to handle an event: ${errorText(err)}`)
+        stderr(`warn ERR_INTERNAL: the zookeeper store failed to handle an event: ${errorText(err)}`)
       }
     }
 
@@ -496,7 +490,9 @@ function storeClass(Memory) {
       this.version = u.version
     }
 
-    _warn(w) {
+    // `logged`: a warning of the core, already in the log (stderr by default); printing it here
+    // too would show every warning twice.
+    _warn(w, logged = false) {
       if (this.listenerCount('warning') > 0) {
         try {
           return void this.emit('warning', w)
@@ -505,12 +501,13 @@ function storeClass(Memory) {
           // process down, nor the warning with it: stderr has it, and says why, once.
           if (!this._listenerThrew) {
             this._listenerThrew = true
-            stderr(`warning ERR_CONFIG_LISTENER: a 'warning' listener threw ${errorText(err)}; the warnings it misses are written here`)
+            stderr(`warn ERR_CONFIG_LISTENER: a 'warning' listener threw ${errorText(err)}; the warnings it misses are written here`)
           }
-          return void stderr(`warning ${w.code}: ${w.message}`)
+          if (!logged) stderr(`warn ${w.code}: ${w.message}`)
+          return
         }
       }
-      stderr(`warning ${w.code}: ${w.message}`)
+      if (!logged) stderr(`warn ${w.code}: ${w.message}`)
       if (this._backlog.push(w) > 32) this._backlog.shift()
     }
   }

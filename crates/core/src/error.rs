@@ -44,6 +44,9 @@ pub enum Error {
         path: String,
         identity: Option<String>,
     },
+    /// The connect string names a chroot (`host:port/chroot`) that does not exist in ZooKeeper:
+    /// every path of the session would be missing.
+    ZkNoChroot { chroot: String, hosts: String },
     /// The object was closed; nothing more can be done with it.
     Closed { what: String },
     /// Every provider that could serve the call is ejected by its circuit breaker (only when
@@ -71,9 +74,6 @@ pub enum Error {
     ConfigReadOnly { path: String },
     /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
     ConfigDecrypt { key: String, detail: String },
-    /// The session's chroot (`rootPath`, or the connect string's `/path`) does not exist: every
-    /// path below it is missing, and nothing can be created there.
-    ZkChroot { chroot: String },
     /// A save would send ZooKeeper a request of `bytes` bytes, over the `limit` it accepts
     /// (`jute.maxbuffer`; ZooKeeper drops the connection on such a packet). Refused before
     /// anything is sent; `key` is the largest key of the save.
@@ -98,6 +98,7 @@ impl Error {
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::Zk { .. } => "ERR_ZK",
             Error::ZkAuth { .. } => "ERR_ZK_AUTH",
+            Error::ZkNoChroot { .. } => "ERR_ZK_NO_CHROOT",
             Error::Closed { .. } => "ERR_CLOSED",
             Error::CircuitOpen { .. } => "ERR_CIRCUIT_OPEN",
             Error::Overloaded { .. } => "ERR_OVERLOADED",
@@ -109,7 +110,6 @@ impl Error {
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
             Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
-            Error::ZkChroot { .. } => "ERR_ZK_CHROOT",
         }
     }
 
@@ -124,6 +124,23 @@ impl Error {
             Error::Caused { error, .. } => error.address(),
             _ => None,
         }
+    }
+
+    /// The business code of a provider's error reply: `error.code` of a JSON body such as
+    /// `{"error":{"code":"E_BIZ","message":…}}` (what lemon's `service()` sends for a handler's
+    /// `err.code`), or a top-level `code`.
+    pub fn remote_code(&self) -> Option<String> {
+        let Error::ProviderStatus { body, .. } = self.primary() else {
+            return None;
+        };
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        let code = v
+            .get("error")
+            .and_then(|e| e.get("code"))
+            .or_else(|| v.get("code"))?;
+        code.as_str()
+            .filter(|c| !c.is_empty() && c.len() <= 128)
+            .map(str::to_string)
     }
 
     /// The error without its cause.
@@ -250,6 +267,12 @@ impl fmt::Display for Error {
                 "ZooKeeper refused {operation} on {path} without credentials: the node's ACL does not allow it; \
                  give the identity that owns it as `auth: 'user:password'`"
             ),
+            Error::ZkNoChroot { chroot, hosts } => write!(
+                f,
+                "the chroot {chroot} of the `zk` connect string does not exist in ZooKeeper at {hosts}: \
+                 create it once (zkCli.sh -server {hosts} create {chroot}, each missing parent first) \
+                 or remove it from the connect string"
+            ),
             Error::Closed { what } => write!(f, "{what} is closed"),
             Error::CircuitOpen { service, detail } => write!(f, "every provider of {service} is ejected by its circuit breaker: {detail}"),
             Error::Overloaded { service, detail } => write!(f, "{service} is overloaded: {detail}"),
@@ -268,23 +291,6 @@ impl fmt::Display for Error {
             ),
             Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
             Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
-            Error::ZkChroot { chroot } => {
-                let mut made = String::new();
-                let steps: Vec<String> = chroot
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        made = format!("{made}/{s}");
-                        format!("create {made}")
-                    })
-                    .collect();
-                write!(
-                    f,
-                    "the chroot {chroot} does not exist in ZooKeeper, so nothing below it can be read or created: \
-                     create it with zkCli.sh (`{}`), or correct the chroot (`rootPath`, or the `/path` after the hosts)",
-                    steps.join("`, `")
-                )
-            }
             Error::ConfigTooLarge { path, key, bytes, limit } => write!(
                 f,
                 "not saved: with `{key}` the write to {path} is {bytes} bytes, and ZooKeeper accepts at most {limit} bytes per request \
@@ -432,6 +438,26 @@ mod tests {
             after_ms: 1
         }
         .degradable());
+    }
+
+    #[test]
+    fn remote_code_comes_from_the_error_body() {
+        let status = |body: &str| Error::ProviderStatus {
+            address: "a:1".into(),
+            status: 422,
+            body: body.into(),
+        };
+        let cases = [
+            (r#"{"error":{"code":"E_BIZ","message":"x"}}"#, Some("E_BIZ")),
+            (r#"{"code":"E_TOP"}"#, Some("E_TOP")),
+            (r#"{"error":{"code":5}}"#, None),
+            ("oops", None),
+            ("", None),
+        ];
+        for (body, code) in cases {
+            assert_eq!(status(body).remote_code().as_deref(), code, "{body}");
+        }
+        assert_eq!(Error::invalid("a", "b").remote_code(), None);
     }
 
     #[test]

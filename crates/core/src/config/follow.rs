@@ -36,13 +36,11 @@ pub(super) async fn follow(session: Arc<ZkSession>, state: Weak<ConfigState>) {
         }
         // Report a persistent failure (say, no permission to read the znode) once, not on every
         // retry.
-        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
+        // A missing chroot is reported by the session itself, on every connect.
+        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. } | Error::ZkNoChroot { .. }) {
             let path = &s.options().path;
-            s.warnings().warn(
-                e.code(),
-                format!("following {path}: {e}; retrying"),
-                Some(path),
-            );
+            s.warnings()
+                .error(e, format!("following {path}: {e}; retrying"), Some(path));
         }
         true
     };

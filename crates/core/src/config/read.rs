@@ -6,8 +6,8 @@ use zookeeper_client::{Client, Stat};
 
 use super::options::{ConfigOptions, Layout};
 use super::tree::{self, TreeRead};
-use crate::error::{from_zk, Error, Result};
-use crate::zk::auth;
+use crate::error::{Error, Result};
+use crate::zk::{auth, chroot};
 
 /// What a read found.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl Read {
 
 /// Reads the store's znode (or tree). A missing one is `Read::Missing` once the chroot is known
 /// to exist: in a missing chroot every path is missing and nothing can be created, which is
-/// [`Error::ZkChroot`] instead.
+/// [`Error::ZkNoChroot`] instead.
 pub async fn read(client: &Client, opts: &ConfigOptions) -> Result<Read> {
     let read = match opts.layout {
         Layout::Tree => match tree::read(client, &opts.path).await? {
@@ -43,7 +43,7 @@ pub async fn read(client: &Client, opts: &ConfigOptions) -> Result<Read> {
         },
     };
     if read.is_missing() {
-        chroot_exists(client).await?;
+        chroot::check(client, &opts.connect).await?;
     }
     Ok(read)
 }
@@ -51,19 +51,4 @@ pub async fn read(client: &Client, opts: &ConfigOptions) -> Result<Read> {
 /// The error for a failed operation on the store's znodes, naming the identity on `NoAuth`.
 pub fn refused(opts: &ConfigOptions, operation: &str, err: zookeeper_client::Error) -> Error {
     auth::classify(operation, &opts.path, opts.auth.as_ref(), err)
-}
-
-/// `Err(ZkChroot)` when the session's chroot does not exist.
-async fn chroot_exists(client: &Client) -> Result<()> {
-    let chroot = client.path();
-    if chroot.is_empty() || chroot == "/" {
-        return Ok(());
-    }
-    match client.check_stat("/").await {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(Error::ZkChroot {
-            chroot: chroot.to_string(),
-        }),
-        Err(e) => Err(from_zk("exists", e)),
-    }
 }

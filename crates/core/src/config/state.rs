@@ -24,7 +24,8 @@ use super::secret;
 use super::snapshot::{self, SnapshotWriter};
 use super::tree::TreeRead;
 use crate::error::Error;
-use crate::events::{Emitter, Warnings};
+use crate::events::{Emitter, WarningCode, Warnings};
+use crate::lock::lock;
 
 /// Updates kept for callers that catch up after a synchronous call.
 const HISTORY: usize = 256;
@@ -175,7 +176,7 @@ impl ConfigState {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// Where the data in use comes from.
@@ -277,7 +278,7 @@ impl ConfigState {
                         "is corrupted"
                     };
                     self.warnings.warn(
-                        "ERR_CONFIG_SNAPSHOT",
+                        WarningCode::ConfigSnapshot,
                         format!(
                             "the snapshot file {} {what} and is not used: {detail}; it is rewritten once ZooKeeper answers",
                             p.display()
@@ -293,7 +294,7 @@ impl ConfigState {
             Some((file, doc)) => {
                 self.install(st, Arc::new(doc), Source::Snapshot);
                 self.warnings.warn(
-                    "ERR_CONFIG_STALE",
+                    WarningCode::ConfigStale,
                     format!(
                         "{why}: running on the snapshot {} for {} until ZooKeeper answers",
                         file.display(),
@@ -303,7 +304,7 @@ impl ConfigState {
                 );
             }
             None => self.warnings.warn(
-                "ERR_CONFIG_STALE",
+                WarningCode::ConfigStale,
                 format!(
                     "{why}: running on an empty configuration for {} until ZooKeeper answers (no snapshot{missing})",
                     self.opts.path,
@@ -318,7 +319,7 @@ impl ConfigState {
         let (view, errors) = secret::unseal(&raw, self.opts.key.as_ref(), &self.opts.separator);
         for e in errors {
             self.warnings
-                .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                .error(&e, e.to_string(), Some(&self.opts.path));
         }
         st.raw = raw;
         st.view = Arc::new(view);
@@ -343,8 +344,7 @@ impl ConfigState {
 
     /// Keeps the last good data for a version that is not usable, and says so.
     fn refuse(&self, st: &mut State, e: &Error, why: &str) {
-        self.warnings
-            .warn(e.code(), e.to_string(), Some(&self.opts.path));
+        self.warnings.error(e, e.to_string(), Some(&self.opts.path));
         if !st.settled {
             self.fall_back(st, why);
         }
@@ -421,7 +421,7 @@ impl ConfigState {
         st.tree_versions = Arc::new(BTreeMap::new());
         if st.version.take().is_some() {
             self.warnings.warn(
-                "ERR_CONFIG_NODE_DELETED",
+                WarningCode::ConfigNodeDeleted,
                 format!(
                     "{} was deleted; keeping the last configuration and waiting for it to come back",
                     self.opts.path
@@ -442,7 +442,7 @@ impl ConfigState {
         let mut st = self.lock();
         if !st.settled {
             let why = match e {
-                Error::ZkChroot { chroot } => format!("the chroot {chroot} does not exist"),
+                Error::ZkNoChroot { chroot, .. } => format!("the chroot {chroot} does not exist"),
                 other => format!(
                     "ZooKeeper refused to serve {} ({})",
                     self.opts.path,

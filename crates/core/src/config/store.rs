@@ -12,6 +12,7 @@ use super::options::ConfigOptions;
 use super::state::{ConfigState, Update};
 use crate::error::{Error, Result};
 use crate::events::{Emitter, Warnings};
+use crate::lock::lock;
 use crate::zk::{Access, ZkOptions, ZkSession};
 
 /// A configuration store: one znode (or tree), followed through a persistent watch.
@@ -111,12 +112,7 @@ impl ConfigStore {
 
     /// Stops following, ends the session and writes the last snapshot. Idempotent.
     pub async fn close(&self) {
-        if let Some(task) = self
-            .follower
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(task) = lock(&self.follower).take() {
             task.abort();
         }
         self.session.close(Duration::from_secs(2)).await;
