@@ -332,6 +332,12 @@ export interface ClusterStatsInfo {
   consumers: Array<ConsumerStatsInfo>
 }
 
+/**
+ * The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
+ * `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
+ */
+export declare function configOptionNames(): Array<string>
+
 /** A new state of a configuration document. */
 export interface ConfigUpdate {
   /** Increases by one with every update of the store. */

@@ -301,3 +301,27 @@ test("register() patches nothing of nconf's: the store extends nconf's Memory st
   assert.equal(fresh.Zookeeper.prototype.get, fresh.Memory.prototype.get, "get() is Memory's own")
   assert.equal(typeof fresh.Zookeeper.prototype.on, 'function', 'and emits events')
 })
+
+test('one list of options: the core reader, the JavaScript store, lib/nconf.d.ts and docs/configuration.md agree', () => {
+  const path = require('node:path')
+  const root = path.join(__dirname, '..')
+  const { register } = require('./harness/config')
+  const options = [...register.options].sort()
+  const typings = fs.readFileSync(path.join(root, 'lib', 'nconf.d.ts'), 'utf8')
+  const block = /interface ZookeeperOptions \{([\s\S]*?)\n {2}\}/.exec(typings)[1]
+  const typed = [...block.matchAll(/^ {4}(\w+)\?:/gm)].map((m) => m[1]).sort()
+  assert.deepEqual(typed, options, 'lib/nconf.d.ts ZookeeperOptions')
+  const doc = fs.readFileSync(path.join(root, 'docs', 'configuration.md'), 'utf8')
+  const table = doc.split('\n## Options\n')[1].split('\n## ')[0]
+  const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort()
+  assert.deepEqual(documented, options, "docs/configuration.md's options table")
+  // Every native option is one the core reads: a wrong type is refused naming it, not as unknown.
+  for (const name of register.options) {
+    if (['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues', 'host', 'port'].includes(name)) continue
+    assert.throws(
+      () => provider().use('zookeeper', { host: '127.0.0.1:1', [name]: { wrong: true } }),
+      (e) => e.code === 'ERR_INVALID_ARG' && e.field === name && !/unknown option/.test(e.message),
+      name,
+    )
+  }
+})

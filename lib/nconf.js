@@ -24,24 +24,12 @@ const ROOT = Symbol('root')
 const STORE = Symbol.for('lemon-cluster.nconf.store')
 const PROVIDER = Symbol.for('lemon-cluster.nconf.provider')
 
-const NATIVE_OPTIONS = [
-  'host',
-  'port',
-  'rootPath',
-  'name',
-  'cacheFile',
-  'connectTimeoutMs',
-  'sessionTimeoutMs',
-  'readOnly',
-  'auth',
-  'layout',
-  'logicalSeparator',
-  'secretKey',
-  'secretKeyEnv',
-  'juteMaxBuffer',
-]
+// The options the native half reads (one list, the core's), and the ones handled here.
+const NATIVE_OPTIONS = native.configOptionNames()
 const JS_OPTIONS = ['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues']
-const KNOWN_OPTIONS = new Set([...NATIVE_OPTIONS, ...JS_OPTIONS])
+// `register.options`: every option, for tools and the tests that hold the typings and docs to it.
+const OPTIONS = Object.freeze([...NATIVE_OPTIONS, ...JS_OPTIONS])
+const KNOWN_OPTIONS = new Set(OPTIONS)
 const SECRET_OPTIONS = new Set(['auth', 'secretKey'])
 // Save errors that the same pending changes would meet again.
 const FINAL = new Set(['ERR_CONFIG_TOO_LARGE', 'ERR_INVALID_ARG', 'ERR_CONFIG_READ_ONLY'])
@@ -576,6 +564,8 @@ function register(nconf) {
 
 /** The store class (after `register(nconf)`; extends that nconf's Memory store). */
 Object.defineProperty(register, 'Zookeeper', { get: () => firstStoreClass, enumerable: true })
+/** Every option the store knows. */
+register.options = OPTIONS
 /** Seals a secret as an `"ENC(...)"` value (AES-256-GCM); `key`: 64 hex digits or base64 of 32 bytes. */
 register.encrypt = (plaintext, key) => native.encryptConfigValue(String(plaintext), String(key))
 /** A fresh random key (base64) for `secretKey` or the `LEMON_CONFIG_KEY` environment variable. */

@@ -190,6 +190,17 @@ pub fn encrypt_config_value(env: Env, plaintext: String, key: String) -> Result<
     Ok(secret::encrypt(&key, &plaintext))
 }
 
+/// The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
+/// `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
+#[napi(catch_unwind)]
+#[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds
+pub fn config_option_names() -> Vec<String> {
+    lemon_core::config::options::NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
+}
+
 /// A fresh random 256-bit key, base64, for `secretKey` or the `LEMON_CONFIG_KEY` variable.
 #[napi(catch_unwind)]
 #[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds

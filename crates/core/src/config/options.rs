@@ -31,6 +31,25 @@ pub enum Layout {
     Tree,
 }
 
+/// Every option [`ConfigOptions::from_value`] reads: the one list the JavaScript store checks
+/// against and the typings and docs are held to (tests check all three).
+pub const NAMES: &[&str] = &[
+    "host",
+    "port",
+    "rootPath",
+    "name",
+    "sessionTimeoutMs",
+    "connectTimeoutMs",
+    "cacheFile",
+    "readOnly",
+    "auth",
+    "layout",
+    "logicalSeparator",
+    "secretKey",
+    "secretKeyEnv",
+    "juteMaxBuffer",
+];
+
 /// Everything a [`super::ConfigStore`] needs to know.
 #[derive(Debug, Clone)]
 pub struct ConfigOptions {
@@ -345,6 +364,23 @@ mod tests {
             assert_eq!(e.code(), "ERR_INVALID_ARG", "{opts}");
             assert!(e.to_string().contains(&format!("`{field}`")), "{opts}: {e}");
         }
+    }
+
+    #[test]
+    fn names_are_exactly_what_the_reader_reads() {
+        // The reader lists what it read when it meets a key it does not know.
+        let e = ConfigOptions::from_value(&json!({"\u{1}": 1})).unwrap_err();
+        let text = e.to_string();
+        let known = text
+            .split("(known: ")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap();
+        let mut read: Vec<&str> = known.split(", ").chain(["host", "port"]).collect();
+        let mut names = NAMES.to_vec();
+        read.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(read, names);
     }
 
     #[test]
