@@ -96,6 +96,8 @@ declare namespace register {
     on(event: 'source', listener: (change: SourceChange) => void): this
   }
 
+  /** Every option the store knows (the core's and the JavaScript ones). */
+  const options: readonly string[]
   /** Seals a secret as `"ENC(...)"` (AES-256-GCM). */
   function encrypt(plaintext: string, key: string): string
   /** A fresh random key (base64). */
