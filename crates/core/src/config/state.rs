@@ -383,6 +383,18 @@ impl ConfigState {
     fn commit(&self, st: &mut State, new: Arc<Map<String, Value>>, origin: Origin, mzxid: i64) {
         let changes = document::diff(&st.raw, &new, &self.opts.separator);
         let source_changed = st.source != Source::ZooKeeper;
+        if source_changed && st.settled {
+            // The counterpart of the `ERR_CONFIG_STALE` warning of the fallback.
+            tracing::info!(
+                "{}: on ZooKeeper's data again (version {mzxid}) after running on {}",
+                self.opts.path,
+                if st.source == Source::Snapshot {
+                    "the snapshot"
+                } else {
+                    "an empty configuration"
+                }
+            );
+        }
         st.settled = true;
         self.loaded.send_replace(true);
         if changes.is_empty() && !source_changed {
