@@ -19,7 +19,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use crate::balance::{self, Balancer};
+use crate::balance::{Algorithm, Balancer};
 use crate::cluster::{Answer, Attempts, Directory, Invoker, InvokerOptions, Mode, Peer, Plan};
 use crate::error::{Error, Result};
 use crate::events::{Emitter, WarningCode, Warnings};
@@ -77,7 +77,8 @@ pub struct Consumer {
     host: String,
     live: Arc<LiveProviders>,
     governance: Arc<Governance>,
-    balancers: Vec<(&'static str, Box<dyn Balancer>)>,
+    /// One balancer per algorithm, in [`Algorithm::ALL`] order (a configurator may switch).
+    balancers: [Box<dyn Balancer>; 6],
     /// Routed and weighed candidates, per method and lane, kept per provider-set generation.
     lists: CandidateLists,
     /// Every provider's statistics and breaker, by address.
@@ -108,10 +109,7 @@ impl Consumer {
         opts: ConsumerOptions,
     ) -> Result<Arc<Consumer>> {
         let service = ServicePaths::new(root, &opts.app, &opts.group)?;
-        let balancers = balance::NAMES
-            .iter()
-            .filter_map(|n| balance::by_name(n).map(|b| (*n, b)))
-            .collect();
+        let balancers = Algorithm::ALL.map(Algorithm::build);
         let live = Arc::new(LiveProviders::default());
         {
             let (m, app, group) = (metrics.clone(), opts.app.clone(), opts.group.clone());
@@ -173,7 +171,7 @@ impl Consumer {
             "app": opts.app,
             "group": opts.group,
             "version": opts.version,
-            "loadBalance": opts.load_balance,
+            "loadBalance": opts.load_balance.name(),
             "timestamp": crate::now_ms(),
         }))
         .unwrap_or_default();
@@ -444,12 +442,7 @@ impl Consumer {
             encode_segment(&self.opts.group),
             encode_segment(method)
         );
-        let balancer = self
-            .balancers
-            .iter()
-            .find(|(n, _)| *n == s.load_balance)
-            .map(|(_, b)| b.as_ref())
-            .unwrap_or(self.balancers[0].1.as_ref());
+        let balancer = self.balancers[s.load_balance as usize].as_ref();
         Ok(Attempts {
             service: &self.service.service,
             method,
@@ -457,7 +450,7 @@ impl Consumer {
             // Hashing the whole arguments costs a pass over them: only consistenthash needs it.
             key_hash: match affinity {
                 Some(k) => k,
-                None if s.load_balance == "consistenthash" => hash_bytes(&body),
+                None if s.load_balance == Algorithm::ConsistentHash => hash_bytes(&body),
                 None => 0,
             },
             body,
