@@ -7,7 +7,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startEnsemble, zkLs, zkCreate, zkSet } = require('./harness/zookeeper')
+const { startEnsemble, zkLs, zkCreate, zkSet } = require('../harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 const { openStore } = require('./harness/config')
 
@@ -21,7 +21,7 @@ after(async () => {
   await ensemble.cleanup()
 })
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../harness/wait')
 
 test('leader killed, then a second node, then both restarted: zero failed calls', { timeout: 120000 }, async () => {
   const servers = []

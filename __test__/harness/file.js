@@ -6,21 +6,40 @@
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { before, after } = require('node:test')
-const { startZooKeeper } = require('./zookeeper')
+const { startZooKeeper } = require('../../harness/zookeeper')
 
 /**
- * Registers the file's `before`/`after` hooks. Returns `{ zk, cleanups }` (tests name it
+ * Registers the file's `before`/`after` hooks. Returns `{ zk, cleanups, started }` (tests name it
  * `suite`): `zk` is the running server (set once `before` has run), `cleanups` an array of async
- * functions to run at the end.
+ * functions to run at the end, `started` a promise of the server: a file's own `before` hook that
+ * needs the server awaits it (Node 20 does not wait for one top-level hook before the next).
  */
 function zooKeeperForFile(options) {
   const suite = { zk: undefined, cleanups: [] }
+  let started
+  suite.started = new Promise((resolve, reject) => (started = { resolve, reject }))
+  suite.started.catch(() => {}) // reported by the hook itself
   before(async () => {
-    suite.zk = await startZooKeeper(options)
+    try {
+      suite.zk = await startZooKeeper(options)
+      started.resolve(suite.zk)
+    } catch (e) {
+      started.reject(e)
+      throw e
+    }
   })
   after(async () => {
-    for (const c of suite.cleanups.reverse()) await c()
+    // Every cleanup runs and the server always stops; the first failure is reported after.
+    let failure
+    for (const c of suite.cleanups.reverse()) {
+      try {
+        await c()
+      } catch (e) {
+        failure = failure || e
+      }
+    }
     if (suite.zk) await suite.zk.cleanup()
+    if (failure) throw failure
   })
   return suite
 }
