@@ -516,7 +516,7 @@ async fn the_bulkhead_refuses_beyond_max_concurrent() {
 /// A directory over a bed: what a failback retry asks for.
 struct Dir(Bed);
 
-impl Directory for Dir {
+impl Source for Dir {
     type Transport = Script;
     type Call = ();
 
