@@ -8,8 +8,8 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { zkGet, zkSet, zkCreate, zkDelete, freePort } = require('./harness/zookeeper')
-const { waitFor } = require('./harness/providers')
+const { zkGet, zkSet, zkCreate, zkDelete, freePort } = require('../harness/zookeeper')
+const { waitFor } = require('../harness/wait')
 const { runFixture } = require('./harness/file')
 const { provider, tempFile, sleep, configFile, save, exactly } = require('./harness/config')
 
