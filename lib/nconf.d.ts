@@ -68,6 +68,8 @@ declare namespace register {
     secretKeyEnv?: string
     /** The ensemble's `jute.maxbuffer` in bytes: a save sending more is refused (`ERR_CONFIG_TOO_LARGE`) before anything is sent. Default 1048575 (1 MiB). */
     juteMaxBuffer?: number
+    /** Versions kept in the document's history (`.lemon/history/config/<name>` beside it), each save recorded in the same transaction. 0 records none. Default 50. */
+    historyLimit?: number
     type?: 'zookeeper'
   }
 
@@ -86,9 +88,10 @@ declare namespace register {
     merge(key: string, value: unknown): boolean
     reset(): boolean
     loadSync(): Record<string, unknown>
+    /** `value`: the history message of this version (a string or `{ message }`); other values are ignored, as nconf passes its own. */
     save(value?: unknown): Promise<void>
     save(value: unknown, cb: (err: Error | null, data?: Record<string, unknown>) => void): void
-    saveSync(): Record<string, unknown>
+    saveSync(value?: string | { message: string }): Record<string, unknown>
     close(): Promise<void>
     on(event: 'change', listener: (change: Change) => void): this
     on(event: 'warning', listener: (warning: Warning) => void): this

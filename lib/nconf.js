@@ -234,10 +234,14 @@ function storeClass(Memory) {
       return this.store
     }
 
-    /** nconf ≥ 0.8 calls `save(value, cb)`; `cb(err, data)`. Without a callback, returns a promise. */
+    /**
+     * nconf ≥ 0.8 calls `save(value, cb)`; `cb(err, data)`. Without a callback, returns a promise.
+     * `value` may be the message of the version in the document's history (a string, or
+     * `{ message }`); nconf's own `value` (an object) is ignored as before.
+     */
     save(value, cb) {
       if (typeof value === 'function') cb = value
-      const done = this._queueSave()
+      const done = this._queueSave(messageOf(value))
       if (typeof cb !== 'function') return done
       done.then(
         () => cb(null, this.store),
@@ -245,11 +249,11 @@ function storeClass(Memory) {
       )
     }
 
-    saveSync() {
+    saveSync(value) {
       if (this._closed) throw codedError('ERR_CLOSED', 'the zookeeper configuration store is closed')
       if (this._pending.size === 0) return this.store
       const { json, captured } = this._patch()
-      const updates = this._native.saveSync(json, this._generation)
+      const updates = this._native.saveSync(json, this._generation, messageOf(value))
       this._saved(captured, updates)
       return this.store
     }
@@ -318,17 +322,17 @@ function storeClass(Memory) {
       this._timer = setTimeout(run, this._autoSaveMs)
     }
 
-    _queueSave() {
-      const next = this._saving.catch(() => {}).then(() => this._saveOnce())
+    _queueSave(message) {
+      const next = this._saving.catch(() => {}).then(() => this._saveOnce(message))
       this._saving = next
       return next
     }
 
-    async _saveOnce() {
+    async _saveOnce(message) {
       if (this._pending.size === 0) return
       if (this._closed) throw codedError('ERR_CLOSED', 'the zookeeper configuration store is closed')
       const { json, captured } = this._patch()
-      const updates = await this._native.save(json, this._generation)
+      const updates = await this._native.save(json, this._generation, message)
       this._saved(captured, updates)
     }
 
@@ -430,6 +434,13 @@ function storeClass(Memory) {
   }
   Object.defineProperty(Zookeeper.prototype, STORE, { value: true })
   return Zookeeper
+}
+
+// The history message a save was given: `save('why')` or `save({ message: 'why' })`.
+function messageOf(value) {
+  if (typeof value === 'string') return value
+  if (value && typeof value === 'object' && typeof value.message === 'string') return value.message
+  return undefined
 }
 
 // The Provider class for one nconf module: nconf's own, plus the chainable `zookeeper()` and

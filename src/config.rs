@@ -98,7 +98,8 @@ impl JsConfigStore {
     }
 
     /// Writes the unsaved changes (`patch`: JSON text of `[{ path, value } | { path, deleted }]`)
-    /// with compare-and-set; resolves to the updates after generation `since`. Rejects with
+    /// with compare-and-set, recorded in the document's history with `message`; resolves to the
+    /// updates after generation `since`. Rejects with
     /// `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`,
     /// `ERR_CONFIG_TOO_LARGE` (nothing sent), `ERR_ZK_NO_CHROOT`, `ERR_INVALID_ARG` (too deep).
     #[napi(catch_unwind, ts_return_type = "Promise<ConfigUpdate[]>")]
@@ -107,13 +108,16 @@ impl JsConfigStore {
         env: &'env Env,
         patch: String,
         since: f64,
+        message: Option<String>,
     ) -> Result<PromiseRaw<'env, Vec<ConfigUpdate>>> {
         let inner = self.inner.clone();
         promise(
             env,
             async move {
                 let patch = lemon_core::config::document::parse_patch(&patch)?;
-                inner.save(patch, since as u64).await
+                inner
+                    .save(patch, since as u64, message.as_deref().unwrap_or(""))
+                    .await
             },
             |_, list| Ok(updates(list)),
         )
@@ -122,11 +126,19 @@ impl JsConfigStore {
     /// `save()`, blocking the JavaScript thread (at most about `connectTimeoutMs` plus the
     /// writes).
     #[napi(catch_unwind)]
-    pub fn save_sync(&self, env: Env, patch: String, since: f64) -> Result<Vec<ConfigUpdate>> {
+    pub fn save_sync(
+        &self,
+        env: Env,
+        patch: String,
+        since: f64,
+        message: Option<String>,
+    ) -> Result<Vec<ConfigUpdate>> {
         let patch = throw(&env, lemon_core::config::document::parse_patch(&patch))?;
         let inner = self.inner.clone();
-        let result =
-            napi::bindgen_prelude::block_on(async move { inner.save(patch, since as u64).await });
+        let message = message.unwrap_or_default();
+        let result = napi::bindgen_prelude::block_on(async move {
+            inner.save(patch, since as u64, &message).await
+        });
         throw(&env, result).map(updates)
     }
 

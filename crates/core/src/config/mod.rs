@@ -13,6 +13,7 @@
 
 pub mod document;
 mod follow;
+pub mod history;
 pub mod ops;
 pub mod options;
 pub mod read;

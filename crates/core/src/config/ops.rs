@@ -53,8 +53,8 @@ pub fn is_conflict(e: &zookeeper_client::Error) -> bool {
     matches!(e, Z::BadVersion | Z::NoNode | Z::NodeExists | Z::NotEmpty)
 }
 
-/// Sends `ops`: one alone (returning the `Stat` of the znode it wrote, when it has one), more
-/// as one transaction.
+/// Sends `ops`: one alone, more as one transaction; returns the `Stat` of the znode the first
+/// one wrote, when it has one.
 pub async fn commit(
     client: &Client,
     ops: &[Op],
@@ -86,7 +86,15 @@ pub async fn commit(
                     Op::Delete { path, version } => writer.add_delete(path, *version)?,
                 }
             }
-            writer.commit().await.map(|_| None).map_err(Into::into)
+            // The first operation is the save's own (a history record follows it): its `Stat`.
+            let results = writer.commit().await?;
+            Ok(match results.into_iter().next() {
+                Some(
+                    zookeeper_client::MultiWriteResult::SetData { stat }
+                    | zookeeper_client::MultiWriteResult::Create { stat, .. },
+                ) => Some(stat),
+                _ => None,
+            })
         }
     }
 }

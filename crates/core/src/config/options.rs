@@ -48,7 +48,11 @@ pub const NAMES: &[&str] = &[
     "secretKey",
     "secretKeyEnv",
     "juteMaxBuffer",
+    "historyLimit",
 ];
+
+/// Versions of a document kept in its history unless `historyLimit` says otherwise.
+pub const DEFAULT_HISTORY_LIMIT: usize = 50;
 
 /// Everything a [`super::ConfigStore`] needs to know.
 #[derive(Debug, Clone)]
@@ -69,6 +73,8 @@ pub struct ConfigOptions {
     pub key: Option<SecretKey>,
     /// The largest request ZooKeeper accepts (its `jute.maxbuffer`), checked before a save sends.
     pub max_request: usize,
+    /// Versions kept in the document's history (`historyLimit`, default 50; 0 records none).
+    pub history_limit: usize,
 }
 
 impl ConfigOptions {
@@ -122,6 +128,9 @@ impl ConfigOptions {
         let max_request = f
             .integer("juteMaxBuffer", 4096, i64::from(i32::MAX))?
             .map_or(DEFAULT_JUTE_MAX_BUFFER, |n| n as usize);
+        let history_limit = f
+            .integer("historyLimit", 0, 10_000)?
+            .map_or(DEFAULT_HISTORY_LIMIT, |n| n as usize);
         f.finish()?;
 
         if separator.is_empty() {
@@ -151,6 +160,7 @@ impl ConfigOptions {
             separator,
             key,
             max_request,
+            history_limit,
         })
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::document::{self, Patch};
+use super::history::{self, Author};
 use super::ops::{self, Op};
 use super::options::{ConfigOptions, Layout};
 use super::read::{read, refused};
@@ -35,7 +36,12 @@ const WRITE_OVERHEAD: usize = 512;
 
 /// Writes `patch` with compare-and-set, rebasing it on newer versions as needed. The caller
 /// holds the store's one-save-at-a-time lock and clears the state's `writing` afterwards.
-pub(super) async fn save(state: &ConfigState, session: &ZkSession, patch: &Patch) -> Result<()> {
+pub(super) async fn save(
+    state: &ConfigState,
+    session: &ZkSession,
+    patch: &Patch,
+    author: &Author,
+) -> Result<()> {
     let opts = state.options();
     let access = session.options().access;
     let mut reread = false;
@@ -52,9 +58,10 @@ pub(super) async fn save(state: &ConfigState, session: &ZkSession, patch: &Patch
         document::apply(&mut new, patch, &mut |path, old, value| {
             secret::seal(opts.key.as_ref(), &path.join(&opts.separator), old, value)
         })?;
-        let Some(ops) = plan(opts, &base, &new)? else {
+        let Some(mut ops) = plan(opts, &base, &new)? else {
             return Ok(());
         };
+        ops.extend(record(&client, opts, access, &base, &new, author).await?);
         fits(opts, patch, &ops)?;
         let new = Arc::new(new);
         state.set_writing(Some(new.clone()));
@@ -89,13 +96,47 @@ pub(super) async fn create_missing(
 ) -> Result<()> {
     let opts = state.options();
     let base = state.base();
-    if let Some(ops) = plan(opts, &base, &base.raw)? {
+    if let Some(mut ops) = plan(opts, &base, &base.raw)? {
+        // Recorded like a save, so the next save does not take it for a write from outside.
+        let mut author = Author::of_store(opts, "created by the store with the data in use");
+        author.action = "create".into();
+        ops.extend(record(client, opts, access, &base, &base.raw, &author).await?);
         fits(opts, &Patch::new(), &ops)?;
         // Created, or another process was first: the read tells.
         send(client, opts, access, false, &ops).await?;
     }
     state.accept(read(client, opts).await?);
     Ok(())
+}
+
+/// The history entries of a save (see `history.rs`), to be sent with its writes.
+async fn record(
+    client: &zookeeper_client::Client,
+    opts: &ConfigOptions,
+    access: Access,
+    base: &Base,
+    new: &Map<String, Value>,
+    author: &Author,
+) -> Result<Vec<Op>> {
+    if opts.history_limit == 0 {
+        return Ok(vec![]);
+    }
+    let rec = history::recorded(client, opts).await?;
+    if !rec.exists {
+        if !base.exists() {
+            ops::ensure_parents(client, &opts.path, access)
+                .await
+                .map_err(|e| refused(opts, "mkdir", e))?;
+        }
+        history::ensure_dir(client, opts, access).await?;
+    }
+    let old = match opts.layout {
+        Layout::Document => &base.raw,
+        Layout::Tree => &base.stored,
+    };
+    let zxid = if base.exists() { base.zxid } else { 0 };
+    let now = crate::now_ms();
+    Ok(history::plan(opts, &rec, zxid, old, new, author, now))
 }
 
 /// The writes that turn what ZooKeeper holds (`base`) into `new`; `None` when nothing needs
@@ -225,6 +266,7 @@ mod tests {
             version,
             tree_versions: Arc::new(versions),
             stored: doc(stored),
+            zxid: 0,
         }
     }
 

@@ -84,6 +84,8 @@ pub(super) struct Base {
     /// Tree layout: the document the tree holds, which a save turns into `raw` plus the patch
     /// (it differs from `raw` while the tree is hollow or gone).
     pub stored: Arc<Map<String, Value>>,
+    /// The zxid of the version (see the module comment); 0 before the first read.
+    pub zxid: i64,
 }
 
 impl Base {
@@ -193,6 +195,7 @@ impl ConfigState {
             version: st.version,
             tree_versions: st.tree_versions.clone(),
             stored: st.stored.clone(),
+            zxid: st.mzxid,
         }
     }
 

@@ -95,7 +95,8 @@ impl ConfigStore {
 
     /// Writes this process's unsaved changes with compare-and-set, rebasing them on newer
     /// versions as needed. Returns the updates after `since` (including this save's).
-    pub async fn save(&self, patch: Patch, since: u64) -> Result<Vec<Update>> {
+    /// `message` goes into the version's history entry.
+    pub async fn save(&self, patch: Patch, since: u64, message: &str) -> Result<Vec<Update>> {
         let opts = self.state.options();
         if opts.read_only {
             return Err(Error::ConfigReadOnly {
@@ -104,7 +105,8 @@ impl ConfigStore {
         }
         let _one_at_a_time = self.saving.lock().await;
         self.session.wait_connected(opts.connect_timeout).await?;
-        let result = super::save::save(&self.state, &self.session, &patch).await;
+        let author = super::history::Author::of_store(opts, message);
+        let result = super::save::save(&self.state, &self.session, &patch, &author).await;
         self.state.set_writing(None);
         result?;
         Ok(self.state.updates_since(since))

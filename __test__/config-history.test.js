@@ -1,0 +1,171 @@
+'use strict'
+// The history of a configuration document (issue 12, §1): every save is a version recorded in
+// the same transaction as the write — who, when, the message, the changed keys with old and new
+// values (secrets sealed) —, a zkCli write is recorded as an external version at the next save,
+// the history is bounded, both layouts, and two processes saving at once each get versions of
+// their own with nothing lost.
+
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const { zkGet, zkLs, zkSet, zkCreate } = require('../harness/zookeeper')
+const { waitFor } = require('./harness/providers')
+const { register, configFile } = require('./harness/config')
+
+const suite = configFile({ autoSave: -1 })
+const { open } = suite
+
+/**
+ * The entries of the document at `doc`, oldest first, each parsed: read in one go by a
+ * read-only tree-layout store on the history folder (a zkCli JVM per entry would take minutes).
+ */
+async function entries(doc) {
+  const slash = doc.lastIndexOf('/')
+  const dir = `${doc.slice(0, slash)}/.lemon/history/config/${doc.slice(slash + 1)}`
+  const { conf, store } = open({ name: dir, layout: 'tree', readOnly: true })
+  const all = conf.get() || {}
+  await store.close()
+  return Object.keys(all)
+    .sort()
+    .map((name) => ({ name, ...all[name] }))
+}
+
+function byKey(entry) {
+  return Object.fromEntries(entry.changes.map((c) => [c.key, c]))
+}
+
+test('a save is a version with its message, identity and changed keys; secrets stay sealed', async () => {
+  const cs = suite.zk.connectString
+  const key = register.generateKey()
+  await zkCreate(cs, '/hist', JSON.stringify({ a: 1, db: { password: register.encrypt('hunter2', key) } }))
+  const { conf, store } = open({ name: 'hist', secretKey: key, historyLimit: 4 })
+  assert.equal(conf.get('db:password'), 'hunter2')
+  conf.set('a', 2)
+  conf.set('db:password', 'correct-horse')
+  await store.save('raise a, new password')
+
+  let list = await entries('/hist')
+  assert.deepEqual(
+    list.map((e) => [e.name, e.action, e.external]),
+    [
+      ['v0000000001', 'external', true],
+      ['v0000000002', 'save', false],
+    ],
+    'the document found without history is recorded first, then the save',
+  )
+  const v2 = list[1]
+  assert.equal(v2.message, 'raise a, new password')
+  assert.equal(v2.pid, process.pid)
+  assert.equal(v2.who, `pid ${process.pid}@${v2.host}`)
+  assert.ok(Math.abs(v2.at - Date.now()) < 60000, `at ${v2.at}`)
+  const changes = byKey(v2)
+  assert.deepEqual(Object.keys(changes).sort(), ['a', 'db:password'])
+  assert.deepEqual([changes.a.old, changes.a.new], [1, 2])
+  assert.match(changes['db:password'].old, /^ENC\(/)
+  assert.match(changes['db:password'].new, /^ENC\(/)
+  const raw = JSON.stringify(list)
+  for (const plain of ['hunter2', 'correct-horse']) assert.ok(!raw.includes(plain), `${plain} in the history`)
+
+  // A write from outside, seen by the store, then a save: recorded as external, then the save.
+  const now = JSON.parse(await zkGet(cs, '/hist'))
+  await zkSet(cs, '/hist', JSON.stringify({ ...now, a: 3 }))
+  await waitFor(() => conf.get('a') === 3, { what: 'the store to see the zkCli write' })
+  conf.set('b', true)
+  await new Promise((resolve, reject) => conf.save((e) => (e ? reject(e) : resolve())))
+  list = await entries('/hist')
+  assert.deepEqual(
+    list.slice(2).map((e) => [e.version, e.action, e.message]),
+    [
+      [3, 'external', list[2].message],
+      [4, 'save', ''],
+    ],
+  )
+  assert.match(list[2].message, /changed outside lemon-cluster/)
+  assert.deepEqual(list[3].changes, [{ key: 'b', kind: 'added', old: null, new: true }])
+
+  // Bounded: with historyLimit 4, two more saves leave versions 3 to 6.
+  for (const v of [5, 6]) {
+    conf.set('n', v)
+    store.saveSync(`n=${v}`)
+  }
+  list = await entries('/hist')
+  assert.deepEqual(
+    list.map((e) => [e.version, e.message.slice(0, 3)]),
+    [
+      [3, 'cha'],
+      [4, ''],
+      [5, 'n=5'],
+      [6, 'n=6'],
+    ],
+  )
+})
+
+test('tree layout: the history lives beside the tree, never among its keys', async () => {
+  const { conf, store } = open({ name: 'shop/tree', layout: 'tree' })
+  conf.set('pool:size', 10)
+  await store.save({ message: 'first' })
+  conf.set('pool:size', 20)
+  conf.set('flag', 'on')
+  await store.save('second')
+  const list = await entries('/shop/tree')
+  // The store created the missing tree when it first found it missing: recorded as such.
+  assert.deepEqual(
+    list.map((e) => [e.version, e.external, e.action, e.message]),
+    [
+      [1, false, 'create', 'created by the store with the data in use'],
+      [2, false, 'save', 'first'],
+      [3, false, 'save', 'second'],
+    ],
+    'no version taken for one from outside',
+  )
+  assert.deepEqual(byKey(list[2])['pool:size'], { key: 'pool:size', kind: 'modified', old: 10, new: 20 })
+  assert.deepEqual((await zkLs(suite.zk.connectString, '/shop/tree')).sort(), ['flag', 'pool'])
+  const other = open({ name: 'shop/tree', layout: 'tree' })
+  assert.deepEqual(other.conf.get(), { pool: { size: 20 }, flag: 'on' }, 'no .lemon key in the tree')
+})
+
+function writer(prefix, count) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(__dirname, 'fixtures', 'config-writer.js'), suite.zk.connectString, 'hcas', prefix, String(count), String(2 * count), ''],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let err = ''
+    child.stderr.on('data', (d) => (err += d))
+    const killer = setTimeout(() => child.kill('SIGKILL'), 120000)
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer)
+      resolve({ code, signal, err })
+    })
+  })
+}
+
+test('two processes saving at once: one version per save, contiguous, each key in exactly one', async () => {
+  const cs = suite.zk.connectString
+  await zkCreate(cs, '/hcas', '{}')
+  const results = await Promise.all([writer('a', 20), writer('b', 20)])
+  for (const r of results) assert.deepEqual([r.code, r.signal], [0, null], r.err)
+  const list = await entries('/hcas')
+  // Version 1: the '{}' created with zkCli; then the 40 saves.
+  assert.equal(list.length, 41, list.map((e) => e.version).join(' '))
+  assert.deepEqual(
+    list.map((e) => e.version),
+    Array.from({ length: 41 }, (_, i) => i + 1),
+  )
+  assert.equal(list[0].action, 'external')
+  const seen = new Map()
+  const pids = new Set()
+  for (const e of list.slice(1)) {
+    assert.equal(e.external, false, JSON.stringify(e))
+    pids.add(e.pid)
+    for (const c of e.changes) seen.set(c.key, (seen.get(c.key) || 0) + 1)
+  }
+  assert.equal(pids.size, 2, 'both processes recorded their saves')
+  assert.equal(seen.size, 40, [...seen.keys()].join(' '))
+  for (const [k, n] of seen) assert.equal(n, 1, `${k} in ${n} entries`)
+  const doc = JSON.parse(await zkGet(cs, '/hcas'))
+  assert.equal(Object.keys(doc.a).length + Object.keys(doc.b).length, 40)
+})
