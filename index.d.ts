@@ -92,16 +92,17 @@ export declare class ConfigStore {
   loadSync(): ConfigUpdate
   /**
    * Writes the unsaved changes (`patch`: JSON text of `[{ path, value } | { path, deleted }]`)
-   * with compare-and-set; resolves to the updates after generation `since`. Rejects with
+   * with compare-and-set, recorded in the document's history with `message`; resolves to the
+   * updates after generation `since`. Rejects with
    * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`,
    * `ERR_CONFIG_TOO_LARGE` (nothing sent), `ERR_ZK_NO_CHROOT`, `ERR_INVALID_ARG` (too deep).
    */
-  save(patch: string, since: number): Promise<ConfigUpdate[]>
+  save(patch: string, since: number, message?: string | undefined | null): Promise<ConfigUpdate[]>
   /**
    * `save()`, blocking the JavaScript thread (at most about `connectTimeoutMs` plus the
    * writes).
    */
-  saveSync(patch: string, since: number): Array<ConfigUpdate>
+  saveSync(patch: string, since: number, message?: string | undefined | null): Array<ConfigUpdate>
   /**
    * Calls `listener` with every new version, in generation order. Returns a function that
    * removes it. The listener never keeps the process alive.
