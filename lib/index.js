@@ -1,8 +1,8 @@
 'use strict'
-// The package's front door: the native classes (generated loader in ../index.js) plus the
+// The package's front door: the native classes (napi's generated loader ../binding.js, through ./native.js) plus the
 // hand-written JavaScript parts — provider middleware and gray lanes.
 
-const native = require('../index.js')
+const { binding: native } = require('./native')
 const { Service, service, GRAY_HEADER } = require('./provider')
 const { isGray, runInLane } = require('./gray')
 

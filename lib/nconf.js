@@ -15,7 +15,7 @@
 // exactly those keys, which the native side re-applies on top of newer versions on a conflict.
 
 const { EventEmitter } = require('node:events')
-const native = require('../index.js')
+const { binding: native } = require('./native')
 
 const ROOT = Symbol('root')
 const PATCHED = Symbol.for('lemon-cluster.nconf.patched')
