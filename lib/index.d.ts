@@ -1,11 +1,11 @@
 // Typings of the package's front door (lib/index.js): the native classes, generated into
-// ../index.d.ts from the Rust doc comments, plus the hand-written JavaScript parts.
+// ../binding.d.ts from the Rust doc comments, plus the hand-written JavaScript parts.
 
 import type { IncomingMessage, ServerResponse, Server } from 'node:http'
-import type { Cluster, Registration, ProvideOptions } from '../index'
+import type { Cluster, Registration, ProvideOptions } from '../binding'
 
 // Every native class and the typings of their options, events and results.
-export * from '../index'
+export * from '../binding'
 
 /** What a method handler receives besides its arguments. */
 export interface MethodContext {
