@@ -44,12 +44,6 @@ export declare class Cluster {
   /** Whether metrics go to statsd (the `statsd` option was given). */
   get metricsEnabled(): boolean
   /**
-   * Reports one request served by this process's provider middleware to statsd (`served`,
-   * `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
-   * yourself only if you serve methods without that middleware. A no-op without `statsd`.
-   */
-  recordServed(app: string, group: string, method: string, status: number, responseTimeMs: number): void
-  /**
    * The session's state and every open consumer's `stats()`. Cheap enough to poll every
    * second.
    */
@@ -151,7 +145,7 @@ export declare class Consumer {
    * retried nor degraded), `ERR_BAD_RESPONSE`, `ERR_CIRCUIT_OPEN`, `ERR_OVERLOADED` or
    * `ERR_INVALID_ARG`; `error.cause` says why retrying stopped early (`ERR_RETRY_BUDGET`).
    */
-  call(method: string, args?: unknown, options?: CallOptions): Promise<any>
+  call<T = unknown>(method: string, args?: unknown, options?: CallOptions): Promise<T>
   /**
    * Listens for `'change'` events: providers added, removed or updated. Returns a function
    * that removes the listener. Listeners never keep the process alive.
@@ -231,7 +225,7 @@ export interface CallOptions {
   /** Whether this call is safe to retry after it may have reached a provider. */
   idempotent?: boolean
   forks?: number
-  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
+  fallback?: null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)
 }
 
 /** What a `'change'` event carries. */
@@ -377,7 +371,7 @@ export interface ConsumerOptions {
    * Answer on a non-business failure: a value, or a function `(method, args, error)` whose
    * result (or promise) is the answer.
    */
-  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
+  fallback?: null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)
   /** Circuit breaker / outlier ejection per provider. */
   breaker?: BreakerOptions
   /** Retries allowed: `percent` of recent calls plus `minPerSecond`. */

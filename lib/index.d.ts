@@ -4,8 +4,95 @@
 import type { IncomingMessage, ServerResponse, Server } from 'node:http'
 import type { Cluster, Registration, ProvideOptions } from '../binding'
 
-// Every native class and the typings of their options, events and results.
-export * from '../binding'
+// The native classes lib/index.js exports and the types of their options, events and results.
+// Only what exists at runtime is a value here (the configuration store's native class and
+// functions are reached through lemon-cluster/nconf): __test__/typings.test.js compares these
+// value exports with what `import * as lemon from 'lemon-cluster'` gives at runtime.
+export { Cluster, Consumer, Registration } from '../binding'
+export type {
+  BreakerOptions,
+  CallOptions,
+  ChangeEvent,
+  ClusterOptions,
+  ClusterReady,
+  ClusterStatsInfo,
+  ConsumerOptions,
+  ConsumerReady,
+  ConsumerStatsInfo,
+  LatencyInfo,
+  ProvideOptions,
+  ProviderHealthInfo,
+  ProviderInfo,
+  ProviderPatch,
+  RetryBudgetOptions,
+  StatsdOptions,
+  WarningEvent,
+} from '../binding'
+
+// ---- errors -------------------------------------------------------------------------------
+
+/** Every `code` a lemon-cluster error carries (docs/errors.md; a test keeps the two equal). */
+export type LemonErrorCode =
+  | 'ERR_INVALID_ARG'
+  | 'ERR_NO_PROVIDER'
+  | 'ERR_TIMEOUT'
+  | 'ERR_CONNECT'
+  | 'ERR_PROVIDER_STATUS'
+  | 'ERR_BAD_RESPONSE'
+  | 'ERR_CIRCUIT_OPEN'
+  | 'ERR_OVERLOADED'
+  | 'ERR_RETRY_BUDGET'
+  | 'ERR_DEGRADED'
+  | 'ERR_ZK_UNAVAILABLE'
+  | 'ERR_ZK_AUTH'
+  | 'ERR_CLOSED'
+  | 'ERR_CONFIG_CONFLICT'
+  | 'ERR_CONFIG_DECRYPT'
+  | 'ERR_INTERNAL'
+  | 'ERR_NATIVE_BINDING'
+
+/**
+ * The shape of every error lemon-cluster rejects or throws with: a plain `Error` with these
+ * properties (there is no class to `instanceof`). `catch (e)` gives `unknown`: cast after checking
+ * `e instanceof Error && 'code' in e`.
+ */
+export interface LemonError extends Error {
+  code: LemonErrorCode
+  /** `ERR_INVALID_ARG`: the option or argument at fault, e.g. `'loadBalance'`. */
+  field?: string
+  /** The provider an attempt went to: `'10.0.0.7:20080'`. */
+  address?: string
+  /** `ERR_PROVIDER_STATUS`: the HTTP status the provider answered. */
+  status?: number
+  /** `ERR_PROVIDER_STATUS`: the first KiB of the provider's reply. */
+  body?: string
+  /** `ERR_ZK_AUTH`: the ZooKeeper node. */
+  path?: string
+  /** `ERR_NATIVE_BINDING`: the platform package that is missing or did not load. */
+  package?: string
+  /** Why: the last attempt's error, the budget's refusal, the loader's errors. */
+  cause?: unknown
+}
+
+// ---- serving --------------------------------------------------------------------------------
+
+/** An Express (4 or 5) middleware: `app.use(svc.express())`. */
+export type ExpressMiddleware = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (err?: unknown) => void) => void
+
+/** What the Koa middleware uses of Koa's context; Koa's own `Context` is one. */
+export interface KoaContextLike {
+  req: IncomingMessage
+  res: ServerResponse
+  /** Where a body parser put the parsed body (`request.body`), if one ran. */
+  request: object
+  respond?: boolean
+}
+
+/** A Koa (2 or 3) middleware: `app.use(svc.koa())`. */
+export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<unknown>
+
+/** A plain `node:http` request listener: `http.createServer(svc.handler())`. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
 
 /** What a method handler receives besides its arguments. */
 export interface MethodContext {
@@ -16,7 +103,10 @@ export interface MethodContext {
   req: IncomingMessage
 }
 
-/** A method: receives the parsed JSON body; its (awaited) result is sent back as JSON. */
+/**
+ * A method: receives the parsed JSON body (`any`: it is whatever the caller sent; check it) and
+ * its context; its (awaited) result is sent back as JSON.
+ */
 export type MethodHandler = (args: any, context: MethodContext) => unknown
 
 /** Options of {@link service}, {@link express} and {@link koa}. */
@@ -43,11 +133,11 @@ export declare class Service {
   /** Whether a request is addressed to this service. */
   matches(req: IncomingMessage): boolean
   /** A plain node:http request listener (404 for other paths). */
-  handler(): (req: IncomingMessage, res: ServerResponse) => void
+  handler(): RequestListener
   /** Express middleware; other paths go to `next()`. */
-  express(): (req: any, res: any, next: (err?: unknown) => void) => void
+  express(): ExpressMiddleware
   /** Koa middleware; other paths go to `next()`. */
-  koa(): (ctx: any, next: () => Promise<unknown>) => Promise<unknown>
+  koa(): KoaMiddleware
   /** Registers in ZooKeeper once `server` listens; deregisters when it closes; `close()` drains it. */
   register(server: Server): Promise<Registration>
   /**
@@ -63,9 +153,9 @@ export declare class Service {
 /** Declares a service. */
 export declare function service(options: ServiceOptions): Service
 /** Express middleware serving `options.methods`; the service is at `.service`. */
-export declare function express(options: ServiceOptions): ReturnType<Service['express']> & { service: Service }
+export declare function express(options: ServiceOptions): ExpressMiddleware & { service: Service }
 /** Koa middleware serving `options.methods`; the service is at `.service`. */
-export declare function koa(options: ServiceOptions): ReturnType<Service['koa']> & { service: Service }
+export declare function koa(options: ServiceOptions): KoaMiddleware & { service: Service }
 /** Whether the current async context handles a gray request. */
 export declare function isGray(): boolean
 /** Runs `fn` in the gray (true) or normal (false) lane. */

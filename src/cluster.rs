@@ -125,7 +125,8 @@ impl JsCluster {
     /// Reports one request served by this process's provider middleware to statsd (`served`,
     /// `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
     /// yourself only if you serve methods without that middleware. A no-op without `statsd`.
-    #[napi(catch_unwind)]
+    /// Internal to the package's JavaScript, so not in the typings.
+    #[napi(catch_unwind, skip_typescript)]
     pub fn record_served(
         &self,
         app: String,
