@@ -41,7 +41,10 @@ export declare class Cluster {
    * A function-valued `fallback` is kept and called on the JavaScript thread.
    */
   consumer(options: ConsumerOptions): Consumer
-  /** Whether metrics go to statsd (the `statsd` option was given). */
+  /**
+   * Whether metrics are reported: to statsd (the `statsd` option was given) or for
+   * `lemon.prometheus()`.
+   */
   get metricsEnabled(): boolean
   /**
    * The session's state and every open consumer's `stats()`. Cheap enough to poll every

@@ -162,3 +162,18 @@ export declare function isGray(): boolean
 export declare function runInLane<T>(gray: boolean, fn: () => T): T
 /** The HTTP header that carries the gray lane: `x-lemon-gray`. */
 export declare const GRAY_HEADER: 'x-lemon-gray'
+
+// ---- metrics ------------------------------------------------------------------------------
+
+/** What `prometheus()` needs of a registry: prom-client's `Registry` is one. */
+export interface PrometheusRegistry {
+  registerMetric(metric: any): void
+}
+
+/**
+ * Feeds a prom-client registry (the default one when omitted) with the figures statsd gets, as
+ * `lemon_*` metrics read from the core at scrape time; see docs/metrics.md. Needs `prom-client`.
+ * Returns the registry.
+ */
+export declare function prometheus(): PrometheusRegistry
+export declare function prometheus<R extends PrometheusRegistry>(register: R): R

@@ -5,6 +5,7 @@
 const { binding: native } = require('./native')
 const { Service, service, GRAY_HEADER } = require('./provider')
 const { isGray, runInLane } = require('./gray')
+const { prometheus } = require('./prometheus')
 
 // A call made while handling a gray request is gray too, unless the caller says otherwise.
 const nativeCall = native.Consumer.prototype.call
@@ -36,4 +37,4 @@ function koa(options) {
 }
 
 const { Cluster, Consumer, Registration } = native
-module.exports = { Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER }
+module.exports = { Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER, prometheus }

@@ -6,6 +6,7 @@
 // moment its response headers are written. It is sent back as `X-Response-Time` (ms).
 
 const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
+const { scraping } = require('./prometheus')
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 const DEFAULT_DRAIN_TIMEOUT_MS = 10000
@@ -93,7 +94,8 @@ class Service {
     this.app = app
     this.group = group
     this.cluster = cluster || null
-    // One N-API call per request only when there is somewhere to send the numbers.
+    // One N-API call per request only when there is somewhere to send the numbers: statsd, or
+    // (from whenever lemon.prometheus() is called) the totals a scrape reads.
     this._reporting = Boolean(this.cluster && this.cluster.metricsEnabled)
     this.prefix = `/${encodeURIComponent(app)}/${encodeURIComponent(group)}/`
     this.maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
@@ -189,7 +191,9 @@ class Service {
         sendJson(res, 500, { error: { code, message } })
       }
     } finally {
-      if (this._reporting) this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
+      if (this.cluster && (this._reporting || scraping())) {
+        this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
+      }
       this._inFlight--
       if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
     }

@@ -18,6 +18,7 @@ mod events;
 mod json;
 mod logger;
 mod options;
+mod prometheus;
 mod registration;
 mod settle;
 mod types;
