@@ -96,12 +96,14 @@ fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (https://rustup.rs) and make sure ~/.cargo/bin is on PATH"
 
 # On Linux with glibc the addon is built against the glibc baseline the published binaries have
-# (package.json config.glibcBaseline; __test__/package.test.js fails above it): cargo-zigbuild links against
-# that glibc's symbol versions with zig as the linker. Both come from PyPI (ziglang, cargo-zigbuild);
-# when they are not on PATH already they are installed once into a virtualenv under target/.
-GLIBC_BASELINE="$(node -p "require('./package.json').config.glibcBaseline")"
-ZIGLANG_VERSION=0.17.1
-CARGO_ZIGBUILD_VERSION=0.24.1
+# (package.json `config`, with the tools' versions; __test__/package.test.js fails above it):
+# cargo-zigbuild links against that glibc's symbol versions with zig as the linker. Both come
+# from PyPI (ziglang, cargo-zigbuild); unless on PATH already, they are installed once into a
+# virtualenv under target/.
+config() { node -p "require('./package.json').config.$1"; }
+GLIBC_BASELINE="$(config glibcBaseline)"
+ZIGLANG_VERSION="$(config ziglang)"
+CARGO_ZIGBUILD_VERSION="$(config cargoZigbuild)"
 zig_venv=target/tools/zigbuild
 
 have_zigbuild() {
