@@ -10,6 +10,7 @@
 // prom-client's Histogram can only be fed observation by observation.
 
 const { binding: native } = require('./native')
+const { invalidArg } = require('./errors')
 
 let on = false
 
@@ -128,17 +129,11 @@ function prometheus(register) {
   try {
     client = require('prom-client')
   } catch (cause) {
-    const error = new Error('lemon.prometheus() needs prom-client: npm install prom-client', { cause })
-    error.code = 'ERR_INVALID_ARG'
-    error.field = 'prom-client'
-    throw error
+    throw Object.assign(invalidArg('register', 'lemon.prometheus() needs prom-client: npm install prom-client'), { cause })
   }
   const registry = register === undefined ? client.register : register
   if (!registry || typeof registry.registerMetric !== 'function') {
-    const error = new TypeError('lemon.prometheus(register): register must be a prom-client Registry')
-    error.code = 'ERR_INVALID_ARG'
-    error.field = 'register'
-    throw error
+    throw invalidArg('register', 'must be a prom-client Registry')
   }
   if (fed.has(registry)) return registry
   native.enablePrometheus()

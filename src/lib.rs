@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod json;
 mod logger;
+mod names;
 mod options;
 mod prometheus;
 mod registration;
