@@ -159,16 +159,39 @@ test('without its platform package, require names the package and what to do', a
   try {
     const main = tarballs.find((t) => t === `dist/${manifest.name}-${manifest.version}.tgz`)
     await npmInstall(bare, [path.join(root, main)], ['--omit=optional'])
-    const script = "try { require('lemon-cluster') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"
+    const script =
+      "try { require('lemon-cluster') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message + ' ' + e.cause.message })) }"
     const { stdout } = await runInApp(bare, '-e', [script])
     const { code, message } = JSON.parse(stdout)
     assert.equal(code, 'ERR_NATIVE_BINDING')
     assert.ok(message.includes(`${manifest.name}-${platformDir.slice(manifest.name.length + 1)}`), message)
     assert.ok(message.includes(`npm install ${platformDir}@${manifest.version}`), message)
     assert.ok(message.includes('build from source'), message)
-    assert.ok(!message.includes('npm has a bug'), message)
+    assert.ok(!message.includes('npm has a bug'), `neither the message nor its cause blames npm: ${message}`)
   } finally {
     fs.rmSync(bare, { recursive: true, force: true })
+  }
+})
+
+test('an installed platform package whose binary does not load: require says why and what to do', async () => {
+  const broken = freshApp('lemon-broken-')
+  try {
+    await npmInstall(
+      broken,
+      tarballs.map((t) => path.join(root, t)),
+    )
+    const meta = require(path.join(broken, 'node_modules', platformDir, 'package.json'))
+    fs.writeFileSync(path.join(broken, 'node_modules', platformDir, meta.main), 'not a shared object')
+    const script = "try { require('lemon-cluster') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"
+    const { code, message } = JSON.parse((await runInApp(broken, '-e', [script])).stdout)
+    assert.equal(code, 'ERR_NATIVE_BINDING')
+    assert.match(
+      message,
+      new RegExp(`${platformDir} is installed but its binary did not load: .*(invalid ELF header|not a valid|file too short)`),
+    )
+    assert.ok(message.includes(`npm install ${platformDir}@${manifest.version}`), message)
+  } finally {
+    fs.rmSync(broken, { recursive: true, force: true })
   }
 })
 

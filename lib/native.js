@@ -6,6 +6,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { name, version, optionalDependencies = {} } = require('../package.json')
+const { codedError } = require('./errors')
 
 const BUILD_FROM_SOURCE = 'npm run build (in a checkout, with a Rust toolchain; see docs/development.md)'
 
@@ -29,7 +30,10 @@ function bindingError(cause) {
   let message
   if (supported.length === 0) {
     // A source checkout: platform packages are declared only in the published package.json.
-    message = `the native addon ${path.basename(local)} is not built in this checkout. Build it: ${BUILD_FROM_SOURCE}.`
+    const reason = fs.existsSync(local) ? firstReason(cause) : ''
+    message = reason
+      ? `the native addon ${path.basename(local)} of this checkout did not load: ${reason}. Rebuild it: ${BUILD_FROM_SOURCE}.`
+      : `the native addon ${path.basename(local)} is not built in this checkout. Build it: ${BUILD_FROM_SOURCE}.`
   } else if (!supported.includes(suffix)) {
     message =
       `${name} ${version} has no prebuilt binary for ${suffix} (prebuilt: ${supported.join(', ')}). ` +
@@ -45,10 +49,9 @@ function bindingError(cause) {
       `--no-optional, and a lockfile written on another platform may lack it). ` +
       `Install it with \`npm install ${pkg}@${version}\`, or build from source: ${BUILD_FROM_SOURCE}.`
   }
-  const error = new Error(`lemon-cluster: ${message}`, { cause })
-  error.code = 'ERR_NATIVE_BINDING'
-  error.package = pkg
-  return error
+  // The loader's own wrapper blames npm for whatever happened; its chain of real errors is the cause.
+  const reasons = cause && /^Cannot find native binding/.test(cause.message) && cause.cause ? cause.cause : cause
+  return codedError('ERR_NATIVE_BINDING', `lemon-cluster: ${message}`, { package: pkg, cause: reasons })
 }
 
 function installed(pkg) {
@@ -60,8 +63,9 @@ function installed(pkg) {
   }
 }
 
-// The loader collects one error per candidate in `cause`; the first that is not "not found" says
-// why an installed binary did not load (an old glibc, a wrong architecture).
+// The loader chains one error per candidate through `cause` (copies: their codes are lost); the
+// first that is not "Cannot find module" says why an installed binary did not load (an old glibc,
+// a wrong architecture, a damaged file).
 function firstReason(error) {
   const seen = new Set()
   const queue = [error]
@@ -69,7 +73,10 @@ function firstReason(error) {
     const e = queue.shift()
     if (!e || seen.has(e)) continue
     seen.add(e)
-    if (e !== error && e.code !== 'MODULE_NOT_FOUND' && typeof e.message === 'string') return e.message.split('\n')[0]
+    const message = typeof e.message === 'string' ? e.message : ''
+    if (e !== error && e.code !== 'MODULE_NOT_FOUND' && message && !message.startsWith('Cannot find module')) {
+      return message.split('\n')[0]
+    }
     if (Array.isArray(e.cause)) queue.push(...e.cause)
     else if (e.cause) queue.push(e.cause)
     if (Array.isArray(e.errors)) queue.push(...e.errors)
