@@ -71,6 +71,9 @@ function documentedCodes() {
 }
 
 test('README and docs snippets, the type tests, runtime names and error codes pass tsc --strict', async () => {
+  // Inside the checkout, so `lemon-cluster` resolves to it by its own name and the dev
+  // dependencies' typings are found.
+  fs.mkdirSync(path.join(root, 'target'), { recursive: true })
   const dir = fs.mkdtempSync(path.join(root, 'target', 'typings-'))
   try {
     const sources = new Map()
