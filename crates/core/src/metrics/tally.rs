@@ -287,6 +287,35 @@ mod tests {
     }
 
     #[test]
+    fn once_enabled_every_report_of_a_cluster_without_statsd_adds_to_its_tally() {
+        enable();
+        let m = super::super::Metrics::disabled();
+        let timeout = crate::error::Error::Timeout {
+            address: Some("10.0.0.2:80".into()),
+            after_ms: 5,
+        };
+        m.call_finished("wired-app", "g", "m", Ok(()), ms(1.0));
+        m.call_finished("wired-app", "g", "m", Err(&timeout), ms(5.0));
+        m.retry("wired-app", "g", "m");
+        m.fallback("wired-app", "g", "m");
+        m.providers("wired-app", "g", 4);
+        m.breaker("wired-app", "g", "10.0.0.2:80", "open", true);
+        m.served("wired-app", "g", "m", 404, ms(0.3));
+        let s = snapshot();
+        let t = &s.methods[&("wired-app".into(), "g".into(), "m".into())];
+        assert_eq!((t.calls, t.timeouts, t.retries, t.fallbacks), (2, 1, 1, 1));
+        assert_eq!(t.errors.get("ERR_TIMEOUT"), Some(&1));
+        assert_eq!((t.served, t.served_errors.get(&404)), (1, Some(&1)));
+        let svc = &s.services[&("wired-app".into(), "g".into())];
+        assert_eq!(svc.providers, Some(4));
+        assert_eq!(svc.ejections.get("10.0.0.2:80"), Some(&1));
+        assert!(
+            m.reporting() && !m.enabled(),
+            "reporting for a scrape, not to statsd"
+        );
+    }
+
+    #[test]
     fn a_snapshot_adds_up_live_tallies_and_forgets_dropped_ones() {
         let a = Tally::registered();
         let b = Tally::registered();
