@@ -5,6 +5,7 @@ import http from 'node:http'
 import express from 'express'
 import Koa from 'koa'
 import nconf from 'nconf'
+import client from 'prom-client'
 import registerNconf from 'lemon-cluster/nconf'
 import * as lemon from 'lemon-cluster'
 import type { LemonError, LemonErrorCode, MethodContext } from 'lemon-cluster'
@@ -84,4 +85,9 @@ store.on('change', (change) => console.log(change.origin, change.changes[0]?.key
 nconf.zookeeper({ layout: 'flat' })
 const sealed: string = registerNconf.encrypt('secret', registerNconf.generateKey())
 console.log(sealed)
+// prometheus(): a prom-client registry in, the same registry (with its own type) out.
+const registry: client.Registry = lemon.prometheus(new client.Registry())
+console.log(await registry.metrics(), lemon.prometheus())
+// @ts-expect-error: not a registry
+lemon.prometheus({})
 await cluster.close()
