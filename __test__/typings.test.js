@@ -118,6 +118,13 @@ test('README and docs snippets, the type tests, runtime names and error codes pa
         `const names: { [K in keyof typeof register]: true } = { ${nconfNames.map((n) => `${n}: true`).join(', ')} }\n` +
         'console.log(names)\n',
     )
+    // Every option, event and result type of the binding is importable from the package (the
+    // configuration store's update type is internal to lemon-cluster/nconf).
+    const INTERNAL_TYPES = new Set(['ConfigUpdate'])
+    const bindingTypes = [...fs.readFileSync(path.join(root, 'binding.d.ts'), 'utf8').matchAll(/^export interface (\w+)/gm)]
+      .map((m) => m[1])
+      .filter((n) => !INTERNAL_TYPES.has(n))
+    fs.writeFileSync(path.join(dir, 'binding-types.mts'), `import type { ${bindingTypes.join(', ')} } from 'lemon-cluster'\n`)
     // The error code union and docs/errors.md, both ways.
     fs.writeFileSync(
       path.join(dir, 'error-codes.mts'),
