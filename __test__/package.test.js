@@ -135,8 +135,8 @@ test('npx lemon-cluster --help in the installed app, when the package has a CLI'
     return
   }
   const { stdout } = await run('npx', ['--no-install', 'lemon-cluster', '--help'], { cwd: app, env: appEnv, timeout: 60000 })
+  // Exit status 0 (execFile rejects otherwise) and a help text that names the command.
   assert.match(stdout, /lemon-cluster/)
-  assert.match(stdout, /usage/i)
 })
 
 test('the shipped linux gnu binary needs no glibc above the baseline', (t) => {
