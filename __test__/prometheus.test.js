@@ -117,6 +117,13 @@ test('a real /metrics endpoint shows the calls, errors, latency histogram, provi
   assert.equal(again.get('lemon_call_duration_seconds_count{app="prom",group="q",method="get"}'), 6)
 })
 
+test("without an argument, prometheus() feeds prom-client's default registry", async () => {
+  assert.equal(lemon.prometheus(), client.register)
+  const text = await client.register.metrics()
+  assert.match(text, /^# TYPE lemon_calls_total counter$/m)
+  assert.match(text, /^# TYPE lemon_served_duration_seconds histogram$/m)
+})
+
 test('prometheus() refuses what is not a registry', () => {
   assert.throws(() => lemon.prometheus({}), { code: 'ERR_INVALID_ARG', field: 'register' })
   assert.throws(() => lemon.prometheus(null), { code: 'ERR_INVALID_ARG', field: 'register' })
