@@ -70,6 +70,16 @@ function documentedCodes() {
   return [...errors.matchAll(/^\| `(ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1])
 }
 
+test('LemonErrorCode in lib/index.d.ts lists exactly the codes of the error table of docs/errors.md', () => {
+  const typings = fs.readFileSync(path.join(root, 'lib', 'index.d.ts'), 'utf8')
+  const union = /export type LemonErrorCode =([^]*?)\n\n/.exec(typings)[1]
+  const typed = [...union.matchAll(/'(ERR_[A-Z0-9_]+)'/g)].map((m) => m[1]).sort()
+  const documented = documentedCodes().sort()
+  const missing = documented.filter((c) => !typed.includes(c))
+  const extra = typed.filter((c) => !documented.includes(c))
+  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, 'add what is missing to LemonErrorCode, remove what is extra')
+})
+
 test('README and docs snippets, the type tests, runtime names and error codes pass tsc --strict', async () => {
   // Inside the checkout, so `lemon-cluster` resolves to it by its own name and the dev
   // dependencies' typings are found.

@@ -66,6 +66,8 @@ export interface LemonError extends Error {
   status?: number
   /** `ERR_PROVIDER_STATUS`: the first KiB of the provider's reply. */
   body?: string
+  /** `ERR_PROVIDER_STATUS`: the provider's own code for a business error, when its reply has one. */
+  remoteCode?: string
   /** `ERR_ZK_AUTH`: the ZooKeeper node. */
   path?: string
   /** `ERR_NATIVE_BINDING`: the platform package that is missing or did not load. */
