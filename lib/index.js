@@ -35,5 +35,5 @@ function koa(options) {
   return middleware
 }
 
-const { Cluster, Consumer, Registration } = native
-module.exports = { Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER }
+const { Admin, Cluster, Consumer, Registration } = native
+module.exports = { Admin, Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER }

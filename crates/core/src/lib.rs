@@ -3,8 +3,10 @@
 //!
 //! One call travels one way: [`Consumer::call`] → [`route`] (version, method, disabled, gray
 //! lane) → [`policy`] (fault-tolerance mode; breaker, retry budget, bulkheads) → [`balance`] →
-//! [`transport`] → back. [`governance`] keeps the routers and configurators from ZooKeeper.
+//! [`transport`] → back. [`governance`] keeps the routers and configurators from ZooKeeper;
+//! [`admin`] is the operations layer the CLI stands on.
 
+pub mod admin;
 pub mod balance;
 pub mod cluster;
 pub mod config;

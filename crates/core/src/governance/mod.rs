@@ -15,6 +15,7 @@
 mod watch;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -176,10 +177,22 @@ fn document(what: &str, data: &[u8]) -> Result<Option<Value>> {
     }
 }
 
+/// Identifies a rule document by its exact bytes (0: no document), so that a consumer's health
+/// report can say which version it applied and the operations layer can match it to its
+/// history without either side sending the document.
+pub fn document_hash(data: Option<&[u8]>) -> u64 {
+    match data {
+        Some(d) if !d.iter().all(u8::is_ascii_whitespace) => balance::hash_bytes(d),
+        _ => 0,
+    }
+}
+
 /// The rules in force for one service, swapped whole when a node changes.
 pub struct Governance {
     routers: RwLock<Arc<Routers>>,
     configurators: RwLock<Arc<Configurators>>,
+    /// [`document_hash`] of the routers and configurators documents in force.
+    applied: [AtomicU64; 2],
     /// (routers read once, configurators read once)
     loaded: channel::Sender<(bool, bool)>,
 }
@@ -189,6 +202,7 @@ impl Default for Governance {
         Governance {
             routers: RwLock::default(),
             configurators: RwLock::default(),
+            applied: Default::default(),
             loaded: channel::channel((false, false)).0,
         }
     }
@@ -214,6 +228,14 @@ impl Governance {
         loaded
     }
 
+    /// [`document_hash`] of the (routers, configurators) documents in force.
+    pub fn applied(&self) -> (u64, u64) {
+        (
+            self.applied[0].load(Ordering::Relaxed),
+            self.applied[1].load(Ordering::Relaxed),
+        )
+    }
+
     pub fn routers(&self) -> Arc<Routers> {
         self.routers
             .read()
@@ -233,6 +255,7 @@ impl Governance {
         let parsed = Routers::parse(data.unwrap_or_default());
         if let Ok(next) = &parsed {
             *self.routers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next.clone());
+            self.applied[0].store(document_hash(data), Ordering::Relaxed);
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.
         self.loaded.send_modify(|l| l.0 = true);
@@ -247,6 +270,7 @@ impl Governance {
                 .configurators
                 .write()
                 .unwrap_or_else(|e| e.into_inner()) = Arc::new(next.clone());
+            self.applied[1].store(document_hash(data), Ordering::Relaxed);
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.
         self.loaded.send_modify(|l| l.1 = true);
