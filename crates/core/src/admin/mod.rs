@@ -5,9 +5,11 @@
 //!   processes, the rules in force, the consumers' live health reports.
 //! - [`rules`]: a service's rules as one document (`routers` + `configurators`), validated by
 //!   the consumers' parsers, the operator's edits (weight, disable, gray, degrade) and the diff.
-//! - [`history`]: every change a version, written with compare-and-set and recorded (who, when,
-//!   message, before, after) in the same ZooKeeper `multi`; changes made outside (zkCli) show up
-//!   as external versions; rollback is a new version; the bounded audit log of every write.
+//! - [`history`]: every change a version, recorded (who, when, message, before, after); changes
+//!   made outside (zkCli) show up as external versions; diff of any two versions.
+//! - [`write`]: a change written with compare-and-set, its history and audit entries in the same
+//!   ZooKeeper `multi`; rollback as a new version.
+//! - [`audit`]: the bounded audit log of every write.
 //! - [`simulate`]: the dry run — endpoint shares, gray consumer hosts, methods left without a
 //!   provider — computed from the live providers with the consumers' own routing and weighing.
 //! - [`report`]: the consumer's side, the compact health summary it publishes in its own node.
@@ -16,11 +18,13 @@
 //! `{root}/.lemon/audit/a-{sequence}`. `.lemon` is refused as an app or group name
 //! ([`crate::registry::path::RESERVED`]), so the inventory never takes it for a service.
 
+pub mod audit;
 pub mod history;
 pub mod inventory;
 pub mod report;
 pub mod rules;
 pub mod simulate;
+pub mod write;
 
 use std::sync::Arc;
 

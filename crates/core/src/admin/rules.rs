@@ -170,50 +170,51 @@ impl Edit {
     pub fn from_value(v: &Value) -> Result<Edit> {
         let mut f = Fields::new("change", v)?;
         let op = f.required_string("op")?;
-        let edit =
-            match op.as_str() {
-                "weight" => Edit::Weight {
-                    address: address(&mut f)?,
-                    weight: f
-                        .integer("weight", 0, i64::from(crate::registry::MAX_WEIGHT))?
-                        .ok_or_else(|| Error::invalid("change.weight", "is required"))?
-                        as u32,
-                },
-                "disable" => Edit::Disable {
-                    address: address(&mut f)?,
-                },
-                "enable" => Edit::Enable {
-                    address: address(&mut f)?,
-                },
-                "gray" => {
-                    let percent = f.number("percent")?;
-                    let hosts = f.strings("hosts")?;
-                    let off = f.boolean("off")?.unwrap_or(false);
-                    match (percent, hosts, off) {
-                        (Some(p), None, false) => Edit::GrayPercent(p),
-                        (None, Some(h), false) => Edit::GrayHosts(h),
-                        (None, None, true) => Edit::GrayOff,
-                        _ => {
-                            return Err(Error::invalid(
-                                "change",
-                                "gray takes exactly one of `percent`, `hosts` or `off`",
-                            ))
-                        }
+        let edit = match op.as_str() {
+            "weight" => Edit::Weight {
+                address: address(&mut f)?,
+                weight: f
+                    .integer("weight", 0, i64::from(crate::registry::MAX_WEIGHT))?
+                    .ok_or_else(|| Error::invalid("change.weight", "is required"))?
+                    as u32,
+            },
+            "disable" => Edit::Disable {
+                address: address(&mut f)?,
+            },
+            "enable" => Edit::Enable {
+                address: address(&mut f)?,
+            },
+            "gray" => {
+                let percent = f.number("percent")?;
+                let hosts = f.strings("hosts")?;
+                let off = f.boolean("off")?.unwrap_or(false);
+                match (percent, hosts, off) {
+                    (Some(p), None, false) => Edit::GrayPercent(p),
+                    (None, Some(h), false) => Edit::GrayHosts(h),
+                    (None, None, true) => Edit::GrayOff,
+                    _ => {
+                        return Err(Error::invalid(
+                            "change",
+                            "gray takes exactly one of `percent`, `hosts` or `off`",
+                        ))
                     }
                 }
-                "degrade" => Edit::Degrade {
-                    on: f
-                        .boolean("on")?
-                        .ok_or_else(|| Error::invalid("change.on", "is required"))?,
-                    fallback: f.value("fallback").cloned(),
-                },
-                other => return Err(Error::invalid(
+            }
+            "degrade" => Edit::Degrade {
+                on: f
+                    .boolean("on")?
+                    .ok_or_else(|| Error::invalid("change.on", "is required"))?,
+                fallback: f.value("fallback").cloned(),
+            },
+            other => {
+                return Err(Error::invalid(
                     "change.op",
                     format!(
                         "unknown change {other:?} (known: weight, disable, enable, gray, degrade)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         f.finish()?;
         Ok(edit)
     }
