@@ -9,7 +9,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { zooKeeperForFile } = require('./harness/file')
 const { startProvider, waitFor } = require('./harness/providers')
-const { zkCli, zkCreate, zkGet, zkSet } = require('./harness/zookeeper')
+const { zkCli, zkCreate, zkGet, zkLs, zkSet } = require('./harness/zookeeper')
 const { cli, steered } = require('./harness/ops')
 const { Cluster } = require('..')
 
@@ -374,4 +374,36 @@ test('usage: --help for every command, one-line reasons and exit codes', async (
   assert.match(noZk.err, /--zk/)
   const j = await lemon('providers', 'shop/none', '--json')
   assert.equal(j.json.error.code, 'ERR_NOT_FOUND')
+})
+
+test('history and audit stay bounded: the oldest versions go in the same multi as a change', async () => {
+  await setup()
+  const { Admin } = require('..')
+  const admin = new Admin({ zk: suite.zk.connectString, identity: 'bounded@test', historyLimit: 3, auditLimit: 10 })
+  suite.cleanups.push(() => admin.close())
+  for (let w = 1; w <= 12; w++) {
+    const r = await admin.change('shop/bounded', { op: 'weight', address: '127.0.0.1:9', weight: w }, { message: `w${w}`, force: true })
+    assert.equal(r.version, w)
+  }
+  const history = await admin.history('shop/bounded')
+  assert.deepEqual(
+    history.map((e) => [e.version, e.message]),
+    [
+      [10, 'w10'],
+      [11, 'w11'],
+      [12, 'w12'],
+    ],
+  )
+  assert.deepEqual(await zkLs(suite.zk.connectString, '/lemonhjuice/.lemon/history/services/shop/bounded'), [
+    'v0000000010',
+    'v0000000011',
+    'v0000000012',
+  ])
+  const audit = await zkLs(suite.zk.connectString, '/lemonhjuice/.lemon/audit')
+  assert.equal(audit.length, 10)
+  assert.deepEqual(
+    (await admin.audit(3)).map((e) => e.message),
+    ['w10', 'w11', 'w12'],
+  )
+  await assert.rejects(admin.diff('shop/bounded', 2), (e) => e.code === 'ERR_NOT_FOUND' && /versions kept: 10 to 12/.test(e.message))
 })
