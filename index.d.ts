@@ -301,6 +301,13 @@ export interface ChangeEvent {
   total: number
 }
 
+/**
+ * Throws `ERR_INVALID_ARG` (with `field`) unless `value` may be an `app`, a `group` or a
+ * method name: not empty, at most 255 bytes, not `.`, `..` or `zookeeper` (reserved by
+ * ZooKeeper), no `/` or control characters.
+ */
+export declare function checkName(field: string, value: string): void
+
 /** Options of `new Cluster()`. */
 export interface ClusterOptions {
   /** ZooKeeper connect string, `host[:port],host[:port][/chroot]`; hosts without a port get 2181. */
@@ -484,6 +491,9 @@ export declare function encryptConfigValue(plaintext: string, key: string): stri
 
 /** A fresh random 256-bit key, base64, for `secretKey` or the `LEMON_CONFIG_KEY` variable. */
 export declare function generateConfigKey(): string
+
+/** The HTTP header that carries the gray lane from consumer to provider. */
+export declare const GRAY_HEADER: string
 
 /** Latency percentiles, ms. */
 export interface LatencyInfo {

@@ -115,6 +115,9 @@ test('bad service definitions are refused with ERR_INVALID_ARG', () => {
   const cases = [
     [{ app: 'a/b', group: 'g', methods }, 'app'],
     [{ app: 'a', group: '', methods }, 'group'],
+    [{ app: 'zookeeper', group: 'g', methods }, 'app'],
+    [{ app: 'a', group: 'g'.repeat(256), methods }, 'group'],
+    [{ app: 'a', group: 'g', methods: { '..': () => 1 } }, 'methods...'],
     [{ app: 'a', group: 'g', methods: {} }, 'methods'],
     [{ app: 'a', group: 'g', methods: { x: 5 } }, 'methods.x'],
     [{ app: 'a', group: 'g', methods, maxBodyBytes: -1 }, 'maxBodyBytes'],

@@ -5,8 +5,8 @@
 
 const { AsyncLocalStorage } = require('node:async_hooks')
 
-/** The HTTP header that carries the lane from consumer to provider. */
-const GRAY_HEADER = 'x-lemon-gray'
+// The HTTP header that carries the lane from consumer to provider, as the core sends it.
+const { GRAY_HEADER } = require('../index.js')
 
 const lane = new AsyncLocalStorage()
 

@@ -1,23 +1,70 @@
 'use strict'
 // The package's front door: the native classes (generated loader in ../index.js) plus the
 // hand-written JavaScript parts — provider middleware and gray lanes.
+//
+// `Cluster` and `Consumer` here wrap the native ones rather than patch them: the one thing added
+// is that a call made while handling a gray request is gray too (see ./gray), which needs the
+// caller's async context, something only JavaScript has.
 
 const native = require('../index.js')
 const { Service, service, GRAY_HEADER } = require('./provider')
 const { isGray, runInLane } = require('./gray')
 
-// A call made while handling a gray request is gray too, unless the caller says otherwise.
-const nativeCall = native.Consumer.prototype.call
-Object.defineProperty(native.Consumer.prototype, 'call', {
-  configurable: true,
-  writable: true,
-  value: function call(method, args, options) {
+/** The cluster: the native one, whose `consumer()` returns a gray-aware {@link Consumer}. */
+class Cluster extends native.Cluster {
+  consumer(options) {
+    return new Consumer(super.consumer(options))
+  }
+}
+
+/** A consumer of one service: the native consumer, with calls that follow the gray lane. */
+class Consumer {
+  #native
+
+  constructor(consumer) {
+    this.#native = consumer
+  }
+
+  get service() {
+    return this.#native.service
+  }
+
+  get pendingFailbacks() {
+    return this.#native.pendingFailbacks
+  }
+
+  ready() {
+    return this.#native.ready()
+  }
+
+  providers() {
+    return this.#native.providers()
+  }
+
+  health() {
+    return this.#native.health()
+  }
+
+  stats() {
+    return this.#native.stats()
+  }
+
+  /** A call made while handling a gray request is gray too, unless the caller says otherwise. */
+  call(method, args, options) {
     if (isGray() && (options === undefined || options === null || options.gray === undefined)) {
       options = { ...(options || {}), gray: true }
     }
-    return nativeCall.call(this, method, args, options)
-  },
-})
+    return this.#native.call(method, args, options)
+  }
+
+  on(event, listener) {
+    return this.#native.on(event, listener)
+  }
+
+  close() {
+    return this.#native.close()
+  }
+}
 
 /** Express middleware serving `options.methods`; the {@link Service} is at `.service`. */
 function express(options) {
@@ -35,5 +82,5 @@ function koa(options) {
   return middleware
 }
 
-const { Admin, Cluster, Consumer, Registration } = native
+const { Admin, Registration } = native
 module.exports = { Admin, Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER }

@@ -16,6 +16,7 @@
 
 const { EventEmitter } = require('node:events')
 const native = require('../index.js')
+const { codedError } = require('./errors')
 
 const ROOT = Symbol('root')
 const PATCHED = Symbol.for('lemon-cluster.nconf.patched')
@@ -38,12 +39,6 @@ const NATIVE_OPTIONS = [
 const JS_OPTIONS = ['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues']
 const KNOWN_OPTIONS = new Set([...NATIVE_OPTIONS, ...JS_OPTIONS])
 const SECRET_OPTIONS = new Set(['auth', 'secretKey'])
-
-function codedError(code, message, extra) {
-  const err = new Error(message)
-  err.code = code
-  return Object.assign(err, extra)
-}
 
 const own = (obj, key) => obj !== null && typeof obj === 'object' && Object.prototype.hasOwnProperty.call(obj, key)
 

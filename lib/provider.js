@@ -5,11 +5,12 @@
 // Response time is the design note's: from the moment a request enters the middleware to the
 // moment its response headers are written. It is sent back as `X-Response-Time` (ms).
 
+const { checkName } = require('../index.js')
+const { invalidArg: invalid } = require('./errors')
 const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 const DEFAULT_DRAIN_TIMEOUT_MS = 10000
-const SEGMENT = /^[^/\u0000-\u001f\u007f]+$/
 
 /** An error with an HTTP status and a stable code, for the JSON error body. */
 class RequestError extends Error {
@@ -20,17 +21,11 @@ class RequestError extends Error {
   }
 }
 
-function invalid(field, reason) {
-  const e = new TypeError(`invalid argument \`${field}\`: ${reason}`)
-  e.code = 'ERR_INVALID_ARG'
-  e.field = field
-  return e
-}
-
+// `app`, `group` and method names follow the core's rule (the binding's `checkName`), so a
+// service declared here is one the registry accepts.
 function checkSegment(field, value) {
   if (typeof value !== 'string' || value === '') throw invalid(field, 'must be a non-empty string')
-  if (value === '.' || value === '..' || !SEGMENT.test(value))
-    throw invalid(field, `must not contain '/' or control characters, and not be '.' or '..'`)
+  checkName(field, value)
 }
 
 /** Reads a JSON body, at most `limit` bytes. */

@@ -23,7 +23,7 @@ use crate::types::{ClusterReady, WarningEvent};
 /// ```
 #[napi(js_name = "Cluster")]
 pub struct JsCluster {
-    inner: Arc<lemon_core::Cluster>,
+    inner: Arc<lemon_core::Client>,
     /// The `logger` option's registration with the core's log, removed by `close()`.
     log_sink: Option<u64>,
 }
@@ -37,13 +37,13 @@ impl JsCluster {
         let (options, kept) =
             crate::options::split(&env, "options", Some(options), |key, _| key == "logger")?;
         let logger = kept.into_iter().next().map(|(_, l)| l);
-        let opts = throw(&env, lemon_core::ClusterOptions::from_value(&options))?;
+        let opts = throw(&env, lemon_core::ClientOptions::from_value(&options))?;
         let log_sink = match logger {
             Some(l) => logger::register(&env, l)?,
             None => None,
         };
         let cluster =
-            napi::bindgen_prelude::within_runtime_if_available(|| lemon_core::Cluster::new(opts));
+            napi::bindgen_prelude::within_runtime_if_available(|| lemon_core::Client::new(opts));
         let cluster = match throw(&env, cluster) {
             Ok(c) => c,
             Err(e) => {

@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use lemon_core::lock::lock;
 use napi::bindgen_prelude::{Function, JsValuesTupleIntoVec, ToNapiValue};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
@@ -29,7 +30,7 @@ where
     });
     let off = Mutex::new(Some(register(emit)));
     env.create_function_from_closure("off", move |_ctx| {
-        if let Some(off) = off.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(off) = lock(&off).take() {
             off();
         }
         Ok(())

@@ -18,6 +18,7 @@ mod error;
 mod events;
 mod json;
 mod logger;
+mod names;
 mod options;
 mod registration;
 mod settle;

@@ -21,6 +21,7 @@ use std::panic::AssertUnwindSafe;
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
+use lemon_core::lock::lock;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::{sys, Env, JsError};
 
@@ -45,7 +46,7 @@ unsafe impl Send for Queue {}
 
 impl Shared {
     fn push(&self, id: u64, outcome: Outcome) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = lock(&self.queue);
         if q.closed {
             return; // the JavaScript environment is gone: nobody is waiting any more
         }
@@ -80,12 +81,7 @@ impl Local {
         if self.held == on {
             return;
         }
-        let tsfn = self
-            .shared
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .tsfn;
+        let tsfn = lock(&self.shared.queue).tsfn;
         unsafe {
             if on {
                 sys::napi_ref_threadsafe_function(self.env, tsfn);
@@ -212,7 +208,7 @@ fn create(env: sys::napi_env) -> napi::Result<Local> {
     }
     // Idle until the first promise is pending.
     unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
-    shared.queue.lock().unwrap_or_else(|e| e.into_inner()).tsfn = tsfn;
+    lock(&shared.queue).tsfn = tsfn;
     Ok(Local {
         env,
         shared,
@@ -225,11 +221,7 @@ fn create(env: sys::napi_env) -> napi::Result<Local> {
 /// Node finalizes the thread-safe function when the environment is torn down.
 unsafe extern "C" fn finalize(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     let shared = unsafe { Box::from_raw(data.cast::<Arc<Shared>>()) };
-    shared
-        .queue
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .closed = true;
+    lock(&shared.queue).closed = true;
     // Pending promises die with their environment; drop their state without settling.
     let _ = std::panic::catch_unwind(|| {
         LOCALS.with(|locals| {
@@ -260,8 +252,7 @@ unsafe extern "C" fn drain(
         }) else {
             return;
         };
-        let batch =
-            std::mem::take(&mut shared.queue.lock().unwrap_or_else(|e| e.into_inner()).done);
+        let batch = std::mem::take(&mut lock(&shared.queue).done);
         let js_env = Env::from_raw(env);
         for (id, outcome) in batch {
             // The entry is taken out before settling: settling runs JavaScript (a fallback

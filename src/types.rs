@@ -303,8 +303,8 @@ pub struct ClusterStatsInfo {
     pub consumers: Vec<ConsumerStatsInfo>,
 }
 
-impl From<&lemon_core::cluster::ClusterStats> for ClusterStatsInfo {
-    fn from(s: &lemon_core::cluster::ClusterStats) -> Self {
+impl From<&lemon_core::client::ClientStats> for ClusterStatsInfo {
+    fn from(s: &lemon_core::client::ClientStats) -> Self {
         ClusterStatsInfo {
             host: s.host.clone(),
             connected: s.connected,

@@ -13,16 +13,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lemon_core::balance::{self, Balancer, Candidate, Candidates, Pick, Rng};
+use lemon_core::balance::{self, Balancer, Candidate, Candidates, Pick};
+use lemon_core::cluster::breaker::BreakerOptions;
+use lemon_core::cluster::budget::{BudgetOptions, RetryBudget};
+use lemon_core::cluster::{Attempts, Peer, Targets};
 use lemon_core::consumer::{CandidateLists, Inputs};
 use lemon_core::governance::{Configurators, Routers};
 use lemon_core::metrics::Metrics;
-use lemon_core::policy::breaker::BreakerOptions;
-use lemon_core::policy::budget::{BudgetOptions, RetryBudget};
-use lemon_core::policy::Attempts;
 use lemon_core::registry::{Directory, NodeRead, Provider, ProviderNode};
+use lemon_core::rng::Rng;
 use lemon_core::stats::{Outcome, ProviderStats};
-use lemon_core::transport::{Transport, TransportOptions};
+use lemon_core::transport::{HttpTransport, TransportOptions};
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
 const RUNS: usize = 5;
@@ -144,7 +145,7 @@ fn picks() {
                 let ns = median_ns(iterations(n, linear), |i| {
                     let mut call = Pick {
                         method: "get",
-                        key_hash: balance::mix(i as u64),
+                        key_hash: lemon_core::rng::mix(i as u64),
                         now_ms: NOW_MS,
                         rng: &mut rng,
                     };
@@ -164,7 +165,7 @@ fn call_path() {
     );
     println!("| providers | roundrobin | p2c | random | after a list change: route + weigh the new list, first pick (roundrobin) |");
     println!("|---|---|---|---|---|");
-    let transport = Transport::new(TransportOptions::default()).expect("a client");
+    let transport = HttpTransport::new(TransportOptions::default()).expect("a client");
     let metrics = Metrics::disabled();
     let breaker = BreakerOptions::default();
     let budget = Mutex::new(RetryBudget::new(BudgetOptions::default()));
@@ -172,11 +173,14 @@ fn call_path() {
     let routers = Arc::new(Routers::default());
     for n in SIZES {
         let snapshot = Arc::new(providers(n, false));
-        let all_stats: Vec<Arc<ProviderStats>> = (0..n).map(stats).collect();
-        let by_address: std::collections::HashMap<String, Arc<ProviderStats>> = snapshot
+        let by_address: std::collections::HashMap<String, Peer> = snapshot
             .iter()
-            .zip(&all_stats)
-            .map(|(p, s)| (p.address.clone(), s.clone()))
+            .enumerate()
+            .map(|(i, p)| {
+                let mut peer = Peer::new(0);
+                peer.stats = stats(i);
+                (p.address.clone(), peer)
+            })
             .collect();
         let stats_of = |a: &str| by_address[a].clone();
         let inputs = |providers| Inputs {
@@ -220,17 +224,17 @@ fn call_path() {
 }
 
 fn attempts<'a>(
-    candidates: Arc<Candidates>,
+    candidates: Arc<Targets>,
     balancer: &'a dyn Balancer,
-    transport: &'a Transport,
+    transport: &'a HttpTransport,
     breaker: &'a BreakerOptions,
     budget: &'a Mutex<RetryBudget>,
     metrics: &'a Metrics,
-) -> Attempts<'a> {
+) -> Attempts<'a, HttpTransport> {
     Attempts {
         service: "bench/scale",
         method: "get",
-        path: "/bench/scale/get",
+        path: "/bench/scale/get".into(),
         body: Bytes::from_static(b"{}"),
         candidates,
         balancer,

@@ -3,6 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::error::Error;
+use crate::lock::lock;
+
 /// A warning: something was skipped or degraded, and the application should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
@@ -33,39 +36,27 @@ impl<T> Default for Emitter<T> {
 impl<T> Emitter<T> {
     /// Adds a listener; the returned id removes it again.
     pub fn subscribe(&self, f: impl Fn(&T) + Send + Sync + 'static) -> u64 {
-        let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = lock(&self.next_id);
         *next += 1;
         let id = *next;
-        self.listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((id, Arc::new(f)));
+        lock(&self.listeners).push((id, Arc::new(f)));
         id
     }
 
     /// Removes a listener added by [`Emitter::subscribe`].
     pub fn unsubscribe(&self, id: u64) {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(i, _)| *i != id);
+        lock(&self.listeners).retain(|(i, _)| *i != id);
     }
 
     /// Removes every listener (on close, so nothing calls into JavaScript any more).
     pub fn clear(&self) {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        lock(&self.listeners).clear();
     }
 
     /// Calls every listener; returns how many there were.
     pub fn emit(&self, event: &T) -> usize {
         // Clone the list so a listener may subscribe or unsubscribe without deadlocking.
-        let listeners: Vec<Listener<T>> = self
-            .listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let listeners: Vec<Listener<T>> = lock(&self.listeners)
             .iter()
             .map(|(_, l)| l.clone())
             .collect();
@@ -74,6 +65,66 @@ impl<T> Emitter<T> {
         }
         listeners.len()
     }
+}
+
+/// Declares [`WarningCode`]: one line per code (its doc, its variant, its string).
+macro_rules! warning_codes {
+    ($($(#[doc = $doc:literal])+ $name:ident = $code:literal,)+) => {
+        /// The code of a warning that is not an error reported instead of thrown (those carry the
+        /// error's code, see [`Warnings::error`]). `docs/errors.md` lists exactly these (a test
+        /// checks it): adding a code is a line here and a row there.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum WarningCode {
+            $($(#[doc = $doc])+ $name,)+
+        }
+
+        impl WarningCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [WarningCode] = &[$(WarningCode::$name,)+];
+
+            /// The stable string JavaScript sees, e.g. `ERR_BAD_ROUTER`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(WarningCode::$name => $code,)+
+                }
+            }
+        }
+    };
+}
+
+warning_codes! {
+    /// A provider node that cannot be read was skipped; the others keep serving.
+    BadProviderNode = "ERR_BAD_PROVIDER_NODE",
+    /// ZooKeeper listed no provider just after a reconnect: the last list is held for a while.
+    ProvidersEmpty = "ERR_PROVIDERS_EMPTY",
+    /// A routers node is not a valid rule: the previous rule stays in force.
+    BadRouter = "ERR_BAD_ROUTER",
+    /// A configurators node is not valid: the previous overrides stay in force.
+    BadConfigurator = "ERR_BAD_CONFIGURATOR",
+    /// The provider-list cache file could not be read or written.
+    CacheFile = "ERR_CACHE_FILE",
+    /// A ZooKeeper read or watch failed; retrying.
+    Zk = "ERR_ZK",
+    /// ZooKeeper cannot be reached; retrying in the background.
+    ZkUnavailable = "ERR_ZK_UNAVAILABLE",
+    /// The connection to ZooKeeper was lost; reconnecting, last known state kept.
+    ZkDisconnected = "ERR_ZK_DISCONNECTED",
+    /// The session expired: a new one is made, nodes re-created, watches re-armed.
+    ZkSessionExpired = "ERR_ZK_SESSION_EXPIRED",
+    /// ZooKeeper refused this identity (the session ended on authentication).
+    ZkAuth = "ERR_ZK_AUTH",
+    /// A folder lets anyone add or delete nodes, so node ACLs do not protect them.
+    ZkAcl = "ERR_ZK_ACL",
+    /// A failback call gave up after its background retries.
+    Failback = "ERR_FAILBACK",
+    /// A failback call was dropped: too many retries already pending.
+    Overloaded = "ERR_OVERLOADED",
+    /// The configuration snapshot file could not be written.
+    ConfigSnapshot = "ERR_CONFIG_SNAPSHOT",
+    /// The configuration store started from its snapshot (or empty): ZooKeeper not read yet.
+    ConfigStale = "ERR_CONFIG_STALE",
+    /// The configuration znode was deleted; the last document is kept.
+    ConfigNodeDeleted = "ERR_CONFIG_NODE_DELETED",
 }
 
 /// How many warnings are kept for a listener that subscribes late.
@@ -92,12 +143,7 @@ pub struct Warnings {
 impl Warnings {
     /// Adds a listener and replays the backlog to it.
     pub fn subscribe(&self, f: impl Fn(&Warning) + Send + Sync + 'static) -> u64 {
-        let backlog: Vec<Warning> = self
-            .backlog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let backlog: Vec<Warning> = lock(&self.backlog).drain(..).collect();
         for w in &backlog {
             f(w);
         }
@@ -112,21 +158,29 @@ impl Warnings {
     /// Removes every listener and the backlog.
     pub fn clear(&self) {
         self.emitter.clear();
-        self.backlog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        lock(&self.backlog).clear();
     }
 
-    pub fn warn(&self, code: &'static str, message: impl Into<String>, path: Option<&str>) {
+    /// Emits a warning of this code.
+    pub fn warn(&self, code: WarningCode, message: impl Into<String>, path: Option<&str>) {
+        self.emit(code.as_str(), message.into(), path);
+    }
+
+    /// Reports an error instead of throwing it (nobody is waiting for it): the warning carries
+    /// the error's code (see [`Error::code`]).
+    pub fn error(&self, e: &Error, message: impl Into<String>, path: Option<&str>) {
+        self.emit(e.code(), message.into(), path);
+    }
+
+    fn emit(&self, code: &'static str, message: String, path: Option<&str>) {
         let w = Warning {
             code,
-            message: message.into(),
+            message,
             path: path.map(str::to_string),
         };
         tracing::warn!("{}: {}", w.code, w.message);
         if self.emitter.emit(&w) == 0 {
-            let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut backlog = lock(&self.backlog);
             if backlog.len() == BACKLOG {
                 backlog.pop_front();
             }
@@ -157,18 +211,40 @@ mod tests {
     #[test]
     fn a_late_listener_hears_the_backlog_once() {
         let w = Warnings::default();
-        w.warn("ERR_A", "first", None);
+        w.warn(WarningCode::Zk, "first", None);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         w.subscribe(move |x| s.lock().unwrap().push(x.code));
-        w.warn("ERR_B", "second", None);
+        w.warn(WarningCode::CacheFile, "second", None);
         let s2 = Arc::new(Mutex::new(Vec::new()));
         let s3 = s2.clone();
         w.subscribe(move |x| s3.lock().unwrap().push(x.code));
-        assert_eq!(*seen.lock().unwrap(), vec!["ERR_A", "ERR_B"]);
+        assert_eq!(*seen.lock().unwrap(), vec!["ERR_ZK", "ERR_CACHE_FILE"]);
         assert!(
             s2.lock().unwrap().is_empty(),
             "the backlog is handed over once"
+        );
+    }
+
+    #[test]
+    fn docs_list_exactly_the_warning_codes() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/errors.md");
+        let doc = std::fs::read_to_string(path).expect("docs/errors.md");
+        let section = doc
+            .split("\n## ")
+            .find(|s| s.starts_with("Warnings"))
+            .expect("a `## Warnings` section in docs/errors.md");
+        let mut listed: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let mut codes: Vec<&str> = WarningCode::ALL.iter().map(|c| c.as_str()).collect();
+        listed.sort_unstable();
+        codes.sort_unstable();
+        assert_eq!(
+            listed, codes,
+            "docs/errors.md's warnings table and WarningCode differ"
         );
     }
 }

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, Once};
 
+use crate::lock::lock;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -47,32 +48,21 @@ pub fn install() {
 
 /// Adds a sink; the id removes it again.
 pub fn add_sink(sink: Sink) -> u64 {
-    let mut next = NEXT_ID.lock().unwrap_or_else(|e| e.into_inner());
+    let mut next = lock(&NEXT_ID);
     *next += 1;
     let id = *next;
-    SINKS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((id, sink));
+    lock(&SINKS).push((id, sink));
     id
 }
 
 /// Removes a sink added by [`add_sink`].
 pub fn remove_sink(id: u64) {
-    SINKS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|(i, _)| *i != id);
+    lock(&SINKS).retain(|(i, _)| *i != id);
 }
 
 /// Delivers a record to the sinks, or to stderr when there is none.
 fn deliver(level: Level, line: &str) {
-    let sinks: Vec<Sink> = SINKS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(_, s)| s.clone())
-        .collect();
+    let sinks: Vec<Sink> = lock(&SINKS).iter().map(|(_, s)| s.clone()).collect();
     if sinks.is_empty() {
         eprintln!(
             "[lemon-cluster] {} {line}",

@@ -1,7 +1,9 @@
 //! Per-provider call statistics, kept by each consumer and read on every call: in-flight count,
-//! peak-EWMA latency and a sliding window of outcomes. Balancers read them to choose, breakers to
-//! eject. This is the hot path, so every field is either an atomic or a mutex held for a few
-//! arithmetic operations, one per provider (calls to different providers never contend).
+//! peak-EWMA latency and a sliding window of outcomes. Balancers read them to choose (this is
+//! their whole view of a provider's load); the cluster layer records into them and keeps each
+//! provider's breaker beside them, not in them. This is the hot path, so every field is either an
+//! atomic or a mutex held for a few arithmetic operations, one per provider (calls to different
+//! providers never contend).
 //!
 //! - In-flight calls are **always** counted (Dubbo counts them only when a limit is configured,
 //!   which silently turns `leastactive` into random).
@@ -13,22 +15,15 @@
 //!   breaker reads its own (shorter) span of successes, failures and slow calls.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 use crate::latency::{LatencyHistogram, Percentiles};
-use crate::policy::breaker::Breaker;
+use crate::lock::lock;
 
 /// Decay constant of the peak EWMA, as in Finagle.
 pub const EWMA_TAU_MS: f64 = 10_000.0;
 /// Number of one-second buckets in the window.
 pub const WINDOW_SECS: usize = 30;
-
-/// Milliseconds on a monotonic clock private to this process.
-pub fn mono_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
 
 /// Statistics of one provider as seen by one consumer.
 pub struct ProviderStats {
@@ -39,8 +34,6 @@ pub struct ProviderStats {
     ewma: Mutex<PeakEwma>,
     window: Mutex<Window>,
     latency: Mutex<LatencyHistogram>,
-    /// The provider's circuit breaker.
-    pub breaker: Mutex<Breaker>,
 }
 
 impl ProviderStats {
@@ -51,7 +44,6 @@ impl ProviderStats {
             ewma: Mutex::new(PeakEwma::default()),
             window: Mutex::new(Window::default()),
             latency: Mutex::new(LatencyHistogram::default()),
-            breaker: Mutex::new(Breaker::default()),
         }
     }
 
@@ -217,10 +209,6 @@ impl Window {
         }
         s
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

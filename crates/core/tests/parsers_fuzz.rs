@@ -6,7 +6,7 @@
 //! `PROPTEST_CASES=1000000 cargo test -p lemon-core --release --test parsers_fuzz`.
 
 use lemon_core::registry::{Directory, NodeRead, ProviderNode};
-use lemon_core::{CallOptions, ClusterOptions, ConsumerOptions};
+use lemon_core::{CallOptions, ClientOptions, ConsumerOptions};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -97,7 +97,7 @@ proptest! {
 
     #[test]
     fn option_readers_never_panic(value in any_json()) {
-        let _ = ClusterOptions::from_value(&value);
+        let _ = ClientOptions::from_value(&value);
         let _ = ConsumerOptions::from_value(&value);
         let _ = CallOptions::from_value(&value);
         let _ = lemon_core::metrics::StatsdOptions::from_value(&value);

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use zookeeper_client::Client;
 
-use crate::cluster::{session_options, CLOSE_TIMEOUT};
+use crate::client::{session_options, CLOSE_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::events::Warnings;
 use crate::options::Fields;
@@ -131,7 +131,7 @@ impl Admin {
             (None, None) => format!(
                 "pid {}@{}",
                 std::process::id(),
-                crate::cluster::default_host()
+                crate::client::default_host()
             ),
         };
         Actor {

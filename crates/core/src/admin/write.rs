@@ -221,7 +221,7 @@ impl Admin {
             versions.push(after);
         }
         let actor = self.actor();
-        let host = crate::cluster::default_host();
+        let host = crate::client::default_host();
         let now = crate::now_ms();
         let dir = self.history_dir(&format!("services/{service}"));
         let mut version = cur.recorded();

@@ -23,6 +23,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use super::{hash_bytes, Balancer, Candidates, Pick};
+use crate::lock::lock;
 
 /// Points per weight unit while the ring is small.
 pub const VIRTUAL_NODES: u32 = 160;
@@ -156,7 +157,7 @@ impl Balancer for ConsistentHash {
         }
         let list = candidates.id();
         let cached = {
-            let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+            let rings = lock(&self.rings);
             rings.get(call.method).map(|c| (c.list, c.ring.clone()))
         };
         if let Some((known, ring)) = &cached {
@@ -194,7 +195,7 @@ impl Balancer for ConsistentHash {
 
 impl ConsistentHash {
     fn remember(&self, method: &str, list: Option<u64>, ring: Arc<Ring>) {
-        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rings = lock(&self.rings);
         if rings.len() >= MAX_RINGS && !rings.contains_key(method) {
             rings.clear();
         }
@@ -206,7 +207,7 @@ impl ConsistentHash {
 mod tests {
     use super::*;
     use crate::balance::testing::{assert_shares, candidates};
-    use crate::balance::Rng;
+    use crate::rng::Rng;
 
     fn owners(ch: &ConsistentHash, cs: &Candidates, keys: usize) -> Vec<String> {
         let mut rng = Rng::new(0);

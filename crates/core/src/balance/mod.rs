@@ -1,7 +1,7 @@
 //! Load balancers: given the providers eligible for one call, pick one.
 //!
 //! Each algorithm lives in its own file behind [`Balancer`]. A balancer only decides; it never
-//! filters (routing and the breaker did that) and never retries (the cluster policy does that).
+//! filters (routing and the breaker did that) and never retries (the fault-tolerance layer, `cluster/`, does that).
 //! Every balancer honours the candidates' effective weights ([`Candidate::weight`]: the node's
 //! weight, a configurator override, reduced during warmup, see [`warmup`]).
 //!
@@ -20,7 +20,6 @@ mod roundrobin;
 mod shortestresponse;
 pub mod warmup;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use alias::Alias;
@@ -31,6 +30,9 @@ pub use p2c::PowerOfTwo;
 pub use random::Random;
 pub use roundrobin::RoundRobin;
 pub use shortestresponse::ShortestResponse;
+
+use crate::hash::hash_bytes;
+use crate::rng::Rng;
 
 use crate::registry::Provider;
 use crate::stats::ProviderStats;
@@ -144,61 +146,6 @@ where
     last
 }
 
-/// A small, fast, seedable generator (splitmix64). Statistical quality is ample for choosing
-/// providers; it is not for secrets.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// A generator seeded from the clock and a process-wide counter (distinct per call).
-    pub fn from_entropy() -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-        let n = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Rng(mix(n ^ t))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.0)
-    }
-
-    /// Uniform in `0..n` (n > 0), by multiply-shift.
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// The splitmix64 finaliser: a strong 64-bit mix.
-pub fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A stable 64-bit hash of bytes (FNV-1a, then the splitmix finaliser for avalanche). The same
-/// key hashes the same in every process and release, which sticky routing relies on.
-pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    mix(h)
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
@@ -262,22 +209,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rng_is_uniform_enough_and_seedable() {
-        let mut a = Rng::new(7);
-        let mut b = Rng::new(7);
-        assert_eq!(a.next_u64(), b.next_u64());
-        let mut counts = [0u32; 10];
-        for _ in 0..100_000 {
-            counts[a.below(10) as usize] += 1;
-        }
-        for c in counts {
-            assert!((9_500..10_500).contains(&c), "{counts:?}");
-        }
-        let u = a.unit();
-        assert!((0.0..1.0).contains(&u));
-    }
-
-    #[test]
     fn a_sample_is_everything_up_to_its_size_then_distinct_indices() {
         let mut rng = Rng::new(7);
         assert_eq!(sample(5, &mut rng).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
@@ -309,11 +240,5 @@ mod tests {
         testing::assert_shares(&counts, &w, 0.01);
         assert_eq!(weighted_among(&mut rng, &w, 0..0), None);
         assert_eq!(weighted_among(&mut rng, &w, [1].into_iter()), Some(1));
-    }
-
-    #[test]
-    fn hashes_are_stable() {
-        assert_eq!(hash_bytes(b"user-42"), hash_bytes(b"user-42"));
-        assert_ne!(hash_bytes(b"user-42"), hash_bytes(b"user-43"));
     }
 }

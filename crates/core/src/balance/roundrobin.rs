@@ -26,6 +26,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Mutex;
 
 use super::{Balancer, Candidates, Pick, Rng};
+use crate::lock::lock;
 
 /// Largest mixed-weight list picked by nginx's algorithm (O(n) per pick); larger ones use stride
 /// scheduling.
@@ -197,7 +198,7 @@ impl Balancer for RoundRobin {
         let Some(list) = candidates.id() else {
             return candidates.draw(call.rng);
         };
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.state);
         if let Some(r) = state.get_mut(call.method) {
             if r.list != list {
                 let previous = std::mem::replace(&mut r.order, Order::Cycle { next: 0 });
@@ -225,7 +226,8 @@ impl Balancer for RoundRobin {
 mod tests {
     use super::*;
     use crate::balance::testing::candidates;
-    use crate::balance::{Candidate, Rng};
+    use crate::balance::Candidate;
+    use crate::rng::Rng;
 
     fn pick(rr: &RoundRobin, method: &str, cs: &Candidates) -> Option<usize> {
         let mut rng = Rng::new(0);

@@ -31,8 +31,8 @@ pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
         // Report a persistent failure (say, no permission to read the znode) once, not on every
         // retry.
         if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
-            s.warnings.warn(
-                e.code(),
+            s.warnings.error(
+                e,
                 format!("following {}: {e}; retrying", s.path()),
                 Some(s.path()),
             );

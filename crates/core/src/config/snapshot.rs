@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::events::Warnings;
+use crate::events::{WarningCode, Warnings};
 
 /// Reads a snapshot: `Ok(None)` when there is no file.
 pub fn read(path: &Path) -> Result<Option<Map<String, Value>>> {
@@ -102,7 +102,7 @@ impl SnapshotWriter {
                 let res = tokio::task::spawn_blocking(move || write(&p, &doc)).await;
                 if let Ok(Err(e)) | Err(e) = res.map_err(std::io::Error::other) {
                     warnings.warn(
-                        "ERR_CONFIG_SNAPSHOT",
+                        WarningCode::ConfigSnapshot,
                         format!("cannot write the snapshot file {}: {e}", path.display()),
                         None,
                     );

@@ -22,7 +22,8 @@ use super::secret;
 use super::snapshot::{self, SnapshotWriter};
 use super::tree::{self, TreeRead};
 use crate::error::{Error, Result};
-use crate::events::{Emitter, Warnings};
+use crate::events::{Emitter, WarningCode, Warnings};
+use crate::lock::lock;
 use crate::zk::{auth, Access, ZkOptions, ZkSession};
 
 /// Updates kept for callers that catch up after a synchronous call.
@@ -165,7 +166,7 @@ impl ConfigStore {
             store.session.clone(),
             Arc::downgrade(&store),
         ));
-        *store.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        *lock(&store.follower) = Some(task);
         store
     }
 
@@ -195,7 +196,7 @@ impl ConfigStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// Where the data in use comes from.
@@ -281,7 +282,7 @@ impl ConfigStore {
                 Ok(doc) => doc.map(|d| (p, d)),
                 Err(e) => {
                     self.warnings
-                        .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                        .error(&e, e.to_string(), Some(&self.opts.path));
                     None
                 }
             },
@@ -290,7 +291,7 @@ impl ConfigStore {
             Some((file, doc)) => {
                 self.install(st, Arc::new(doc), Source::Snapshot);
                 self.warnings.warn(
-                    "ERR_CONFIG_STALE",
+                    WarningCode::ConfigStale,
                     format!(
                         "{why}: running on the snapshot {} for {} until ZooKeeper answers",
                         file.display(),
@@ -300,7 +301,7 @@ impl ConfigStore {
                 );
             }
             None => self.warnings.warn(
-                "ERR_CONFIG_STALE",
+                WarningCode::ConfigStale,
                 format!(
                     "{why}: running on an empty configuration for {} until ZooKeeper answers (no snapshot{})",
                     self.opts.path,
@@ -316,7 +317,7 @@ impl ConfigStore {
         let (view, errors) = secret::unseal(&raw, self.opts.key.as_ref(), &self.opts.separator);
         for e in errors {
             self.warnings
-                .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                .error(&e, e.to_string(), Some(&self.opts.path));
         }
         st.raw = raw;
         st.view = Arc::new(view);
@@ -335,7 +336,7 @@ impl ConfigStore {
             Ok(doc) => Arc::new(doc),
             Err(e) => {
                 self.warnings
-                    .warn(e.code(), e.to_string(), Some(&self.opts.path));
+                    .error(&e, e.to_string(), Some(&self.opts.path));
                 if !st.settled {
                     self.fall_back(&mut st, "the znode does not hold a JSON object");
                 }
@@ -406,7 +407,7 @@ impl ConfigStore {
         }
         if st.version.take().is_some() {
             self.warnings.warn(
-                "ERR_CONFIG_NODE_DELETED",
+                WarningCode::ConfigNodeDeleted,
                 format!(
                     "{} was deleted; keeping the last configuration and waiting for it to come back",
                     self.opts.path
@@ -450,12 +451,7 @@ impl ConfigStore {
 
     /// Stops following, ends the session and writes the last snapshot. Idempotent.
     pub async fn close(&self) {
-        if let Some(task) = self
-            .follower
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(task) = lock(&self.follower).take() {
             task.abort();
         }
         self.session.close(Duration::from_secs(2)).await;

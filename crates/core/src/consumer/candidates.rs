@@ -10,15 +10,17 @@
 //! anything changed. Warmup is the one input that moves by itself: while any candidate is still
 //! warming, an entry is rebuilt after [`refresh`] (1 % of the warmup, between 10 ms and 1 s),
 //! so weights lag the exact ramp by at most that. The kept list is also what makes balancing
-//! O(1): its weight tables and its identity (see [`Candidates`]) live as long as the entry.
+//! O(1): its weight tables and its identity (see [`crate::balance::Candidates`]) live as long as
+//! the entry.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::balance::warmup::warm_weight;
-use crate::balance::{Candidate, Candidates};
+use crate::cluster::{Peer, Targets};
 use crate::governance::{Configurators, Routers};
+use crate::lock::lock;
 use crate::registry::Provider;
 use crate::route::{route, Empty, Route};
 use crate::stats::ProviderStats;
@@ -55,7 +57,7 @@ struct Entry {
     routers: Arc<Routers>,
     /// Wall-clock ms after which warming weights are stale.
     fresh_until_ms: u64,
-    list: Arc<Candidates>,
+    list: Arc<Targets>,
 }
 
 impl Entry {
@@ -99,15 +101,11 @@ pub fn refresh(warmup: Duration) -> Duration {
 
 impl CandidateLists {
     /// The call's candidates: the kept list when its inputs are unchanged, else a new one (routed,
-    /// weighed, and kept). `stats` gives a provider's statistics by address.
-    pub fn get(
-        &self,
-        q: &Inputs<'_>,
-        stats: impl Fn(&str) -> Arc<ProviderStats>,
-    ) -> Result<Arc<Candidates>, Empty> {
+    /// weighed, and kept). `peer` gives a provider's statistics and breaker by address.
+    pub fn get(&self, q: &Inputs<'_>, peer: impl Fn(&str) -> Peer) -> Result<Arc<Targets>, Empty> {
         let lane = usize::from(q.gray);
         {
-            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let entries = lock(&self.entries);
             if let Some(e) = entries.get(q.method).and_then(|m| m[lane].as_ref()) {
                 if e.serves(q) {
                     return Ok(e.list.clone());
@@ -126,27 +124,23 @@ impl CandidateLists {
         )?;
         let warmup_ms = q.warmup.as_millis() as u64;
         let mut warming = false;
-        let list: Vec<Candidate> = routed
+        let list: Vec<_> = routed
             .into_iter()
             .map(|provider| {
-                let stats = stats(&provider.address);
+                let peer = peer(&provider.address);
                 let (weight, base) =
-                    effective_weight(&provider, &stats, q.configurators, q.now_ms, warmup_ms);
+                    effective_weight(&provider, &peer.stats, q.configurators, q.now_ms, warmup_ms);
                 warming |= weight < base;
-                Candidate {
-                    provider,
-                    weight,
-                    stats,
-                }
+                (provider, weight, peer)
             })
             .collect();
-        let list = Arc::new(Candidates::new(list));
+        let list = Arc::new(Targets::new(list));
         let fresh_until_ms = if warming {
             q.now_ms + refresh(q.warmup).as_millis() as u64
         } else {
             u64::MAX
         };
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = lock(&self.entries);
         if entries.len() >= MAX_METHODS && !entries.contains_key(q.method) {
             entries.clear();
         }
@@ -187,7 +181,7 @@ mod tests {
     #[test]
     fn kept_while_the_inputs_are_the_same_values_and_rebuilt_when_one_changes() {
         let lists = CandidateLists::default();
-        let stats = |_: &str| Arc::new(ProviderStats::new(0));
+        let stats = |_: &str| Peer::new(0);
         let providers = Arc::new(vec![provider("a:1", 100), provider("b:1", 50)]);
         let cfg = Arc::new(Configurators::default());
         let routers = Arc::new(Routers::default());
@@ -221,7 +215,7 @@ mod tests {
     fn warming_weights_are_rebuilt_after_the_refresh_interval() {
         let lists = CandidateLists::default();
         let seen_at = 1_000_000;
-        let stats = |_: &str| Arc::new(ProviderStats::new(seen_at));
+        let stats = |_: &str| Peer::new(seen_at);
         let mut p = (*provider("a:1", 100)).clone();
         p.node.timestamp = Some(seen_at);
         let providers = Arc::new(vec![Arc::new(p), provider("b:1", 100)]);

@@ -1,9 +1,10 @@
 //! `consumer.health()`: how this consumer sees each provider, for dashboards and tests.
 
 use super::Consumer;
+use crate::clock::mono_ms;
+use crate::cluster::breaker::State;
 use crate::latency::Percentiles;
-use crate::policy::breaker::State;
-use crate::stats::{lock, mono_ms};
+use crate::lock::lock;
 
 /// A provider's health as this consumer sees it, for `consumer.stats()`.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,16 +48,17 @@ impl Consumer {
         self.providers()
             .iter()
             .map(|p| {
-                let stats = self.stats_of(&p.address);
+                let peer = self.peer_of(&p.address);
+                let stats = &peer.stats;
                 let window = stats.window(now, 10);
-                let state = lock(&stats.breaker).state();
+                let state = lock(&peer.breaker).state();
                 let ejected_for_ms = match state {
                     State::Open { until_ms } if now < until_ms => Some(until_ms - now),
                     _ => None,
                 };
                 ProviderHealth {
                     address: p.address.clone(),
-                    weight: self.weight(p, &stats, &cfg),
+                    weight: self.weight(p, stats, &cfg),
                     inflight: stats.inflight(),
                     breaker: match state {
                         State::Closed => "closed",
@@ -75,7 +77,7 @@ impl Consumer {
 
     /// Retries the retry budget still allows now.
     pub fn retry_balance(&self) -> f64 {
-        lock(&self.budget).balance(mono_ms())
+        lock(self.invoker.budget()).balance(mono_ms())
     }
 
     /// Everything an operator needs to see why traffic goes where it goes. Cheap enough to poll

@@ -1,12 +1,11 @@
 //! The consumer side: a live provider set for one service, the rules governing it, and the call
 //! path, read top to bottom in [`Consumer::call`]:
 //! settings (consumer ⊕ call ⊕ configurator) → forced degradation? → route (version, method,
-//! disabled, gray lane) → weights (override, warmup) → cluster policy (attempts through breaker,
-//! budget and bulkheads, each attempt balanced and sent by the transport) → fallback on a
-//! non-business failure → back.
+//! disabled, gray lane) → weights (override, warmup) → the fault-tolerance layer ([`crate::cluster`]:
+//! attempts through breaker, budget and bulkheads, each attempt balanced and sent by the
+//! transport; what a failure becomes, by mode) → back.
 
 mod candidates;
-mod failure;
 mod health;
 mod options;
 mod register;
@@ -20,30 +19,30 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use crate::balance::{self, hash_bytes, Balancer, Rng};
+use crate::balance::{self, Balancer};
+use crate::cluster::{Answer, Attempts, Directory, Invoker, InvokerOptions, Mode, Peer, Plan};
 use crate::error::{Error, Result};
-use crate::events::{Emitter, Warnings};
+use crate::events::{Emitter, WarningCode, Warnings};
 use crate::governance::{follow_node, Configurators, Governance};
+use crate::hash::hash_bytes;
+use crate::lock::{lock, read, write};
 use crate::metrics::Metrics;
-use crate::policy::budget::RetryBudget;
-use crate::policy::bulkhead::Bulkhead;
-use crate::policy::failback::FailbackQueue;
-use crate::policy::{broadcast, failover, forking, Attempts, Mode};
 use crate::registry::path::{segment, ServicePaths};
 use crate::registry::{
     follow_providers, keep_written, start_from_cache, CacheFile, Change, LiveProviders, Provider,
 };
+use crate::rng::Rng;
 use crate::route::Empty;
-use crate::stats::{lock, mono_ms, ProviderStats};
-use crate::transport::{encode_segment, Reply, Transport};
+use crate::stats::ProviderStats;
+use crate::transport::{encode_segment, HttpTransport};
 use crate::zk::{EphemeralId, ZkSession};
 
-use failure::degraded;
 use register::register_consumer;
 
+pub use crate::cluster::Fallback;
 pub use candidates::{effective_weight, CandidateLists, Inputs};
 pub use health::{ConsumerStats, ProviderHealth};
-pub use options::{CallOptions, ConsumerOptions, Fallback, Idempotent, Settings, DEFAULT_TIMEOUT};
+pub use options::{CallOptions, ConsumerOptions, Idempotent, Settings, DEFAULT_TIMEOUT};
 
 /// Extra time `ready()` allows for reading the cache file after the connect timeout.
 const CACHE_READ_ALLOWANCE: Duration = Duration::from_secs(2);
@@ -81,16 +80,13 @@ pub struct Consumer {
     balancers: Vec<(&'static str, Box<dyn Balancer>)>,
     /// Routed and weighed candidates, per method and lane, kept per provider-set generation.
     lists: CandidateLists,
-    stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
-    budget: Mutex<RetryBudget>,
-    bulkhead: Bulkhead,
-    failback: FailbackQueue,
-    /// Rate limit of failsafe/failback warnings.
-    reports: Mutex<failure::ReportLimiter>,
-    transport: Arc<Transport>,
+    /// Every provider's statistics and breaker, by address.
+    peers: RwLock<HashMap<String, Peer>>,
+    /// Budget, bulkhead, pending failbacks.
+    invoker: Invoker,
+    transport: Arc<HttpTransport>,
     metrics: Arc<Metrics>,
     session: Arc<ZkSession>,
-    warnings: Arc<Warnings>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// This consumer's own node under `consumers/`, once registered.
     node: Arc<Mutex<Option<EphemeralId>>>,
@@ -104,7 +100,7 @@ impl Consumer {
     /// consumer under `consumers/`. Must be called inside a Tokio runtime.
     pub fn start(
         session: Arc<ZkSession>,
-        transport: Arc<Transport>,
+        transport: Arc<HttpTransport>,
         metrics: Arc<Metrics>,
         warnings: Arc<Warnings>,
         root: &str,
@@ -142,7 +138,7 @@ impl Consumer {
                 move |data| {
                     if let Err(e) = g.set_routers(data) {
                         w.warn(
-                            "ERR_BAD_ROUTER",
+                            WarningCode::BadRouter,
                             format!("kept the previous rule: {path}: {e}"),
                             Some(&path),
                         );
@@ -163,7 +159,7 @@ impl Consumer {
                 move |data| {
                     if let Err(e) = g.set_configurators(data) {
                         w.warn(
-                            "ERR_BAD_CONFIGURATOR",
+                            WarningCode::BadConfigurator,
                             format!("kept the previous overrides: {path}: {e}"),
                             Some(&path),
                         );
@@ -196,7 +192,16 @@ impl Consumer {
             warnings.clone(),
             node.clone(),
         ));
-        let budget = Mutex::new(RetryBudget::new(opts.budget.clone()));
+        let invoker = Invoker::new(
+            &service.service,
+            InvokerOptions {
+                budget: opts.budget.clone(),
+                max_concurrent: opts.max_concurrent,
+                failback_retries: opts.failback_retries,
+                failback_delay: opts.failback_delay,
+            },
+            warnings.clone(),
+        );
         let consumer = Arc::new_cyclic(|me| Consumer {
             me: me.clone(),
             service,
@@ -206,15 +211,11 @@ impl Consumer {
             governance,
             balancers,
             lists: CandidateLists::default(),
-            stats: RwLock::new(HashMap::new()),
-            budget,
-            bulkhead: Bulkhead::default(),
-            failback: FailbackQueue::default(),
-            reports: Mutex::new(failure::ReportLimiter::default()),
+            peers: RwLock::new(HashMap::new()),
+            invoker,
             transport,
             metrics,
             session,
-            warnings,
             tasks: Mutex::new(vec![follow, routers, configurators, register]),
             node,
             closed: AtomicBool::new(false),
@@ -259,10 +260,7 @@ impl Consumer {
             timeout,
             warnings,
         ));
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend([writer, fallback]);
+        lock(&self.tasks).extend([writer, fallback]);
         self.cached.store(true, Ordering::Release);
     }
 
@@ -322,12 +320,12 @@ impl Consumer {
 
     /// Background failback retries pending now.
     pub fn pending_failbacks(&self) -> usize {
-        self.failback.pending()
+        self.invoker.pending_failbacks()
     }
 
     /// Calls `method` with a JSON `body` and returns the JSON reply, or the fallback standing in
-    /// for a non-business failure ([`Reply::degraded`] set).
-    pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
+    /// for a non-business failure ([`Answer::degraded`] set).
+    pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Answer> {
         let started = std::time::Instant::now();
         let result = self.run(method, body, opts).await;
         let (app, group) = (&self.opts.app, &self.opts.group);
@@ -347,7 +345,7 @@ impl Consumer {
         result
     }
 
-    async fn run(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Reply> {
+    async fn run(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Answer> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed {
                 what: format!("the consumer of {}", self.service.service),
@@ -372,27 +370,44 @@ impl Consumer {
             let e = Error::Degraded {
                 service: self.service.service.clone(),
             };
-            return Ok(degraded(&s.fallback, e));
+            return Ok(Answer::degraded(&s.fallback, e));
         }
-        match self
-            .invoke(method, body.clone(), opts, &s, &cfg, started)
+        let plan = Plan {
+            mode: s.cluster,
+            retries: s.retries,
+            forks: s.forks,
+        };
+        let result = match self
+            .prepare(method, body.clone(), opts, &s, &cfg, started)
             .await
         {
-            Ok(reply) => Ok(reply),
-            Err(e) => self.on_failure(method, body, opts, &s, e),
+            Ok(a) => self.invoker.run(&a, plan).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(body) => Ok(Answer::reply(body)),
+            Err(e) => self.invoker.settle(
+                &self.me,
+                || Retry::of(method, body, opts),
+                s.cluster,
+                &s.fallback,
+                s.idempotent,
+                method,
+                e,
+            ),
         }
     }
 
-    /// Route, weigh and run the cluster policy.
-    async fn invoke(
-        &self,
-        method: &str,
+    /// Routes and weighs the call's providers and gathers what its attempts share.
+    async fn prepare<'a>(
+        &'a self,
+        method: &'a str,
         body: Bytes,
         opts: &CallOptions,
         s: &Settings,
         cfg: &Arc<Configurators>,
         started: tokio::time::Instant,
-    ) -> Result<Reply> {
+    ) -> Result<Attempts<'a, HttpTransport>> {
         let deadline = started + s.deadline;
         // A call made right after `consumer()` waits for the first read instead of failing.
         if !self.live.wait_loaded(Duration::ZERO).await
@@ -428,24 +443,13 @@ impl Consumer {
                     warmup: self.opts.warmup,
                     now_ms: crate::now_ms(),
                 },
-                |address| self.stats_of(address),
+                |address| self.peer_of(address),
             )
             .map_err(|Empty(detail)| Error::NoProvider {
                 service: self.service.service.clone(),
                 method: method.to_string(),
                 detail: format!("{detail} under {}", self.service.providers),
             })?;
-        let _slot = self
-            .bulkhead
-            .try_acquire(self.opts.max_concurrent)
-            .ok_or_else(|| Error::Overloaded {
-                service: self.service.service.clone(),
-                detail: format!(
-                    "maxConcurrent ({}) calls in flight",
-                    self.opts.max_concurrent.unwrap_or(0)
-                ),
-            })?;
-        lock(&self.budget).on_call(mono_ms());
         let path = format!(
             "/{}/{}/{}",
             encode_segment(&self.opts.app),
@@ -458,10 +462,10 @@ impl Consumer {
             .find(|(n, _)| *n == s.load_balance)
             .map(|(_, b)| b.as_ref())
             .unwrap_or(self.balancers[0].1.as_ref());
-        let attempts = Attempts {
+        Ok(Attempts {
             service: &self.service.service,
             method,
-            path: &path,
+            path: path.into(),
             // Hashing the whole arguments costs a pass over them: only consistenthash needs it.
             key_hash: match affinity {
                 Some(k) => k,
@@ -473,7 +477,7 @@ impl Consumer {
             balancer,
             transport: &self.transport,
             breaker: &self.opts.breaker,
-            budget: &self.budget,
+            budget: self.invoker.budget(),
             max_per_provider: self.opts.max_concurrent_per_provider,
             timeout: s.timeout,
             deadline,
@@ -483,13 +487,7 @@ impl Consumer {
             metrics: &self.metrics,
             app: &self.opts.app,
             group: &self.opts.group,
-        };
-        match s.cluster {
-            Mode::Failover => failover::run(&attempts, s.retries).await,
-            Mode::Failfast | Mode::Failsafe | Mode::Failback => failover::run(&attempts, 0).await,
-            Mode::Forking => forking::run(&attempts, s.forks).await,
-            Mode::Broadcast => broadcast::run(&attempts).await,
-        }
+        })
     }
 
     /// The hash of the call's affinity key: `hashKey`, else the configured argument field.
@@ -512,16 +510,11 @@ impl Consumer {
         effective_weight(p, stats, cfg, crate::now_ms(), warmup_ms).0
     }
 
-    fn stats_of(&self, address: &str) -> Arc<ProviderStats> {
-        if let Some(s) = self
-            .stats
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(address)
-        {
-            return s.clone();
+    fn peer_of(&self, address: &str) -> Peer {
+        if let Some(p) = read(&self.peers).get(address) {
+            return p.clone();
         }
-        let mut map = self.stats.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = write(&self.peers);
         let known = self.live.snapshot();
         if map.len() > 2 * known.len() + 16 {
             let alive: std::collections::HashSet<&str> =
@@ -529,7 +522,7 @@ impl Consumer {
             map.retain(|a, _| alive.contains(a.as_str()));
         }
         map.entry(address.to_string())
-            .or_insert_with(|| Arc::new(ProviderStats::new(crate::now_ms())))
+            .or_insert_with(|| Peer::new(crate::now_ms()))
             .clone()
     }
 
@@ -538,21 +531,66 @@ impl Consumer {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.failback.close();
-        for task in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+        self.invoker.close();
+        for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
         self.live.changes.clear();
-        let node = self.node.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let node = lock(&self.node).take();
         if let Some(id) = node {
             if let Err(e) = self.session.remove_ephemeral(id).await {
                 tracing::debug!("consumer node not removed now ({e}); it goes with the session");
             }
         }
+    }
+}
+
+/// A failed failback call, as its background retries make it again: one attempt each.
+pub struct Retry {
+    method: String,
+    body: Bytes,
+    opts: CallOptions,
+}
+
+impl Retry {
+    fn of(method: &str, body: Bytes, opts: &CallOptions) -> Retry {
+        let mut opts = opts.clone();
+        opts.cluster = Some(Mode::Failfast);
+        Retry {
+            method: method.to_string(),
+            body,
+            opts,
+        }
+    }
+}
+
+impl Directory for Consumer {
+    type Transport = HttpTransport;
+    type Call = Retry;
+
+    fn invoker(&self) -> &Invoker {
+        &self.invoker
+    }
+
+    /// The rules and the providers as of now; a forced degradation stops the retries.
+    async fn attempts<'a>(&'a self, call: &'a Retry) -> Result<Attempts<'a, HttpTransport>> {
+        let cfg = self.governance.configurators();
+        if cfg.service.force {
+            return Err(Error::Degraded {
+                service: self.service.service.clone(),
+            });
+        }
+        let mut s = Settings::merge(&self.opts, &call.opts, &cfg.service, &call.method);
+        s.cluster = Mode::Failfast;
+        let started = tokio::time::Instant::now();
+        self.prepare(
+            &call.method,
+            call.body.clone(),
+            &call.opts,
+            &s,
+            &cfg,
+            started,
+        )
+        .await
     }
 }

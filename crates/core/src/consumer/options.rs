@@ -7,30 +7,18 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::balance::{self, warmup::DEFAULT_WARMUP};
+use crate::cluster::breaker::BreakerOptions;
+use crate::cluster::budget::BudgetOptions;
+use crate::cluster::{failback, failover, forking, Fallback, Mode};
 use crate::error::{Error, Result};
 use crate::governance::ServiceOverrides;
 use crate::options::Fields;
-use crate::policy::breaker::BreakerOptions;
-use crate::policy::budget::BudgetOptions;
-use crate::policy::{failback, failover, forking, Mode};
 use crate::registry::path::segment;
 
 /// Default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest timeout accepted (10 minutes); longer is almost certainly a unit mistake.
 const MAX_TIMEOUT_MS: u64 = 600_000;
-
-/// What to answer instead of an error.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Fallback {
-    #[default]
-    None,
-    /// A JSON value.
-    Value(Bytes),
-    /// A function held by the binding: the core answers with [`crate::transport::Reply::degraded`]
-    /// set and the binding calls the function.
-    External,
-}
 
 /// Which methods are idempotent (safe to retry after the request may have reached a provider).
 #[derive(Debug, Clone, Default, PartialEq)]

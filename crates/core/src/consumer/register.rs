@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::events::Warnings;
+use crate::lock::lock;
 use crate::zk::{EphemeralId, Folder, ZkSession};
 
 /// Registers the consumer node, retrying (200 ms doubling to 5 s) until it succeeds or the
@@ -28,15 +29,15 @@ pub(super) async fn register_consumer(
             .await
         {
             Ok((id, _)) => {
-                *node.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+                *lock(&node) = Some(id);
                 return;
             }
             Err(Error::Closed { .. }) => return,
             Err(e) => {
                 if !warned && !matches!(e, Error::ZkUnavailable { .. }) {
                     warned = true;
-                    warnings.warn(
-                        e.code(),
+                    warnings.error(
+                        &e,
                         format!("could not register the consumer under {folder}: {e}; retrying"),
                         Some(&folder),
                     );

@@ -24,9 +24,10 @@ use serde_json::Value;
 use tokio::sync::watch as channel;
 
 use crate::balance;
+use crate::cluster::Mode;
 use crate::error::{Error, Result};
+use crate::lock::{read, write};
 use crate::options::Fields;
-use crate::policy::Mode;
 use crate::route::GrayRule;
 
 pub use watch::follow_node;
@@ -182,7 +183,7 @@ fn document(what: &str, data: &[u8]) -> Result<Option<Value>> {
 /// history without either side sending the document.
 pub fn document_hash(data: Option<&[u8]>) -> u64 {
     match data {
-        Some(d) if !d.iter().all(u8::is_ascii_whitespace) => balance::hash_bytes(d),
+        Some(d) if !d.iter().all(u8::is_ascii_whitespace) => crate::hash::hash_bytes(d),
         _ => 0,
     }
 }
@@ -237,24 +238,18 @@ impl Governance {
     }
 
     pub fn routers(&self) -> Arc<Routers> {
-        self.routers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read(&self.routers).clone()
     }
 
     pub fn configurators(&self) -> Arc<Configurators> {
-        self.configurators
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read(&self.configurators).clone()
     }
 
     /// Applies new `routers` data (`None`: the node is gone); keeps the old rule on error.
     pub fn set_routers(&self, data: Option<&[u8]>) -> Result<()> {
         let parsed = Routers::parse(data.unwrap_or_default());
         if let Ok(next) = &parsed {
-            *self.routers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next.clone());
+            *write(&self.routers) = Arc::new(next.clone());
             self.applied[0].store(document_hash(data), Ordering::Relaxed);
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.
@@ -266,10 +261,7 @@ impl Governance {
     pub fn set_configurators(&self, data: Option<&[u8]>) -> Result<()> {
         let parsed = Configurators::parse(data.unwrap_or_default());
         if let Ok(next) = &parsed {
-            *self
-                .configurators
-                .write()
-                .unwrap_or_else(|e| e.into_inner()) = Arc::new(next.clone());
+            *write(&self.configurators) = Arc::new(next.clone());
             self.applied[1].store(document_hash(data), Ordering::Relaxed);
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.

@@ -8,7 +8,7 @@ use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType};
 
 use crate::error::{from_zk, Error, Result};
-use crate::events::Warnings;
+use crate::events::{WarningCode, Warnings};
 use crate::zk::{follow_sessions, ZkSession};
 
 /// Calls `apply` with the node's data (`None` when it does not exist) now and after every change,
@@ -24,7 +24,7 @@ pub async fn follow_node<F>(
     let mut on_error = |e: &Error, failures: u32| {
         if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
             warnings.warn(
-                "ERR_ZK",
+                WarningCode::Zk,
                 format!("watching {path}: {e}; retrying"),
                 Some(&path),
             );

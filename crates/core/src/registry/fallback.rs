@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::CacheFile;
-use super::watch::LiveProviders;
-use crate::events::Warnings;
+use super::live::LiveProviders;
+use crate::events::{WarningCode, Warnings};
 
 /// Coalesces bursts of changes (a redeploy of 50 providers) into one write.
 const WRITE_INTERVAL: Duration = Duration::from_millis(500);
@@ -32,7 +32,7 @@ pub async fn keep_written(cache: CacheFile, live: Arc<LiveProviders>, warnings: 
             Ok(Err(e)) if !failing => {
                 failing = true;
                 warnings.warn(
-                    "ERR_CACHE_FILE",
+                    WarningCode::CacheFile,
                     format!(
                         "cannot write the provider cache {}: {e}",
                         cache.path().display()
@@ -67,7 +67,7 @@ pub async fn start_from_cache(
             if live.load_cached(&folder, &warnings, cached.nodes) {
                 let age_s = crate::now_ms().saturating_sub(cached.saved_at_ms) / 1000;
                 warnings.warn(
-                    "ERR_ZK_UNAVAILABLE",
+                    WarningCode::ZkUnavailable,
                     format!(
                         "{folder} could not be read from ZooKeeper within {} ms; using the cached list of {count} node(s) from {path} ({age_s} s old) until it can",
                         timeout.as_millis()
@@ -79,7 +79,7 @@ pub async fn start_from_cache(
         Ok(Ok(None)) => {
             give_up();
             warnings.warn(
-                "ERR_ZK_UNAVAILABLE",
+                WarningCode::ZkUnavailable,
                 format!("{folder} could not be read from ZooKeeper within {} ms and there is no cache file at {path}; no providers until ZooKeeper answers", timeout.as_millis()),
                 None,
             )
@@ -87,7 +87,7 @@ pub async fn start_from_cache(
         Ok(Err(e)) => {
             give_up();
             warnings.warn(
-                "ERR_CACHE_FILE",
+                WarningCode::CacheFile,
                 format!("the provider cache is unusable, ignored: {e}"),
                 Some(&path),
             )

@@ -4,6 +4,7 @@
 mod cache;
 mod directory;
 mod fallback;
+mod live;
 pub mod path;
 mod provider;
 mod watch;
@@ -11,10 +12,11 @@ mod watch;
 pub use cache::{CacheFile, Cached};
 pub use directory::{Change, Directory, NodeRead, Provider, Rejected};
 pub use fallback::{keep_written, start_from_cache};
+pub use live::LiveProviders;
 pub use provider::{
     check_host, format_address, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT,
 };
-pub use watch::{follow_providers, LiveProviders};
+pub use watch::follow_providers;
 
 #[cfg(test)]
 pub(crate) mod testing {

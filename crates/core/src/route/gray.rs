@@ -15,9 +15,9 @@
 
 use serde_json::Value;
 
-use crate::balance::Rng;
 use crate::error::{Error, Result};
 use crate::options::Fields;
+use crate::rng::Rng;
 
 /// A gray rule, from the `gray` object of the service's `routers` node.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -86,7 +86,7 @@ fn share(f: &mut Fields<'_>, key: &'static str) -> Result<Option<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balance::hash_bytes;
+    use crate::hash::hash_bytes;
     use serde_json::json;
 
     #[test]

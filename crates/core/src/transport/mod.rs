@@ -1,241 +1,35 @@
-//! The HTTP POST itself: one shared keep-alive client, JSON in, JSON out.
-//!
-//! Plain HTTP/1.1 without a system proxy or TLS library: providers are inside the data centre and
-//! speak to consumers directly. Idle pooled connections are dropped after 4 s, before Node's
-//! default `keepAliveTimeout` (5 s) can close them under us, the usual cause of a spurious
-//! "socket hang up" on a reused connection.
-//!
-//! The client is hyper's pooled HTTP/1 client used directly. reqwest (which wraps the same
-//! client) was measured to spend a large share of a call's client CPU on work this transport does
-//! not need: URL parsing with IDNA host processing, its redirect and header layers and a boxed
-//! request future per call. Requests here are built from an address and a path that are already
-//! known to be valid.
+//! The HTTP POST itself, behind [`Transport`]: the one thing the fault-tolerance layer asks of
+//! the network. [`HttpTransport`] is the real one (hyper, `http.rs`); the cluster layer's tests
+//! script another, so every mode is tested without sockets.
 
+mod http;
+
+use std::future::Future;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
-use hyper::{Method, Request, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use bytes::Bytes;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+pub use http::{HttpTransport, TransportOptions};
 
 /// The header that marks a request as gray (canary); `lib/gray.js` reads it on the provider side.
 pub const GRAY_HEADER: &str = "x-lemon-gray";
 
-/// Transport settings.
-#[derive(Debug, Clone)]
-pub struct TransportOptions {
-    /// Largest reply accepted; larger ones fail with `ERR_BAD_RESPONSE` instead of filling memory
-    /// (the connection is dropped at the limit, so the rest is never read).
-    pub max_response_bytes: usize,
-    /// Idle connections kept per provider.
-    pub max_idle_per_host: usize,
-    pub idle_timeout: Duration,
-    pub connect_timeout: Duration,
-}
-
-impl Default for TransportOptions {
-    fn default() -> Self {
-        TransportOptions {
-            max_response_bytes: 16 * 1024 * 1024,
-            max_idle_per_host: 256,
-            idle_timeout: Duration::from_secs(4),
-            connect_timeout: Duration::from_secs(2),
-        }
-    }
-}
-
-/// A reply whose body is known to be JSON (or empty, meaning `null`).
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub body: Bytes,
-    /// Set when `body` is a fallback standing in for this error (degradation): the call failed
-    /// for a non-business reason, or degradation is forced.
-    pub degraded: Option<Error>,
-    /// The fallback is the binding's function: call it instead of returning `body`.
-    pub external_fallback: bool,
-}
-
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const AGENT: HeaderValue =
-    HeaderValue::from_static(concat!("lemon-cluster/", env!("CARGO_PKG_VERSION")));
-const GRAY: HeaderValue = HeaderValue::from_static("1");
-/// Replies up to this size are copied out of the connection's read buffer (see `read_body`).
-const SMALL_REPLY: usize = 16 * 1024;
-
-/// The shared HTTP client.
-pub struct Transport {
-    client: Client<HttpConnector, Full<Bytes>>,
-    opts: TransportOptions,
-}
-
-impl Transport {
-    /// Builds the client; connections are made lazily, inside the Tokio runtime of the call.
-    pub fn new(opts: TransportOptions) -> Result<Self> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(opts.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(opts.max_idle_per_host)
-            .pool_idle_timeout(opts.idle_timeout)
-            .build(connector);
-        Ok(Transport { client, opts })
-    }
-
-    /// POSTs `body` (JSON) to `http://{address}{path}` and returns the JSON reply. `timeout`
-    /// covers connecting, sending and reading the whole reply. A `gray` request carries the
-    /// [`GRAY_HEADER`], so the provider's own calls stay in the gray lane.
-    pub async fn post(
+/// Sends one request to one provider.
+pub trait Transport: Send + Sync {
+    /// POSTs `body` (JSON) to `http://{address}{path}` and returns the reply's body, known to be
+    /// JSON (or empty, meaning `null`), within `timeout`. A `gray` request carries the
+    /// [`GRAY_HEADER`], so the provider's own calls stay in the gray lane. Errors are the
+    /// provider's (`ERR_CONNECT`, `ERR_TIMEOUT`, `ERR_PROVIDER_STATUS`, `ERR_BAD_RESPONSE`, ...).
+    fn post(
         &self,
         address: &str,
         path: &str,
         body: Bytes,
         timeout: Duration,
         gray: bool,
-    ) -> Result<Reply> {
-        match tokio::time::timeout(timeout, self.exchange(address, path, body, gray)).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout {
-                address: Some(address.to_string()),
-                after_ms: timeout.as_millis() as u64,
-            }),
-        }
-    }
-
-    async fn exchange(&self, address: &str, path: &str, body: Bytes, gray: bool) -> Result<Reply> {
-        let uri = Uri::builder()
-            .scheme("http")
-            .authority(address)
-            .path_and_query(path)
-            .build()
-            .map_err(|e| Error::Connect {
-                address: address.to_string(),
-                detail: format!("not a usable HTTP address ({e})"),
-            })?;
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.insert(CONTENT_TYPE, JSON);
-        headers.insert(ACCEPT, JSON);
-        headers.insert(USER_AGENT, AGENT);
-        if gray {
-            headers.insert(GRAY_HEADER, GRAY);
-        }
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| classify(address, e))?;
-        let status = response.status();
-        let declared = response
-            .headers()
-            .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.opts.max_response_bytes as u64) {
-            return Err(self.too_large(address));
-        }
-        let buf = self.read_body(address, response.into_body()).await?;
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&buf[..buf.len().min(1024)]).into_owned();
-            return Err(Error::ProviderStatus {
-                address: address.to_string(),
-                status: status.as_u16(),
-                body: text,
-            });
-        }
-        if !buf.iter().all(u8::is_ascii_whitespace) {
-            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&buf) {
-                return Err(Error::BadResponse {
-                    address: address.to_string(),
-                    detail: format!("the reply is not JSON ({e})"),
-                });
-            }
-        }
-        Ok(Reply {
-            body: buf,
-            degraded: None,
-            external_fallback: false,
-        })
-    }
-
-    /// Reads the whole reply, at most `maxResponseBytes`. A large reply that arrives in one piece
-    /// is kept as it is, without a copy.
-    async fn read_body(&self, address: &str, mut body: hyper::body::Incoming) -> Result<Bytes> {
-        let broke = |e: hyper::Error| Error::BadResponse {
-            address: address.to_string(),
-            detail: format!(
-                "the connection broke while reading the reply ({})",
-                root_cause(&e)
-            ),
-        };
-        // The pieces are kept as they arrive and joined once, at the end, into one buffer of the
-        // exact size: growing a buffer piece by piece would copy a large reply over and over and
-        // hold up to twice the limit while doing it.
-        let mut pieces: Vec<Bytes> = Vec::new();
-        let mut total = 0usize;
-        while let Some(frame) = body.frame().await {
-            let Ok(chunk) = frame.map_err(broke)?.into_data() else {
-                continue; // trailers
-            };
-            if total + chunk.len() > self.opts.max_response_bytes {
-                return Err(self.too_large(address));
-            }
-            total += chunk.len();
-            pieces.push(chunk);
-        }
-        Ok(match pieces.len() {
-            0 => Bytes::new(),
-            // A small reply is a slice of hyper's read buffer: copied out, so that the buffer is
-            // reused for the next reply instead of a new one allocated per call (and the old one
-            // freed later, on the JavaScript thread).
-            1 if total <= SMALL_REPLY => Bytes::copy_from_slice(&pieces[0]),
-            1 => pieces.pop().unwrap_or_default(),
-            _ => {
-                let mut buf = BytesMut::with_capacity(total);
-                for piece in pieces {
-                    buf.extend_from_slice(&piece);
-                }
-                buf.freeze()
-            }
-        })
-    }
-
-    fn too_large(&self, address: &str) -> Error {
-        Error::ResponseTooLarge {
-            address: address.to_string(),
-            limit: self.opts.max_response_bytes,
-        }
-    }
-}
-
-fn classify(address: &str, e: hyper_util::client::legacy::Error) -> Error {
-    if e.is_connect() {
-        Error::Connect {
-            address: address.to_string(),
-            detail: root_cause(&e),
-        }
-    } else {
-        Error::BadResponse {
-            address: address.to_string(),
-            detail: format!("the request failed ({})", root_cause(&e)),
-        }
-    }
-}
-
-/// The innermost cause ("Connection refused (os error 111)"), which is what a person needs.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
+    ) -> impl Future<Output = Result<Bytes>> + Send;
 }
 
 /// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters).

@@ -21,7 +21,8 @@ use zookeeper_client::{Client, CreateMode, SessionState};
 use super::auth::{self, Access, Credentials};
 use super::folder::{self, Folder};
 use crate::error::{Error, Result};
-use crate::events::Warnings;
+use crate::events::{WarningCode, Warnings};
+use crate::lock::{lock, read, write};
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ impl ZkSession {
             supervisor: std::sync::Mutex::new(None),
         });
         let handle = tokio::spawn(supervise(Arc::downgrade(&session)));
-        *session.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        *lock(&session.supervisor) = Some(handle);
         session
     }
 
@@ -107,9 +108,7 @@ impl ZkSession {
                 what: "the ZooKeeper session".into(),
             });
         }
-        self.client
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        read(&self.client)
             .clone()
             .ok_or_else(|| Error::ZkUnavailable {
                 detail: format!(
@@ -240,19 +239,10 @@ impl ZkSession {
             e.closed = true;
             e.connected = false;
         });
-        if let Some(handle) = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(handle) = lock(&self.supervisor).take() {
             handle.abort();
         }
-        let client = self
-            .client
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let client = write(&self.client).take();
         if let Some(client) = client {
             let mut states = client.state_watcher();
             // Dropping the last handle makes the library send CloseSession and wait for the reply.
@@ -305,7 +295,7 @@ impl ZkSession {
     async fn check_folder(&self, client: &Client, folder: &str) {
         if self.opts.access != Access::Open && folder::is_open(client, folder).await {
             self.warnings.warn(
-                "ERR_ZK_ACL",
+                WarningCode::ZkAcl,
                 format!(
                     "{folder} lets anyone add or delete nodes, so the `acl` of the nodes in it does not protect them; \
                      restrict it (zkCli, authenticated as the owner: setAcl {folder} auth::cdrwa,world:anyone:r)"
@@ -345,8 +335,8 @@ impl ZkSession {
                 }
                 Err(e) => {
                     entry.path = None;
-                    self.warnings.warn(
-                        e.code(),
+                    self.warnings.error(
+                        &e,
                         format!(
                             "could not re-create {}/{}…: {e}; will retry on the next reconnect",
                             entry.parent, entry.prefix
@@ -395,7 +385,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
             Err(detail) => {
                 if failures == 0 {
                     session.warnings.warn(
-                        "ERR_ZK_UNAVAILABLE",
+                        WarningCode::ZkUnavailable,
                         format!(
                             "cannot reach ZooKeeper at {}: {detail}; retrying in the background",
                             opts.connect
@@ -414,7 +404,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
         }
         failures = 0;
         let mut states = client.state_watcher();
-        *session.client.write().unwrap_or_else(|e| e.into_inner()) = Some(client);
+        *write(&session.client) = Some(client);
         session.publish(|e| {
             e.session += 1;
             e.reconnects = 0;
@@ -433,7 +423,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
                 SessionState::Disconnected => {
                     session.publish(|e| e.connected = false);
                     session.warnings.warn(
-                        "ERR_ZK_DISCONNECTED",
+                        WarningCode::ZkDisconnected,
                         format!("lost the connection to ZooKeeper at {}; reconnecting, last known state kept", opts.connect),
                         None,
                     );
@@ -447,15 +437,15 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
                     });
                 }
                 SessionState::Expired | SessionState::AuthFailed | SessionState::Closed => {
-                    *session.client.write().unwrap_or_else(|e| e.into_inner()) = None;
+                    *write(&session.client) = None;
                     session.publish(|e| e.connected = false);
                     if session.epoch().closed {
                         return;
                     }
                     let code = if state == SessionState::AuthFailed {
-                        "ERR_ZK_AUTH"
+                        WarningCode::ZkAuth
                     } else {
-                        "ERR_ZK_SESSION_EXPIRED"
+                        WarningCode::ZkSessionExpired
                     };
                     session.warnings.warn(
                         code,

@@ -7,15 +7,18 @@
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use bytes::Bytes;
+
 use super::Attempts;
-use crate::balance::Rng;
 use crate::error::{Error, Result};
-use crate::transport::Reply;
+use crate::rng::Rng;
+use crate::transport::Transport;
 
 /// Default number of parallel attempts.
 pub const DEFAULT_FORKS: u32 = 2;
 
-pub async fn run(a: &Attempts<'_>, forks: u32) -> Result<Reply> {
+/// Runs `forks` attempts in parallel.
+pub async fn run<T: Transport>(a: &Attempts<'_, T>, forks: u32) -> Result<Bytes> {
     let timeout = a.attempt_timeout()?;
     let mut rng = Rng::from_entropy();
     let mut tried = Vec::new();

@@ -1,5 +1,9 @@
 //! The entry point: one ZooKeeper session, one HTTP client, any number of registrations and
 //! consumers sharing them.
+//!
+//! Named `Client` (the JavaScript class is `Cluster`) because it is what a process holds to
+//! reach the registry and the providers: a ZooKeeper client and an HTTP client in one. The name
+//! `cluster` belongs to the fault-tolerance layer ([`crate::cluster`]), as in Dubbo.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -9,11 +13,12 @@ use serde_json::Value;
 use crate::consumer::{Consumer, ConsumerOptions};
 use crate::error::{Error, Result};
 use crate::events::Warnings;
+use crate::lock::lock;
 use crate::metrics::{Metrics, StatsdOptions};
 use crate::options::Fields;
 use crate::provider::{ProvideOptions, Registration};
 use crate::registry::{check_host, path};
-use crate::transport::{Transport, TransportOptions};
+use crate::transport::{HttpTransport, TransportOptions};
 use crate::zk::auth::refuse_credentials_in;
 use crate::zk::{Access, Credentials, ZkOptions, ZkSession};
 
@@ -24,9 +29,9 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `close()` waits for the server to confirm the session's end.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `new Cluster(options)`, validated.
+/// `new Cluster(options)` (JavaScript), validated.
 #[derive(Debug, Clone)]
-pub struct ClusterOptions {
+pub struct ClientOptions {
     pub zk: ZkOptions,
     pub root: String,
     /// The host providers register and consumers report, when not given per registration.
@@ -41,7 +46,7 @@ pub struct ClusterOptions {
     pub require_registry: bool,
 }
 
-impl ClusterOptions {
+impl ClientOptions {
     /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes?,
     /// statsd?, cacheDir?, auth?, acl? }`.
     pub fn from_value(v: &Value) -> Result<Self> {
@@ -69,7 +74,7 @@ impl ClusterOptions {
         };
         let require_registry = f.boolean("requireRegistry")?.unwrap_or(false);
         f.finish()?;
-        Ok(ClusterOptions {
+        Ok(ClientOptions {
             zk,
             root,
             host,
@@ -174,7 +179,7 @@ pub fn default_host() -> String {
 
 /// `cluster.stats()`: the session and every consumer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClusterStats {
+pub struct ClientStats {
     pub host: String,
     /// Whether a ZooKeeper session is connected now.
     pub connected: bool,
@@ -188,29 +193,29 @@ pub struct ClusterStats {
 }
 
 /// One ZooKeeper session and HTTP client, shared by registrations and consumers.
-pub struct Cluster {
-    opts: ClusterOptions,
+pub struct Client {
+    opts: ClientOptions,
     host: String,
     session: Arc<ZkSession>,
     warnings: Arc<Warnings>,
-    transport: Arc<Transport>,
+    transport: Arc<HttpTransport>,
     metrics: Arc<Metrics>,
     consumers: Mutex<Vec<Weak<Consumer>>>,
     registrations: Mutex<Vec<Weak<Registration>>>,
 }
 
-impl Cluster {
+impl Client {
     /// Starts connecting in the background. Must be called inside a Tokio runtime.
-    pub fn new(opts: ClusterOptions) -> Result<Cluster> {
+    pub fn new(opts: ClientOptions) -> Result<Client> {
         let warnings = Arc::new(Warnings::default());
-        let transport = Arc::new(Transport::new(opts.transport.clone())?);
+        let transport = Arc::new(HttpTransport::new(opts.transport.clone())?);
         let host = opts.host.clone().unwrap_or_else(default_host);
         let metrics = Arc::new(match &opts.statsd {
             Some(s) => Metrics::new(s)?,
             None => Metrics::disabled(),
         });
         let session = ZkSession::start(opts.zk.clone(), warnings.clone());
-        Ok(Cluster {
+        Ok(Client {
             opts,
             host,
             session,
@@ -269,7 +274,7 @@ impl Cluster {
             ProvideOptions::from_value(options, &self.host, crate::now_ms(), std::process::id())?;
         let reg =
             Arc::new(Registration::create(self.session.clone(), &self.opts.root, opts).await?);
-        let mut regs = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut regs = lock(&self.registrations);
         regs.retain(|r| r.strong_count() > 0);
         regs.push(Arc::downgrade(&reg));
         Ok(reg)
@@ -300,25 +305,22 @@ impl Cluster {
         if let Some(dir) = &self.opts.cache_dir {
             consumer.use_cache(dir, self.warnings.clone());
         }
-        let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut consumers = lock(&self.consumers);
         consumers.retain(|c| c.strong_count() > 0);
         consumers.push(Arc::downgrade(&consumer));
         Ok(consumer)
     }
 
     /// Every live consumer's stats, and the session's state.
-    pub fn stats(&self) -> ClusterStats {
-        let consumers: Vec<_> = self
-            .consumers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    pub fn stats(&self) -> ClientStats {
+        let consumers: Vec<_> = lock(&self.consumers)
             .iter()
             .filter_map(Weak::upgrade)
             .filter(|c| !c.is_closed())
             .map(|c| c.stats())
             .collect();
         let epoch = self.session.epoch();
-        ClusterStats {
+        ClientStats {
             host: self.host.clone(),
             connected: epoch.connected,
             sessions: epoch.session,
@@ -331,19 +333,11 @@ impl Cluster {
     /// Closes every consumer and ends the session, so every ephemeral node of this process
     /// disappears now. Idempotent.
     pub async fn close(&self) {
-        let consumers: Vec<_> = self
-            .consumers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let consumers: Vec<_> = lock(&self.consumers).drain(..).collect();
         for c in consumers.iter().filter_map(Weak::upgrade) {
             c.close().await;
         }
-        self.registrations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        lock(&self.registrations).clear();
         self.session.close(CLOSE_TIMEOUT).await;
         self.warnings.clear();
     }
@@ -375,7 +369,7 @@ mod tests {
 
     #[test]
     fn reads_cluster_options() {
-        let o = ClusterOptions::from_value(
+        let o = ClientOptions::from_value(
             &json!({"zk":"127.0.0.1:2181","root":"/x/","sessionTimeoutMs":2000}),
         )
         .unwrap();
@@ -385,7 +379,7 @@ mod tests {
         );
         assert_eq!(o.zk.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         assert_eq!((o.zk.auth.is_none(), o.zk.access), (true, Access::Open));
-        let o = ClusterOptions::from_value(&json!({"zk":"a","auth":"app:pw"})).unwrap();
+        let o = ClientOptions::from_value(&json!({"zk":"a","auth":"app:pw"})).unwrap();
         assert_eq!(o.zk.access, Access::Creator);
         assert_eq!(
             o.zk.auth.map(|c| c.identity()).as_deref(),
@@ -406,7 +400,7 @@ mod tests {
             ),
             (json!({"zk":"u:p@a:2181"}), "options.zk"),
         ] {
-            let e = ClusterOptions::from_value(&v).unwrap_err();
+            let e = ClientOptions::from_value(&v).unwrap_err();
             assert!(e.to_string().contains(field), "{v}: {e}");
         }
     }

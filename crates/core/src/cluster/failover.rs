@@ -1,18 +1,20 @@
 //! Failover (the default mode, as in Dubbo): try one provider; when the attempt fails and a retry
 //! is safe (see [`super::retryable`]), try another provider not yet tried in this call, up to
 //! `retries` more times (default 2), while the retry budget grants it and the deadline allows.
-//! `failfast` and `failsafe` are this with no retries.
+//! [`super::failfast`] (and so failsafe and failback) is this with no retries.
+
+use bytes::Bytes;
 
 use super::{retryable, Attempts};
-use crate::balance::Rng;
 use crate::error::Result;
-use crate::transport::Reply;
+use crate::rng::Rng;
+use crate::transport::Transport;
 
 /// Default number of retries after the first attempt.
 pub const DEFAULT_RETRIES: u32 = 2;
 
 /// Runs up to `1 + retries` attempts.
-pub async fn run(a: &Attempts<'_>, retries: u32) -> Result<Reply> {
+pub async fn run<T: Transport>(a: &Attempts<'_, T>, retries: u32) -> Result<Bytes> {
     let mut rng = Rng::from_entropy();
     let timeout = a.attempt_timeout()?;
     let chosen = a.choose(&[], &mut rng)?;

@@ -10,6 +10,7 @@
 //! is left. For weighted random choices the two steps together draw from exactly the filtered
 //! weights (a rejected draw followed by a draw among the rest is rejection sampling).
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,24 +19,28 @@ use tokio::time::Instant;
 
 use super::breaker::{BreakerOptions, Permit, State};
 use super::budget::RetryBudget;
-use crate::balance::{Balancer, Candidates, Pick, Rng};
+use super::targets::Targets;
+use crate::balance::{Balancer, Candidates, Pick};
+use crate::clock::mono_ms;
 use crate::error::{Error, Result};
+use crate::lock::lock;
 use crate::metrics::Metrics;
-use crate::stats::{lock, mono_ms, Outcome};
-use crate::transport::{Reply, Transport};
+use crate::rng::Rng;
+use crate::stats::Outcome;
+use crate::transport::Transport;
 
 /// Everything the attempts of one call share.
-pub struct Attempts<'a> {
+pub struct Attempts<'a, T> {
     pub service: &'a str,
     pub method: &'a str,
     /// URL path, `/{app}/{group}/{method}`.
-    pub path: &'a str,
+    pub path: Cow<'a, str>,
     pub body: Bytes,
-    /// Routed candidates with effective weights, shared by the calls of one provider-set
-    /// generation.
-    pub candidates: Arc<Candidates>,
+    /// Routed candidates with effective weights and their breakers, shared by the calls of one
+    /// provider-set generation.
+    pub candidates: Arc<Targets>,
     pub balancer: &'a dyn Balancer,
-    pub transport: &'a Transport,
+    pub transport: &'a T,
     pub breaker: &'a BreakerOptions,
     pub budget: &'a Mutex<RetryBudget>,
     pub max_per_provider: Option<u32>,
@@ -71,7 +76,7 @@ impl Chosen {
     }
 }
 
-impl Attempts<'_> {
+impl<T: Transport> Attempts<'_, T> {
     /// Chooses a provider not in `tried` (candidate indices).
     pub fn choose(&self, tried: &[usize], rng: &mut Rng) -> Result<Chosen> {
         let now = mono_ms();
@@ -87,7 +92,7 @@ impl Attempts<'_> {
                 .max_per_provider
                 .is_none_or(|limit| c.stats.inflight() < limit);
             if open && !tried.contains(&index) {
-                let mut breaker = lock(&c.stats.breaker);
+                let mut breaker = self.candidates.breaker(index);
                 if breaker.admits(now, self.breaker) {
                     let permit = breaker.acquire(now, self.breaker);
                     return Ok(Chosen { index, permit });
@@ -125,7 +130,7 @@ impl Attempts<'_> {
         let admitted: Vec<usize> = open
             .iter()
             .copied()
-            .filter(|&i| lock(&self.candidates[i].stats.breaker).admits(now, self.breaker))
+            .filter(|&i| self.candidates.breaker(i).admits(now, self.breaker))
             .collect();
         let pool = if !admitted.is_empty() {
             admitted
@@ -148,7 +153,7 @@ impl Attempts<'_> {
         };
         let picked = self.balancer.pick(&mut call, &subset).unwrap_or(0);
         let index = pool[picked.min(pool.len() - 1)];
-        let permit = lock(&self.candidates[index].stats.breaker).acquire(now, self.breaker);
+        let permit = self.candidates.breaker(index).acquire(now, self.breaker);
         Ok(Chosen { index, permit })
     }
 
@@ -171,7 +176,7 @@ impl Attempts<'_> {
 
     /// Calls the chosen provider and records the outcome. Dropping the future (a cancelled fork)
     /// records nothing but gives back a half-open probe permit.
-    pub async fn send(&self, chosen: Chosen, timeout: Duration) -> Result<Reply> {
+    pub async fn send(&self, chosen: Chosen, timeout: Duration) -> Result<Bytes> {
         let c = &self.candidates[chosen.index];
         let mut record = Recorder {
             attempts: self,
@@ -185,7 +190,7 @@ impl Attempts<'_> {
             .transport
             .post(
                 &c.provider.address,
-                self.path,
+                &self.path,
                 self.body.clone(),
                 timeout,
                 self.gray,
@@ -209,15 +214,15 @@ impl Attempts<'_> {
     }
 }
 
-struct Recorder<'a, 'b> {
-    attempts: &'a Attempts<'b>,
+struct Recorder<'a, 'b, T> {
+    attempts: &'a Attempts<'b, T>,
     index: usize,
     permit: Option<Permit>,
     done: bool,
 }
 
-impl Recorder<'_, '_> {
-    fn finish(&mut self, latency_ms: f64, result: &Result<Reply>) {
+impl<T> Recorder<'_, '_, T> {
+    fn finish(&mut self, latency_ms: f64, result: &Result<Bytes>) {
         self.done = true;
         let a = self.attempts;
         let slow = a
@@ -236,13 +241,13 @@ impl Recorder<'_, '_> {
                 .candidates
                 .iter()
                 .enumerate()
-                .filter(|(i, o)| *i != self.index && lock(&o.stats.breaker).is_ejected(now))
+                .filter(|(i, _)| *i != self.index && a.candidates.breaker(*i).is_ejected(now))
                 .count();
             ejected < a.breaker.max_ejected(a.candidates.len())
         };
         let jitter = Rng::from_entropy().unit();
         let (before, tripped, after) = {
-            let mut breaker = lock(&c.stats.breaker);
+            let mut breaker = a.candidates.breaker(self.index);
             let before = breaker.state();
             let tripped = breaker.record(now, outcome, self.permit, may_eject, jitter, a.breaker);
             (before, tripped, breaker.state())
@@ -262,10 +267,10 @@ impl Recorder<'_, '_> {
     }
 }
 
-impl Drop for Recorder<'_, '_> {
+impl<T> Drop for Recorder<'_, '_, T> {
     fn drop(&mut self) {
         if !self.done && self.permit == Some(Permit::Probe) {
-            lock(&self.attempts.candidates[self.index].stats.breaker).release_probe();
+            self.attempts.candidates.breaker(self.index).release_probe();
         }
     }
 }

@@ -2,12 +2,15 @@
 //! to reach everyone, e.g. to clear caches). Fails with the first error in provider order if any
 //! attempt failed; otherwise resolves with the reply of the last provider, as Dubbo does.
 
+use bytes::Bytes;
+
 use super::attempt::Chosen;
 use super::Attempts;
 use crate::error::{Error, Result};
-use crate::transport::Reply;
+use crate::transport::Transport;
 
-pub async fn run(a: &Attempts<'_>) -> Result<Reply> {
+/// Calls every candidate.
+pub async fn run<T: Transport>(a: &Attempts<'_, T>) -> Result<Bytes> {
     let timeout = a.attempt_timeout()?;
     if a.candidates.is_empty() {
         return Err(Error::NoProvider {
