@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { zooKeeperForFile } = require('./harness/file')
-const { startProvider, waitFor } = require('./harness/providers')
+const { startProvider, deadPort, waitFor } = require('./harness/providers')
 const { zkCli, zkCreate, zkGet, zkLs, zkSet } = require('./harness/zookeeper')
 const { cli, steered } = require('./harness/ops')
 const { Cluster } = require('..')
@@ -211,6 +211,8 @@ while (fs.readdirSync(${JSON.stringify(barrier)}).length < 2 && Date.now() < unt
 `,
   )
   fs.chmodSync(editor, 0o755)
+  // The configurators node exists (both edits rewrite it, compare-and-set on its version).
+  await json('weight', 'shop/cart', a, '100', '-m', 'before the race')
   const versionBefore = (await json('rules', 'shop/cart', 'get')).version
   const [x, y] = await Promise.all(
     ['7', '9'].map((weight) =>
@@ -369,6 +371,13 @@ test('usage: --help for every command, one-line reasons and exit codes', async (
     assert.match(r.err, says)
     assert.equal(r.err.trim().split('\n').length, 1, r.err)
   }
+  // ZooKeeper out of reach: one line, exit 1, within the connect timeout.
+  const started = Date.now()
+  const down = await lemon('services', '--zk', `127.0.0.1:${await deadPort()}`)
+  assert.equal(down.code, 1)
+  assert.match(down.err, /^lemon-cluster: \[ERR_ZK_UNAVAILABLE\]/)
+  assert.equal(down.err.trim().split('\n').length, 1, down.err)
+  assert.ok(Date.now() - started < 15000)
   const noZk = await cli(['services'], { env: { LEMON_ZK: '' } })
   assert.equal(noZk.code, 2)
   assert.match(noZk.err, /--zk/)

@@ -171,6 +171,7 @@ function formatSimulation(s) {
   if (s.grayPercent) out.push(`gray: ${s.grayPercent}% of requests`)
   if (s.grayConsumers.length) out.push(`gray consumers (every request): ${s.grayConsumers.join(', ')}`)
   if (s.disabled.length) out.push(`disabled: ${s.disabled.join(', ')}`)
+  if (s.ejected.length) out.push(`ejected by the consumers now (out of rotation until they recover): ${s.ejected.join(', ')}`)
   const empty = s.methods.filter((m) => m.normal.empty)
   for (const m of empty)
     out.push(
@@ -442,6 +443,9 @@ async function main(argv) {
     return rest.length === 0 && !flags.help ? 2 : 0
   }
   try {
+    // The session's own warnings (reconnecting, ...) would be a second line on stderr: every
+    // failure is already the command's one-line reason. LEMON_LOG=warn shows them.
+    if (process.env.LEMON_LOG === undefined) process.env.LEMON_LOG = 'off'
     const { Admin } = require('./index.js')
     const [kind, value] = await run(flags, rest, Admin)
     process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${PRINT[kind](value)}\n`)

@@ -76,6 +76,22 @@ impl ServiceView {
             .unwrap_or(DEFAULT_WARMUP.as_millis() as u64)
     }
 
+    /// The endpoints some consumer reports ejected (breaker open) now.
+    pub fn reported_ejected(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (_, data, _) in &self.consumers {
+            let Some(h) = parse_object(data).and_then(|o| o.get("health").cloned()) else {
+                continue;
+            };
+            for p in h["providers"].as_array().into_iter().flatten() {
+                if p["b"] == "open" {
+                    out.insert(p["a"].as_str().unwrap_or("").to_string());
+                }
+            }
+        }
+        out
+    }
+
     /// The consumer nodes, read liberally.
     pub fn consumer_list(&self) -> Vec<Value> {
         self.consumers
@@ -318,18 +334,12 @@ fn service_summary(app: &str, group: &str, view: &ServiceView) -> Value {
         Ok(p) => (rules::summary(&p), Value::Null),
         Err(e) => (Vec::new(), json!(e.to_string())),
     };
-    let mut ejected = std::collections::BTreeSet::new();
-    let mut reporting = 0;
-    for (_, data, _) in &view.consumers {
-        if let Some(h) = parse_object(data).and_then(|o| o.get("health").cloned()) {
-            reporting += 1;
-            for p in h["providers"].as_array().into_iter().flatten() {
-                if p["b"] == "open" {
-                    ejected.insert(p["a"].as_str().unwrap_or("").to_string());
-                }
-            }
-        }
-    }
+    let ejected = view.reported_ejected();
+    let reporting = view
+        .consumers
+        .iter()
+        .filter(|(_, data, _)| parse_object(data).is_some_and(|o| o.contains_key("health")))
+        .count();
     json!({
         "service": view.paths.service,
         "app": app,
