@@ -160,7 +160,7 @@ class Zookeeper extends EventEmitter {
       if (event === 'warning') for (const w of this._backlog.splice(0)) listener.call(this, w)
     })
     this._offs.push(handle.onUpdate((u) => this._receive(u)))
-    this._offs.push(handle.onWarning((w) => this._warn(w)))
+    this._offs.push(handle.onWarning((w) => this._warn(w, true)))
   }
 
   // --- nconf's Memory store contract ---------------------------------------------------------
@@ -405,9 +405,11 @@ class Zookeeper extends EventEmitter {
     this.version = u.version
   }
 
-  _warn(w) {
+  // `logged`: a warning of the core, already in the log (stderr by default); printing it here too
+  // would show every warning twice.
+  _warn(w, logged = false) {
     if (this.listenerCount('warning') > 0) return void this.emit('warning', w)
-    process.stderr.write(`[lemon-cluster] warning ${w.code}: ${w.message}\n`)
+    if (!logged) process.stderr.write(`[lemon-cluster] warn ${w.code}: ${w.message}\n`)
     if (this._backlog.push(w) > 32) this._backlog.shift()
   }
 }

@@ -243,7 +243,17 @@ impl Invoker {
                 failback::schedule(self, directory.clone(), call(), method, idempotent, &e);
                 Ok(Answer::degraded(fallback, e))
             }
-            _ if e.degradable() && *fallback != Fallback::None => Ok(Answer::degraded(fallback, e)),
+            _ if e.degradable() && *fallback != Fallback::None => {
+                // A fallback hides the failure from the caller, not from the operator.
+                self.reports.error(
+                    &e,
+                    format!(
+                        "call {}.{method} answered by its fallback: {e}",
+                        self.service
+                    ),
+                );
+                Ok(Answer::degraded(fallback, e))
+            }
             _ => Err(e),
         }
     }
