@@ -331,6 +331,7 @@ mod tests {
             view: ServiceView {
                 paths: ServicePaths::new("/r", "a", "g").unwrap(),
                 exists: true,
+                is_service: true,
                 providers: Default::default(),
                 nodes: Default::default(),
                 rejected: vec![],

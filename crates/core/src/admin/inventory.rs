@@ -22,6 +22,9 @@ use crate::registry::path::{segment, ServicePaths, RESERVED};
 use crate::registry::{Directory, NodeRead, Provider, ProviderNode, Rejected};
 use crate::stats::ProviderStats;
 
+/// Folder reads in flight at once while listing every service.
+const READS_IN_FLIGHT: usize = 64;
+
 /// The znodes that make a folder `{root}/{app}/{group}` a service.
 const SERVICE_NODES: &[&str] = &["providers", "consumers", "routers", "configurators"];
 
@@ -45,6 +48,9 @@ pub struct ServiceView {
     pub paths: ServicePaths,
     /// Whether anything exists under the service's folder.
     pub exists: bool,
+    /// Whether the folder holds what makes a service (providers, consumers, routers or
+    /// configurators), rather than being an app's other folder.
+    pub is_service: bool,
     /// The endpoints, as a consumer without a version would see them.
     pub providers: Arc<Vec<Arc<Provider>>>,
     /// Every usable provider node by name (for the instances' pids).
@@ -106,27 +112,46 @@ impl Admin {
     /// (or why they are refused) and how many endpoints some consumer reports ejected.
     pub async fn services(&self) -> Result<Value> {
         let client = self.client().await?;
-        let mut out = Vec::new();
         let root = self.root_path().to_string();
-        for app in self.children(&client, &root).await? {
-            if app == RESERVED || segment("app", &app).is_err() {
-                continue;
-            }
-            let app_path = format!("{}/{app}", self.opts.root);
-            for group in self.children(&client, &app_path).await? {
-                if segment("group", &group).is_err() {
-                    continue;
-                }
-                let kids = self
-                    .children(&client, &format!("{app_path}/{group}"))
-                    .await?;
-                if !kids.iter().any(|k| SERVICE_NODES.contains(&k.as_str())) {
-                    continue;
-                }
-                let view = self.read_service(&client, &app, &group).await?;
-                out.push(service_summary(&app, &group, &view));
+        let apps: Vec<String> = self
+            .children(&client, &root)
+            .await?
+            .into_iter()
+            .filter(|a| a != RESERVED && segment("app", a).is_ok())
+            .collect();
+        // Every folder read is pipelined on the one connection, a bounded number at a time, so
+        // a thousand services cost a few round trips rather than thousands.
+        let app_paths: Vec<String> = apps
+            .iter()
+            .map(|app| format!("{}/{app}", self.opts.root))
+            .collect();
+        let mut groups = Vec::with_capacity(apps.len());
+        for chunk in app_paths.chunks(READS_IN_FLIGHT) {
+            for g in join_all(chunk.iter().map(|p| self.children(&client, p))).await {
+                groups.push(g?);
             }
         }
+        let pairs: Vec<(&String, String)> = apps
+            .iter()
+            .zip(groups)
+            .flat_map(|(app, gs)| gs.into_iter().map(move |g| (app, g)))
+            .filter(|(_, g)| segment("group", g).is_ok())
+            .collect();
+        let mut views = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(READS_IN_FLIGHT) {
+            let reads = chunk
+                .iter()
+                .map(|(app, group)| self.read_service(&client, app, group));
+            for v in join_all(reads).await {
+                views.push(v?);
+            }
+        }
+        let out = pairs
+            .iter()
+            .zip(&views)
+            .filter(|(_, v)| v.is_service)
+            .map(|((app, group), v)| service_summary(app, group, v))
+            .collect();
         Ok(Value::Array(out))
     }
 
@@ -250,7 +275,9 @@ impl Admin {
             self.read_rule(client, &paths.routers),
             self.read_rule(client, &paths.configurators),
         );
-        let exists = !kids?.is_empty();
+        let kids = kids?;
+        let exists = !kids.is_empty();
+        let is_service = kids.iter().any(|k| SERVICE_NODES.contains(&k.as_str()));
         let reads: Vec<NodeRead> = providers?
             .into_iter()
             .map(|r| NodeRead {
@@ -271,6 +298,7 @@ impl Admin {
         Ok(ServiceView {
             paths,
             exists,
+            is_service,
             providers: directory.snapshot(),
             nodes,
             rejected,

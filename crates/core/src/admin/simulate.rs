@@ -242,6 +242,7 @@ mod tests {
         ServiceView {
             paths: ServicePaths::new("/r", "a", "g").unwrap(),
             exists: true,
+            is_service: true,
             providers: Arc::new(
                 providers
                     .iter()
