@@ -416,3 +416,47 @@ test('history and audit stay bounded: the oldest versions go in the same multi a
   )
   await assert.rejects(admin.diff('shop/bounded', 2), (e) => e.code === 'ERR_NOT_FOUND' && /versions kept: 10 to 12/.test(e.message))
 })
+
+test('gray and degrade: the CLI edits reach a running consumer; off takes them back', async () => {
+  await setup()
+  const cs = suite.zk.connectString
+  const cluster = new Cluster({ zk: cs, host: '127.0.0.1', cacheDir: false })
+  suite.cleanups.push(() => cluster.close())
+  const normal = await startProvider()
+  const gray = await startProvider()
+  suite.cleanups.push(() => Promise.all([normal.close(), gray.close()]))
+  await cluster.provide({ app: 'shop', group: 'lane', port: normal.port })
+  await cluster.provide({ app: 'shop', group: 'lane', port: gray.port, gray: true })
+  const consumer = cluster.consumer({ app: 'shop', group: 'lane', warmupMs: 0 })
+  await waitFor(() => consumer.providers().length === 2, { what: 'both providers' })
+
+  const on = await lemon('gray', 'shop/lane', '--hosts', '127.0.0.1', '-m', 'this host goes gray')
+  assert.equal(on.code, 0, on.err)
+  assert.match(on.out, /\+ routers\.gray\.hosts: \["127\.0\.0\.1"\]/)
+  assert.match((await lemon('services')).out, /shop\/lane .*gray hosts 127\.0\.0\.1/)
+  await waitFor(async () => (await consumer.call('get')).port === gray.port, { timeoutMs: 10000, what: 'the gray rule' })
+  const off = await lemon('gray', 'shop/lane', '--off')
+  assert.equal(off.code, 0, off.err)
+  assert.match(off.out, /- routers\.gray\.hosts/)
+  await waitFor(async () => (await consumer.call('get')).port === normal.port, { timeoutMs: 10000, what: 'the gray rule gone' })
+  assert.equal(await zkGet(cs, '/lemonhjuice/shop/lane/routers'), null, 'an empty rule deletes the node')
+
+  const degraded = await lemon('degrade', 'shop/lane', 'on', '--fallback', '{"degraded":true}', '-m', 'db outage')
+  assert.equal(degraded.code, 0, degraded.err)
+  await waitFor(async () => (await consumer.call('get')).degraded === true, { timeoutMs: 10000, what: 'forced degradation' })
+  const hits = normal.hits + gray.hits
+  for (let i = 0; i < 10; i++) assert.deepEqual(await consumer.call('get'), { degraded: true })
+  assert.equal(normal.hits + gray.hits, hits, 'no provider is called while degraded')
+  assert.equal((await lemon('degrade', 'shop/lane', 'off')).code, 0)
+  await waitFor(async () => (await consumer.call('get')).port === normal.port, { timeoutMs: 10000, what: 'degradation off' })
+  const h = await json('rules', 'shop/lane', 'history')
+  assert.deepEqual(
+    h.map((e) => [e.action, e.message]),
+    [
+      ['gray', 'this host goes gray'],
+      ['gray', ''],
+      ['degrade', 'db outage'],
+      ['degrade', ''],
+    ],
+  )
+})
