@@ -7,7 +7,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { zooKeeperForFile } = require('./harness/file')
 const { waitFor } = require('./harness/providers')
-const { zkCli, zkLs } = require('./harness/zookeeper')
+const { zkCli, zkLs } = require('../harness/zookeeper')
 const { cli, steered } = require('./harness/ops')
 
 const suite = zooKeeperForFile()

@@ -9,7 +9,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { zooKeeperForFile } = require('./harness/file')
 const { startProvider, deadPort, waitFor } = require('./harness/providers')
-const { zkCli, zkCreate, zkGet, zkLs, zkSet } = require('./harness/zookeeper')
+const { zkCli, zkCreate, zkGet, zkLs, zkSet } = require('../harness/zookeeper')
 const { cli, steered } = require('./harness/ops')
 const { Cluster } = require('..')
 

@@ -16,7 +16,7 @@
 
 const { EventEmitter } = require('node:events')
 const native = require('../index.js')
-const { codedError } = require('./errors')
+const { codedError, invalidArg } = require('./errors')
 
 const ROOT = Symbol('root')
 const PATCHED = Symbol.for('lemon-cluster.nconf.patched')
@@ -105,19 +105,15 @@ class Zookeeper extends EventEmitter {
     options = options || {}
     for (const key of Object.keys(options)) {
       if (!KNOWN_OPTIONS.has(key)) {
-        throw codedError('ERR_INVALID_ARG', `invalid argument \`${key}\`: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`, {
-          field: key,
-        })
+        throw invalidArg(key, `unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`)
       }
     }
     if (options.onUpdated !== undefined && typeof options.onUpdated !== 'function') {
-      throw codedError('ERR_INVALID_ARG', 'invalid argument `onUpdated`: must be a function', { field: 'onUpdated' })
+      throw invalidArg('onUpdated', 'must be a function')
     }
     const autoSave = options.autoSave === undefined || options.autoSave === null ? -1 : Number(options.autoSave)
     if (Number.isNaN(autoSave)) {
-      throw codedError('ERR_INVALID_ARG', 'invalid argument `autoSave`: must be a number of ms (0 = at once, < 0 = off)', {
-        field: 'autoSave',
-      })
+      throw invalidArg('autoSave', 'must be a number of ms (0 = at once, < 0 = off)')
     }
     const nativeOptions = {}
     for (const key of NATIVE_OPTIONS) if (options[key] !== undefined) nativeOptions[key] = options[key]
