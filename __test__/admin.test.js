@@ -460,3 +460,19 @@ test('gray and degrade: the CLI edits reach a running consumer; off takes them b
     ],
   )
 })
+
+test('AdminOptions: the reader, lib/admin.d.ts and docs/operations.md name the same keys', () => {
+  const { Admin } = require('..')
+  let known
+  try {
+    new Admin({ zk: '127.0.0.1:1', zzProbe: 1 })
+  } catch (e) {
+    known = /unknown option \(known: ([^)]*)\)/.exec(e.message)[1].split(', ').sort()
+  }
+  assert.ok(known, 'the probe key is refused')
+  const typings = fs.readFileSync(path.join(__dirname, '..', 'lib', 'admin.d.ts'), 'utf8')
+  const body = /export interface AdminOptions \{\n([\s\S]*?)\n\}/.exec(typings)[1]
+  assert.deepEqual([...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]).sort(), known)
+  const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'operations.md'), 'utf8').split('\n## Methods')[0]
+  for (const key of known) assert.match(doc, new RegExp(`\`${key}\``), `docs/operations.md names ${key}`)
+})
