@@ -150,7 +150,8 @@ export declare class ConfigStore {
   /**
    * Writes the unsaved changes (`patch`: JSON text of `[{ path, value } | { path, deleted }]`)
    * with compare-and-set; resolves to the updates after generation `since`. Rejects with
-   * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`.
+   * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`,
+   * `ERR_CONFIG_TOO_LARGE` (nothing sent), `ERR_ZK_NO_CHROOT`, `ERR_INVALID_ARG` (too deep).
    */
   save(patch: string, since: number): Promise<ConfigUpdate[]>
   /**
@@ -165,7 +166,8 @@ export declare class ConfigStore {
   onUpdate(listener: (update: ConfigUpdate) => void): () => void
   /**
    * Calls `listener` with every warning (`ERR_CONFIG_INVALID`, `ERR_CONFIG_STALE`,
-   * `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`); the
+   * `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`,
+   * `ERR_ZK_NO_CHROOT`); the
    * first listener also gets the last 32 emitted before it. Returns a function that removes
    * it. The listener never keeps the process alive.
    */
@@ -388,6 +390,12 @@ export interface ClusterStatsInfo {
   /** One entry per open consumer. */
   consumers: Array<ConsumerStatsInfo>
 }
+
+/**
+ * The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
+ * `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
+ */
+export declare function configOptionNames(): Array<string>
 
 /** A new state of a configuration document. */
 export interface ConfigUpdate {

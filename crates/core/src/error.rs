@@ -74,6 +74,15 @@ pub enum Error {
     ConfigReadOnly { path: String },
     /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
     ConfigDecrypt { key: String, detail: String },
+    /// A save would send ZooKeeper a request of `bytes` bytes, over the `limit` it accepts
+    /// (`jute.maxbuffer`; ZooKeeper drops the connection on such a packet). Refused before
+    /// anything is sent; `key` is the largest key of the save.
+    ConfigTooLarge {
+        path: String,
+        key: String,
+        bytes: usize,
+        limit: usize,
+    },
     /// A rule document given to the operations layer is refused by the consumers' own parser
     /// (code `ERR_BAD_ROUTER` or `ERR_BAD_CONFIGURATOR`, as the consumers' warning); nothing was
     /// written.
@@ -116,6 +125,7 @@ impl Error {
             Error::ConfigConflict { .. } => "ERR_CONFIG_CONFLICT",
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
+            Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
             Error::BadRule {
                 node: "routers", ..
             } => "ERR_BAD_ROUTER",
@@ -304,6 +314,12 @@ impl fmt::Display for Error {
             ),
             Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
             Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
+            Error::ConfigTooLarge { path, key, bytes, limit } => write!(
+                f,
+                "not saved: with `{key}` the write to {path} is {bytes} bytes, and ZooKeeper accepts at most {limit} bytes per request \
+                 (its jute.maxbuffer; it would drop the connection); nothing was sent and `{key}` stays pending: make it smaller, \
+                 use layout: 'tree' (one znode per key), or set `juteMaxBuffer` if the ensemble's jute.maxbuffer is larger"
+            ),
             Error::BadRule { node, service, detail } => write!(
                 f,
                 "refused: the consumers of {service} would refuse this {node} document ({detail}); nothing was written"
