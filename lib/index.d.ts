@@ -8,7 +8,9 @@ import type { Cluster, Registration, ProvideOptions } from '../binding'
 // Only what exists at runtime is a value here (the configuration store's native class and
 // functions are reached through lemon-cluster/nconf): __test__/typings.test.js compares these
 // value exports with what `import * as lemon from 'lemon-cluster'` gives at runtime.
-export { Cluster, Consumer, Registration } from '../binding'
+export { Admin, Cluster, Consumer, Registration } from '../binding'
+// What `Admin` takes and returns (hand-written beside it: lib/admin.d.ts).
+export type * from './admin'
 export type {
   BreakerOptions,
   CallOptions,
@@ -52,6 +54,7 @@ export type LemonErrorCode =
   | 'ERR_CONFIG_CONFLICT'
   | 'ERR_CONFIG_READ_ONLY'
   | 'ERR_CONFIG_DECRYPT'
+  | 'ERR_CONFIG_TOO_LARGE'
   | 'ERR_INTERNAL'
   | 'ERR_NATIVE_BINDING'
 
@@ -74,6 +77,10 @@ export interface LemonError extends Error {
   remoteCode?: string
   /** `ERR_ZK_AUTH`: the ZooKeeper node. */
   path?: string
+  /** `ERR_CONFIG_TOO_LARGE`: the configuration key at fault, the save's size and the limit. */
+  key?: string
+  bytes?: number
+  limit?: number
   /** `ERR_NATIVE_BINDING`: the platform package that is missing or did not load. */
   package?: string
   /** Why: the last attempt's error, the budget's refusal, the loader's errors. */
