@@ -10,6 +10,7 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod admin;
 mod cluster;
 mod config;
 mod consumer;
@@ -19,6 +20,7 @@ mod json;
 mod logger;
 mod names;
 mod options;
+mod prometheus;
 mod registration;
 mod settle;
 mod types;

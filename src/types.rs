@@ -137,7 +137,7 @@ pub struct ConsumerOptions {
     /// Answer on a non-business failure: a value, or a function `(method, args, error)` whose
     /// result (or promise) is the answer.
     #[napi(
-        ts_type = "unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)"
+        ts_type = "null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)"
     )]
     pub fallback: Option<serde_json::Value>,
     /// Circuit breaker / outlier ejection per provider.
@@ -152,6 +152,9 @@ pub struct ConsumerOptions {
     pub failback_retries: Option<u32>,
     /// First back-off of `'failback'` retries, doubled each time, in ms. Default 1000.
     pub failback_delay_ms: Option<u32>,
+    /// How often the consumer may rewrite its health report in its node under `consumers/`
+    /// (only when it changed), in ms; at least 1000. Default 5000; 0 turns the report off.
+    pub health_report_ms: Option<u32>,
 }
 
 /// Circuit-breaker settings (per provider, per consumer).
@@ -219,7 +222,7 @@ pub struct CallOptions {
     pub idempotent: Option<bool>,
     pub forks: Option<u32>,
     #[napi(
-        ts_type = "unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)"
+        ts_type = "null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)"
     )]
     pub fallback: Option<serde_json::Value>,
 }

@@ -83,6 +83,22 @@ pub enum Error {
         bytes: usize,
         limit: usize,
     },
+    /// A rule document given to the operations layer is refused by the consumers' own parser
+    /// (code `ERR_BAD_ROUTER` or `ERR_BAD_CONFIGURATOR`, as the consumers' warning); nothing was
+    /// written.
+    BadRule {
+        node: &'static str,
+        service: String,
+        detail: String,
+    },
+    /// The rules changed since they were read (compare-and-set on the nodes' versions); nothing
+    /// was written.
+    RuleConflict { service: String, detail: String },
+    /// A rule change would leave a method or the whole service with no eligible provider;
+    /// refused unless forced.
+    RuleUnsafe { service: String, detail: String },
+    /// What was asked for does not exist (a service, a version, an endpoint).
+    NotFound { what: String },
 }
 
 impl Error {
@@ -110,6 +126,13 @@ impl Error {
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
             Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
+            Error::BadRule {
+                node: "routers", ..
+            } => "ERR_BAD_ROUTER",
+            Error::BadRule { .. } => "ERR_BAD_CONFIGURATOR",
+            Error::RuleConflict { .. } => "ERR_RULE_CONFLICT",
+            Error::RuleUnsafe { .. } => "ERR_RULE_UNSAFE",
+            Error::NotFound { .. } => "ERR_NOT_FOUND",
         }
     }
 
@@ -297,6 +320,19 @@ impl fmt::Display for Error {
                  (its jute.maxbuffer; it would drop the connection); nothing was sent and `{key}` stays pending: make it smaller, \
                  use layout: 'tree' (one znode per key), or set `juteMaxBuffer` if the ensemble's jute.maxbuffer is larger"
             ),
+            Error::BadRule { node, service, detail } => write!(
+                f,
+                "refused: the consumers of {service} would refuse this {node} document ({detail}); nothing was written"
+            ),
+            Error::RuleConflict { service, detail } => write!(
+                f,
+                "the rules of {service} changed since they were read ({detail}); nothing was written: read them again and retry"
+            ),
+            Error::RuleUnsafe { service, detail } => write!(
+                f,
+                "refused: {detail} of {service}; nothing was written (give `force` to apply it anyway)"
+            ),
+            Error::NotFound { what } => write!(f, "{what} not found"),
         }
     }
 }

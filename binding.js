@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Admin = nativeBinding.Admin
+module.exports.JsAdmin = nativeBinding.JsAdmin
 module.exports.Cluster = nativeBinding.Cluster
 module.exports.JsCluster = nativeBinding.JsCluster
 module.exports.ConfigStore = nativeBinding.ConfigStore

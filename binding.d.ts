@@ -10,6 +10,63 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * The operations API the `lemon-cluster` CLI stands on. Every method returns a promise of
+ * plain JSON; services are named `'app/group'`.
+ *
+ * ```js
+ * const admin = new Admin({ zk: '127.0.0.1:2181', identity: 'ann@laptop' })
+ * console.log(await admin.services())
+ * await admin.change('movie/query', { op: 'weight', address: '10.0.1.1:20080', weight: 20 }, { message: 'drain' })
+ * await admin.close()
+ * ```
+ */
+export declare class Admin {
+  /**
+   * Starts connecting in the background. Options as `new Cluster()`'s session options
+   * (`zk`, `root`, `auth`, `acl`, `sessionTimeoutMs`, `connectTimeoutMs`), plus `identity`
+   * (who history and audit name without `auth`), `historyLimit` (100) and `auditLimit`
+   * (1000). Throws `ERR_INVALID_ARG` for bad options.
+   */
+  constructor(options: import('./lib/admin').AdminOptions)
+  /** Who this admin's changes are recorded as (`digest:user` with `auth`, else `identity`). */
+  get identity(): string
+  /** Every app/group under the root with endpoint and consumer counts and the rules in force. */
+  services(): Promise<import('./lib/admin').ServiceSummary[]>
+  /** The endpoints of a service (effective weight, gray, disabled, version, instances, ...). */
+  providers(service: string): Promise<import('./lib/admin').ProvidersReport>
+  /** The consumer processes of a service. */
+  consumers(service: string): Promise<import('./lib/admin').ConsumerProcess[]>
+  /** What the consumers of a service report: breaker, ejection, p99, errors, budget. */
+  health(service: string): Promise<import('./lib/admin').HealthReport>
+  /** The rules of a service now, with their version. */
+  rules(service: string): Promise<import('./lib/admin').RulesState>
+  /** Every version of a service's rules, oldest first. */
+  history(service: string): Promise<import('./lib/admin').RulesVersion[]>
+  /** The differences from version `from` to `to` (default: the current version). */
+  diff(service: string, from: number, to?: number | undefined | null): Promise<import('./lib/admin').RulesDiff>
+  /** Replaces the rules document (`{ routers, configurators }`) as a new version. */
+  setRules(service: string, document: import('./lib/admin').RulesDocument, options?: import('./lib/admin').WriteOptions): Promise<import('./lib/admin').WriteResult>
+  /**
+   * One operator edit as a new version: `{ op: 'weight', address, weight }`,
+   * `{ op: 'disable' | 'enable', address }`, `{ op: 'gray', percent | hosts | off }`,
+   * `{ op: 'degrade', on, fallback? }`.
+   */
+  change(service: string, change: import('./lib/admin').RulesChange, options?: import('./lib/admin').WriteOptions): Promise<import('./lib/admin').WriteResult>
+  /** Writes version `version`'s document as a new version. */
+  rollback(service: string, version: number, options?: import('./lib/admin').WriteOptions): Promise<import('./lib/admin').WriteResult>
+  /**
+   * What a proposed document would do (shares, gray consumers, methods left without a
+   * provider), without writing it.
+   */
+  simulate(service: string, document: import('./lib/admin').RulesDocument): Promise<import('./lib/admin').Simulation>
+  /** The newest `limit` (default 50) audit entries, oldest first. */
+  audit(limit?: number | undefined | null): Promise<import('./lib/admin').AuditEntry[]>
+  /** Ends the session; nothing of it keeps Node's event loop alive afterwards. */
+  close(): Promise<void>
+}
+export type JsAdmin = Admin
+
+/**
  * One ZooKeeper session and one pooled HTTP client, shared by every provider registration and
  * consumer made from it. Create one per process.
  *
@@ -42,14 +99,11 @@ export declare class Cluster {
    * A function-valued `fallback` is kept and called on the JavaScript thread.
    */
   consumer(options: ConsumerOptions): Consumer
-  /** Whether metrics go to statsd (the `statsd` option was given). */
-  get metricsEnabled(): boolean
   /**
-   * Reports one request served by this process's provider middleware to statsd (`served`,
-   * `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
-   * yourself only if you serve methods without that middleware. A no-op without `statsd`.
+   * Whether metrics are reported: to statsd (the `statsd` option was given) or for
+   * `lemon.prometheus()`.
    */
-  recordServed(app: string, group: string, method: string, status: number, responseTimeMs: number): void
+  get metricsEnabled(): boolean
   /**
    * The session's state and every open consumer's `stats()`. Cheap enough to poll every
    * second.
@@ -161,7 +215,7 @@ export declare class Consumer {
    * retried nor degraded), `ERR_BAD_RESPONSE`, `ERR_CIRCUIT_OPEN`, `ERR_OVERLOADED` or
    * `ERR_INVALID_ARG`; `error.cause` says why retrying stopped early (`ERR_RETRY_BUDGET`).
    */
-  call(method: string, args?: unknown, options?: CallOptions): Promise<any>
+  call<T = unknown>(method: string, args?: unknown, options?: CallOptions): Promise<T>
   /**
    * Listens for `'change'` events: providers added, removed or updated. Returns a function
    * that removes the listener. Listeners never keep the process alive.
@@ -241,7 +295,7 @@ export interface CallOptions {
   /** Whether this call is safe to retry after it may have reached a provider. */
   idempotent?: boolean
   forks?: number
-  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
+  fallback?: null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)
 }
 
 /** What a `'change'` event carries. */
@@ -400,7 +454,7 @@ export interface ConsumerOptions {
    * Answer on a non-business failure: a value, or a function `(method, args, error)` whose
    * result (or promise) is the answer.
    */
-  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
+  fallback?: null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)
   /** Circuit breaker / outlier ejection per provider. */
   breaker?: BreakerOptions
   /** Retries allowed: `percent` of recent calls plus `minPerSecond`. */
@@ -413,6 +467,11 @@ export interface ConsumerOptions {
   failbackRetries?: number
   /** First back-off of `'failback'` retries, doubled each time, in ms. Default 1000. */
   failbackDelayMs?: number
+  /**
+   * How often the consumer may rewrite its health report in its node under `consumers/`
+   * (only when it changed), in ms; at least 1000. Default 5000; 0 turns the report off.
+   */
+  healthReportMs?: number
 }
 
 /** What `consumer.ready()` resolves to. */
