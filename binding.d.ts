@@ -42,6 +42,11 @@ export declare class Admin {
   rules(service: string): Promise<import('./lib/admin').RulesState>
   /** Every version of a service's rules, oldest first. */
   history(service: string): Promise<import('./lib/admin').RulesVersion[]>
+  /**
+   * Every recorded version of the configuration document at `path`, oldest first (see
+   * docs/configuration.md#history).
+   */
+  configHistory(path: string): Promise<import('./lib/admin').ConfigVersion[]>
   /** The differences from version `from` to `to` (default: the current version). */
   diff(service: string, from: number, to?: number | undefined | null): Promise<import('./lib/admin').RulesDiff>
   /** Replaces the rules document (`{ routers, configurators }`) as a new version. */

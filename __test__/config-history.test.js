@@ -12,6 +12,7 @@ const { spawn } = require('node:child_process')
 const { zkGet, zkLs, zkSet, zkCreate } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { register, configFile } = require('./harness/config')
+const { cli } = require('./harness/ops')
 
 const suite = configFile({ autoSave: -1 })
 const { open } = suite
@@ -99,6 +100,44 @@ test('a save is a version with its message, identity and changed keys; secrets s
       [6, 'n=6'],
     ],
   )
+})
+
+test('lemon-cluster config <path> history lists every version with message and identity, secrets masked', async () => {
+  const cs = suite.zk.connectString
+  const key = register.generateKey()
+  await zkCreate(cs, '/shop', '')
+  await zkCreate(cs, '/shop/config', JSON.stringify({ pool: 1, token: register.encrypt('sw0rdfish', key) }))
+  const { conf, store } = open({ rootPath: '/shop', name: 'config', secretKey: key })
+  conf.set('pool', 2)
+  conf.set('token', 'n3w-t0ken')
+  await store.save('pool 2, new token')
+
+  const json = await cli(['--zk', cs, '--json', 'config', '/shop/config', 'history'])
+  assert.equal(json.code, 0, json.err)
+  assert.deepEqual(
+    json.json.map((e) => [e.version, e.action, e.message.slice(0, 17), e.who]),
+    [
+      [1, 'external', 'changed outside l', 'outside lemon-cluster'],
+      [2, 'save', 'pool 2, new token', `pid ${process.pid}@${json.json[1].host}`],
+    ],
+    'the store inside the chroot /shop and the CLI outside it name the same history',
+  )
+  const text = await cli(['--zk', cs, 'config', '/shop/config', 'history'])
+  assert.equal(text.code, 0, text.err)
+  assert.match(text.out, /version 2 .* save: pool 2, new token/)
+  assert.match(text.out, /~ pool: 1 -> 2/)
+  assert.match(text.out, /~ token: ENC\(…\) -> ENC\(…\)/)
+  assert.match(text.out, /changes unknown/)
+  for (const out of [json.out, text.out, json.err, text.err]) {
+    for (const plain of ['sw0rdfish', 'n3w-t0ken']) assert.ok(!out.includes(plain), `${plain} in the CLI output`)
+  }
+  const sealed = json.json[1].changes.find((c) => c.key === 'token').new
+  assert.match(sealed, /^ENC\(/)
+  assert.ok(!text.out.includes(sealed), 'the ciphertext is masked in the printed history')
+
+  const bad = await cli(['--zk', cs, 'config', 'shop/config', 'history'])
+  assert.equal(bad.code, 2, bad.out + bad.err)
+  assert.match(bad.err, /znode path/)
 })
 
 test('tree layout: the history lives beside the tree, never among its keys', async () => {

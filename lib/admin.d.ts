@@ -181,6 +181,22 @@ export interface RulesVersion {
   changes: KeyChange[]
 }
 
+/** One version of a configuration document (docs/configuration.md#history). */
+export interface ConfigVersion {
+  version: number
+  at: number
+  who: string
+  host: string | null
+  pid: number | null
+  /** `save` (a store), `create` (a store created the missing tree) or `external` (zkCli). */
+  action: string
+  message: string
+  external: boolean
+  recorded: boolean
+  /** Values as stored (secrets `ENC(...)`); `null` for an external version (unknown). */
+  changes: Array<{ key: string; kind: 'added' | 'removed' | 'modified'; old?: unknown; new?: unknown; valuesOmitted?: true }> | null
+}
+
 export interface RulesDiff {
   service: string
   from: number

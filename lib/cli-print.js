@@ -29,6 +29,24 @@ function formatChanges(changes) {
     .join('\n')
 }
 
+// A sealed secret is shown as ENC(…): its ciphertext tells nothing, but is not for a screen.
+function masked(v) {
+  return typeof v === 'string' && /^ENC\(.*\)$/s.test(v) ? 'ENC(…)' : show(v)
+}
+
+function formatConfigChanges(changes) {
+  if (changes === null) return '  (changed outside lemon-cluster: changes unknown)'
+  if (changes.length === 0) return '  (no change)'
+  return changes
+    .map((c) => {
+      if (c.valuesOmitted) return `  ${c.kind === 'added' ? '+' : c.kind === 'removed' ? '-' : '~'} ${c.key} (values too large to record)`
+      if (c.kind === 'added') return `  + ${c.key}: ${masked(c.new)}`
+      if (c.kind === 'removed') return `  - ${c.key}: ${masked(c.old)}`
+      return `  ~ ${c.key}: ${masked(c.old)} -> ${masked(c.new)}`
+    })
+    .join('\n')
+}
+
 function formatSimulation(s) {
   const out = []
   if (s.degraded) out.push('forced degradation: consumers answer with the fallback, no provider is called')
@@ -128,6 +146,13 @@ const PRINT = {
       .map(
         (e) =>
           `version ${e.version}  ${when(e.at)}  ${e.who}${e.external ? ' (external)' : ''}  ${e.action}${e.message ? `: ${e.message}` : ''}${e.recorded ? '' : '  [not recorded yet]'}\n${formatChanges(e.changes)}`,
+      )
+      .join('\n') || '(no version)',
+  configHistory: (v) =>
+    v
+      .map(
+        (e) =>
+          `version ${e.version}  ${when(e.at)}  ${e.who}${e.external ? ' (external)' : ''}  ${e.action}${e.message ? `: ${e.message}` : ''}\n${formatConfigChanges(e.changes)}`,
       )
       .join('\n') || '(no version)',
   diff: (v) => `${v.service}: version ${v.from} -> ${v.to}\n${formatChanges(v.changes)}`,

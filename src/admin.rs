@@ -161,6 +161,21 @@ impl JsAdmin {
         )
     }
 
+    /// Every recorded version of the configuration document at `path`, oldest first (see
+    /// docs/configuration.md#history).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ConfigVersion[]>"
+    )]
+    pub fn config_history<'env>(&self, env: &'env Env, path: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move { inner.config_history(&path).await },
+            |_, v| Ok(v),
+        )
+    }
+
     /// The differences from version `from` to `to` (default: the current version).
     #[napi(
         catch_unwind,

@@ -120,8 +120,12 @@ impl Admin {
 
     /// The recorded entries of a subject, oldest first.
     pub(super) async fn entries(&self, client: &Client, subject: &str) -> Result<Vec<Value>> {
-        let dir = self.history_dir(subject);
-        let names = self.children(client, &dir).await?;
+        self.entries_in(client, &self.history_dir(subject)).await
+    }
+
+    /// The entries in the history folder `dir`, oldest first.
+    pub(super) async fn entries_in(&self, client: &Client, dir: &str) -> Result<Vec<Value>> {
+        let names = self.children(client, dir).await?;
         let paths: Vec<String> = names.iter().map(|n| format!("{dir}/{n}")).collect();
         let reads = futures::future::join_all(paths.iter().map(|p| client.get_data(p))).await;
         let mut out = Vec::new();

@@ -10,6 +10,7 @@
 //! - [`write`]: a change written with compare-and-set, its history and audit entries in the same
 //!   ZooKeeper `multi`; rollback as a new version.
 //! - [`audit`]: the bounded audit log of every write.
+//! - [`config`]: configuration documents: the history their stores record with every save.
 //! - [`simulate`]: the dry run — endpoint shares, gray consumer hosts, methods left without a
 //!   provider — computed from the live providers with the consumers' own routing and weighing.
 //! - [`report`]: the consumer's side, the compact health summary it publishes in its own node.
@@ -19,6 +20,7 @@
 //! ([`crate::registry::path::RESERVED`]), so the inventory never takes it for a service.
 
 pub mod audit;
+pub mod config;
 pub mod history;
 pub mod inventory;
 pub mod report;
