@@ -132,7 +132,9 @@ impl Author {
 /// The operations that record a save from `old` to `new` (raw documents: secrets sealed),
 /// built on `base_zxid` (the zxid of the version the save replaces; 0 when there is none):
 /// the external entry first when that version was written outside, the save's entry, and the
-/// deletion of entries beyond the limit. Empty with `historyLimit: 0`.
+/// deletion of entries beyond the limit. Empty with `historyLimit: 0`. Without `values` the
+/// entry keeps only the changed keys and kinds (for a save that would not fit otherwise).
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     opts: &ConfigOptions,
     rec: &Recorded,
@@ -141,6 +143,7 @@ pub fn plan(
     new: &Map<String, Value>,
     author: &Author,
     now: u64,
+    values: bool,
 ) -> Vec<Op> {
     let limit = opts.history_limit;
     if limit == 0 {
@@ -165,7 +168,8 @@ pub fn plan(
     entries.push(json!({
         "version": version, "at": now, "who": author.who, "host": author.host,
         "pid": author.pid, "action": author.action, "external": false,
-        "message": author.message, "changes": changes_value(&changes),
+        "message": author.message,
+        "changes": changes_value(&changes, if values { MAX_CHANGES_BYTES } else { 0 }),
     }));
     let mut ops: Vec<Op> = entries
         .iter()
@@ -184,14 +188,15 @@ pub fn plan(
     ops
 }
 
-/// `[{ key, kind, old?, new? }]`, or only keys and kinds when the values are too large.
-pub fn changes_value(changes: &[KeyChange]) -> Value {
+/// `[{ key, kind, old?, new? }]`, or only keys and kinds when the values take more than `max`
+/// bytes.
+pub fn changes_value(changes: &[KeyChange], max: usize) -> Value {
     let full: Vec<Value> = changes
         .iter()
         .map(|c| json!({"key": c.key, "kind": c.kind.as_str(), "old": c.old, "new": c.new}))
         .collect();
     let full = Value::Array(full);
-    if serde_json::to_vec(&full).map_or(0, |b| b.len()) <= MAX_CHANGES_BYTES {
+    if serde_json::to_vec(&full).map_or(0, |b| b.len()) <= max {
         return full;
     }
     Value::Array(
@@ -256,7 +261,7 @@ mod tests {
         };
         let old = doc(json!({"a": 1, "s": "ENC(old)", "same": true}));
         let new = doc(json!({"a": 2, "s": "ENC(new)", "same": true, "b": {"c": 3}}));
-        let ops = plan(&o, &rec, 40, &old, &new, &author(), 99);
+        let ops = plan(&o, &rec, 40, &old, &new, &author(), 99, true);
         assert_eq!(ops.len(), 1, "no external entry, nothing to trim: {ops:?}");
         let (path, e) = entry(&ops[0]);
         assert_eq!(path, "/shop/.lemon/history/config/config/v0000000002");
@@ -304,6 +309,7 @@ mod tests {
             &doc(json!({"a": 2})),
             &author(),
             1,
+            true,
         );
         let (p4, e4) = entry(&ops[0]);
         let (p5, e5) = entry(&ops[1]);
@@ -323,7 +329,8 @@ mod tests {
                 &Map::new(),
                 &doc(json!({"a": 1})),
                 &author(),
-                1
+                1,
+                true
             )
             .len(),
             2
@@ -336,7 +343,8 @@ mod tests {
                 &Map::new(),
                 &doc(json!({"a": 1})),
                 &author(),
-                1
+                1,
+                true
             )
             .len(),
             1
@@ -361,6 +369,7 @@ mod tests {
             &doc(json!({"a": 1})),
             &author(),
             1,
+            true,
         );
         let deleted: Vec<&str> = ops
             .iter()
@@ -378,7 +387,8 @@ mod tests {
             &Map::new(),
             &doc(json!({"a": 1})),
             &author(),
-            1
+            1,
+            true
         )
         .is_empty());
     }
@@ -387,7 +397,7 @@ mod tests {
     fn large_values_are_left_out_of_the_entry_not_the_keys() {
         let old = doc(json!({}));
         let new = doc(json!({"blob": "x".repeat(MAX_CHANGES_BYTES + 1)}));
-        let v = changes_value(&document::diff(&old, &new, ":"));
+        let v = changes_value(&document::diff(&old, &new, ":"), MAX_CHANGES_BYTES);
         assert_eq!(
             v,
             json!([{"key": "blob", "kind": "added", "valuesOmitted": true}])

@@ -58,11 +58,11 @@ pub(super) async fn save(
         document::apply(&mut new, patch, &mut |path, old, value| {
             secret::seal(opts.key.as_ref(), &path.join(&opts.separator), old, value)
         })?;
-        let Some(mut ops) = plan(opts, &base, &new)? else {
+        let Some(ops) = plan(opts, &base, &new)? else {
             return Ok(());
         };
-        ops.extend(record(&client, opts, access, &base, &new, author).await?);
-        fits(opts, patch, &ops)?;
+        let [full, lean] = record(&client, opts, access, &base, &new, author).await?;
+        let ops = with_record(opts, patch, ops, full, lean)?;
         let new = Arc::new(new);
         state.set_writing(Some(new.clone()));
         match send(&client, opts, access, base.exists(), &ops).await? {
@@ -96,12 +96,12 @@ pub(super) async fn create_missing(
 ) -> Result<()> {
     let opts = state.options();
     let base = state.base();
-    if let Some(mut ops) = plan(opts, &base, &base.raw)? {
+    if let Some(ops) = plan(opts, &base, &base.raw)? {
         // Recorded like a save, so the next save does not take it for a write from outside.
         let mut author = Author::of_store(opts, "created by the store with the data in use");
         author.action = "create".into();
-        ops.extend(record(client, opts, access, &base, &base.raw, &author).await?);
-        fits(opts, &Patch::new(), &ops)?;
+        let [full, lean] = record(client, opts, access, &base, &base.raw, &author).await?;
+        let ops = with_record(opts, &Patch::new(), ops, full, lean)?;
         // Created, or another process was first: the read tells.
         send(client, opts, access, false, &ops).await?;
     }
@@ -109,7 +109,31 @@ pub(super) async fn create_missing(
     Ok(())
 }
 
-/// The history entries of a save (see `history.rs`), to be sent with its writes.
+/// The writes with their history record, checked for size: the record with the changed values
+/// when that fits, else with the keys only — a record never makes a save too large that would
+/// fit without it.
+fn with_record(
+    opts: &ConfigOptions,
+    patch: &Patch,
+    ops: Vec<Op>,
+    full: Vec<Op>,
+    lean: Vec<Op>,
+) -> Result<Vec<Op>> {
+    // Too large without a record: the refusal names the save's own size.
+    fits(opts, patch, &ops)?;
+    let mut all = ops.clone();
+    all.extend(full);
+    if fits(opts, patch, &all).is_ok() {
+        return Ok(all);
+    }
+    let mut all = ops;
+    all.extend(lean);
+    fits(opts, patch, &all)?;
+    Ok(all)
+}
+
+/// The history entries of a save (see `history.rs`), to be sent with its writes: with the
+/// changed values, and with the keys only.
 async fn record(
     client: &zookeeper_client::Client,
     opts: &ConfigOptions,
@@ -117,9 +141,9 @@ async fn record(
     base: &Base,
     new: &Map<String, Value>,
     author: &Author,
-) -> Result<Vec<Op>> {
+) -> Result<[Vec<Op>; 2]> {
     if opts.history_limit == 0 {
-        return Ok(vec![]);
+        return Ok([vec![], vec![]]);
     }
     let rec = history::recorded(client, opts).await?;
     if !rec.exists {
@@ -136,7 +160,8 @@ async fn record(
     };
     let zxid = if base.exists() { base.zxid } else { 0 };
     let now = crate::now_ms();
-    Ok(history::plan(opts, &rec, zxid, old, new, author, now))
+    let plan = |values| history::plan(opts, &rec, zxid, old, new, author, now, values);
+    Ok([plan(true), plan(false)])
 }
 
 /// The writes that turn what ZooKeeper holds (`base`) into `new`; `None` when nothing needs
