@@ -47,6 +47,8 @@ export declare class Admin {
    * docs/configuration.md#history).
    */
   configHistory(path: string): Promise<import('./lib/admin').ConfigVersion[]>
+  /** The stores running the configuration document at `path`, with the version each applied. */
+  configInstances(path: string): Promise<import('./lib/admin').ConfigInstance[]>
   /** The differences from version `from` to `to` (default: the current version). */
   diff(service: string, from: number, to?: number | undefined | null): Promise<import('./lib/admin').RulesDiff>
   /** Replaces the rules document (`{ routers, configurators }`) as a new version. */

@@ -8,7 +8,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
+const { spawn, fork } = require('node:child_process')
 const { zkGet, zkLs, zkSet, zkCreate } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { register, configFile } = require('./harness/config')
@@ -207,4 +207,72 @@ test('two processes saving at once: one version per save, contiguous, each key i
   for (const [k, n] of seen) assert.equal(n, 1, `${k} in ${n} entries`)
   const doc = JSON.parse(await zkGet(cs, '/hcas'))
   assert.equal(Object.keys(doc.a).length + Object.keys(doc.b).length, 40)
+})
+
+function app(name) {
+  const child = fork(path.join(__dirname, 'fixtures', 'config-instance-child.js'), [suite.zk.connectString, name], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  })
+  const killer = setTimeout(() => child.kill('SIGKILL'), 120000)
+  child.on('exit', () => clearTimeout(killer))
+  suite.cleanups.push(() => child.kill('SIGKILL'))
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('error', reject)
+  })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  return { child, ready, exited }
+}
+
+test('instances: both app processes with the version each applied; one is gone within seconds of closing', async () => {
+  const cs = suite.zk.connectString
+  await zkCreate(cs, '/inst', JSON.stringify({ a: 1 }))
+  const { conf, store } = open({ name: 'inst' })
+  conf.set('a', 2)
+  await store.save('a=2')
+  const [one, two] = [app('inst'), app('inst')]
+  const [r1, r2] = await Promise.all([one.ready, two.ready])
+  assert.deepEqual([r1.value, r2.value], [2, 2])
+  const listed = async () => {
+    const res = await cli(['--zk', cs, '--json', 'config', '/inst', 'instances'])
+    assert.equal(res.code, 0, res.err)
+    return res.json
+  }
+  let list = []
+  await waitFor(
+    async () => {
+      list = (await listed()).filter((i) => i.pid === r1.pid || i.pid === r2.pid)
+      return list.length === 2 && list.every((i) => i.version === 2)
+    },
+    { timeoutMs: 30000, what: `both app processes at version 2: ${JSON.stringify(list)}` },
+  )
+  for (const i of list) {
+    assert.equal(i.instance, `${i.host}:${i.pid}`)
+    assert.equal(i.source, 'zookeeper')
+  }
+  const text = await cli(['--zk', cs, 'config', '/inst', 'instances'])
+  assert.match(text.out, new RegExp(`:${r1.pid}\\s+2\\s+zookeeper`))
+
+  // A new version reaches both: each reports it.
+  conf.set('a', 3)
+  await store.save('a=3')
+  await waitFor(
+    async () => {
+      list = (await listed()).filter((i) => i.pid === r1.pid || i.pid === r2.pid)
+      return list.length === 2 && list.every((i) => i.version === 3)
+    },
+    { timeoutMs: 30000, what: `both at version 3: ${JSON.stringify(list)}` },
+  )
+
+  one.child.send('close')
+  await one.exited
+  const closedAt = Date.now()
+  await waitFor(async () => !(await listed()).some((i) => i.pid === r1.pid), { timeoutMs: 15000, what: 'the closed one to go' })
+  assert.ok(Date.now() - closedAt < 15000)
+  assert.ok(
+    (await listed()).some((i) => i.pid === r2.pid),
+    'the other one stays',
+  )
+  two.child.send('close')
+  await two.exited
 })

@@ -197,6 +197,18 @@ export interface ConfigVersion {
   changes: Array<{ key: string; kind: 'added' | 'removed' | 'modified'; old?: unknown; new?: unknown; valuesOmitted?: true }> | null
 }
 
+/** A store running a configuration document. */
+export interface ConfigInstance {
+  /** `host:pid` */
+  instance: string
+  host: string
+  pid: number
+  /** The history version it applied; `null` when that version is not recorded (written outside). */
+  version: number | null
+  zxid: number
+  source: 'zookeeper' | 'snapshot' | 'empty'
+}
+
 export interface RulesDiff {
   service: string
   from: number

@@ -155,6 +155,14 @@ const PRINT = {
           `version ${e.version}  ${when(e.at)}  ${e.who}${e.external ? ' (external)' : ''}  ${e.action}${e.message ? `: ${e.message}` : ''}\n${formatConfigChanges(e.changes)}`,
       )
       .join('\n') || '(no version)',
+  configInstances: (v) =>
+    v.length === 0
+      ? '(no store runs it)'
+      : table(v, [
+          ['INSTANCE', (i) => i.instance],
+          ['VERSION', (i) => (i.version === null ? `unrecorded (zxid ${i.zxid})` : i.version)],
+          ['SOURCE', (i) => i.source],
+        ]),
   diff: (v) => `${v.service}: version ${v.from} -> ${v.to}\n${formatChanges(v.changes)}`,
   simulate: (v) => `${formatSimulation(v)}\nchanges:\n${formatChanges(v.changes)}`,
   write: formatWrite,

@@ -24,7 +24,7 @@ commands:
   degrade <app>/<group> on [--fallback JSON] | off
   rules <app>/<group> get | set FILE | edit | history | diff V1 [V2] | rollback V | simulate FILE
   audit [--limit N]                          the newest entries of the audit log
-  config <path> history                      every version of a configuration document (its stores record each save)
+  config <path> history | instances          every version of a configuration document (its stores record each save); the stores running it
 
 Global flags may come before or after the command. Writes take -m/--message (recorded in the
 history and the audit log) and print the diff they made; --force writes a change that leaves a
@@ -69,8 +69,8 @@ const HELP = {
     "A service's rules are one document, { routers, configurators }, versioned as a whole.\n  get            the current document and its version\n  set FILE       replace it (FILE '-' = stdin); validated by the consumers' own parser first\n  edit           open $EDITOR on the current document, validate, write (refused if someone else wrote meanwhile)\n  history        every version: who, when, message, what changed; changes made outside (zkCli) show as external\n  diff V1 [V2]   the differences between two versions (V2 defaults to the current one)\n  rollback V     write version V's document as a new version\n  simulate FILE  what FILE would do: each endpoint's share, gray consumers, methods left without a provider\nWrites take -m MESSAGE, --force (see 'lemon-cluster --help') and --if-version V (refuse unless the current version is V).",
   ],
   config: [
-    'config <path> history',
-    "A configuration document, named by its znode path (a store's rootPath + name, e.g. /shop/config).\n  history        every version its stores saved: who, when, message, the changed keys with old and new values; versions written outside (zkCli) show as external. Secrets stay masked (ENC(...) is shown as ENC(…))",
+    'config <path> history | instances',
+    "A configuration document, named by its znode path (a store's rootPath + name, e.g. /shop/config).\n  history        every version its stores saved: who, when, message, the changed keys with old and new values; versions written outside (zkCli) show as external. Secrets stay masked (ENC(...) is shown as ENC(…))\n  instances      the stores running it (host:pid), the version each applied, and whether from ZooKeeper or its snapshot",
   ],
   audit: ['audit [--limit N]', 'The newest N (default 50) entries of the audit log: every write, who, when, with which message.'],
 }
@@ -287,8 +287,11 @@ async function run(flags, rest, Admin) {
           case 'history':
             noMore(args, 2, 'config history')
             return ['configHistory', await admin.configHistory(target)]
+          case 'instances':
+            noMore(args, 2, 'config instances')
+            return ['configInstances', await admin.configInstances(target)]
           default:
-            throw new UsageError(`config needs one of history${sub ? `, got ${JSON.stringify(sub)}` : ''}`)
+            throw new UsageError(`config needs one of history, instances${sub ? `, got ${JSON.stringify(sub)}` : ''}`)
         }
       }
       case 'audit':

@@ -176,6 +176,20 @@ impl JsAdmin {
         )
     }
 
+    /// The stores running the configuration document at `path`, with the version each applied.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ConfigInstance[]>"
+    )]
+    pub fn config_instances<'env>(&self, env: &'env Env, path: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move { inner.config_instances(&path).await },
+            |_, v| Ok(v),
+        )
+    }
+
     /// The differences from version `from` to `to` (default: the current version).
     #[napi(
         catch_unwind,

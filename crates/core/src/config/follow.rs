@@ -15,6 +15,7 @@ use std::sync::{Arc, Weak};
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
+use super::instance;
 use super::options::Layout;
 use super::read::read;
 use super::save::create_missing;
@@ -90,8 +91,13 @@ async fn follow_session(
         .watch(&path, mode)
         .await
         .map_err(|e| from_zk("watch", e))?;
+    // What this session's instance node holds (see `instance.rs`).
+    let mut reported = None;
     match state.upgrade() {
-        Some(s) => load(client, &s, access).await?,
+        Some(s) => {
+            load(client, &s, access).await?;
+            instance::report(client, &s, access, &mut reported).await;
+        }
         None => return Ok(()),
     }
     loop {
@@ -130,6 +136,7 @@ async fn follow_session(
                     EventType::NodeDeleted => s.accept(super::read::Read::Missing),
                     EventType::NodeChildrenChanged => {}
                 }
+                instance::report(client, &s, access, &mut reported).await;
             }
             changed = epochs.changed() => {
                 let e = *epochs.borrow();

@@ -14,6 +14,7 @@
 pub mod document;
 mod follow;
 pub mod history;
+pub mod instance;
 pub mod ops;
 pub mod options;
 pub mod read;
