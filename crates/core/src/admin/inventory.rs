@@ -24,6 +24,8 @@ use crate::stats::ProviderStats;
 
 /// The znodes that make a folder `{root}/{app}/{group}` a service.
 const SERVICE_NODES: &[&str] = &["providers", "consumers", "routers", "configurators"];
+/// Apps (or services) whose folders `services()` reads at once.
+const SERVICE_BATCH: usize = 128;
 
 /// One rule node as read: its data and ZooKeeper data version (`None`: it does not exist).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -90,25 +92,53 @@ impl Admin {
     /// (or why they are refused) and how many endpoints some consumer reports ejected.
     pub async fn services(&self) -> Result<Value> {
         let client = self.client().await?;
-        let mut out = Vec::new();
         let root = self.root_path().to_string();
-        for app in self.children(&client, &root).await? {
-            if app == RESERVED || segment("app", &app).is_err() {
-                continue;
+        let apps: Vec<String> = self
+            .children(&client, &root)
+            .await?
+            .into_iter()
+            .filter(|app| app != RESERVED && segment("app", app).is_ok())
+            .collect();
+        // Every folder read is pipelined on the one session, a batch of apps or services at
+        // a time: a root with 1,000 services costs a few round trips, not thousands.
+        let mut services = Vec::new();
+        for batch in apps.chunks(SERVICE_BATCH) {
+            let lists = join_all(batch.iter().map(|app| {
+                let client = &client;
+                async move {
+                    let app_path = format!("{}/{app}", self.opts.root);
+                    let mut found = Vec::new();
+                    let groups = self.children(client, &app_path).await?;
+                    let groups: Vec<String> = groups
+                        .into_iter()
+                        .filter(|g| segment("group", g).is_ok())
+                        .collect();
+                    let paths: Vec<String> =
+                        groups.iter().map(|g| format!("{app_path}/{g}")).collect();
+                    let kids = join_all(paths.iter().map(|p| self.children(client, p))).await;
+                    for (group, kids) in groups.into_iter().zip(kids) {
+                        if kids?.iter().any(|k| SERVICE_NODES.contains(&k.as_str())) {
+                            found.push((app.clone(), group));
+                        }
+                    }
+                    Ok::<_, Error>(found)
+                }
+            }))
+            .await;
+            for list in lists {
+                services.extend(list?);
             }
-            let app_path = format!("{}/{app}", self.opts.root);
-            for group in self.children(&client, &app_path).await? {
-                if segment("group", &group).is_err() {
-                    continue;
-                }
-                let kids = self
-                    .children(&client, &format!("{app_path}/{group}"))
-                    .await?;
-                if !kids.iter().any(|k| SERVICE_NODES.contains(&k.as_str())) {
-                    continue;
-                }
-                let view = self.read_service(&client, &app, &group).await?;
-                out.push(service_summary(&app, &group, &view));
+        }
+        let mut out = Vec::with_capacity(services.len());
+        for batch in services.chunks(SERVICE_BATCH) {
+            let views = join_all(
+                batch
+                    .iter()
+                    .map(|(app, group)| self.read_service(&client, app, group)),
+            )
+            .await;
+            for ((app, group), view) in batch.iter().zip(views) {
+                out.push(service_summary(app, group, &view?));
             }
         }
         Ok(Value::Array(out))
