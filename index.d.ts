@@ -106,7 +106,8 @@ export declare class Cluster {
   constructor(options: ClusterOptions)
   /**
    * Waits for a ZooKeeper session, at most `connectTimeoutMs`, and resolves to
-   * `{ connected }`. Without a session it still resolves (`connected: false`; consumers run on
+   * `{ connected }`. Rejects with `ERR_ZK_NO_CHROOT` when the connect string's chroot does not
+   * exist. Without a session it still resolves (`connected: false`; consumers run on
    * their cache files, an `ERR_ZK_UNAVAILABLE` warning says so) unless `requireRegistry` is
    * set, in which case it rejects with `ERR_ZK_UNAVAILABLE`. The cluster keeps reconnecting in
    * the background either way.
@@ -150,6 +151,12 @@ export declare class Cluster {
    */
   on(event: 'warning', listener: (warning: WarningEvent) => void): () => void
   /**
+   * Emits a warning of lemon's JavaScript layer through this cluster (its listeners and log),
+   * for the codes that layer uses: `ERR_PROVIDER_HOST` (`service().register()`). Any other
+   * code is `ERR_INVALID_ARG`.
+   */
+  emitWarning(code: string, message: string): void
+  /**
    * Closes every consumer and ends the ZooKeeper session: this process's ephemeral nodes
    * disappear at once, and nothing of lemon-cluster keeps Node's event loop alive afterwards.
    */
@@ -169,7 +176,8 @@ export declare class ConfigStore {
   /**
    * Writes the unsaved changes (`patch`: JSON text of `[{ path, value } | { path, deleted }]`)
    * with compare-and-set; resolves to the updates after generation `since`. Rejects with
-   * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`.
+   * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`,
+   * `ERR_CONFIG_TOO_LARGE` (nothing sent), `ERR_ZK_NO_CHROOT`, `ERR_INVALID_ARG` (too deep).
    */
   save(patch: string, since: number): Promise<ConfigUpdate[]>
   /**
@@ -184,7 +192,8 @@ export declare class ConfigStore {
   onUpdate(listener: (update: ConfigUpdate) => void): () => void
   /**
    * Calls `listener` with every warning (`ERR_CONFIG_INVALID`, `ERR_CONFIG_STALE`,
-   * `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`); the
+   * `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`,
+   * `ERR_ZK_NO_CHROOT`); the
    * first listener also gets the last 32 emitted before it. Returns a function that removes
    * it. The listener never keeps the process alive.
    */
@@ -407,6 +416,12 @@ export interface ClusterStatsInfo {
   /** One entry per open consumer. */
   consumers: Array<ConsumerStatsInfo>
 }
+
+/**
+ * The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
+ * `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
+ */
+export declare function configOptionNames(): Array<string>
 
 /** A new state of a configuration document. */
 export interface ConfigUpdate {

@@ -846,6 +846,7 @@ module.exports.JsConsumer = nativeBinding.JsConsumer
 module.exports.Registration = nativeBinding.Registration
 module.exports.JsRegistration = nativeBinding.JsRegistration
 module.exports.checkName = nativeBinding.checkName
+module.exports.configOptionNames = nativeBinding.configOptionNames
 module.exports.encryptConfigValue = nativeBinding.encryptConfigValue
 module.exports.generateConfigKey = nativeBinding.generateConfigKey
 module.exports.GRAY_HEADER = nativeBinding.GRAY_HEADER

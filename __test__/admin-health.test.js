@@ -7,7 +7,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { zooKeeperForFile } = require('./harness/file')
 const { waitFor } = require('./harness/providers')
-const { zkCli, zkLs } = require('./harness/zookeeper')
+const { zkCli, zkLs } = require('../harness/zookeeper')
 const { cli, steered } = require('./harness/ops')
 
 const suite = zooKeeperForFile()
@@ -111,4 +111,44 @@ test('healthReportMs: 0 turns the report off; a bad value is refused by the cons
       (e) => e.code === 'ERR_INVALID_ARG' && /healthReportMs/.test(e.message),
     )
   }
+})
+
+test('after a session expiry the consumer node comes back with its report, and reports go on', async () => {
+  const cs = suite.zk.connectString
+  const { Cluster } = require('..')
+  const { startProvider } = require('./harness/providers')
+  const server = await startProvider()
+  suite.cleanups.push(() => server.close())
+  const cluster = new Cluster({ zk: cs, host: '127.0.0.1', cacheDir: false, sessionTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  suite.cleanups.push(() => cluster.close())
+  const warnings = []
+  cluster.on('warning', (w) => warnings.push(w))
+  await cluster.provide({ app: 'shop', group: 'expiry', port: server.port })
+  const consumer = cluster.consumer({ app: 'shop', group: 'expiry', warmupMs: 0, healthReportMs: 1000 })
+  await consumer.ready()
+  for (let i = 0; i < 20; i++) await consumer.call('get')
+  await waitFor(async () => (await health('shop/expiry')).consumers.length === 1, { timeoutMs: 10000, what: 'the first report' })
+  const [before] = await zkLs(cs, '/lemonhjuice/shop/expiry/consumers')
+
+  await suite.zk.stop()
+  await sleep(2500)
+  await suite.zk.start()
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_SESSION_EXPIRED'), { timeoutMs: 15000, what: 'the expiry' })
+  const h = await waitFor(
+    async () => {
+      const nodes = await zkLs(cs, '/lemonhjuice/shop/expiry/consumers')
+      if (!nodes || nodes.length !== 1 || nodes[0] === before) return false
+      const now = await health('shop/expiry')
+      return now.consumers.length === 1 && now
+    },
+    { timeoutMs: 20000, what: 'the re-created node with its report' },
+  )
+  assert.equal(h.consumers[0].providers[0].address, `127.0.0.1:${server.port}`)
+  // And the report still follows changes: the provider fails, the consumer ejects it.
+  server.set({ status: 500 })
+  for (let i = 0; i < 20; i++) await consumer.call('get').catch(() => {})
+  await waitFor(async () => (await health('shop/expiry')).endpoints[0]?.ejected, {
+    timeoutMs: 15000,
+    what: 'the ejection reported after the expiry',
+  })
 })

@@ -8,8 +8,8 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { zooKeeperForFile } = require('./harness/file')
-const { startProvider, waitFor } = require('./harness/providers')
-const { zkCli, zkCreate, zkGet, zkLs, zkSet } = require('./harness/zookeeper')
+const { startProvider, deadPort, waitFor } = require('./harness/providers')
+const { zkCli, zkCreate, zkGet, zkLs, zkSet } = require('../harness/zookeeper')
 const { cli, steered } = require('./harness/ops')
 const { Cluster } = require('..')
 
@@ -211,6 +211,8 @@ while (fs.readdirSync(${JSON.stringify(barrier)}).length < 2 && Date.now() < unt
 `,
   )
   fs.chmodSync(editor, 0o755)
+  // The configurators node exists (both edits rewrite it, compare-and-set on its version).
+  await json('weight', 'shop/cart', a, '100', '-m', 'before the race')
   const versionBefore = (await json('rules', 'shop/cart', 'get')).version
   const [x, y] = await Promise.all(
     ['7', '9'].map((weight) =>
@@ -369,6 +371,13 @@ test('usage: --help for every command, one-line reasons and exit codes', async (
     assert.match(r.err, says)
     assert.equal(r.err.trim().split('\n').length, 1, r.err)
   }
+  // ZooKeeper out of reach: one line, exit 1, within the connect timeout.
+  const started = Date.now()
+  const down = await lemon('services', '--zk', `127.0.0.1:${await deadPort()}`)
+  assert.equal(down.code, 1)
+  assert.match(down.err, /^lemon-cluster: \[ERR_ZK_UNAVAILABLE\]/)
+  assert.equal(down.err.trim().split('\n').length, 1, down.err)
+  assert.ok(Date.now() - started < 15000)
   const noZk = await cli(['services'], { env: { LEMON_ZK: '' } })
   assert.equal(noZk.code, 2)
   assert.match(noZk.err, /--zk/)
@@ -406,4 +415,64 @@ test('history and audit stay bounded: the oldest versions go in the same multi a
     ['w10', 'w11', 'w12'],
   )
   await assert.rejects(admin.diff('shop/bounded', 2), (e) => e.code === 'ERR_NOT_FOUND' && /versions kept: 10 to 12/.test(e.message))
+})
+
+test('gray and degrade: the CLI edits reach a running consumer; off takes them back', async () => {
+  await setup()
+  const cs = suite.zk.connectString
+  const cluster = new Cluster({ zk: cs, host: '127.0.0.1', cacheDir: false })
+  suite.cleanups.push(() => cluster.close())
+  const normal = await startProvider()
+  const gray = await startProvider()
+  suite.cleanups.push(() => Promise.all([normal.close(), gray.close()]))
+  await cluster.provide({ app: 'shop', group: 'lane', port: normal.port })
+  await cluster.provide({ app: 'shop', group: 'lane', port: gray.port, gray: true })
+  const consumer = cluster.consumer({ app: 'shop', group: 'lane', warmupMs: 0 })
+  await waitFor(() => consumer.providers().length === 2, { what: 'both providers' })
+
+  const on = await lemon('gray', 'shop/lane', '--hosts', '127.0.0.1', '-m', 'this host goes gray')
+  assert.equal(on.code, 0, on.err)
+  assert.match(on.out, /\+ routers\.gray\.hosts: \["127\.0\.0\.1"\]/)
+  assert.match((await lemon('services')).out, /shop\/lane .*gray hosts 127\.0\.0\.1/)
+  await waitFor(async () => (await consumer.call('get')).port === gray.port, { timeoutMs: 10000, what: 'the gray rule' })
+  const off = await lemon('gray', 'shop/lane', '--off')
+  assert.equal(off.code, 0, off.err)
+  assert.match(off.out, /- routers\.gray\.hosts/)
+  await waitFor(async () => (await consumer.call('get')).port === normal.port, { timeoutMs: 10000, what: 'the gray rule gone' })
+  assert.equal(await zkGet(cs, '/lemonhjuice/shop/lane/routers'), null, 'an empty rule deletes the node')
+
+  const degraded = await lemon('degrade', 'shop/lane', 'on', '--fallback', '{"degraded":true}', '-m', 'db outage')
+  assert.equal(degraded.code, 0, degraded.err)
+  await waitFor(async () => (await consumer.call('get')).degraded === true, { timeoutMs: 10000, what: 'forced degradation' })
+  const hits = normal.hits + gray.hits
+  for (let i = 0; i < 10; i++) assert.deepEqual(await consumer.call('get'), { degraded: true })
+  assert.equal(normal.hits + gray.hits, hits, 'no provider is called while degraded')
+  assert.equal((await lemon('degrade', 'shop/lane', 'off')).code, 0)
+  await waitFor(async () => (await consumer.call('get')).port === normal.port, { timeoutMs: 10000, what: 'degradation off' })
+  const h = await json('rules', 'shop/lane', 'history')
+  assert.deepEqual(
+    h.map((e) => [e.action, e.message]),
+    [
+      ['gray', 'this host goes gray'],
+      ['gray', ''],
+      ['degrade', 'db outage'],
+      ['degrade', ''],
+    ],
+  )
+})
+
+test('AdminOptions: the reader, lib/admin.d.ts and docs/operations.md name the same keys', () => {
+  const { Admin } = require('..')
+  let known
+  try {
+    new Admin({ zk: '127.0.0.1:1', zzProbe: 1 })
+  } catch (e) {
+    known = /unknown option \(known: ([^)]*)\)/.exec(e.message)[1].split(', ').sort()
+  }
+  assert.ok(known, 'the probe key is refused')
+  const typings = fs.readFileSync(path.join(__dirname, '..', 'lib', 'admin.d.ts'), 'utf8')
+  const body = /export interface AdminOptions \{\n([\s\S]*?)\n\}/.exec(typings)[1]
+  assert.deepEqual([...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]).sort(), known)
+  const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'operations.md'), 'utf8').split('\n## Methods')[0]
+  for (const key of known) assert.match(doc, new RegExp(`\`${key}\``), `docs/operations.md names ${key}`)
 })

@@ -10,7 +10,7 @@ const http = require('node:http')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const lemon = require('../lib')
-const { startZooKeeper } = require('../__test__/harness/zookeeper')
+const { startZooKeeper } = require('../harness/zookeeper')
 const { sleep } = require('./lib')
 
 const CONSUMERS = Number(process.argv[2] || 1000)

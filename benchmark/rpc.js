@@ -10,7 +10,7 @@
 const http = require('node:http')
 const { BalancedPool } = require('undici')
 const lemon = require('../lib')
-const { startZooKeeper } = require('../__test__/harness/zookeeper')
+const { startZooKeeper } = require('../harness/zookeeper')
 const { startProviderProcess, runLoad, median, sleep } = require('./lib')
 
 const args = process.argv.slice(2)

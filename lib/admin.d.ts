@@ -219,6 +219,8 @@ export interface Simulation {
   /** Consumer processes (`host:pid`) whose every request becomes gray. */
   grayConsumers: string[]
   disabled: string[]
+  /** Endpoints the consumers report ejected now (their breakers keep them out until they recover). */
+  ejected: string[]
   /** Each endpoint's share of a non-gray-host consumer's calls. */
   endpoints: { address: string; share: number }[]
   methods: { version: string | null; method: string; normal: Lane; gray: Lane }[]

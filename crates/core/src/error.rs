@@ -44,6 +44,9 @@ pub enum Error {
         path: String,
         identity: Option<String>,
     },
+    /// The connect string names a chroot (`host:port/chroot`) that does not exist in ZooKeeper:
+    /// every path of the session would be missing.
+    ZkNoChroot { chroot: String, hosts: String },
     /// The object was closed; nothing more can be done with it.
     Closed { what: String },
     /// Every provider that could serve the call is ejected by its circuit breaker (only when
@@ -71,6 +74,15 @@ pub enum Error {
     ConfigReadOnly { path: String },
     /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
     ConfigDecrypt { key: String, detail: String },
+    /// A save would send ZooKeeper a request of `bytes` bytes, over the `limit` it accepts
+    /// (`jute.maxbuffer`; ZooKeeper drops the connection on such a packet). Refused before
+    /// anything is sent; `key` is the largest key of the save.
+    ConfigTooLarge {
+        path: String,
+        key: String,
+        bytes: usize,
+        limit: usize,
+    },
     /// A rule document given to the operations layer is refused by the consumers' own parser
     /// (code `ERR_BAD_ROUTER` or `ERR_BAD_CONFIGURATOR`, as the consumers' warning); nothing was
     /// written.
@@ -105,6 +117,7 @@ impl Error {
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::Zk { .. } => "ERR_ZK",
             Error::ZkAuth { .. } => "ERR_ZK_AUTH",
+            Error::ZkNoChroot { .. } => "ERR_ZK_NO_CHROOT",
             Error::Closed { .. } => "ERR_CLOSED",
             Error::CircuitOpen { .. } => "ERR_CIRCUIT_OPEN",
             Error::Overloaded { .. } => "ERR_OVERLOADED",
@@ -115,6 +128,7 @@ impl Error {
             Error::ConfigConflict { .. } => "ERR_CONFIG_CONFLICT",
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
+            Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
             Error::BadRule {
                 node: "routers", ..
             } => "ERR_BAD_ROUTER",
@@ -137,6 +151,23 @@ impl Error {
             Error::Caused { error, .. } => error.address(),
             _ => None,
         }
+    }
+
+    /// The business code of a provider's error reply: `error.code` of a JSON body such as
+    /// `{"error":{"code":"E_BIZ","message":…}}` (what lemon's `service()` sends for a handler's
+    /// `err.code`), or a top-level `code`.
+    pub fn remote_code(&self) -> Option<String> {
+        let Error::ProviderStatus { body, .. } = self.primary() else {
+            return None;
+        };
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        let code = v
+            .get("error")
+            .and_then(|e| e.get("code"))
+            .or_else(|| v.get("code"))?;
+        code.as_str()
+            .filter(|c| !c.is_empty() && c.len() <= 128)
+            .map(str::to_string)
     }
 
     /// The error without its cause.
@@ -263,6 +294,12 @@ impl fmt::Display for Error {
                 "ZooKeeper refused {operation} on {path} without credentials: the node's ACL does not allow it; \
                  give the identity that owns it as `auth: 'user:password'`"
             ),
+            Error::ZkNoChroot { chroot, hosts } => write!(
+                f,
+                "the chroot {chroot} of the `zk` connect string does not exist in ZooKeeper at {hosts}: \
+                 create it once (zkCli.sh -server {hosts} create {chroot}, each missing parent first) \
+                 or remove it from the connect string"
+            ),
             Error::Closed { what } => write!(f, "{what} is closed"),
             Error::CircuitOpen { service, detail } => write!(f, "every provider of {service} is ejected by its circuit breaker: {detail}"),
             Error::Overloaded { service, detail } => write!(f, "{service} is overloaded: {detail}"),
@@ -281,6 +318,12 @@ impl fmt::Display for Error {
             ),
             Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
             Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
+            Error::ConfigTooLarge { path, key, bytes, limit } => write!(
+                f,
+                "not saved: with `{key}` the write to {path} is {bytes} bytes, and ZooKeeper accepts at most {limit} bytes per request \
+                 (its jute.maxbuffer; it would drop the connection); nothing was sent and `{key}` stays pending: make it smaller, \
+                 use layout: 'tree' (one znode per key), or set `juteMaxBuffer` if the ensemble's jute.maxbuffer is larger"
+            ),
             Error::BadRule { node, service, detail } => write!(
                 f,
                 "refused: the consumers of {service} would refuse this {node} document ({detail}); nothing was written"
@@ -439,6 +482,26 @@ mod tests {
             after_ms: 1
         }
         .degradable());
+    }
+
+    #[test]
+    fn remote_code_comes_from_the_error_body() {
+        let status = |body: &str| Error::ProviderStatus {
+            address: "a:1".into(),
+            status: 422,
+            body: body.into(),
+        };
+        let cases = [
+            (r#"{"error":{"code":"E_BIZ","message":"x"}}"#, Some("E_BIZ")),
+            (r#"{"code":"E_TOP"}"#, Some("E_TOP")),
+            (r#"{"error":{"code":5}}"#, None),
+            ("oops", None),
+            ("", None),
+        ];
+        for (body, code) in cases {
+            assert_eq!(status(body).remote_code().as_deref(), code, "{body}");
+        }
+        assert_eq!(Error::invalid("a", "b").remote_code(), None);
     }
 
     #[test]

@@ -3,12 +3,28 @@
 //! trimmed to `auditLimit` entries afterwards.
 
 use serde_json::Value;
-use zookeeper_client::Client;
+use zookeeper_client::{Client, CreateMode, MultiWriter};
 
 use super::Admin;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 impl Admin {
+    /// Adds the audit entry of a write to the write's own `multi` (`entry`: `{ at, who, host,
+    /// pid, action, target, version, message, ... }`), so that no write goes unrecorded.
+    pub(super) fn add_audit(&self, writer: &mut MultiWriter<'_>, entry: &Value) -> Result<()> {
+        let sequential = CreateMode::PersistentSequential.with_acls(self.opts.zk.access.acls());
+        writer
+            .add_create(
+                &format!("{}/a-", self.audit_dir()),
+                &serde_json::to_vec(entry).unwrap_or_default(),
+                &sequential,
+            )
+            .map_err(|e| Error::Zk {
+                operation: "multi".into(),
+                detail: e.to_string(),
+            })
+    }
+
     /// The newest `limit` audit entries, oldest first.
     pub async fn audit(&self, limit: usize) -> Result<Value> {
         let client = self.client().await?;

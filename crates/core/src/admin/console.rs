@@ -191,7 +191,7 @@ impl Admin {
             Some(v) => writer.add_set_data(&path, &bytes, Some(v)).map_err(zk)?,
         }
         if let Some(note) = audit {
-            self.add_audit(&mut writer, note)?;
+            self.add_note(&mut writer, note)?;
         }
         self.commit_record(writer, kind, name, &path, audit.is_some())
             .await?;
@@ -221,7 +221,7 @@ impl Admin {
         };
         writer.add_delete(&path, if_version).map_err(zk)?;
         if let Some(note) = audit {
-            self.add_audit(&mut writer, note)?;
+            self.add_note(&mut writer, note)?;
         }
         match self
             .commit_record(writer, kind, name, &path, audit.is_some())
@@ -243,7 +243,7 @@ impl Admin {
             .await
             .map_err(|e| self.refused("mkdir", &dir, e))?;
         let mut writer = client.new_multi_writer();
-        self.add_audit(&mut writer, note)?;
+        self.add_note(&mut writer, note)?;
         if let Err(e) = writer.commit().await {
             return Err(self.refused("multi", &dir, e.into()));
         }
@@ -273,7 +273,8 @@ impl Admin {
         Ok(())
     }
 
-    fn add_audit(
+    /// Adds the audit entry of `note` to a write's `multi` (through [`Admin::add_audit`]).
+    fn add_note(
         &self,
         writer: &mut zookeeper_client::MultiWriter<'_>,
         note: &AuditNote,
@@ -284,18 +285,7 @@ impl Admin {
             "action": format!("console.{}", note.action), "target": note.target, "version": 0,
             "message": note.message, "changes": 1,
         });
-        let sequential = CreateMode::PersistentSequential.with_acls(self.opts.zk.access.acls());
-        writer
-            .add_create(
-                &format!("{}/a-", self.audit_dir()),
-                &serde_json::to_vec(&entry).unwrap_or_default(),
-                &sequential,
-            )
-            .map_err(|e| Error::Zk {
-                operation: "multi".into(),
-                detail: e.to_string(),
-            })?;
-        Ok(())
+        self.add_audit(writer, &entry)
     }
 
     async fn commit_record(

@@ -325,3 +325,70 @@ fn kept(cur: &Current) -> String {
         _ => "none".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::path::ServicePaths;
+
+    fn current(entries: Vec<Value>, rules: Rules, external: bool) -> Current {
+        Current {
+            view: ServiceView {
+                paths: ServicePaths::new("/r", "a", "g").unwrap(),
+                exists: true,
+                is_service: true,
+                providers: Default::default(),
+                nodes: Default::default(),
+                rejected: vec![],
+                consumers: vec![],
+                routers: RuleNode::default(),
+                configurators: RuleNode::default(),
+            },
+            entries,
+            rules,
+            external,
+        }
+    }
+
+    #[test]
+    fn a_version_is_its_entry_after_or_the_next_entry_before() {
+        let a = json!({"routers": null, "configurators": {"providers": {"h:1": {"weight": 5}}}});
+        let b = json!({"routers": {"gray": {"percent": 5}}, "configurators": null});
+        let entries = vec![
+            json!({"version": 1, "before": Rules::default().to_value(), "after": a}),
+            json!({"version": 2, "before": a, "after": b}),
+        ];
+        let now = rules_of(&json!({"routers": {"gray": {"percent": 50}}}));
+        let cur = current(entries, now.clone(), true);
+        assert_eq!(cur.version(), 3, "the external change counts as a version");
+        assert_eq!(Admin::version_rules(&cur, 0).unwrap(), Rules::default());
+        assert_eq!(Admin::version_rules(&cur, 1).unwrap(), rules_of(&a));
+        assert_eq!(Admin::version_rules(&cur, 2).unwrap(), rules_of(&b));
+        assert_eq!(Admin::version_rules(&cur, 3).unwrap(), now);
+        let e = Admin::version_rules(&cur, 7).unwrap_err();
+        assert_eq!(e.code(), "ERR_NOT_FOUND");
+        assert!(e.to_string().contains("versions kept: 1 to 2"), "{e}");
+        let quiet = current(vec![], Rules::default(), false);
+        assert_eq!(quiet.version(), 0);
+    }
+
+    #[test]
+    fn write_options_are_read_strictly() {
+        let w = WriteOptions::from_value(&json!({"message": "m", "force": true, "ifVersion": 3}))
+            .unwrap();
+        assert_eq!(
+            (w.message.as_str(), w.force, w.if_version),
+            ("m", true, Some(3))
+        );
+        for bad in [
+            json!({"msg": "m"}),
+            json!({"force": "yes"}),
+            json!({"ifVersion": -1}),
+        ] {
+            assert_eq!(
+                WriteOptions::from_value(&bad).unwrap_err().code(),
+                "ERR_INVALID_ARG"
+            );
+        }
+    }
+}

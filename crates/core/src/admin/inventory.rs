@@ -22,10 +22,11 @@ use crate::registry::path::{segment, ServicePaths, RESERVED};
 use crate::registry::{Directory, NodeRead, Provider, ProviderNode, Rejected};
 use crate::stats::ProviderStats;
 
+/// Folder reads in flight at once while listing every service.
+const READS_IN_FLIGHT: usize = 64;
+
 /// The znodes that make a folder `{root}/{app}/{group}` a service.
 const SERVICE_NODES: &[&str] = &["providers", "consumers", "routers", "configurators"];
-/// Apps (or services) whose folders `services()` reads at once.
-const SERVICE_BATCH: usize = 128;
 
 /// One rule node as read: its data and ZooKeeper data version (`None`: it does not exist).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,6 +48,9 @@ pub struct ServiceView {
     pub paths: ServicePaths,
     /// Whether anything exists under the service's folder.
     pub exists: bool,
+    /// Whether the folder holds what makes a service (providers, consumers, routers or
+    /// configurators), rather than being an app's other folder.
+    pub is_service: bool,
     /// The endpoints, as a consumer without a version would see them.
     pub providers: Arc<Vec<Arc<Provider>>>,
     /// Every usable provider node by name (for the instances' pids).
@@ -78,6 +82,22 @@ impl ServiceView {
             .unwrap_or(DEFAULT_WARMUP.as_millis() as u64)
     }
 
+    /// The endpoints some consumer reports ejected (breaker open) now.
+    pub fn reported_ejected(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (_, data, _) in &self.consumers {
+            let Some(h) = parse_object(data).and_then(|o| o.get("health").cloned()) else {
+                continue;
+            };
+            for p in h["providers"].as_array().into_iter().flatten() {
+                if p["b"] == "open" {
+                    out.insert(p["a"].as_str().unwrap_or("").to_string());
+                }
+            }
+        }
+        out
+    }
+
     /// The consumer nodes, read liberally.
     pub fn consumer_list(&self) -> Vec<Value> {
         self.consumers
@@ -97,50 +117,41 @@ impl Admin {
             .children(&client, &root)
             .await?
             .into_iter()
-            .filter(|app| app != RESERVED && segment("app", app).is_ok())
+            .filter(|a| a != RESERVED && segment("app", a).is_ok())
             .collect();
-        // Every folder read is pipelined on the one session, a batch of apps or services at
-        // a time: a root with 1,000 services costs a few round trips, not thousands.
-        let mut services = Vec::new();
-        for batch in apps.chunks(SERVICE_BATCH) {
-            let lists = join_all(batch.iter().map(|app| {
-                let client = &client;
-                async move {
-                    let app_path = format!("{}/{app}", self.opts.root);
-                    let mut found = Vec::new();
-                    let groups = self.children(client, &app_path).await?;
-                    let groups: Vec<String> = groups
-                        .into_iter()
-                        .filter(|g| segment("group", g).is_ok())
-                        .collect();
-                    let paths: Vec<String> =
-                        groups.iter().map(|g| format!("{app_path}/{g}")).collect();
-                    let kids = join_all(paths.iter().map(|p| self.children(client, p))).await;
-                    for (group, kids) in groups.into_iter().zip(kids) {
-                        if kids?.iter().any(|k| SERVICE_NODES.contains(&k.as_str())) {
-                            found.push((app.clone(), group));
-                        }
-                    }
-                    Ok::<_, Error>(found)
-                }
-            }))
-            .await;
-            for list in lists {
-                services.extend(list?);
+        // Every folder read is pipelined on the one connection, a bounded number at a time, so
+        // a thousand services cost a few round trips rather than thousands.
+        let app_paths: Vec<String> = apps
+            .iter()
+            .map(|app| format!("{}/{app}", self.opts.root))
+            .collect();
+        let mut groups = Vec::with_capacity(apps.len());
+        for chunk in app_paths.chunks(READS_IN_FLIGHT) {
+            for g in join_all(chunk.iter().map(|p| self.children(&client, p))).await {
+                groups.push(g?);
             }
         }
-        let mut out = Vec::with_capacity(services.len());
-        for batch in services.chunks(SERVICE_BATCH) {
-            let views = join_all(
-                batch
-                    .iter()
-                    .map(|(app, group)| self.read_service(&client, app, group)),
-            )
-            .await;
-            for ((app, group), view) in batch.iter().zip(views) {
-                out.push(service_summary(app, group, &view?));
+        let pairs: Vec<(&String, String)> = apps
+            .iter()
+            .zip(groups)
+            .flat_map(|(app, gs)| gs.into_iter().map(move |g| (app, g)))
+            .filter(|(_, g)| segment("group", g).is_ok())
+            .collect();
+        let mut views = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(READS_IN_FLIGHT) {
+            let reads = chunk
+                .iter()
+                .map(|(app, group)| self.read_service(&client, app, group));
+            for v in join_all(reads).await {
+                views.push(v?);
             }
         }
+        let out = pairs
+            .iter()
+            .zip(&views)
+            .filter(|(_, v)| v.is_service)
+            .map(|((app, group), v)| service_summary(app, group, v))
+            .collect();
         Ok(Value::Array(out))
     }
 
@@ -264,7 +275,9 @@ impl Admin {
             self.read_rule(client, &paths.routers),
             self.read_rule(client, &paths.configurators),
         );
-        let exists = !kids?.is_empty();
+        let kids = kids?;
+        let exists = !kids.is_empty();
+        let is_service = kids.iter().any(|k| SERVICE_NODES.contains(&k.as_str()));
         let reads: Vec<NodeRead> = providers?
             .into_iter()
             .map(|r| NodeRead {
@@ -285,6 +298,7 @@ impl Admin {
         Ok(ServiceView {
             paths,
             exists,
+            is_service,
             providers: directory.snapshot(),
             nodes,
             rejected,
@@ -348,18 +362,12 @@ fn service_summary(app: &str, group: &str, view: &ServiceView) -> Value {
         Ok(p) => (rules::summary(&p), Value::Null),
         Err(e) => (Vec::new(), json!(e.to_string())),
     };
-    let mut ejected = std::collections::BTreeSet::new();
-    let mut reporting = 0;
-    for (_, data, _) in &view.consumers {
-        if let Some(h) = parse_object(data).and_then(|o| o.get("health").cloned()) {
-            reporting += 1;
-            for p in h["providers"].as_array().into_iter().flatten() {
-                if p["b"] == "open" {
-                    ejected.insert(p["a"].as_str().unwrap_or("").to_string());
-                }
-            }
-        }
-    }
+    let ejected = view.reported_ejected();
+    let reporting = view
+        .consumers
+        .iter()
+        .filter(|(_, data, _)| parse_object(data).is_some_and(|o| o.contains_key("health")))
+        .count();
     json!({
         "service": view.paths.service,
         "app": app,

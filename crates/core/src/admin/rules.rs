@@ -303,7 +303,7 @@ pub fn summary(p: &Parsed) -> Vec<String> {
         out.push("degraded".into());
     }
     if let Some(lb) = &s.load_balance {
-        out.push(format!("loadBalance {lb}"));
+        out.push(format!("loadBalance {}", lb.name()));
     }
     if let Some(m) = s.cluster {
         out.push(format!("cluster {}", m.as_str()));

@@ -9,7 +9,8 @@
 //! gets (its weight over the lane's total: what every balancer converges to among healthy
 //! providers); per endpoint the share a consumer outside the gray hosts sends it (normal and gray
 //! lanes mixed by `gray.percent`, averaged over methods); which consumer hosts become gray; and
-//! which methods are left with no eligible provider. A change that leaves a method (or the whole
+//! which methods are left with no eligible provider; and the endpoints the consumers' health
+//! reports say are ejected now. A change that leaves a method (or the whole
 //! service) without a provider that had one is refused unless forced (see `history`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +49,9 @@ pub struct Simulation {
     pub disabled: Vec<String>,
     /// Forced degradation: no provider is called at all.
     pub degraded: bool,
+    /// Endpoints the consumers report ejected now: their breakers keep them out of the shares
+    /// above until they recover (the shares are those of healthy providers).
+    pub ejected: Vec<String>,
 }
 
 /// Runs the rules (`None`: no valid rules) against the view's providers and consumers.
@@ -160,6 +164,7 @@ pub fn evaluate(view: &ServiceView, parsed: &Option<Parsed>) -> Simulation {
         gray_consumers,
         disabled,
         degraded: configurators.service.force,
+        ejected: view.reported_ejected().into_iter().collect(),
     }
 }
 
@@ -186,6 +191,7 @@ impl Simulation {
             "grayPercent": self.gray_percent,
             "grayConsumers": self.gray_consumers,
             "disabled": self.disabled,
+            "ejected": self.ejected,
             "endpoints": self.endpoints.iter().map(|(a, s)| json!({"address": a, "share": round(*s)})).collect::<Vec<_>>(),
             "methods": self.methods.iter().map(|((v, m), (n, g))| json!({
                 "version": v, "method": m, "normal": lane(n), "gray": lane(g),
@@ -236,6 +242,7 @@ mod tests {
         ServiceView {
             paths: ServicePaths::new("/r", "a", "g").unwrap(),
             exists: true,
+            is_service: true,
             providers: Arc::new(
                 providers
                     .iter()

@@ -315,14 +315,7 @@ impl Admin {
             "target": service, "version": version, "message": w.message,
             "changes": changes.len(),
         });
-        let sequential = CreateMode::PersistentSequential.with_acls(acls);
-        writer
-            .add_create(
-                &format!("{}/a-", self.audit_dir()),
-                &serde_json::to_vec(&audit).unwrap_or_default(),
-                &sequential,
-            )
-            .map_err(zk)?;
+        self.add_audit(&mut writer, &audit)?;
         if let Err(e) = writer.commit().await {
             let e: zookeeper_client::Error = e.into();
             return Err(match e {
