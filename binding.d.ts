@@ -59,8 +59,34 @@ export declare class Admin {
    * provider), without writing it.
    */
   simulate(service: string, document: import('./lib/admin').RulesDocument): Promise<import('./lib/admin').Simulation>
+  /**
+   * The dry run of a proposed write, nothing written: `{ change }`, `{ document }` or
+   * `{ rollback: V }`. Resolves to the simulation with `changes`, `orphaned`, the `document`
+   * that would be written and the `version` it is based on (pass it as `ifVersion`).
+   */
+  preview(service: string, proposal: import('./lib/admin').Proposal): Promise<import('./lib/admin').Preview>
   /** The newest `limit` (default 50) audit entries, oldest first. */
   audit(limit?: number | undefined | null): Promise<import('./lib/admin').AuditEntry[]>
+  /**
+   * The console's records of one kind (`accounts`, `tokens`, `sessions`):
+   * `[{ name, version, data }]`.
+   */
+  consoleRecords(kind: import('./lib/admin').ConsoleKind): Promise<import('./lib/admin').ConsoleRecord[]>
+  /** One console record `{ name, version, data }`, or `null`. */
+  consoleRecord(kind: import('./lib/admin').ConsoleKind, name: string): Promise<import('./lib/admin').ConsoleRecord | null>
+  /**
+   * Creates a console record (no `ifVersion`) or replaces it with compare-and-set; the
+   * `audit` note is written in the same `multi`. `ERR_RECORD_CONFLICT` when it exists
+   * already or changed.
+   */
+  consolePut(kind: import('./lib/admin').ConsoleKind, name: string, data: object, options?: import('./lib/admin').RecordWriteOptions): Promise<{ name: string; version: number }>
+  /**
+   * Deletes a console record (compare-and-set with `ifVersion`), the `audit` note in the
+   * same `multi`; resolves to whether it existed.
+   */
+  consoleDelete(kind: import('./lib/admin').ConsoleKind, name: string, options?: import('./lib/admin').RecordWriteOptions): Promise<boolean>
+  /** Adds one entry (`console.{action}`) to the audit log. */
+  consoleAudit(note: import('./lib/admin').AuditNote): Promise<void>
   /** Ends the session; nothing of it keeps Node's event loop alive afterwards. */
   close(): Promise<void>
 }

@@ -24,6 +24,7 @@ commands:
   degrade <app>/<group> on [--fallback JSON] | off
   rules <app>/<group> get | set FILE | edit | history | diff V1 [V2] | rollback V | simulate FILE
   audit [--limit N]                          the newest entries of the audit log
+  console [--port 8780] [--host 127.0.0.1]   the admin console (web page and HTTP API); 'console users add NAME --role R' first
 
 Global flags may come before or after the command. Writes take -m/--message (recorded in the
 history and the audit log) and print the diff they made; --force writes a change that leaves a
@@ -68,6 +69,7 @@ const HELP = {
     "A service's rules are one document, { routers, configurators }, versioned as a whole.\n  get            the current document and its version\n  set FILE       replace it (FILE '-' = stdin); validated by the consumers' own parser first\n  edit           open $EDITOR on the current document, validate, write (refused if someone else wrote meanwhile)\n  history        every version: who, when, message, what changed; changes made outside (zkCli) show as external\n  diff V1 [V2]   the differences between two versions (V2 defaults to the current one)\n  rollback V     write version V's document as a new version\n  simulate FILE  what FILE would do: each endpoint's share, gray consumers, methods left without a provider\nWrites take -m MESSAGE, --force (see 'lemon-cluster --help') and --if-version V (refuse unless the current version is V).",
   ],
   audit: ['audit [--limit N]', 'The newest N (default 50) entries of the audit log: every write, who, when, with which message.'],
+  console: require('./console/command').HELP,
 }
 
 const WRITES = new Set(['weight', 'disable', 'enable', 'gray', 'degrade'])
@@ -88,8 +90,13 @@ function parseArgs(argv) {
     '--fallback': 'fallback',
     '--if-version': 'ifVersion',
     '--limit': 'limit',
+    '--port': 'port',
+    '--host': 'host',
+    '--role': 'role',
+    '--tls-cert': 'tlsCert',
+    '--tls-key': 'tlsKey',
   }
-  const boolean = { '--json': 'json', '--force': 'force', '--off': 'off', '--help': 'help', '-h': 'help' }
+  const boolean = { '--json': 'json', '--force': 'force', '--off': 'off', '--help': 'help', '-h': 'help', '--no-auth': 'noAuth' }
   const flags = {}
   const rest = []
   for (let i = 0; i < argv.length; i++) {
@@ -302,6 +309,10 @@ async function main(argv) {
     return rest.length === 0 && !flags.help ? 2 : 0
   }
   try {
+    if (rest[0] === 'console') {
+      const out = (v) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`)
+      return await require('./console/command').main(flags, rest.slice(1), out)
+    }
     // The session's own warnings (reconnecting, ...) would be a second line on stderr: every
     // failure is already the command's one-line reason. LEMON_LOG=warn shows them.
     if (process.env.LEMON_LOG === undefined) process.env.LEMON_LOG = 'off'
@@ -310,7 +321,7 @@ async function main(argv) {
     process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${PRINT[kind](value)}\n`)
     return 0
   } catch (e) {
-    const usage = e instanceof UsageError
+    const usage = e instanceof UsageError || e.usage === true
     const code = usage ? 'ERR_USAGE' : e.code || 'ERR_INTERNAL'
     const message = String(e.message).split('\n')[0]
     if (flags.json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`)

@@ -99,6 +99,9 @@ pub enum Error {
     RuleUnsafe { service: String, detail: String },
     /// What was asked for does not exist (a service, a version, an endpoint).
     NotFound { what: String },
+    /// A console record (account, token, session) changed since it was read, or already
+    /// exists; nothing was written.
+    RecordConflict { what: String },
 }
 
 impl Error {
@@ -133,6 +136,7 @@ impl Error {
             Error::RuleConflict { .. } => "ERR_RULE_CONFLICT",
             Error::RuleUnsafe { .. } => "ERR_RULE_UNSAFE",
             Error::NotFound { .. } => "ERR_NOT_FOUND",
+            Error::RecordConflict { .. } => "ERR_RECORD_CONFLICT",
         }
     }
 
@@ -333,6 +337,10 @@ impl fmt::Display for Error {
                 "refused: {detail} of {service}; nothing was written (give `force` to apply it anyway)"
             ),
             Error::NotFound { what } => write!(f, "{what} not found"),
+            Error::RecordConflict { what } => write!(
+                f,
+                "{what} was changed by someone else since it was read, or exists already; nothing was written: read it again and retry"
+            ),
         }
     }
 }

@@ -13,12 +13,15 @@
 //! - [`simulate`]: the dry run — endpoint shares, gray consumer hosts, methods left without a
 //!   provider — computed from the live providers with the consumers' own routing and weighing.
 //! - [`report`]: the consumer's side, the compact health summary it publishes in its own node.
+//! - [`console`]: the admin console's own records (accounts, API tokens, sessions), so any
+//!   number of console processes against one ensemble agree.
 //!
 //! Layout (see docs/registry.md): `{root}/.lemon/history/services/{app}/{group}/v{N}` and
 //! `{root}/.lemon/audit/a-{sequence}`. `.lemon` is refused as an app or group name
 //! ([`crate::registry::path::RESERVED`]), so the inventory never takes it for a service.
 
 pub mod audit;
+pub mod console;
 pub mod history;
 pub mod inventory;
 pub mod report;
@@ -137,6 +140,19 @@ impl Admin {
         Actor {
             who,
             pid: std::process::id(),
+        }
+    }
+
+    /// Who a change made on behalf of a console user `by` is recorded as:
+    /// `{by} (via {identity})`; without `by`, [`Admin::actor`].
+    pub fn actor_by(&self, by: Option<&str>) -> Actor {
+        let actor = self.actor();
+        match by {
+            Some(by) => Actor {
+                who: format!("{by} (via {})", actor.who),
+                ..actor
+            },
+            None => actor,
         }
     }
 
