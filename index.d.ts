@@ -293,6 +293,12 @@ export interface ClusterOptions {
    */
   acl?: 'creator' | 'private' | 'open'
   /**
+   * TLS to ZooKeeper's `secureClientPort` (every server of `zk`): the CA that signed the
+   * servers' certificates, and a client certificate for mutual TLS. Certificates are always
+   * verified, against the host as written in `zk`. Default: plain TCP.
+   */
+  zkTls?: ZkTlsOptions
+  /**
    * Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
    * The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
    * debug, trace or off.
@@ -544,4 +550,14 @@ export interface WarningEvent {
   message: string
   /** The znode concerned, when there is one. */
   path?: string
+}
+
+/** The `zkTls` option: PEM text, or the path of a PEM file, for each field. */
+export interface ZkTlsOptions {
+  /** CA certificate(s) that signed the servers' certificates. */
+  ca: string
+  /** Client certificate (chain), for servers with `ssl.clientAuth=need`. */
+  cert?: string
+  /** The client certificate's private key (unencrypted PEM). Never logged. */
+  key?: string
 }

@@ -59,6 +59,8 @@ declare namespace register {
     secretKey?: string
     /** Environment variable holding the key. Default `'LEMON_CONFIG_KEY'`. */
     secretKeyEnv?: string
+    /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
+    zkTls?: { ca: string; cert?: string; key?: string }
     type?: 'zookeeper'
   }
 

@@ -35,10 +35,11 @@ const NATIVE_OPTIONS = [
   'logicalSeparator',
   'secretKey',
   'secretKeyEnv',
+  'zkTls',
 ]
 const JS_OPTIONS = ['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues']
 const KNOWN_OPTIONS = new Set([...NATIVE_OPTIONS, ...JS_OPTIONS])
-const SECRET_OPTIONS = new Set(['auth', 'secretKey'])
+const SECRET_OPTIONS = new Set(['auth', 'secretKey', 'zkTls'])
 
 const own = (obj, key) => obj !== null && typeof obj === 'object' && Object.prototype.hasOwnProperty.call(obj, key)
 

@@ -41,6 +41,10 @@ pub struct ClusterOptions {
     /// `'open'` (default without `auth`: anyone may do anything).
     #[napi(ts_type = "'creator' | 'private' | 'open'")]
     pub acl: Option<String>,
+    /// TLS to ZooKeeper's `secureClientPort` (every server of `zk`): the CA that signed the
+    /// servers' certificates, and a client certificate for mutual TLS. Certificates are always
+    /// verified, against the host as written in `zk`. Default: plain TCP.
+    pub zk_tls: Option<ZkTlsOptions>,
     /// Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
     /// The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
     /// debug, trace or off.
@@ -48,6 +52,18 @@ pub struct ClusterOptions {
         ts_type = "{ debug?(message: string): void; info?(message: string): void; warn?(message: string): void; error?(message: string): void }"
     )]
     pub logger: Option<serde_json::Value>,
+}
+
+/// The `zkTls` option: PEM text, or the path of a PEM file, for each field.
+#[napi(object)]
+#[allow(dead_code)] // read by the core from JSON; declared here for the typings
+pub struct ZkTlsOptions {
+    /// CA certificate(s) that signed the servers' certificates.
+    pub ca: String,
+    /// Client certificate (chain), for servers with `ssl.clientAuth=need`.
+    pub cert: Option<String>,
+    /// The client certificate's private key (unencrypted PEM). Never logged.
+    pub key: Option<String>,
 }
 
 /// The `statsd` option in object form.

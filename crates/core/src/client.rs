@@ -18,6 +18,7 @@ use crate::metrics::{Metrics, StatsdOptions};
 use crate::options::Fields;
 use crate::provider::{ProvideOptions, Registration};
 use crate::registry::{check_host, path};
+use crate::tls::TlsMaterial;
 use crate::transport::{HttpTransport, TransportOptions};
 use crate::zk::auth::refuse_credentials_in;
 use crate::zk::{Access, Credentials, ZkOptions, ZkSession};
@@ -91,6 +92,7 @@ impl ClientOptions {
             }
         };
         let require_registry = f.boolean("requireRegistry")?.unwrap_or(false);
+        let tls = TlsMaterial::from_value(f.value("zkTls"), "options.zkTls")?;
         f.finish()?;
         Ok(ClientOptions {
             zk: ZkOptions {
@@ -99,6 +101,7 @@ impl ClientOptions {
                 connect_timeout,
                 auth,
                 access,
+                tls,
             },
             root,
             host,
@@ -250,7 +253,11 @@ impl Client {
             .await
         {
             Ok(()) => Ok(true),
-            Err(Error::ZkUnavailable { .. }) if !self.opts.require_registry => Ok(false),
+            Err(Error::ZkUnavailable { .. } | Error::ZkTls { .. })
+                if !self.opts.require_registry =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }

@@ -35,6 +35,8 @@ pub enum Error {
     ResponseTooLarge { address: String, limit: usize },
     /// ZooKeeper could not be reached or refused the operation.
     ZkUnavailable { detail: String },
+    /// No TLS session with ZooKeeper (`zkTls`): `detail` says which side did not verify.
+    ZkTls { detail: String },
     /// A ZooKeeper operation failed for a reason other than availability.
     Zk { operation: String, detail: String },
     /// ZooKeeper refused an operation on `path` because of its ACL (`NoAuth`). `identity` is the
@@ -84,6 +86,7 @@ impl Error {
             Error::ProviderStatus { .. } => "ERR_PROVIDER_STATUS",
             Error::BadResponse { .. } | Error::ResponseTooLarge { .. } => "ERR_BAD_RESPONSE",
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
+            Error::ZkTls { .. } => "ERR_ZK_TLS",
             Error::Zk { .. } => "ERR_ZK",
             Error::ZkAuth { .. } => "ERR_ZK_AUTH",
             Error::Closed { .. } => "ERR_CLOSED",
@@ -223,6 +226,10 @@ impl fmt::Display for Error {
             Error::ZkUnavailable { detail } => write!(
                 f,
                 "ZooKeeper is unavailable: {detail} (check the `zk` connect string and that the ensemble is up)"
+            ),
+            Error::ZkTls { detail } => write!(
+                f,
+                "no TLS session with ZooKeeper: {detail} (the `zkTls` option; nothing is sent in clear instead)"
             ),
             Error::Zk { operation, detail } => write!(f, "ZooKeeper {operation} failed: {detail}"),
             Error::ZkAuth { operation, path, identity: Some(id) } => write!(

@@ -40,6 +40,8 @@ pub struct ConfigOptions {
     pub read_only: bool,
     /// Digest credentials (`auth: 'user:password'`).
     pub auth: Option<Credentials>,
+    /// TLS to ZooKeeper (`zkTls`), read by the same reader as the Cluster's.
+    pub tls: Option<crate::tls::TlsMaterial>,
     pub layout: Layout,
     /// Joins key segments in change events (`example:test`).
     pub separator: String,
@@ -94,6 +96,7 @@ impl ConfigOptions {
         let separator = f.string("logicalSeparator")?.unwrap_or_else(|| ":".into());
         let secret = f.string("secretKey")?;
         let key_env = f.string("secretKeyEnv")?;
+        let tls = crate::tls::TlsMaterial::from_value(f.value("zkTls"), "zkTls")?;
         f.finish()?;
 
         if separator.is_empty() {
@@ -119,6 +122,7 @@ impl ConfigOptions {
             cache_file,
             read_only,
             auth,
+            tls,
             layout,
             separator,
             key,

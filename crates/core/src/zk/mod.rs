@@ -4,6 +4,7 @@ pub mod auth;
 mod folder;
 mod follow;
 mod session;
+pub mod tls;
 
 pub use auth::{Access, Credentials};
 pub use folder::Folder;
