@@ -299,6 +299,12 @@ export interface ClusterOptions {
    */
   zkTls?: ZkTlsOptions
   /**
+   * How consumers call providers registered as `https`: the CA that signed their
+   * certificates (default: Mozilla's public roots), a client certificate for mutual TLS, and
+   * `require: true` to never call a plain-HTTP provider. Always verified.
+   */
+  tls?: TlsOptions
+  /**
    * Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
    * The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
    * debug, trace or off.
@@ -456,6 +462,11 @@ export interface ProvideOptions {
   port: number
   /** Default: the cluster's `host`. */
   host?: string
+  /**
+   * `'https'` when the server speaks TLS (`lemon.service()` sees it from the server). Default
+   * `'http'`.
+   */
+  protocol?: 'http' | 'https'
   version?: string
   /** Methods served; consumers call only these. Default: all. */
   methods?: Array<string>
@@ -495,6 +506,8 @@ export interface ProviderInfo {
   address: string
   host: string
   port: number
+  /** `'https'` for a provider served over TLS, else `'http'`. */
+  protocol: 'http' | 'https'
   version: string
   /** Declared methods; empty means every method. */
   methods: Array<string>
@@ -538,6 +551,18 @@ export interface StatsdOptions {
   prefix?: string
   /** Share of counters and timings sent, in (0, 1]. Default 1. */
   sampleRate?: number
+}
+
+/** The `tls` option: PEM text, or the path of a PEM file, for `ca`, `cert` and `key`. */
+export interface TlsOptions {
+  /** CA certificate(s) that signed the providers' certificates. Default: Mozilla's roots. */
+  ca?: string
+  /** Client certificate (chain), presented to providers that ask for one. */
+  cert?: string
+  /** The client certificate's private key (unencrypted PEM). Never logged. */
+  key?: string
+  /** Never call a provider registered as plain HTTP (`ERR_TLS`). Default false. */
+  require?: boolean
 }
 
 /** What a `'warning'` event carries. */

@@ -5,6 +5,7 @@
 // Response time is the design note's: from the moment a request enters the middleware to the
 // moment its response headers are written. It is sent back as `X-Response-Time` (ms).
 
+const tls = require('node:tls')
 const { checkName } = require('../index.js')
 const { invalidArg: invalid } = require('./errors')
 const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
@@ -208,6 +209,8 @@ class Service {
       app: this.app,
       group: this.group,
       port: address.port,
+      // An https.Server is a tls.Server: consumers must call it over TLS.
+      protocol: server instanceof tls.Server ? 'https' : 'http',
       methods: [...this._methods.keys()],
     })
     server.once('close', () => {

@@ -49,7 +49,7 @@ pub struct ClientOptions {
 
 impl ClientOptions {
     /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes?,
-    /// statsd?, cacheDir?, auth?, acl? }`.
+    /// statsd?, cacheDir?, auth?, acl?, requireRegistry?, zkTls?, tls? }`.
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
         let connect = f.required_string("zk")?;
@@ -78,6 +78,13 @@ impl ClientOptions {
         let mut transport = TransportOptions::default();
         if let Some(n) = f.integer("maxResponseBytes", 1, 1 << 40)? {
             transport.max_response_bytes = n as usize;
+        }
+        if let Some(tls) = f.value("tls") {
+            let mut t = Fields::new("options.tls", tls)?;
+            let material = TlsMaterial::from_fields(&mut t, "options.tls", false)?;
+            transport.require_tls = t.boolean("require")?.unwrap_or(false);
+            t.finish()?;
+            transport.tls = Some(material.check("options.tls")?);
         }
         let statsd = StatsdOptions::from_value(f.value("statsd").unwrap_or(&Value::Null))?;
         let cache_dir = match f.value("cacheDir") {

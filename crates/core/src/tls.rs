@@ -94,6 +94,12 @@ impl TlsMaterial {
 
     /// The certificates of the CA (DER).
     fn roots(&self, field: &str) -> Result<RootCertStore> {
+        if self.ca.is_empty() {
+            // No CA given: the public roots, as Node's `https` trusts by default.
+            return Ok(RootCertStore::from_iter(
+                webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+            ));
+        }
         let mut roots = RootCertStore::empty();
         for cert in rustls_pemfile::certs(&mut self.ca.as_bytes()) {
             let cert = cert
@@ -184,7 +190,12 @@ pub fn explain(err: &std::io::Error, server: &str) -> Option<String> {
     let tls = err
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())?;
-    Some(match tls {
+    Some(explain_rustls(tls, server))
+}
+
+/// [`explain`] for a rustls error itself.
+pub fn explain_rustls(tls: &rustls::Error, server: &str) -> String {
+    match tls {
         rustls::Error::InvalidCertificate(cert) => match cert {
             CertificateError::UnknownIssuer | CertificateError::BadSignature => {
                 format!("the certificate of {server} is not signed by the CA given in `ca`")
@@ -211,7 +222,7 @@ pub fn explain(err: &std::io::Error, server: &str) -> Option<String> {
             format!("{server} does not speak TLS on this port (is it the secure port?)")
         }
         other => format!("TLS with {server} failed: {other}"),
-    })
+    }
 }
 
 #[cfg(test)]
