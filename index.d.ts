@@ -23,7 +23,8 @@ export declare class Cluster {
   constructor(options: ClusterOptions)
   /**
    * Waits for a ZooKeeper session, at most `connectTimeoutMs`, and resolves to
-   * `{ connected }`. Without a session it still resolves (`connected: false`; consumers run on
+   * `{ connected }`. Rejects with `ERR_ZK_NO_CHROOT` when the connect string's chroot does not
+   * exist. Without a session it still resolves (`connected: false`; consumers run on
    * their cache files, an `ERR_ZK_UNAVAILABLE` warning says so) unless `requireRegistry` is
    * set, in which case it rejects with `ERR_ZK_UNAVAILABLE`. The cluster keeps reconnecting in
    * the background either way.
@@ -66,6 +67,12 @@ export declare class Cluster {
    * Listeners never keep the process alive.
    */
   on(event: 'warning', listener: (warning: WarningEvent) => void): () => void
+  /**
+   * Emits a warning of lemon's JavaScript layer through this cluster (its listeners and log),
+   * for the codes that layer uses: `ERR_PROVIDER_HOST` (`service().register()`). Any other
+   * code is `ERR_INVALID_ARG`.
+   */
+  emitWarning(code: string, message: string): void
   /**
    * Closes every consumer and ends the ZooKeeper session: this process's ephemeral nodes
    * disappear at once, and nothing of lemon-cluster keeps Node's event loop alive afterwards.

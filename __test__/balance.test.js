@@ -7,7 +7,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { serviceHarness } = require('./harness/service')
 const { startProvider } = require('./harness/providers')
-const { zkCreate } = require('./harness/zookeeper')
+const { zkCreate } = require('../harness/zookeeper')
 
 const h = serviceHarness('lb')
 

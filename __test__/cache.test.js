@@ -2,30 +2,25 @@
 // The provider-list cache file: written after changes, used when ZooKeeper cannot be reached at
 // start, replaced by the live list when ZooKeeper answers.
 
-const { test, before, after } = require('node:test')
+const { test, before } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { Cluster } = require('..')
-const { startZooKeeper } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
 const { startProvider, waitFor } = require('./harness/providers')
 
-let zk
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 let cacheDir
-const cleanups = []
-before(async () => {
-  zk = await startZooKeeper()
+before(() => {
   cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lemon-cache-'))
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await zk.cleanup()
-  fs.rmSync(cacheDir, { recursive: true, force: true })
+  cleanups.push(() => fs.rmSync(cacheDir, { recursive: true, force: true }))
 })
 
 function newCluster(extra = {}) {
-  const c = new Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir, connectTimeoutMs: 800, ...extra })
+  const c = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', cacheDir, connectTimeoutMs: 800, ...extra })
   cleanups.push(() => c.close())
   return c
 }
@@ -51,7 +46,7 @@ test('written after a change, used while ZooKeeper is down at start, replaced wh
   assert.equal(saved.nodes.length, 1)
   assert.match(saved.nodes[0].name, new RegExp(`^127\\.0\\.0\\.1:${first.port}-`))
 
-  await zk.stop()
+  await suite.zk.stop()
   const cold = newCluster()
   const warnings = []
   cold.on('warning', (w) => warnings.push(w))
@@ -67,10 +62,13 @@ test('written after a change, used while ZooKeeper is down at start, replaced wh
     consumer.providers().map((p) => p.port),
     [first.port],
   )
-  assert.ok(warnings.some((w) => w.code === 'ERR_ZK_UNAVAILABLE' && /using the cached list of 1 node/.test(w.message)))
+  // The warning comes through its own thread-safe function: it may arrive just after ready().
+  await waitFor(() => warnings.some((w) => w.code === 'ERR_ZK_UNAVAILABLE' && /using the cached list of 1 node/.test(w.message)), {
+    what: 'the warning that the cached list is used',
+  })
   assert.equal((await consumer.call('m', { x: 1 })).args.x, 1, 'calls work from the cached list')
 
-  await zk.start()
+  await suite.zk.start()
   await providerSide.provide({ app: 'cached', group: 'g', port: second.port })
   await waitFor(() => consumer.providers().length === 2, { timeoutMs: 15000, what: 'the live list to replace the cache' })
   assert.deepEqual(await cold.ready(), { connected: true })
@@ -80,7 +78,7 @@ test('written after a change, used while ZooKeeper is down at start, replaced wh
 test('no cache and ZooKeeper down: ready() says so and resolves, the consumer keeps trying', { timeout: 30000 }, async () => {
   const provider = await startProvider()
   cleanups.push(() => provider.close())
-  await zk.stop()
+  await suite.zk.stop()
   let c
   try {
     c = newCluster()
@@ -96,7 +94,7 @@ test('no cache and ZooKeeper down: ready() says so and resolves, the consumer ke
       message: /could not be read from ZooKeeper yet/,
     })
   } finally {
-    await zk.start()
+    await suite.zk.start()
   }
   // Still trying: once ZooKeeper answers, the consumer finds the provider without being told.
   const consumer = c.consumer({ app: 'never', group: 'cached' })
@@ -106,14 +104,14 @@ test('no cache and ZooKeeper down: ready() says so and resolves, the consumer ke
 })
 
 test('no cache, ZooKeeper down and requireRegistry: ready() rejects with ERR_ZK_UNAVAILABLE', { timeout: 30000 }, async () => {
-  await zk.stop()
+  await suite.zk.stop()
   try {
     const c = newCluster({ requireRegistry: true })
     const consumer = c.consumer({ app: 'never', group: 'strict' })
     await assert.rejects(c.ready(), { code: 'ERR_ZK_UNAVAILABLE', message: /still retrying/ })
     await assert.rejects(consumer.ready(), { code: 'ERR_ZK_UNAVAILABLE', message: /requireRegistry/ })
   } finally {
-    await zk.start()
+    await suite.zk.start()
   }
 })
 

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { zkGet, zkSet, zkCreate } = require('./harness/zookeeper')
+const { zkGet, zkSet, zkCreate } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { tempFile, sleep, configFile, save } = require('./harness/config')
 

@@ -6,7 +6,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { zooKeeperForFile, runFixture } = require('./harness/file')
-const { freePort, zkGet } = require('./harness/zookeeper')
+const { freePort, zkGet } = require('../harness/zookeeper')
 
 const suite = zooKeeperForFile()
 

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { zkSet, zkGet, zkCreate, zkDelete } = require('./harness/zookeeper')
+const { zkSet, zkGet, zkCreate, zkDelete } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { tempFile, sleep, configFile, exactly } = require('./harness/config')
 

@@ -6,7 +6,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { zkGet, zkCreate, zkSet } = require('./harness/zookeeper')
+const { zkGet, zkCreate, zkSet } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { nconf, provider, tempFile, sleep, configFile } = require('./harness/config')
 

@@ -5,7 +5,7 @@
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { zkSet, zkCreate } = require('./harness/zookeeper')
+const { zkSet, zkCreate } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { tempFile, sleep, configFile, exactly } = require('./harness/config')
 
@@ -95,7 +95,7 @@ test('session expiry: a new session, a re-read, one diff; the watch works afterw
 })
 
 test('a warning listener attached long after use() still hears why the store started on nothing', async () => {
-  const { freePort } = require('./harness/zookeeper')
+  const { freePort } = require('../harness/zookeeper')
   const { provider } = require('./harness/config')
   const conf = provider()
   conf.use('zookeeper', { host: `127.0.0.1:${await freePort()}`, name: 'late', connectTimeoutMs: 300 })
@@ -108,7 +108,7 @@ test('a warning listener attached long after use() still hears why the store sta
 })
 
 test('autoSave while ZooKeeper is down: the change stays in use and is written once ZooKeeper is back', async () => {
-  const { zkGet } = require('./harness/zookeeper')
+  const { zkGet } = require('../harness/zookeeper')
   await zkCreate(suite.zk.connectString, '/outage-save', '{"v":1}')
   const { conf, warnings } = open({ name: 'outage-save', autoSave: 0, connectTimeoutMs: 500, sessionTimeoutMs: 20000 })
   await suite.zk.stop()

@@ -6,7 +6,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { zkGet, zkSet, zkCreate } = require('./harness/zookeeper')
+const { zkGet, zkSet, zkCreate } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { register, tempFile, configFile, save } = require('./harness/config')
 

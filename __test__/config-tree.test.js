@@ -5,7 +5,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { zkGet, zkSet, zkCreate, zkDelete, zkLs } = require('./harness/zookeeper')
+const { zkGet, zkSet, zkCreate, zkDelete, zkLs } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 const { tempFile, sleep, configFile, exactly, save } = require('./harness/config')
 

@@ -6,7 +6,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
-const { zkCreate, zkGet, zkLs } = require('./harness/zookeeper')
+const { zkCreate, zkGet, zkLs } = require('../harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const APP = 'movie'

@@ -4,24 +4,18 @@
 // fails, the provider nodes are all still there afterwards, reads never see the configuration
 // vanish or go back, and updates written during and after the failover arrive.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startEnsemble, zkLs, zkCreate, zkSet } = require('./harness/zookeeper')
+const { zkLs, zkCreate, zkSet } = require('../harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
 const { startProvider, waitFor } = require('./harness/providers')
 const { openStore } = require('./harness/config')
 
-let ensemble
-const cleanups = []
-before(async () => {
-  ensemble = await startEnsemble(3)
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await ensemble.cleanup()
-})
+const suite = zooKeeperForFile({ ensemble: 3 })
+const { cleanups } = suite
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../harness/wait')
 
 test('leader killed, then a second node, then both restarted: zero failed calls', { timeout: 120000 }, async () => {
   const servers = []
@@ -30,8 +24,8 @@ test('leader killed, then a second node, then both restarted: zero failed calls'
     cleanups.push(() => s.close())
     servers.push(s)
   }
-  const providerSide = new Cluster({ zk: ensemble.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
-  const consumerSide = new Cluster({ zk: ensemble.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
+  const providerSide = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
+  const consumerSide = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', sessionTimeoutMs: 15000 })
   cleanups.push(
     () => providerSide.close(),
     () => consumerSide.close(),
@@ -56,10 +50,10 @@ test('leader killed, then a second node, then both restarted: zero failed calls'
   const loops = [loop(), loop(), loop(), loop()]
 
   await sleep(500)
-  const leader = await ensemble.leader()
+  const leader = await suite.zk.leader()
   assert.ok(leader, 'a leader')
   await leader.kill()
-  const next = await ensemble.leader({ timeoutMs: 15000 })
+  const next = await suite.zk.leader({ timeoutMs: 15000 })
   assert.ok(next && next !== leader, 'a new leader among the other two')
   await sleep(1000)
   await next.kill() // one of three left: no quorum, ZooKeeper is unavailable
@@ -67,7 +61,7 @@ test('leader killed, then a second node, then both restarted: zero failed calls'
   assert.equal(consumer.providers().length, 3, 'the last known list stays in use without a quorum')
   await leader.start()
   await next.start()
-  assert.ok(await ensemble.leader({ timeoutMs: 15000 }), 'quorum again')
+  assert.ok(await suite.zk.leader({ timeoutMs: 15000 }), 'quorum again')
   await sleep(1500)
   stop = true
   await Promise.all(loops)
@@ -75,7 +69,7 @@ test('leader killed, then a second node, then both restarted: zero failed calls'
   assert.deepEqual(stats.failed.slice(0, 5), [])
   assert.ok(stats.ok > 200, `${stats.ok} calls`)
   // Checked from outside, against each member in turn.
-  for (const member of ensemble.servers) {
+  for (const member of suite.zk.servers) {
     await waitFor(async () => (await zkLs(member.connectString, '/lemonhjuice/ens/g/providers'))?.length === 3, {
       timeoutMs: 20000,
       what: `3 provider nodes on member ${member.id}`,
@@ -85,7 +79,7 @@ test('leader killed, then a second node, then both restarted: zero failed calls'
 })
 
 test('config reads during the failover never fail; updates written during and after it arrive', { timeout: 120000 }, async () => {
-  const cs = ensemble.connectString
+  const cs = suite.zk.connectString
   await zkCreate(cs, '/ens-config', JSON.stringify({ a: { n: 0 }, stable: 'yes' }))
   const servers = []
   for (let i = 0; i < 3; i++) {
@@ -136,7 +130,7 @@ test('config reads during the failover never fail; updates written during and af
   const arrival = {}
   const write = async (n) => {
     const live = []
-    for (const s of ensemble.servers) if (s.running && ['leader', 'follower'].includes(await s.mode())) live.push(s)
+    for (const s of suite.zk.servers) if (s.running && ['leader', 'follower'].includes(await s.mode())) live.push(s)
     const written = Date.now()
     await zkSet(live[0].connectString, '/ens-config', JSON.stringify({ a: { n }, stable: 'yes' }))
     await waitFor(() => updates.some((u) => u.changes.some((c) => c.key === 'a:n' && c.new === n)), {
@@ -147,9 +141,9 @@ test('config reads during the failover never fail; updates written during and af
   }
 
   await sleep(500)
-  const leader = await ensemble.leader()
+  const leader = await suite.zk.leader()
   await leader.kill()
-  const next = await ensemble.leader({ timeoutMs: 15000 })
+  const next = await suite.zk.leader({ timeoutMs: 15000 })
   assert.ok(next && next !== leader, 'a new leader among the other two')
   await write(1) // during the failover: two of three members, a new leader
   await next.kill() // no quorum: writes cannot be made, reads go on from the last version
@@ -157,7 +151,7 @@ test('config reads during the failover never fail; updates written during and af
   assert.equal(conf.get('a:n'), 1)
   await leader.start()
   await next.start()
-  assert.ok(await ensemble.leader({ timeoutMs: 15000 }), 'quorum again')
+  assert.ok(await suite.zk.leader({ timeoutMs: 15000 }), 'quorum again')
   await write(2) // the write held back during the quorum loss, made as soon as there is one
   await sleep(1500)
   await write(3) // after recovery

@@ -2,26 +2,21 @@
 // Every error code produced by a real situation: a dead port, a slow provider, a 500, a non-JSON
 // reply, an oversized reply, no provider, bad options, an unreachable ZooKeeper.
 
-const { test, before, after } = require('node:test')
+const { test, before } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { startZooKeeper } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
 const { startProvider, deadPort, waitFor } = require('./harness/providers')
 
-let zk
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 let cluster
-const cleanups = []
 
 before(async () => {
-  zk = await startZooKeeper()
-  cluster = new Cluster({ zk: zk.connectString, host: '127.0.0.1', maxResponseBytes: 1024 })
+  await suite.started
+  cluster = new Cluster({ zk: suite.zk.connectString, host: '127.0.0.1', maxResponseBytes: 1024 })
+  cleanups.push(() => cluster.close())
   await cluster.ready()
-})
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await cluster.close()
-  await zk.cleanup()
 })
 
 /** One provider with `behaviour` (or a dead port) behind a fresh service; returns its consumer. */

@@ -5,7 +5,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { zooKeeperForFile, runFixture } = require('./harness/file')
-const { zkLs } = require('./harness/zookeeper')
+const { zkLs } = require('../harness/zookeeper')
 
 const suite = zooKeeperForFile()
 

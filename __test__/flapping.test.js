@@ -8,13 +8,13 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
-const { zkLs, fourLetterWord } = require('./harness/zookeeper')
+const { zkLs, fourLetterWord } = require('../harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const suite = zooKeeperForFile()
 const { cleanups } = suite
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../harness/wait')
 const threads = () => fs.readdirSync('/proc/self/task').length
 const sockets = () =>
   fs.readdirSync('/proc/self/fd').filter((fd) => {

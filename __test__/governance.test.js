@@ -6,7 +6,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { serviceHarness, rejection } = require('./harness/service')
 const { waitFor } = require('./harness/providers')
-const { zkCreate, zkSet, zkDelete } = require('./harness/zookeeper')
+const { zkCreate, zkSet, zkDelete } = require('../harness/zookeeper')
 
 const h = serviceHarness('gov')
 

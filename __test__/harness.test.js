@@ -18,9 +18,9 @@ const {
   zkSet,
   zkCreate,
   zkDelete,
-} = require('./harness/zookeeper.js')
+} = require('../harness/zookeeper')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('../harness/wait')
 
 /** Poll fn() until it returns a truthy value; bounded in time and count. */
 async function waitFor(fn, { timeoutMs = 10000, intervalMs = 100, what = 'condition' } = {}) {

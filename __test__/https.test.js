@@ -13,7 +13,7 @@ const lemon = require('../lib')
 const { Cluster } = lemon
 const { zooKeeperForFile } = require('./harness/file')
 const { zkGet } = require('./harness/zookeeper')
-const { makePki } = require('./harness/tls')
+const { makePki } = require('../harness/tls')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const pki = makePki()

@@ -2,29 +2,24 @@
 // Metrics to statsd, received on a real UDP socket: the exact lines (name, value, type, sample
 // rate) from the consumer and the provider side.
 
-const { test, before, after } = require('node:test')
+const { test, before } = require('node:test')
 const assert = require('node:assert/strict')
 const dgram = require('node:dgram')
 const http = require('node:http')
 const lemon = require('../lib')
-const { startZooKeeper } = require('./harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
 const { waitFor } = require('./harness/providers')
 
-let zk
+const suite = zooKeeperForFile()
+const { cleanups } = suite
 let statsd
 const lines = []
-const cleanups = []
 
 before(async () => {
-  zk = await startZooKeeper()
   statsd = dgram.createSocket('udp4')
+  cleanups.push(() => statsd.close())
   statsd.on('message', (m) => lines.push(...m.toString().split('\n').filter(Boolean)))
   await new Promise((resolve) => statsd.bind(0, '127.0.0.1', resolve))
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  statsd.close()
-  await zk.cleanup()
 })
 
 async function serve(cluster, app, group) {
@@ -47,7 +42,7 @@ async function serve(cluster, app, group) {
 
 test('consumer and provider metrics arrive as exact statsd lines', async () => {
   const cluster = new lemon.Cluster({
-    zk: zk.connectString,
+    zk: suite.zk.connectString,
     host: '127.0.0.1',
     statsd: { host: '127.0.0.1', port: statsd.address().port, prefix: 'test' },
   })
@@ -85,7 +80,7 @@ test('consumer and provider metrics arrive as exact statsd lines', async () => {
 test('a sample rate sends about that share, marked with @rate', async () => {
   lines.length = 0
   const cluster = new lemon.Cluster({
-    zk: zk.connectString,
+    zk: suite.zk.connectString,
     host: '127.0.0.1',
     statsd: { host: '127.0.0.1', port: statsd.address().port, prefix: 'sampled', sampleRate: 0.5 },
   })
@@ -122,7 +117,7 @@ test('retries, breaker changes and ejections are reported per provider', async (
     () => broken.close(),
   )
   const cluster = new lemon.Cluster({
-    zk: zk.connectString,
+    zk: suite.zk.connectString,
     host: '127.0.0.1',
     cacheDir: false,
     statsd: { host: '127.0.0.1', port: statsd.address().port, prefix: 'brk' },

@@ -2,19 +2,20 @@
 // Lossless deploys under the real pm2: a provider in cluster mode with 2 workers on one port,
 // under a steady load of calls; `pm2 reload` and `pm2 stop` of one worker lose no call.
 
-const { test, before, after } = require('node:test')
+const { test, before } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const lemon = require('../lib')
-const { startZooKeeper, freePort } = require('./harness/zookeeper')
+const { freePort } = require('../harness/zookeeper')
+const { zooKeeperForFile } = require('./harness/file')
 const { waitFor } = require('./harness/providers')
 
 const PM2 = path.join(__dirname, '..', 'node_modules', '.bin', 'pm2')
 const APP = 'pm2app'
-let zk
+const suite = zooKeeperForFile()
 let pm2Home
 let port
 let cluster
@@ -34,25 +35,23 @@ async function workers() {
 }
 
 before(async () => {
-  zk = await startZooKeeper()
+  await suite.started
   pm2Home = fs.mkdtempSync(path.join(os.tmpdir(), 'lemon-pm2-'))
+  suite.cleanups.push(async () => {
+    await cluster?.close()
+    await pm2('kill').catch(() => {})
+    fs.rmSync(pm2Home, { recursive: true, force: true })
+  })
   port = await freePort()
   const config = path.join(pm2Home, 'ecosystem.config.js')
   fs.writeFileSync(
     config,
     `module.exports = { apps: [{ name: '${APP}', script: ${JSON.stringify(path.join(__dirname, '..', 'examples', 'pm2', 'provider.js'))},
       exec_mode: 'cluster', instances: 2, wait_ready: true, listen_timeout: 15000, kill_timeout: 12000,
-      env: { ZK: '${zk.connectString}', PORT: '${port}', APP: 'movie', GROUP: 'pm2' } }] }`,
+      env: { ZK: '${suite.zk.connectString}', PORT: '${port}', APP: 'movie', GROUP: 'pm2' } }] }`,
   )
   await pm2('start', config)
-  cluster = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1' })
-})
-
-after(async () => {
-  await cluster?.close()
-  await pm2('kill').catch(() => {})
-  fs.rmSync(pm2Home, { recursive: true, force: true })
-  await zk.cleanup()
+  cluster = new lemon.Cluster({ zk: suite.zk.connectString, host: '127.0.0.1' })
 })
 
 /** Calls in `concurrency` loops until `until()` resolves; returns { ok, failed, errors, pids }. */

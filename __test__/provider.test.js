@@ -9,7 +9,7 @@ const express = require('express')
 const Koa = require('koa')
 const lemon = require('../lib')
 const { zooKeeperForFile } = require('./harness/file')
-const { zkLs } = require('./harness/zookeeper')
+const { zkLs } = require('../harness/zookeeper')
 const { waitFor } = require('./harness/providers')
 
 const suite = zooKeeperForFile()

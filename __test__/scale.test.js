@@ -4,39 +4,36 @@
 // with three balancers, sees every node rewritten, keeps them in its cache file, and exits on its
 // own after close(). Correctness only: the timings are benchmark/scale.js's business.
 
-const { test, before, after } = require('node:test')
+const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { startZooKeeper } = require('./harness/zookeeper')
-const { startFarm } = require('./harness/farm')
+const { zooKeeperForFile } = require('./harness/file')
+const { startFarm } = require('../harness/farm')
 
 const COUNT = 10000
-let zk
+const suite = zooKeeperForFile()
 let farm
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lemon-scale-test-'))
-
-before(async () => {
-  zk = await startZooKeeper()
-})
-after(async () => {
-  if (farm) await farm.stop()
-  await zk.cleanup()
-  fs.rmSync(cacheDir, { recursive: true, force: true })
-})
+suite.cleanups.push(
+  () => fs.rmSync(cacheDir, { recursive: true, force: true }),
+  async () => {
+    if (farm) await farm.stop()
+  },
+)
 
 test(`${COUNT} providers: all seen, called, rewritten, cached; the consumer process exits after close()`, { timeout: 300000 }, async () => {
   const app = 'scale'
   const group = 'tenk'
-  farm = await startFarm({ connectString: zk.connectString, app, group, count: COUNT })
+  farm = await startFarm({ connectString: suite.zk.connectString, app, group, count: COUNT })
   assert.equal(new Set(farm.ports).size, COUNT)
   await farm.command('register')
 
   const child = spawn(
     process.execPath,
-    [path.join(__dirname, 'fixtures', 'scale-consumer-child.js'), zk.connectString, app, group, String(COUNT), 'v2', cacheDir],
+    [path.join(__dirname, 'fixtures', 'scale-consumer-child.js'), suite.zk.connectString, app, group, String(COUNT), 'v2', cacheDir],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let out = ''

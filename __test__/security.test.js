@@ -11,7 +11,7 @@ const path = require('node:path')
 const { spawn, execFile } = require('node:child_process')
 const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
-const { findZooKeeper, zkCreate, zkDelete, zkGet, zkLs, zkSet } = require('./harness/zookeeper')
+const { findZooKeeper, zkCreate, zkDelete, zkGet, zkLs, zkSet } = require('../harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 const { openStore } = require('./harness/config')
 

@@ -9,7 +9,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
-const { fourLetterWord } = require('./harness/zookeeper')
+const { fourLetterWord } = require('../harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const suite = zooKeeperForFile()

@@ -7,7 +7,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
-const { zkLs } = require('./harness/zookeeper')
+const { zkLs } = require('../harness/zookeeper')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const suite = zooKeeperForFile()

@@ -11,11 +11,11 @@ const path = require('node:path')
 const { spawn } = require('node:child_process')
 const nconf = require('nconf')
 require('../lib/nconf')(nconf)
-const { startZooKeeper, zkCreate } = require('../__test__/harness/zookeeper')
+const { startZooKeeper, zkCreate } = require('../harness/zookeeper')
 
 const UPDATES = Math.max(50, Number(process.argv[2]) || 100)
 const now = () => performance.timeOrigin + performance.now()
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../harness/wait')
 
 function document1000() {
   const doc = {}

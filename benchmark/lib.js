@@ -84,6 +84,6 @@ function median(values) {
   return s[Math.floor(s.length / 2)]
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../harness/wait')
 
 module.exports = { startProviderProcess, runLoad, percentile, median, sleep }

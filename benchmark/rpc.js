@@ -12,9 +12,9 @@
 const fs = require('node:fs')
 const http = require('node:http')
 const { BalancedPool } = require('undici')
-const { makePki } = require('../__test__/harness/tls')
+const { makePki } = require('../harness/tls')
 const lemon = require('../lib')
-const { startZooKeeper } = require('../__test__/harness/zookeeper')
+const { startZooKeeper } = require('../harness/zookeeper')
 const { startProviderProcess, runLoad, median, sleep } = require('./lib')
 
 const args = process.argv.slice(2)

@@ -6,7 +6,7 @@ const { Cluster } = require('../lib')
 
 const [connectString, app, group, countArg] = process.argv.slice(2)
 const count = Number(countArg)
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../harness/wait')
 const settledMemory = async () => {
   await sleep(1000) // the cache file writer and pending events settle
   for (let i = 0; i < 3; i++) global.gc()

@@ -6,7 +6,7 @@
 
 const http = require('node:http')
 const { Cluster } = require('..')
-const { startZooKeeper } = require('../__test__/harness/zookeeper')
+const { startZooKeeper } = require('../harness/zookeeper')
 
 const APP = 'movie'
 const GROUP = 'query'

@@ -72,3 +72,23 @@ export declare function isGray(): boolean
 export declare function runInLane<T>(gray: boolean, fn: () => T): T
 /** The HTTP header that carries the gray lane: `x-lemon-gray`. */
 export declare const GRAY_HEADER: 'x-lemon-gray'
+
+/** What every rejection and throw of lemon-cluster is (docs/errors.md lists the codes). */
+export interface LemonError extends Error {
+  /** Stable code: `ERR_INVALID_ARG`, `ERR_TIMEOUT`, `ERR_PROVIDER_STATUS`, `ERR_ZK_NO_CHROOT`, ... */
+  code: string
+  /** `ERR_INVALID_ARG`: the option or argument at fault (`method`, `args`, `provide.description`). */
+  field?: string
+  /** The provider involved, `host:port`. */
+  address?: string
+  /** `ERR_PROVIDER_STATUS`: the HTTP status. */
+  status?: number
+  /** `ERR_PROVIDER_STATUS`: the first KiB of the reply. */
+  body?: string
+  /** `ERR_PROVIDER_STATUS`: the provider's own code (`error.code` of a JSON error body), if any. */
+  remoteCode?: string
+  /** `ERR_ZK_AUTH`: the node refused. */
+  path?: string
+  /** Why retrying stopped early (`ERR_RETRY_BUDGET`). */
+  cause?: LemonError
+}

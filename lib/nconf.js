@@ -16,7 +16,7 @@
 
 const { EventEmitter } = require('node:events')
 const native = require('../index.js')
-const { codedError } = require('./errors')
+const { codedError, invalidArg } = require('./errors')
 
 const ROOT = Symbol('root')
 const PATCHED = Symbol.for('lemon-cluster.nconf.patched')
@@ -106,19 +106,15 @@ class Zookeeper extends EventEmitter {
     options = options || {}
     for (const key of Object.keys(options)) {
       if (!KNOWN_OPTIONS.has(key)) {
-        throw codedError('ERR_INVALID_ARG', `invalid argument \`${key}\`: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`, {
-          field: key,
-        })
+        throw invalidArg(key, `unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`)
       }
     }
     if (options.onUpdated !== undefined && typeof options.onUpdated !== 'function') {
-      throw codedError('ERR_INVALID_ARG', 'invalid argument `onUpdated`: must be a function', { field: 'onUpdated' })
+      throw invalidArg('onUpdated', 'must be a function')
     }
     const autoSave = options.autoSave === undefined || options.autoSave === null ? -1 : Number(options.autoSave)
     if (Number.isNaN(autoSave)) {
-      throw codedError('ERR_INVALID_ARG', 'invalid argument `autoSave`: must be a number of ms (0 = at once, < 0 = off)', {
-        field: 'autoSave',
-      })
+      throw invalidArg('autoSave', 'must be a number of ms (0 = at once, < 0 = off)')
     }
     const nativeOptions = {}
     for (const key of NATIVE_OPTIONS) if (options[key] !== undefined) nativeOptions[key] = options[key]
@@ -161,7 +157,7 @@ class Zookeeper extends EventEmitter {
       if (event === 'warning') for (const w of this._backlog.splice(0)) listener.call(this, w)
     })
     this._offs.push(handle.onUpdate((u) => this._receive(u)))
-    this._offs.push(handle.onWarning((w) => this._warn(w)))
+    this._offs.push(handle.onWarning((w) => this._warn(w, true)))
   }
 
   // --- nconf's Memory store contract ---------------------------------------------------------
@@ -406,9 +402,11 @@ class Zookeeper extends EventEmitter {
     this.version = u.version
   }
 
-  _warn(w) {
+  // `logged`: a warning of the core, already in the log (stderr by default); printing it here too
+  // would show every warning twice.
+  _warn(w, logged = false) {
     if (this.listenerCount('warning') > 0) return void this.emit('warning', w)
-    process.stderr.write(`[lemon-cluster] warning ${w.code}: ${w.message}\n`)
+    if (!logged) process.stderr.write(`[lemon-cluster] warn ${w.code}: ${w.message}\n`)
     if (this._backlog.push(w) > 32) this._backlog.shift()
   }
 }

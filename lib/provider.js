@@ -5,6 +5,8 @@
 // Response time is the design note's: from the moment a request enters the middleware to the
 // moment its response headers are written. It is sent back as `X-Response-Time` (ms).
 
+const dns = require('node:dns/promises')
+const net = require('node:net')
 const tls = require('node:tls')
 const { checkName } = require('../index.js')
 const { invalidArg: invalid } = require('./errors')
@@ -12,6 +14,8 @@ const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 const DEFAULT_DRAIN_TIMEOUT_MS = 10000
+// How long the rest of an oversized body is read (and dropped) before the 413 goes out anyway.
+const BODY_DRAIN_MS = 5000
 
 /** An error with an HTTP status and a stable code, for the JSON error body. */
 class RequestError extends Error {
@@ -29,22 +33,36 @@ function checkSegment(field, value) {
   checkName(field, value)
 }
 
-/** Reads a JSON body, at most `limit` bytes. */
+/**
+ * Reads a JSON body, at most `limit` bytes. A larger body is refused with 413, but only once the
+ * client has sent all of it (read and dropped, for at most BODY_DRAIN_MS): closing a connection
+ * the client is still writing to resets it, and the reset would destroy the 413 reply before the
+ * client has read it.
+ */
 function readJson(req, limit) {
   return new Promise((resolve, reject) => {
     const chunks = []
     let size = 0
+    let refused = false
     req.on('data', (chunk) => {
       size += chunk.length
+      if (refused) return
       if (size > limit) {
-        reject(new RequestError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`))
-        req.destroy()
+        refused = true
+        chunks.length = 0
+        const error = new RequestError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`)
+        const timer = setTimeout(() => reject(error), BODY_DRAIN_MS)
+        req.once('end', () => {
+          clearTimeout(timer)
+          reject(error)
+        })
         return
       }
       chunks.push(chunk)
     })
     req.on('error', reject)
     req.on('end', () => {
+      if (refused) return
       const text = Buffer.concat(chunks).toString('utf8')
       if (text.trim() === '') return resolve(null)
       try {
@@ -177,6 +195,14 @@ class Service {
       sendJson(res, 200, result)
     } catch (e) {
       if (e instanceof RequestError) {
+        if (e.status === 413) {
+          // The connection is not reused after a refused body: close it once the reply is out
+          // (at once if the client is still sending after BODY_DRAIN_MS).
+          if (!res.headersSent) res.setHeader('connection', 'close')
+          res.once('finish', () => {
+            if (!req.complete) req.socket?.destroy()
+          })
+        }
         sendJson(res, e.status, { error: { code: e.code, message: e.message } })
       } else {
         // A handler's error: its code and message, never its stack.
@@ -203,9 +229,11 @@ class Service {
         server.once('error', reject)
       })
     const address = server.address()
+    const host = await registeredHost(this.cluster, this.registrationOptions.host, address)
     this._server = server
     this._registration = await this.cluster.provide({
       ...this.registrationOptions,
+      ...(host === undefined ? {} : { host }),
       app: this.app,
       group: this.group,
       port: address.port,
@@ -280,6 +308,47 @@ class Service {
     }
     for (const s of signals) process.on(s, onSignal)
     return remove
+  }
+}
+
+/** The address a server bound to one address accepts on (`undefined`: any, or not an IP server). */
+function boundAddress(address) {
+  if (address === null || typeof address !== 'object' || typeof address.address !== 'string') return undefined
+  const a = address.address.startsWith('::ffff:') ? address.address.slice(7) : address.address
+  return a === '' || a === '0.0.0.0' || a === '::' ? undefined : a
+}
+
+/**
+ * The host to register for a server listening on `address`: the `host` option when given (with
+ * an ERR_PROVIDER_HOST warning when it cannot reach a server bound to one address), else the
+ * bound address when the server accepts on that one address only — the machine's first
+ * non-internal IPv4, the cluster's default, would be refused by it — else the cluster's host.
+ */
+async function registeredHost(cluster, explicit, address) {
+  const bound = boundAddress(address)
+  if (bound === undefined) return explicit
+  if (explicit === undefined || explicit === null) return bound
+  if (typeof explicit !== 'string') return explicit // provide() refuses it with ERR_INVALID_ARG
+  if (!(await reaches(explicit, bound)))
+    cluster.emitWarning(
+      'ERR_PROVIDER_HOST',
+      `registering ${explicit}:${address.port}, but the server listens on ${bound}:${address.port} only, ` +
+        `so consumers connecting to ${explicit} will fail with ERR_CONNECT; listen on 0.0.0.0 (or ::), ` +
+        `or leave out \`host\` to register ${bound}`,
+    )
+  return explicit
+}
+
+/** Whether connecting to `host` reaches a server bound to `bound` (a name is looked up). */
+async function reaches(host, bound) {
+  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+  if (h === bound) return true
+  if (net.isIP(h)) return false
+  try {
+    const all = await dns.lookup(h, { all: true })
+    return all.some(({ address }) => address === bound || address === `::ffff:${bound}`)
+  } catch {
+    return false
   }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit tests, then the Node tests (which start real
-# ZooKeeper servers through __test__/harness/zookeeper.js). Both always run;
+# ZooKeeper servers through harness/zookeeper/). Both always run;
 # the exit status is non-zero if either failed.
 set -euo pipefail
 

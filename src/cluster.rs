@@ -60,7 +60,8 @@ impl JsCluster {
     }
 
     /// Waits for a ZooKeeper session, at most `connectTimeoutMs`, and resolves to
-    /// `{ connected }`. Without a session it still resolves (`connected: false`; consumers run on
+    /// `{ connected }`. Rejects with `ERR_ZK_NO_CHROOT` when the connect string's chroot does not
+    /// exist. Without a session it still resolves (`connected: false`; consumers run on
     /// their cache files, an `ERR_ZK_UNAVAILABLE` warning says so) unless `requireRegistry` is
     /// set, in which case it rejects with `ERR_ZK_UNAVAILABLE`. The cluster keeps reconnecting in
     /// the background either way.
@@ -181,6 +182,30 @@ impl JsCluster {
             }
             other => Err(events::unknown_event(env, other, &["warning"])),
         }
+    }
+
+    /// Emits a warning of lemon's JavaScript layer through this cluster (its listeners and log),
+    /// for the codes that layer uses: `ERR_PROVIDER_HOST` (`service().register()`). Any other
+    /// code is `ERR_INVALID_ARG`.
+    #[napi(catch_unwind)]
+    pub fn emit_warning(&self, env: Env, code: String, message: String) -> Result<()> {
+        use lemon_core::events::WarningCode;
+        const CODES: [WarningCode; 1] = [WarningCode::ProviderHost];
+        let Some(code) = CODES.into_iter().find(|c| c.as_str() == code) else {
+            let known: Vec<&str> = CODES.iter().map(|c| c.as_str()).collect();
+            return Err(crate::error::js_error(
+                &env,
+                &lemon_core::Error::invalid(
+                    "code",
+                    format!(
+                        "is not a warning code of lemon's JavaScript layer (known: {})",
+                        known.join(", ")
+                    ),
+                ),
+            ));
+        };
+        self.inner.warnings().warn(code, message, None);
+        Ok(())
     }
 
     /// Closes every consumer and ends the ZooKeeper session: this process's ephemeral nodes

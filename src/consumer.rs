@@ -107,10 +107,11 @@ impl JsConsumer {
     pub fn call<'env>(
         &self,
         env: &'env Env,
-        method: String,
+        method: Unknown<'_>,
         args: Option<Unknown<'_>>,
         options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
+        let method = method_name(env, method)?;
         let split = split_fallback(env, "options", options)?;
         let mut opts = throw(env, lemon_core::CallOptions::from_value(&split.value))?;
         if split.fallback.is_some() {
@@ -121,7 +122,7 @@ impl JsConsumer {
             .map(Arc::new)
             .or_else(|| self.fallback.clone());
         let body = match args {
-            Some(a) => json::stringify(env, "args", a)?,
+            Some(a) => json::stringify_arg(env, "args", a)?,
             None => b"null".to_vec(),
         };
         // A fallback function receives the arguments as sent (the JSON round trip of them).
@@ -142,7 +143,7 @@ impl JsConsumer {
                     let js_err = error::error_object(env, err)?.to_unknown();
                     return f.call((name, js_args, js_err).into());
                 }
-                json::parse(env, &reply.body)
+                json::parse_reply(env, &reply.body)
             },
         )
     }
@@ -181,4 +182,17 @@ impl JsConsumer {
         let inner = self.inner.clone();
         promise_done(env, async move { inner.close().await })
     }
+}
+
+/// The `method` argument of `call()`: a string, else `ERR_INVALID_ARG` (napi's own conversion
+/// error has no documented code).
+fn method_name(env: &Env, method: Unknown<'_>) -> Result<String> {
+    if method.get_type()? != napi::ValueType::String {
+        let got = crate::json::type_of(&method)?;
+        return Err(error::js_error(
+            env,
+            &lemon_core::Error::invalid("method", format!("must be a string, got {got}")),
+        ));
+    }
+    String::from_unknown(method)
 }

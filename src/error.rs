@@ -1,5 +1,5 @@
 //! Core errors → JavaScript `Error`s with a stable `code` and the facts a program needs
-//! (`address`, `status`, `body`, `field`), built once here for every method.
+//! (`address`, `status`, `body`, `remoteCode`, `field`), built once here for every method.
 
 use std::future::Future;
 
@@ -35,6 +35,9 @@ pub fn error_object<'env>(env: &'env Env, err: &CoreError) -> napi::Result<Objec
         CoreError::ProviderStatus { status, body, .. } => {
             obj.set_named_property("status", *status as u32)?;
             obj.set_named_property("body", body.as_str())?;
+            if let Some(code) = err.remote_code() {
+                obj.set_named_property("remoteCode", code)?;
+            }
         }
         CoreError::InvalidArg { field, .. } => obj.set_named_property("field", field.as_str())?,
         CoreError::ZkAuth { path, .. } => obj.set_named_property("path", path.as_str())?,
@@ -90,12 +93,21 @@ where
 
 /// An `ERR_INTERNAL` error: a bug in lemon-cluster, reported instead of crashing the process.
 pub fn internal(env: &Env, what: &str) -> napi::Error {
-    let message = format!("internal error in lemon-cluster ({what}); please report it");
+    coded(
+        env,
+        "ERR_INTERNAL",
+        format!("internal error in lemon-cluster ({what}); please report it"),
+    )
+}
+
+/// An `Error` with `code` and `message` only, for what the binding itself finds wrong.
+pub fn coded(env: &Env, code: &str, message: String) -> napi::Error {
     let built = env
         .create_error(napi::Error::new(Status::GenericFailure, message.clone()))
         .and_then(|mut obj| {
-            obj.set_named_property("code", "ERR_INTERNAL")?;
+            obj.set_named_property("code", code)?;
             Ok(napi::Error::from(obj.to_unknown()))
         });
-    built.unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, message))
+    built
+        .unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, format!("[{code}] {message}")))
 }

@@ -3,7 +3,7 @@
 
 use lemon_core::Error as CoreError;
 use napi::bindgen_prelude::{FromNapiValue, Function, FunctionRef, JsObjectValue, Object, Unknown};
-use napi::{Env, Result, ValueType};
+use napi::{Env, JsValue, Result, ValueType};
 use serde_json::{Map, Value};
 
 use crate::error::js_error;
@@ -58,6 +58,9 @@ pub fn split<'env>(
                     kept.push((key, v));
                     continue;
                 }
+                if matches!(t, ValueType::Number | ValueType::Object) {
+                    refuse_non_finite(env, &format!("{prefix}.{key}"), &v, 3)?;
+                }
                 let json = env.from_js_value::<Value, _>(v).map_err(|e| {
                     js_error(
                         env,
@@ -68,9 +71,37 @@ pub fn split<'env>(
             }
             Value::Object(map)
         }
-        _ => env
-            .from_js_value::<Value, _>(u)
-            .map_err(|e| js_error(env, &CoreError::invalid(prefix, e.reason.clone())))?,
+        _ => {
+            refuse_non_finite(env, prefix, &u, 0)?;
+            env.from_js_value::<Value, _>(u)
+                .map_err(|e| js_error(env, &CoreError::invalid(prefix, e.reason.clone())))?
+        }
     };
     Ok((value, kept))
+}
+
+/// JSON has no `NaN` or `Infinity`: converted, they would silently become `null`, which reads as
+/// "not given" (the default). So a non-finite number is refused, naming the field; nested option
+/// objects are looked into `depth` levels deep.
+fn refuse_non_finite(env: &Env, field: &str, v: &Unknown<'_>, depth: u32) -> Result<()> {
+    match v.get_type()? {
+        ValueType::Number => {
+            let n = f64::from_unknown(*v)?;
+            if !n.is_finite() {
+                return Err(js_error(
+                    env,
+                    &CoreError::invalid(field, format!("must be a finite number, got {n}")),
+                ));
+            }
+        }
+        ValueType::Object if depth > 0 && !v.is_array()? => {
+            let obj = Object::from_unknown(*v)?;
+            for key in Object::keys(&obj)? {
+                let inner: Unknown = obj.get_named_property(&key)?;
+                refuse_non_finite(env, &format!("{field}.{key}"), &inner, depth - 1)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

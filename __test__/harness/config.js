@@ -45,7 +45,7 @@ process.on('exit', () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../../harness/wait')
 
 /**
  * For a configuration test file: one ZooKeeper for the file (see ./file.js) and

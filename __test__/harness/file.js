@@ -6,21 +6,43 @@
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { before, after } = require('node:test')
-const { startZooKeeper } = require('./zookeeper')
+const { startZooKeeper, startEnsemble } = require('../../harness/zookeeper')
 
 /**
- * Registers the file's `before`/`after` hooks. Returns `{ zk, cleanups }` (tests name it
+ * Registers the file's `before`/`after` hooks. Returns `{ zk, cleanups, started }` (tests name it
  * `suite`): `zk` is the running server (set once `before` has run), `cleanups` an array of async
- * functions to run at the end.
+ * functions to run at the end, `started` a promise of the server: a file's own `before` hook that
+ * needs the server awaits it (Node 20 does not wait for one top-level hook before the next).
+ * `{ ensemble: n }` starts an n-node ensemble instead (`zk` is then the ensemble: `servers`,
+ * `leader()`, `connectString`); other options go to `startZooKeeper`.
  */
-function zooKeeperForFile(options) {
+function zooKeeperForFile(options = {}) {
+  const { ensemble, ...serverOptions } = options
   const suite = { zk: undefined, cleanups: [] }
+  let started
+  suite.started = new Promise((resolve, reject) => (started = { resolve, reject }))
+  suite.started.catch(() => {}) // reported by the hook itself
   before(async () => {
-    suite.zk = await startZooKeeper(options)
+    try {
+      suite.zk = ensemble ? await startEnsemble(ensemble, serverOptions) : await startZooKeeper(serverOptions)
+      started.resolve(suite.zk)
+    } catch (e) {
+      started.reject(e)
+      throw e
+    }
   })
   after(async () => {
-    for (const c of suite.cleanups.reverse()) await c()
+    // Every cleanup runs and the server always stops; the first failure is reported after.
+    let failure
+    for (const c of suite.cleanups.reverse()) {
+      try {
+        await c()
+      } catch (e) {
+        failure = failure || e
+      }
+    }
     if (suite.zk) await suite.zk.cleanup()
+    if (failure) throw failure
   })
   return suite
 }

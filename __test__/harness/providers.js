@@ -4,6 +4,8 @@
 
 const http = require('node:http')
 
+const { waitFor } = require('../../harness/wait')
+
 /**
  * Starts one provider server.
  * behaviour: { delayMs?, status?, body? (string sent as-is), contentType? }
@@ -65,15 +67,4 @@ async function deadPort() {
 }
 
 /** Polls `check()` every 10 ms until it returns truthy; fails after `timeoutMs`. */
-async function waitFor(check, { timeoutMs = 5000, what = 'condition' } = {}) {
-  const started = Date.now()
-  for (let i = 0; i < 100000; i++) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  throw new Error(`gave up waiting for ${what}`)
-}
-
 module.exports = { startProvider, deadPort, waitFor }

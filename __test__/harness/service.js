@@ -2,24 +2,13 @@
 // Shared set-up of the cluster-layer tests: one real ZooKeeper per test file, clusters, real
 // HTTP providers registered under a service, and clean-up in reverse order.
 
-const { before, after } = require('node:test')
 const { Cluster } = require('../..')
-const { startZooKeeper } = require('./zookeeper')
+const { zooKeeperForFile } = require('./file')
 const { startProvider, waitFor } = require('./providers')
 
+/** The file's ZooKeeper fixture (see ./file) with clusters, providers and consumers of `app`. */
 function serviceHarness(app) {
-  const h = { zk: null, cleanups: [] }
-  before(async () => {
-    h.zk = await startZooKeeper()
-  })
-  after(async () => {
-    for (const c of h.cleanups.reverse()) {
-      try {
-        await c()
-      } catch {}
-    }
-    await h.zk.cleanup()
-  })
+  const h = zooKeeperForFile()
   h.cluster = (extra = {}) => {
     const cluster = new Cluster({ zk: h.zk.connectString, host: '127.0.0.1', ...extra })
     cluster.on('warning', (w) => (h.warnings = h.warnings || []).push(w))
@@ -57,6 +46,6 @@ async function rejection(promise) {
   throw new Error('expected a rejection')
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { sleep } = require('../../harness/wait')
 
 module.exports = { serviceHarness, rejection, sleep }

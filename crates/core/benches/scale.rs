@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lemon_core::balance::{self, Balancer, Candidate, Candidates, Pick};
+use lemon_core::balance::{self, Algorithm, Balancer, Candidate, Candidates, Pick};
 use lemon_core::cluster::breaker::BreakerOptions;
 use lemon_core::cluster::budget::{BudgetOptions, RetryBudget};
 use lemon_core::cluster::{Attempts, Peer, Targets};
@@ -135,12 +135,16 @@ fn picks() {
         .collect();
     println!("| balancer | {} |", header.join(" | "));
     println!("|---|{}", "---|".repeat(header.len()));
-    for name in balance::NAMES {
-        let linear = matches!(*name, "leastactive" | "shortestresponse");
+    for algorithm in Algorithm::ALL {
+        let name = algorithm.name();
+        let linear = matches!(
+            algorithm,
+            Algorithm::LeastActive | Algorithm::ShortestResponse
+        );
         let mut row = Vec::new();
         for n in SIZES {
             for mixed in [false, true] {
-                let b = balance::by_name(name).expect("a known balancer");
+                let b = algorithm.build();
                 let cs = candidates(&providers(n, mixed));
                 let mut rng = Rng::new(7);
                 let ns = median_ns(iterations(n, linear), |i| {

@@ -27,6 +27,8 @@ use crate::zk::{Access, Credentials, ZkOptions, ZkSession};
 pub const DEFAULT_ROOT: &str = "/lemonhjuice";
 const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest connect string accepted: hundreds of hosts, far more than any ensemble.
+const MAX_CONNECT_STRING: usize = 4096;
 /// How long `close()` waits for the server to confirm the session's end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -53,6 +55,16 @@ impl ClientOptions {
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
         let connect = f.required_string("zk")?;
+        if connect.len() > MAX_CONNECT_STRING {
+            // Not echoed: it would be repeated in every message that names the ensemble.
+            return Err(Error::invalid(
+                "options.zk",
+                format!(
+                    "is {} characters long; a connect string is at most {MAX_CONNECT_STRING} (`host:port,host:port[/chroot]`)",
+                    connect.len()
+                ),
+            ));
+        }
         refuse_credentials_in(&connect, "options.zk")?;
         let connect = normalise_connect_string(&connect).map_err(|e| e.in_field("options.zk"))?;
         let auth = f
@@ -259,7 +271,8 @@ impl Client {
             .wait_connected(self.opts.zk.connect_timeout)
             .await
         {
-            Ok(()) => Ok(true),
+            // Connected, but to a chroot that does not exist: nothing would work, say so now.
+            Ok(()) => self.session.check_chroot().await.map(|()| true),
             Err(Error::ZkUnavailable { .. } | Error::ZkTls { .. })
                 if !self.opts.require_registry =>
             {

@@ -49,6 +49,9 @@ pub enum Error {
         path: String,
         identity: Option<String>,
     },
+    /// The connect string names a chroot (`host:port/chroot`) that does not exist in ZooKeeper:
+    /// every path of the session would be missing.
+    ZkNoChroot { chroot: String, hosts: String },
     /// The object was closed; nothing more can be done with it.
     Closed { what: String },
     /// Every provider that could serve the call is ejected by its circuit breaker (only when
@@ -93,6 +96,7 @@ impl Error {
             Error::ZkTls { .. } => "ERR_ZK_TLS",
             Error::Zk { .. } => "ERR_ZK",
             Error::ZkAuth { .. } => "ERR_ZK_AUTH",
+            Error::ZkNoChroot { .. } => "ERR_ZK_NO_CHROOT",
             Error::Closed { .. } => "ERR_CLOSED",
             Error::CircuitOpen { .. } => "ERR_CIRCUIT_OPEN",
             Error::Overloaded { .. } => "ERR_OVERLOADED",
@@ -118,6 +122,23 @@ impl Error {
             Error::Caused { error, .. } => error.address(),
             _ => None,
         }
+    }
+
+    /// The business code of a provider's error reply: `error.code` of a JSON body such as
+    /// `{"error":{"code":"E_BIZ","message":…}}` (what lemon's `service()` sends for a handler's
+    /// `err.code`), or a top-level `code`.
+    pub fn remote_code(&self) -> Option<String> {
+        let Error::ProviderStatus { body, .. } = self.primary() else {
+            return None;
+        };
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        let code = v
+            .get("error")
+            .and_then(|e| e.get("code"))
+            .or_else(|| v.get("code"))?;
+        code.as_str()
+            .filter(|c| !c.is_empty() && c.len() <= 128)
+            .map(str::to_string)
     }
 
     /// The error without its cause.
@@ -248,6 +269,12 @@ impl fmt::Display for Error {
                 f,
                 "ZooKeeper refused {operation} on {path} without credentials: the node's ACL does not allow it; \
                  give the identity that owns it as `auth: 'user:password'`"
+            ),
+            Error::ZkNoChroot { chroot, hosts } => write!(
+                f,
+                "the chroot {chroot} of the `zk` connect string does not exist in ZooKeeper at {hosts}: \
+                 create it once (zkCli.sh -server {hosts} create {chroot}, each missing parent first) \
+                 or remove it from the connect string"
             ),
             Error::Closed { what } => write!(f, "{what} is closed"),
             Error::CircuitOpen { service, detail } => write!(f, "every provider of {service} is ejected by its circuit breaker: {detail}"),
@@ -408,6 +435,26 @@ mod tests {
             after_ms: 1
         }
         .degradable());
+    }
+
+    #[test]
+    fn remote_code_comes_from_the_error_body() {
+        let status = |body: &str| Error::ProviderStatus {
+            address: "a:1".into(),
+            status: 422,
+            body: body.into(),
+        };
+        let cases = [
+            (r#"{"error":{"code":"E_BIZ","message":"x"}}"#, Some("E_BIZ")),
+            (r#"{"code":"E_TOP"}"#, Some("E_TOP")),
+            (r#"{"error":{"code":5}}"#, None),
+            ("oops", None),
+            ("", None),
+        ];
+        for (body, code) in cases {
+            assert_eq!(status(body).remote_code().as_deref(), code, "{body}");
+        }
+        assert_eq!(Error::invalid("a", "b").remote_code(), None);
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 use crate::error::Error;
 use crate::lock::lock;
 
+mod limit;
+
 /// A warning: something was skipped or degraded, and the application should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
@@ -125,6 +127,13 @@ warning_codes! {
     ConfigStale = "ERR_CONFIG_STALE",
     /// The configuration znode was deleted; the last document is kept.
     ConfigNodeDeleted = "ERR_CONFIG_NODE_DELETED",
+    /// A node of this process was deleted by another client while it still serves; re-created.
+    ZkNodeDeleted = "ERR_ZK_NODE_DELETED",
+    /// `register(server)` with a `host` that cannot reach the address the server is bound to.
+    ProviderHost = "ERR_PROVIDER_HOST",
+    /// A method of the `logger` option threw; its records go to stderr (printed there, never
+    /// emitted: the logger is what failed).
+    Logger = "ERR_LOGGER",
 }
 
 /// How many warnings are kept for a listener that subscribes late.
@@ -133,32 +142,39 @@ const BACKLOG: usize = 32;
 /// Where warnings go: always to the log (see [`crate::log`]: the application's `logger`, else
 /// stderr), and to every `warning` listener. Warnings emitted while nobody listened are kept (the
 /// last 32) and handed to the first listener that subscribes: a listener attached right after
-/// `new Cluster()` still hears why the first connection attempt failed.
+/// `new Cluster()` still hears why the first connection attempt failed. Repeats are rate-limited
+/// per code (see [`limit`]): a burst, then one warning that counts what was left out.
 #[derive(Default)]
 pub struct Warnings {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
     emitter: Emitter<Warning>,
     backlog: Mutex<std::collections::VecDeque<Warning>>,
+    limiter: Mutex<limit::Limiter>,
 }
 
 impl Warnings {
     /// Adds a listener and replays the backlog to it.
     pub fn subscribe(&self, f: impl Fn(&Warning) + Send + Sync + 'static) -> u64 {
-        let backlog: Vec<Warning> = lock(&self.backlog).drain(..).collect();
+        let backlog: Vec<Warning> = lock(&self.shared.backlog).drain(..).collect();
         for w in &backlog {
             f(w);
         }
-        self.emitter.subscribe(f)
+        self.shared.emitter.subscribe(f)
     }
 
     /// Removes a listener.
     pub fn unsubscribe(&self, id: u64) {
-        self.emitter.unsubscribe(id);
+        self.shared.emitter.unsubscribe(id);
     }
 
     /// Removes every listener and the backlog.
     pub fn clear(&self) {
-        self.emitter.clear();
-        lock(&self.backlog).clear();
+        self.shared.emitter.clear();
+        lock(&self.shared.backlog).clear();
     }
 
     /// Emits a warning of this code.
@@ -173,6 +189,39 @@ impl Warnings {
     }
 
     fn emit(&self, code: &'static str, message: String, path: Option<&str>) {
+        let admit = lock(&self.shared.limiter).admit(code, crate::clock::mono_ms());
+        match admit {
+            limit::Admit::Deliver { summary } => {
+                if summary > 0 {
+                    self.shared
+                        .deliver(code, limit::summary(code, summary), None);
+                }
+                self.shared.deliver(code, message, path);
+            }
+            limit::Admit::Suppress { first: true } => {
+                // The count goes out at the window's end even if no warning of this code follows.
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return;
+                };
+                let shared = Arc::downgrade(&self.shared);
+                runtime.spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(limit::WINDOW_MS)).await;
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    let n = lock(&shared.limiter).take_suppressed(code);
+                    if n > 0 {
+                        shared.deliver(code, limit::summary(code, n), None);
+                    }
+                });
+            }
+            limit::Admit::Suppress { first: false } => {}
+        }
+    }
+}
+
+impl Shared {
+    fn deliver(&self, code: &'static str, message: String, path: Option<&str>) {
         let w = Warning {
             code,
             message,
@@ -224,6 +273,25 @@ mod tests {
             s2.lock().unwrap().is_empty(),
             "the backlog is handed over once"
         );
+    }
+
+    #[test]
+    fn repeats_are_limited_and_counted() {
+        let w = Warnings::default();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        w.subscribe(move |x| s.lock().unwrap().push(x.code));
+        for _ in 0..100 {
+            w.warn(WarningCode::BadProviderNode, "again", None);
+        }
+        w.warn(WarningCode::Zk, "other", None);
+        let seen = seen.lock().unwrap();
+        let bad = seen
+            .iter()
+            .filter(|c| **c == "ERR_BAD_PROVIDER_NODE")
+            .count();
+        assert_eq!(bad, limit::BURST as usize);
+        assert_eq!(seen.last(), Some(&"ERR_ZK"));
     }
 
     #[test]

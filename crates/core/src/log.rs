@@ -64,14 +64,19 @@ pub fn remove_sink(id: u64) {
 fn deliver(level: Level, line: &str) {
     let sinks: Vec<Sink> = lock(&SINKS).iter().map(|(_, s)| s.clone()).collect();
     if sinks.is_empty() {
-        eprintln!(
-            "[lemon-cluster] {} {line}",
-            level.as_str().to_ascii_lowercase()
-        );
+        to_stderr(level, line);
     }
     for s in sinks {
         s(level, line);
     }
+}
+
+/// Writes one record to stderr as `[lemon-cluster] warn …` (also for a logger that refused it).
+pub fn to_stderr(level: Level, line: &str) {
+    eprintln!(
+        "[lemon-cluster] {} {line}",
+        level.as_str().to_ascii_lowercase()
+    );
 }
 
 struct Forward {

@@ -62,6 +62,7 @@ impl ProvideOptions {
         };
         apply_patch(&mut node, &mut f)?;
         f.finish()?;
+        check_size(&node, "provide")?;
         Ok(ProvideOptions { app, group, node })
     }
 }
@@ -96,6 +97,39 @@ fn apply_patch(node: &mut ProviderNode, f: &mut Fields<'_>) -> Result<()> {
         node.description = d;
     }
     Ok(())
+}
+
+/// The largest provider node data written: ZooKeeper drops the connection — the whole session's,
+/// every registration and watch of the process with it — on a request larger than its
+/// `jute.maxbuffer` (1 MiB by default), so an oversized node is refused before anything is sent.
+/// 4 KiB are left for the rest of the request (path, ACL, header).
+pub const MAX_NODE_BYTES: usize = 1024 * 1024 - 4096;
+
+/// Refuses node data over [`MAX_NODE_BYTES`], naming the largest field (`{prefix}.description`).
+fn check_size(node: &ProviderNode, prefix: &str) -> Result<()> {
+    let size = node.to_json().len();
+    if size <= MAX_NODE_BYTES {
+        return Ok(());
+    }
+    let methods: usize = node.methods.iter().map(|m| m.len() + 3).sum();
+    let fields = [
+        ("description", node.description.len()),
+        ("author", node.author.len()),
+        ("version", node.version.len()),
+        ("methods", methods),
+    ];
+    let (field, bytes) = fields
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .unwrap_or(("description", 0));
+    Err(Error::invalid(
+        format!("{prefix}.{field}"),
+        format!(
+            "is {bytes} bytes and makes the provider node {size} bytes; ZooKeeper refuses requests \
+             over its jute.maxbuffer (1 MiB by default) and drops the connection, so provider data \
+             is limited to {MAX_NODE_BYTES} bytes: nothing was sent"
+        ),
+    ))
 }
 
 /// A live registration. Dropping it does not deregister; `close()` does, and so does closing the
@@ -159,6 +193,7 @@ impl Registration {
         let mut f = Fields::new("update", patch)?;
         apply_patch(&mut next, &mut f)?;
         f.finish()?;
+        check_size(&next, "update")?;
         self.session
             .set_ephemeral_data(self.id, next.to_json())
             .await?;
@@ -191,6 +226,20 @@ mod tests {
             (o.node.weight, o.node.gray, o.node.timestamp, o.node.pid),
             (50, true, Some(123), Some(7))
         );
+    }
+
+    #[test]
+    fn refuses_oversized_node_data_naming_the_field() {
+        let big = "x".repeat(MAX_NODE_BYTES);
+        let v = json!({"app":"a","group":"g","port":1,"description": big});
+        let e = ProvideOptions::from_value(&v, "h", 0, 0).expect_err("too large");
+        assert_eq!(e.code(), "ERR_INVALID_ARG");
+        assert!(e.to_string().contains("`provide.description`"), "{e}");
+        let v = json!({"app":"a","group":"g","port":1,"author": "y".repeat(MAX_NODE_BYTES * 2 / 3), "description": "z".repeat(MAX_NODE_BYTES / 2)});
+        let e = ProvideOptions::from_value(&v, "h", 0, 0).expect_err("too large");
+        assert!(e.to_string().contains("`provide.author`"), "{e}");
+        let ok = json!({"app":"a","group":"g","port":1,"description": "x".repeat(MAX_NODE_BYTES - 1000)});
+        assert!(ProvideOptions::from_value(&ok, "h", 0, 0).is_ok());
     }
 
     #[test]

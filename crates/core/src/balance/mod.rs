@@ -63,27 +63,72 @@ pub trait Balancer: Send + Sync {
     fn pick(&self, call: &mut Pick<'_>, candidates: &Candidates) -> Option<usize>;
 }
 
-/// The names accepted by the `loadBalance` option.
-pub const NAMES: &[&str] = &[
-    "roundrobin",
-    "random",
-    "leastactive",
-    "shortestresponse",
-    "consistenthash",
-    "p2c",
-];
+/// A balancing algorithm, as the `loadBalance` option names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    RoundRobin,
+    Random,
+    LeastActive,
+    ShortestResponse,
+    ConsistentHash,
+    PowerOfTwo,
+}
+
+impl Algorithm {
+    /// Every algorithm; the first is the default.
+    pub const ALL: [Algorithm; 6] = [
+        Algorithm::RoundRobin,
+        Algorithm::Random,
+        Algorithm::LeastActive,
+        Algorithm::ShortestResponse,
+        Algorithm::ConsistentHash,
+        Algorithm::PowerOfTwo,
+    ];
+
+    /// The name the `loadBalance` option uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RoundRobin => "roundrobin",
+            Algorithm::Random => "random",
+            Algorithm::LeastActive => "leastactive",
+            Algorithm::ShortestResponse => "shortestresponse",
+            Algorithm::ConsistentHash => "consistenthash",
+            Algorithm::PowerOfTwo => "p2c",
+        }
+    }
+
+    /// Reads a `loadBalance` value; `field` names it in the error.
+    pub fn parse(name: &str, field: &str) -> crate::error::Result<Algorithm> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                crate::error::Error::invalid(
+                    field,
+                    format!("unknown balancer {name:?} (known: {})", known.join(", ")),
+                )
+            })
+    }
+
+    /// A new balancer of this algorithm (stateful ones start empty).
+    pub fn build(self) -> Box<dyn Balancer> {
+        match self {
+            Algorithm::RoundRobin => Box::new(RoundRobin::default()),
+            Algorithm::Random => Box::new(Random),
+            Algorithm::LeastActive => Box::new(LeastActive),
+            Algorithm::ShortestResponse => Box::new(ShortestResponse),
+            Algorithm::ConsistentHash => Box::new(ConsistentHash::default()),
+            Algorithm::PowerOfTwo => Box::new(PowerOfTwo),
+        }
+    }
+}
 
 /// Builds the balancer called `name`.
 pub fn by_name(name: &str) -> Option<Box<dyn Balancer>> {
-    Some(match name {
-        "roundrobin" => Box::new(RoundRobin::default()),
-        "random" => Box::new(Random),
-        "leastactive" => Box::new(LeastActive),
-        "shortestresponse" => Box::new(ShortestResponse),
-        "consistenthash" => Box::new(ConsistentHash::default()),
-        "p2c" => Box::new(PowerOfTwo),
-        _ => return None,
-    })
+    Algorithm::parse(name, "loadBalance")
+        .ok()
+        .map(Algorithm::build)
 }
 
 /// Above this many candidates, the balancers that compare providers' live statistics

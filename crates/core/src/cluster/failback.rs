@@ -8,7 +8,7 @@
 //! Pending retries are aborted by `close()` and never keep the process alive.
 //!
 //! Each background retry is a failfast attempt made by this layer against the providers as the
-//! consumer sees them at that moment (asked of its [`Directory`], as Dubbo's cluster invoker asks
+//! consumer sees them at that moment (asked of its [`Source`], as Dubbo's cluster invoker asks
 //! its directory), through the same bulkhead and budget as any call; it never re-enters the
 //! consumer's call path.
 
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::{retryable, Directory, Invoker, Plan};
+use super::{retryable, Invoker, Plan, Source};
 use crate::error::Error;
 use crate::events::WarningCode;
 use crate::lock::lock;
@@ -79,9 +79,9 @@ impl FailbackQueue {
 }
 
 /// Retries the failed `call` in the background (`first` is its error), or reports why not.
-pub(super) fn schedule<D: Directory>(
+pub(super) fn schedule<D: Source>(
     invoker: &Invoker,
-    directory: Weak<D>,
+    source: Weak<D>,
     call: D::Call,
     method: &str,
     idempotent: bool,
@@ -103,7 +103,7 @@ pub(super) fn schedule<D: Directory>(
             let mut last = String::new();
             for n in 0..retries {
                 tokio::time::sleep(delay(first_delay, n)).await;
-                let Some(dir) = directory.upgrade() else {
+                let Some(dir) = source.upgrade() else {
                     return;
                 };
                 let invoker = dir.invoker();
@@ -131,7 +131,7 @@ pub(super) fn schedule<D: Directory>(
                     }
                 }
             }
-            if let Some(dir) = directory.upgrade() {
+            if let Some(dir) = source.upgrade() {
                 dir.invoker().reports.warn(
                     WarningCode::Failback,
                     format!("failback call {service}.{method} gave up: {last}"),

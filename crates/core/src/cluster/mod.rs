@@ -122,8 +122,9 @@ impl Plan {
 }
 
 /// Where the layer gets a call's attempts again, for a background retry: the consumer's routed
-/// and weighed providers as of now (the way Dubbo's cluster invoker lists its directory).
-pub trait Directory: Send + Sync + 'static {
+/// and weighed providers as of now (the way Dubbo's cluster invoker lists its directory; here the
+/// consumer is the source, and `registry::Directory` stays the name of the live provider set).
+pub trait Source: Send + Sync + 'static {
     type Transport: Transport;
     /// What a retry needs to know of the call (method, arguments, options).
     type Call: Send + Sync + 'static;
@@ -208,9 +209,9 @@ impl Invoker {
     /// (`call` says what to retry); any mode answers a configured fallback for a non-business
     /// failure; otherwise the error stands.
     #[allow(clippy::too_many_arguments)]
-    pub fn settle<D: Directory>(
+    pub fn settle<D: Source>(
         &self,
-        directory: &Weak<D>,
+        source: &Weak<D>,
         call: impl FnOnce() -> D::Call,
         mode: Mode,
         fallback: &Fallback,
@@ -228,10 +229,20 @@ impl Invoker {
                 e,
             )),
             Mode::Failback if !invalid && !e.is_business() => {
-                failback::schedule(self, directory.clone(), call(), method, idempotent, &e);
+                failback::schedule(self, source.clone(), call(), method, idempotent, &e);
                 Ok(Answer::degraded(fallback, e))
             }
-            _ if e.degradable() && *fallback != Fallback::None => Ok(Answer::degraded(fallback, e)),
+            _ if e.degradable() && *fallback != Fallback::None => {
+                // A fallback hides the failure from the caller, not from the operator.
+                self.reports.error(
+                    &e,
+                    format!(
+                        "call {}.{method} answered by its fallback: {e}",
+                        self.service
+                    ),
+                );
+                Ok(Answer::degraded(fallback, e))
+            }
             _ => Err(e),
         }
     }

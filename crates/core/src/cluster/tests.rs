@@ -138,6 +138,8 @@ struct Bed {
     targets: Arc<Targets>,
     invoker: Invoker,
     breaker: BreakerOptions,
+    /// `maxConcurrentPerProvider`.
+    max_per_provider: Option<u32>,
     metrics: Metrics,
     warnings: Arc<Warnings>,
     row: Row,
@@ -174,6 +176,7 @@ impl Bed {
                 warnings.clone(),
             ),
             breaker: BreakerOptions::default(),
+            max_per_provider: None,
             metrics: Metrics::disabled(),
             warnings,
             row,
@@ -191,7 +194,7 @@ impl Bed {
             transport: &self.script,
             breaker: &self.breaker,
             budget: self.invoker.budget(),
-            max_per_provider: None,
+            max_per_provider: self.max_per_provider,
             key_hash: 0,
             timeout: Duration::from_millis(self.row.timeout_ms),
             deadline: Instant::now() + Duration::from_millis(self.row.deadline_ms),
@@ -515,10 +518,92 @@ async fn the_bulkhead_refuses_beyond_max_concurrent() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn breakers_and_per_provider_limits_decide_who_is_tried() {
+    // One failure ejects (consecutiveFailures 1): the next call goes straight to b.
+    let mut bed = Bed::new(&[("a:1", REFUSES), ("b:1", OK)], Row::default());
+    bed.breaker.consecutive_failures = 1;
+    assert_eq!(code(&bed.run(Mode::Failfast).await), "ERR_CONNECT");
+    assert!(bed.targets.breaker(0).is_ejected(crate::clock::mono_ms()));
+    assert_eq!(code(&bed.run(Mode::Failfast).await), "\"ok\"");
+    assert_eq!(
+        bed.script.called(),
+        ["a:1", "a:1".replace('a', "b").as_str()]
+    );
+
+    // At most maxEjectedPercent (50 % of 2: one) are ejected: b's failure does not eject it.
+    let mut bed = Bed::new(&[("a:1", REFUSES), ("b:1", REFUSES)], Row::default());
+    bed.breaker.consecutive_failures = 1;
+    for _ in 0..3 {
+        bed.run(Mode::Failfast).await.unwrap_err();
+    }
+    assert_eq!(bed.script.called(), ["a:1", "b:1", "b:1"]);
+
+    // Everyone ejected (allowed by 100 %): calls fail with ERR_CIRCUIT_OPEN, untried...
+    let mut bed = Bed::new(&[("a:1", REFUSES), ("b:1", REFUSES)], Row::default());
+    bed.breaker.consecutive_failures = 1;
+    bed.breaker.max_ejected_percent = 100;
+    bed.run(Mode::Failfast).await.unwrap_err();
+    bed.run(Mode::Failfast).await.unwrap_err();
+    assert_eq!(code(&bed.run(Mode::Failfast).await), "ERR_CIRCUIT_OPEN");
+    assert_eq!(bed.script.called().len(), 2);
+    // ...unless some share is kept: then all dead means all alive, and the call is made.
+    bed.breaker.max_ejected_percent = 99;
+    assert_eq!(code(&bed.run(Mode::Failfast).await), "ERR_CONNECT");
+    assert_eq!(bed.script.called().len(), 3);
+
+    // maxConcurrentPerProvider: a full provider is skipped; when all are full, ERR_OVERLOADED.
+    let slow: &[(u64, Does)] = &[(100, Reply("\"slow\""))];
+    let mut bed = Bed::new(&[("a:1", slow), ("b:1", slow)], Row::default());
+    bed.max_per_provider = Some(1);
+    let (x, y, z) = tokio::join!(
+        bed.run(Mode::Failfast),
+        bed.run(Mode::Failfast),
+        bed.run(Mode::Failfast)
+    );
+    assert_eq!(
+        (code(&x), code(&y), code(&z)),
+        (
+            "\"slow\"".into(),
+            "\"slow\"".into(),
+            "ERR_OVERLOADED".into()
+        )
+    );
+    let mut who = bed.script.called();
+    who.sort();
+    assert_eq!(who, ["a:1", "b:1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_open_probe_cancelled_with_its_fork_is_given_back() {
+    // a is ejected with a back-off of 1 ms, so its next call is a half-open probe (1 allowed).
+    let hangs_then_ok: &[(u64, Does)] = &[(1, Refuse), (60_000, Reply("\"late\""))];
+    let fast: &[(u64, Does)] = &[(10, Reply("\"fast\""))];
+    let mut bed = Bed::new(
+        &[("a:1", hangs_then_ok), ("b:1", fast)],
+        Row {
+            timeout_ms: 120_000,
+            ..Row::default()
+        },
+    );
+    bed.breaker.consecutive_failures = 1;
+    bed.breaker.eject = Duration::from_millis(1);
+    bed.breaker.half_open_probes = 1;
+    bed.run(Mode::Failfast).await.unwrap_err();
+    std::thread::sleep(Duration::from_millis(5)); // the breakers' clock is the real one
+                                                  // Forking: a (probing) and b race; b wins, a's probe is cancelled and must be given back.
+    assert_eq!(code(&bed.run(Mode::Forking).await), "\"fast\"");
+    let now = crate::clock::mono_ms();
+    assert!(
+        bed.targets.breaker(0).admits(now, &bed.breaker),
+        "the probe permit came back"
+    );
+}
+
 /// A directory over a bed: what a failback retry asks for.
 struct Dir(Bed);
 
-impl Directory for Dir {
+impl Source for Dir {
     type Transport = Script;
     type Call = ();
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::balance::{self, warmup::DEFAULT_WARMUP};
+use crate::balance::{warmup::DEFAULT_WARMUP, Algorithm};
 use crate::cluster::breaker::BreakerOptions;
 use crate::cluster::budget::BudgetOptions;
 use crate::cluster::{failback, failover, forking, Fallback, Mode};
@@ -46,7 +46,7 @@ pub struct ConsumerOptions {
     pub group: String,
     /// Only providers of this version are used, when set.
     pub version: Option<String>,
-    pub load_balance: String,
+    pub load_balance: Algorithm,
     pub cluster: Mode,
     pub retries: u32,
     /// Per attempt.
@@ -77,7 +77,7 @@ impl ConsumerOptions {
         segment("group", &group)?;
         let version = f.string("version")?;
         let load_balance = balancer(f.string("loadBalance")?, "consumer.loadBalance")?
-            .unwrap_or_else(|| "roundrobin".into());
+            .unwrap_or(Algorithm::RoundRobin);
         let cluster = mode(f.string("cluster")?, "consumer.cluster")?.unwrap_or(Mode::Failover);
         let retries = f
             .integer("retries", 0, 100)?
@@ -148,7 +148,7 @@ pub struct CallOptions {
     pub gray: Option<bool>,
     /// Affinity key for `consistenthash` and the gray rule's `keyPercent`.
     pub hash_key: Option<String>,
-    pub load_balance: Option<String>,
+    pub load_balance: Option<Algorithm>,
     pub cluster: Option<Mode>,
     pub retries: Option<u32>,
     pub idempotent: Option<bool>,
@@ -200,7 +200,7 @@ impl CallOptions {
 /// The settings of one call, after combining consumer, call and configurator.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub load_balance: String,
+    pub load_balance: Algorithm,
     pub cluster: Mode,
     pub retries: u32,
     pub timeout: Duration,
@@ -243,9 +243,8 @@ impl Settings {
         Settings {
             load_balance: s
                 .load_balance
-                .clone()
-                .or_else(|| call.load_balance.clone())
-                .unwrap_or_else(|| c.load_balance.clone()),
+                .or(call.load_balance)
+                .unwrap_or(c.load_balance),
             cluster,
             retries,
             timeout,
@@ -260,17 +259,8 @@ impl Settings {
     }
 }
 
-fn balancer(name: Option<String>, field: &str) -> Result<Option<String>> {
-    match name {
-        Some(n) if !balance::NAMES.contains(&n.as_str()) => Err(Error::invalid(
-            field,
-            format!(
-                "unknown balancer {n:?} (known: {})",
-                balance::NAMES.join(", ")
-            ),
-        )),
-        other => Ok(other),
-    }
+fn balancer(name: Option<String>, field: &str) -> Result<Option<Algorithm>> {
+    name.map(|n| Algorithm::parse(&n, field)).transpose()
 }
 
 fn mode(name: Option<String>, field: &str) -> Result<Option<Mode>> {
@@ -322,7 +312,7 @@ mod tests {
             (
                 o.timeout,
                 o.version.as_deref(),
-                o.load_balance.as_str(),
+                o.load_balance.name(),
                 o.cluster,
                 o.retries
             ),
@@ -400,7 +390,7 @@ mod tests {
         let none = ServiceOverrides::default();
         let s = Settings::merge(&c, &call, &none, "get");
         assert_eq!(
-            (s.timeout.as_millis(), s.load_balance.as_str(), s.idempotent),
+            (s.timeout.as_millis(), s.load_balance.name(), s.idempotent),
             (200, "random", true)
         );
         assert_eq!(
@@ -411,7 +401,7 @@ mod tests {
         assert!(!Settings::merge(&c, &call, &none, "put").idempotent);
         let ops = ServiceOverrides {
             timeout: Some(Duration::from_millis(50)),
-            load_balance: Some("p2c".into()),
+            load_balance: Some(Algorithm::PowerOfTwo),
             retries: Some(0),
             force: true,
             fallback: Some(Bytes::from_static(b"1")),
@@ -419,7 +409,7 @@ mod tests {
         };
         let s = Settings::merge(&c, &call, &ops, "get");
         assert_eq!(
-            (s.timeout.as_millis(), s.load_balance.as_str(), s.retries),
+            (s.timeout.as_millis(), s.load_balance.name(), s.retries),
             (50, "p2c", 0)
         );
         assert!(s.force);

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::watch as channel;
 
-use crate::balance;
+use crate::balance::Algorithm;
 use crate::cluster::Mode;
 use crate::error::{Error, Result};
 use crate::lock::{read, write};
@@ -56,7 +56,7 @@ impl Routers {
 /// Service-level overrides from the `configurators` node.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceOverrides {
-    pub load_balance: Option<String>,
+    pub load_balance: Option<Algorithm>,
     pub cluster: Option<Mode>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
@@ -131,18 +131,10 @@ impl Configurators {
 
 fn service_overrides(v: &Value) -> Result<ServiceOverrides> {
     let mut f = Fields::new("configurators.service", v)?;
-    let load_balance = f.string("loadBalance")?;
-    if let Some(lb) = &load_balance {
-        if !balance::NAMES.contains(&lb.as_str()) {
-            return Err(Error::invalid(
-                "configurators.service.loadBalance",
-                format!(
-                    "unknown balancer {lb:?} (known: {})",
-                    balance::NAMES.join(", ")
-                ),
-            ));
-        }
-    }
+    let load_balance = f
+        .string("loadBalance")?
+        .map(|lb| Algorithm::parse(&lb, "configurators.service.loadBalance"))
+        .transpose()?;
     let cluster = match f.string("cluster")? {
         Some(c) => Some(Mode::parse(&c).map_err(|e| e.in_field("configurators.service.cluster"))?),
         None => None,
@@ -264,7 +256,7 @@ mod tests {
                  "providers":{"127.0.0.1:80":{"weight":5},"127.0.0.1:81":{"disabled":true}}}"#,
         )
         .unwrap();
-        assert_eq!(c.service.load_balance.as_deref(), Some("p2c"));
+        assert_eq!(c.service.load_balance, Some(Algorithm::PowerOfTwo));
         assert_eq!(c.service.cluster, Some(Mode::Failfast));
         assert_eq!(c.service.timeout, Some(Duration::from_millis(250)));
         assert_eq!(c.service.fallback.as_deref(), Some(&br#"{"x":1}"#[..]));

@@ -154,6 +154,13 @@ impl HttpTransport {
             });
         }
         if !buf.iter().all(u8::is_ascii_whitespace) {
+            // JSON is UTF-8 (RFC 8259); the check below skips over the bytes of strings.
+            if let Err(e) = std::str::from_utf8(&buf) {
+                return Err(Error::BadResponse {
+                    address: address.to_string(),
+                    detail: format!("the reply is not UTF-8 JSON ({e})"),
+                });
+            }
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&buf) {
                 return Err(Error::BadResponse {
                     address: address.to_string(),

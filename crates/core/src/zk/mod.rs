@@ -1,6 +1,7 @@
 //! ZooKeeper session life: connect, reconnect, expiry → new session, re-created ephemerals.
 
 pub mod auth;
+pub mod chroot;
 mod folder;
 mod follow;
 mod session;

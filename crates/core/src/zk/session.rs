@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
-use zookeeper_client::{Client, CreateMode, SessionState};
+use zookeeper_client::{Client, CreateMode, EventType, SessionState};
 
 use super::auth::{self, Access, Credentials};
 use super::folder::{self, Folder};
@@ -83,13 +83,15 @@ pub struct ZkSession {
     supervisor: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// Why the last connection attempt failed, when it was TLS (`ERR_ZK_TLS`); cleared on connect.
     tls_failure: RwLock<Option<Error>>,
+    /// This session, for the tasks that guard its ephemeral nodes.
+    me: std::sync::Weak<ZkSession>,
 }
 
 impl ZkSession {
     /// Starts connecting in the background. Must be called inside a Tokio runtime.
     pub fn start(opts: ZkOptions, warnings: Arc<Warnings>) -> Arc<ZkSession> {
         let (epoch, _) = watch::channel(Epoch::default());
-        let session = Arc::new(ZkSession {
+        let session = Arc::new_cyclic(|me| ZkSession {
             opts,
             client: RwLock::new(None),
             epoch,
@@ -98,6 +100,7 @@ impl ZkSession {
             warnings,
             supervisor: std::sync::Mutex::new(None),
             tls_failure: RwLock::new(None),
+            me: me.clone(),
         });
         let handle = tokio::spawn(supervise(Arc::downgrade(&session)));
         *lock(&session.supervisor) = Some(handle);
@@ -163,6 +166,11 @@ impl ZkSession {
         }
     }
 
+    /// `ERR_ZK_NO_CHROOT` when the connect string's chroot does not exist (see [`super::chroot`]).
+    pub async fn check_chroot(&self) -> Result<()> {
+        super::chroot::check(&self.client()?, &self.opts.connect).await
+    }
+
     /// Creates an ephemeral sequential node `{parent}/{prefix}NNNNNNNNNN` (parents created as
     /// needed, `parent` itself as `folder` says) that is re-created in every new session until
     /// [`ZkSession::remove_ephemeral`].
@@ -177,9 +185,14 @@ impl ZkSession {
         let mut ephemerals = self.ephemerals.lock().await;
         let client = self.client()?;
         let session = self.epoch().session;
-        let path = self
+        let path = match self
             .create_node(&client, parent, folder, prefix, &data)
-            .await?;
+            .await
+        {
+            Ok(path) => path,
+            // A missing chroot fails as a missing parent: name the real cause.
+            Err(e) => return Err(self.check_chroot().await.err().unwrap_or(e)),
+        };
         if folder == Folder::Owned {
             self.check_folder(&client, parent).await;
         }
@@ -195,6 +208,7 @@ impl ZkSession {
                 session,
             },
         );
+        self.guard(id, path.clone(), session);
         Ok((id, path))
     }
 
@@ -206,13 +220,123 @@ impl ZkSession {
         })?;
         entry.data = data;
         let client = self.client()?;
-        if let Some(path) = entry.path.as_deref() {
-            client
-                .set_data(path, &entry.data, None)
-                .await
-                .map_err(|e| self.refused("set_data", path, e))?;
+        let Some(path) = entry.path.clone() else {
+            return Ok(());
+        };
+        match client.set_data(&path, &entry.data, None).await {
+            Ok(_) => Ok(()),
+            // Deleted by someone else (its guard has not re-created it yet): re-create it now,
+            // with the new data.
+            Err(zookeeper_client::Error::NoNode) => {
+                self.recreate(&client, id, entry, &path).await;
+                Ok(())
+            }
+            Err(e) => Err(self.refused("set_data", &path, e)),
         }
-        Ok(())
+    }
+
+    /// Watches an ephemeral node of this process for as long as it is the node's current path in
+    /// session `session`, and re-creates it when someone else deletes it: the registration is
+    /// the process's promise that it serves, and a hand-made `delete` would otherwise take it out
+    /// of every consumer's list, silently and for good. (Operators take a provider out with a
+    /// configurator's `disabled`, see docs/routing.md.)
+    fn guard(&self, id: EphemeralId, path: String, session: u64) {
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let Some(mut epochs) = me.upgrade().map(|s| s.epochs()) else {
+                return;
+            };
+            loop {
+                let armed = {
+                    let Some(this) = me.upgrade() else { return };
+                    let Ok(client) = this.client() else { return };
+                    // The client is dropped before waiting: `close()` needs the last handle.
+                    client.check_and_watch_stat(&path).await
+                };
+                let watcher = match armed {
+                    Ok((Some(_), watcher)) => watcher,
+                    Ok((None, _)) => break,
+                    // Not connected right now: arm again after the next change of state.
+                    Err(_) => {
+                        if epochs.changed().await.is_err() {
+                            return;
+                        }
+                        let e = *epochs.borrow();
+                        if e.closed || e.session != session {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                let event = tokio::select! {
+                    event = watcher.changed() => event,
+                    _ = epochs.wait_for(|e| e.closed || e.session != session) => return,
+                };
+                match event.event_type {
+                    EventType::NodeDeleted => break,
+                    EventType::Session if event.session_state.is_terminated() => return,
+                    // Our own update() changed the data: watch again.
+                    _ => {}
+                }
+            }
+            let Some(this) = me.upgrade() else { return };
+            let mut ephemerals = this.ephemerals.lock().await;
+            let Ok(client) = this.client() else { return };
+            if let Some(entry) = ephemerals.get_mut(&id) {
+                this.recreate(&client, id, entry, &path).await;
+            }
+        });
+    }
+
+    /// Re-creates `entry`, whose node `deleted` someone else deleted, and says so. Nothing when
+    /// the entry has moved on (already re-created, or re-made in a new session).
+    async fn recreate(
+        &self,
+        client: &Client,
+        id: EphemeralId,
+        entry: &mut Ephemeral,
+        deleted: &str,
+    ) {
+        if entry.path.as_deref() != Some(deleted) {
+            return;
+        }
+        let session = self.epoch().session;
+        match self
+            .create_node(
+                client,
+                &entry.parent,
+                entry.folder,
+                &entry.prefix,
+                &entry.data,
+            )
+            .await
+        {
+            Ok(path) => {
+                self.warnings.warn(
+                    WarningCode::ZkNodeDeleted,
+                    format!(
+                        "{deleted} was deleted by another ZooKeeper client while this process still serves it; \
+                         re-created as {path}, so consumers see it again. To take a provider out of rotation, \
+                         disable it with a configurator, or close its registration"
+                    ),
+                    Some(&path),
+                );
+                entry.path = Some(path.clone());
+                entry.session = session;
+                self.guard(id, path, session);
+            }
+            Err(e) => {
+                entry.path = None;
+                self.warnings.error(
+                    &e,
+                    format!(
+                        "{deleted} was deleted by another ZooKeeper client and could not be re-created: {e}; \
+                         will retry on the next reconnect"
+                    ),
+                    Some(deleted),
+                );
+            }
+        }
     }
 
     /// The current path of an ephemeral node, if it exists in the current session.
@@ -330,7 +454,7 @@ impl ZkSession {
         let mut ephemerals = self.ephemerals.lock().await;
         let Ok(client) = self.client() else { return };
         let session = self.epoch().session;
-        for entry in ephemerals.values_mut() {
+        for (id, entry) in ephemerals.iter_mut() {
             if entry.session == session && entry.path.is_some() {
                 continue;
             }
@@ -346,8 +470,9 @@ impl ZkSession {
             {
                 Ok(path) => {
                     tracing::info!(path, "re-created ephemeral node in the new session");
-                    entry.path = Some(path);
+                    entry.path = Some(path.clone());
                     entry.session = session;
+                    self.guard(*id, path, session);
                 }
                 Err(e) => {
                     entry.path = None;
@@ -456,6 +581,11 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
             e.session += 1;
             e.reconnects = 0;
         });
+        if let Err(e) = session.check_chroot().await {
+            if matches!(e, Error::ZkNoChroot { .. }) {
+                session.warnings.error(&e, e.to_string(), None);
+            }
+        }
         session.restore_ephemerals().await;
         session.publish(|e| e.connected = true);
         drop(session);

@@ -11,7 +11,7 @@ const { fork } = require('node:child_process')
  * 'update' { patch } → { updateMs }, 'unregister' → { unregisterMs }, 'hits' → { hits, ports }.
  */
 async function startFarm({ connectString, app, group, count, timeoutMs = 120000 }) {
-  const child = fork(path.join(__dirname, '..', 'fixtures', 'farm-child.js'), [connectString, app, group, String(count)], {
+  const child = fork(path.join(__dirname, 'farm-child.js'), [connectString, app, group, String(count)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   let next = 0
