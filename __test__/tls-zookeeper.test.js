@@ -11,6 +11,7 @@ const { zkLs } = require('./harness/zookeeper')
 const { makePki, startSecureZooKeeper } = require('../harness/tls')
 const { startProvider, waitFor } = require('./harness/providers')
 const { openStore, save } = require('./harness/config')
+const { runFixture } = require('./harness/file')
 
 const pki = makePki()
 const suite = { zk: null, cleanups: [] }
@@ -158,4 +159,13 @@ test('the nconf store reads and writes its configuration over TLS', async () => 
   suite.cleanups.push(() => reader.store.close())
   await waitFor(() => reader.conf.get('db:host') === 'primary', { timeoutMs: 10000, what: 'the value read over TLS' })
   assert.ok(!Object.keys(reader.store).includes('zkTls'), 'zkTls is not an enumerable property of the store')
+})
+
+test('a process with a TLS session and an HTTPS call exits on its own after close(), its node already gone', async () => {
+  const result = await runFixture('tls-exit-child.js', [suite.zk.secureConnectString, pki.dir], 30000)
+  assert.equal(result.signal, null, `killed: the process did not exit by itself\n${result.err}`)
+  assert.equal(result.code, 0, result.err)
+  const lingerMs = result.exitedAt - Number(/closed (\d+)/.exec(result.out)[1])
+  assert.ok(lingerMs < 2000, `exited ${lingerMs} ms after close()`)
+  assert.deepEqual(await zkLs(suite.zk.connectString, '/lemonhjuice/tlsexit/g/providers'), [])
 })

@@ -176,10 +176,17 @@ fn pem(value: &str, field: &str) -> Result<String> {
     if value.contains("-----BEGIN") {
         return Ok(value.to_string());
     }
+    // Only something that looks like a path is repeated in the message: a key pasted in another
+    // format must not end up in an error (and from there in a log).
+    let named = if value.len() < 512 && !value.contains('\n') && !field.ends_with(".key") {
+        format!("{value:?}")
+    } else {
+        "the file it names".to_string()
+    };
     std::fs::read_to_string(value).map_err(|e| {
         Error::invalid(
             field,
-            format!("cannot read {value:?}: {e} (give PEM text or the path of a PEM file)"),
+            format!("cannot read {named}: {e} (give PEM text or the path of a PEM file)"),
         )
     })
 }
@@ -259,6 +266,19 @@ mod tests {
             }
         }
         assert_eq!(TlsMaterial::from_value(None, "zkTls").unwrap(), None);
+    }
+
+    #[test]
+    fn a_key_is_never_repeated_in_an_error() {
+        let v = json!({"ca": "-----BEGIN NOTHING-----", "cert": "-----BEGIN CERTIFICATE-----", "key": "SECRET-KEY-MATERIAL"});
+        let e = TlsMaterial::from_value(Some(&v), "tls")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`tls.key`: cannot read the file it names"),
+            "{e}"
+        );
+        assert!(!e.contains("SECRET"), "{e}");
     }
 
     #[test]
