@@ -10,6 +10,63 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * The operations API the `lemon-cluster` CLI stands on. Every method returns a promise of
+ * plain JSON; services are named `'app/group'`.
+ *
+ * ```js
+ * const admin = new Admin({ zk: '127.0.0.1:2181', identity: 'ann@laptop' })
+ * console.log(await admin.services())
+ * await admin.change('movie/query', { op: 'weight', address: '10.0.1.1:20080', weight: 20 }, { message: 'drain' })
+ * await admin.close()
+ * ```
+ */
+export declare class Admin {
+  /**
+   * Starts connecting in the background. Options as `new Cluster()`'s session options
+   * (`zk`, `root`, `auth`, `acl`, `sessionTimeoutMs`, `connectTimeoutMs`), plus `identity`
+   * (who history and audit name without `auth`), `historyLimit` (100) and `auditLimit`
+   * (1000). Throws `ERR_INVALID_ARG` for bad options.
+   */
+  constructor(options: import('./lib/admin').AdminOptions)
+  /** Who this admin's changes are recorded as (`digest:user` with `auth`, else `identity`). */
+  get identity(): string
+  /** Every app/group under the root with endpoint and consumer counts and the rules in force. */
+  services(): Promise<import('./lib/admin').ServiceSummary[]>
+  /** The endpoints of a service (effective weight, gray, disabled, version, instances, ...). */
+  providers(service: string): Promise<import('./lib/admin').ProvidersReport>
+  /** The consumer processes of a service. */
+  consumers(service: string): Promise<import('./lib/admin').ConsumerProcess[]>
+  /** What the consumers of a service report: breaker, ejection, p99, errors, budget. */
+  health(service: string): Promise<import('./lib/admin').HealthReport>
+  /** The rules of a service now, with their version. */
+  rules(service: string): Promise<import('./lib/admin').RulesState>
+  /** Every version of a service's rules, oldest first. */
+  history(service: string): Promise<import('./lib/admin').RulesVersion[]>
+  /** The differences from version `from` to `to` (default: the current version). */
+  diff(service: string, from: number, to?: number | undefined | null): Promise<import('./lib/admin').RulesDiff>
+  /** Replaces the rules document (`{ routers, configurators }`) as a new version. */
+  setRules(service: string, document: import('./lib/admin').RulesDocument, options?: import('./lib/admin').WriteOptions): Promise<import('./lib/admin').WriteResult>
+  /**
+   * One operator edit as a new version: `{ op: 'weight', address, weight }`,
+   * `{ op: 'disable' | 'enable', address }`, `{ op: 'gray', percent | hosts | off }`,
+   * `{ op: 'degrade', on, fallback? }`.
+   */
+  change(service: string, change: import('./lib/admin').RulesChange, options?: import('./lib/admin').WriteOptions): Promise<import('./lib/admin').WriteResult>
+  /** Writes version `version`'s document as a new version. */
+  rollback(service: string, version: number, options?: import('./lib/admin').WriteOptions): Promise<import('./lib/admin').WriteResult>
+  /**
+   * What a proposed document would do (shares, gray consumers, methods left without a
+   * provider), without writing it.
+   */
+  simulate(service: string, document: import('./lib/admin').RulesDocument): Promise<import('./lib/admin').Simulation>
+  /** The newest `limit` (default 50) audit entries, oldest first. */
+  audit(limit?: number | undefined | null): Promise<import('./lib/admin').AuditEntry[]>
+  /** Ends the session; nothing of it keeps Node's event loop alive afterwards. */
+  close(): Promise<void>
+}
+export type JsAdmin = Admin
+
+/**
  * One ZooKeeper session and one pooled HTTP client, shared by every provider registration and
  * consumer made from it. Create one per process.
  *
@@ -93,7 +150,8 @@ export declare class ConfigStore {
   /**
    * Writes the unsaved changes (`patch`: JSON text of `[{ path, value } | { path, deleted }]`)
    * with compare-and-set; resolves to the updates after generation `since`. Rejects with
-   * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`.
+   * `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`,
+   * `ERR_CONFIG_TOO_LARGE` (nothing sent), `ERR_ZK_NO_CHROOT`, `ERR_INVALID_ARG` (too deep).
    */
   save(patch: string, since: number): Promise<ConfigUpdate[]>
   /**
@@ -108,7 +166,8 @@ export declare class ConfigStore {
   onUpdate(listener: (update: ConfigUpdate) => void): () => void
   /**
    * Calls `listener` with every warning (`ERR_CONFIG_INVALID`, `ERR_CONFIG_STALE`,
-   * `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`); the
+   * `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`,
+   * `ERR_ZK_NO_CHROOT`); the
    * first listener also gets the last 32 emitted before it. Returns a function that removes
    * it. The listener never keeps the process alive.
    */
@@ -344,6 +403,12 @@ export interface ClusterStatsInfo {
   consumers: Array<ConsumerStatsInfo>
 }
 
+/**
+ * The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
+ * `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
+ */
+export declare function configOptionNames(): Array<string>
+
 /** A new state of a configuration document. */
 export interface ConfigUpdate {
   /** Increases by one with every update of the store. */
@@ -416,6 +481,11 @@ export interface ConsumerOptions {
   failbackRetries?: number
   /** First back-off of `'failback'` retries, doubled each time, in ms. Default 1000. */
   failbackDelayMs?: number
+  /**
+   * How often the consumer may rewrite its health report in its node under `consumers/`
+   * (only when it changed), in ms; at least 1000. Default 5000; 0 turns the report off.
+   */
+  healthReportMs?: number
 }
 
 /** What `consumer.ready()` resolves to. */

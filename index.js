@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Admin = nativeBinding.Admin
+module.exports.JsAdmin = nativeBinding.JsAdmin
 module.exports.Cluster = nativeBinding.Cluster
 module.exports.JsCluster = nativeBinding.JsCluster
 module.exports.ConfigStore = nativeBinding.ConfigStore
@@ -844,6 +846,7 @@ module.exports.JsConsumer = nativeBinding.JsConsumer
 module.exports.Registration = nativeBinding.Registration
 module.exports.JsRegistration = nativeBinding.JsRegistration
 module.exports.checkName = nativeBinding.checkName
+module.exports.configOptionNames = nativeBinding.configOptionNames
 module.exports.encryptConfigValue = nativeBinding.encryptConfigValue
 module.exports.generateConfigKey = nativeBinding.generateConfigKey
 module.exports.GRAY_HEADER = nativeBinding.GRAY_HEADER

@@ -278,3 +278,50 @@ test('autoUpdate: false keeps the data first loaded; remote versions are not app
   assert.equal(conf.get('v'), 1)
   assert.equal(updates.length, 0)
 })
+
+test("register() patches nothing of nconf's: the store extends nconf's Memory store, nconf.Provider is a subclass", () => {
+  // A fresh copy of the nconf module, never registered.
+  for (const key of Object.keys(require.cache))
+    if (key.includes(`${require('node:path').sep}nconf${require('node:path').sep}`)) delete require.cache[key]
+  const fresh = require('nconf')
+  const Original = fresh.Provider
+  const own = (o) => Reflect.ownKeys(o).map((k) => [String(k), Object.getOwnPropertyDescriptor(o, k).value])
+  const before = own(Original.prototype)
+  const memoryBefore = own(fresh.Memory.prototype)
+  const { register } = require('./harness/config')
+  assert.equal(register(fresh), fresh)
+  assert.equal(register(fresh), fresh, 'twice is once')
+  assert.deepEqual(own(Original.prototype), before, 'nconf.Provider.prototype is untouched')
+  assert.deepEqual(own(fresh.Memory.prototype), memoryBefore, "nconf's Memory store is untouched")
+  assert.equal(Object.getPrototypeOf(fresh.Provider), Original, "nconf.Provider is a subclass of nconf's")
+  assert.ok(fresh instanceof Original && fresh instanceof fresh.Provider, 'the nconf object is one of them')
+  assert.equal(typeof fresh.zookeeper, 'function')
+  assert.equal(typeof new fresh.Provider().argv().env().zookeeper, 'function', 'chainable on new Providers too')
+  assert.equal(Object.getPrototypeOf(fresh.Zookeeper), fresh.Memory, "the store extends nconf's Memory store")
+  assert.equal(fresh.Zookeeper.prototype.get, fresh.Memory.prototype.get, "get() is Memory's own")
+  assert.equal(typeof fresh.Zookeeper.prototype.on, 'function', 'and emits events')
+})
+
+test('one list of options: the core reader, the JavaScript store, lib/nconf.d.ts and docs/configuration.md agree', () => {
+  const path = require('node:path')
+  const root = path.join(__dirname, '..')
+  const { register } = require('./harness/config')
+  const options = [...register.options].sort()
+  const typings = fs.readFileSync(path.join(root, 'lib', 'nconf.d.ts'), 'utf8')
+  const block = /interface ZookeeperOptions \{([\s\S]*?)\n {2}\}/.exec(typings)[1]
+  const typed = [...block.matchAll(/^ {4}(\w+)\?:/gm)].map((m) => m[1]).sort()
+  assert.deepEqual(typed, options, 'lib/nconf.d.ts ZookeeperOptions')
+  const doc = fs.readFileSync(path.join(root, 'docs', 'configuration.md'), 'utf8')
+  const table = doc.split('\n## Options\n')[1].split('\n## ')[0]
+  const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort()
+  assert.deepEqual(documented, options, "docs/configuration.md's options table")
+  // Every native option is one the core reads: a wrong type is refused naming it, not as unknown.
+  for (const name of register.options) {
+    if (['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues', 'host', 'port'].includes(name)) continue
+    assert.throws(
+      () => provider().use('zookeeper', { host: '127.0.0.1:1', [name]: { wrong: true } }),
+      (e) => e.code === 'ERR_INVALID_ARG' && e.field === name && !/unknown option/.test(e.message),
+      name,
+    )
+  }
+})

@@ -82,5 +82,5 @@ function koa(options) {
   return middleware
 }
 
-const { Registration } = native
-module.exports = { Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER }
+const { Admin, Registration } = native
+module.exports = { Admin, Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER }

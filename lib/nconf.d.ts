@@ -20,6 +20,13 @@ declare namespace register {
     source: 'zookeeper' | 'snapshot' | 'empty'
   }
 
+  interface SourceChange {
+    /** Where the data came from before: `'snapshot'` or `'empty'` (after an outage at start). */
+    from: 'zookeeper' | 'snapshot' | 'empty'
+    to: 'zookeeper' | 'snapshot' | 'empty'
+    version: number
+  }
+
   interface Warning {
     code: string
     message: string
@@ -35,10 +42,10 @@ declare namespace register {
     rootPath?: string
     /** The znode, `/{name}` inside the chroot. Default `'nconf-zookeeper'`. */
     name?: string
-    /** 0 = save at once after a change, N = N ms after the last change, < 0 = only when asked. Default -1. */
-    autoSave?: number
+    /** 0 = save at once after a change, N = N ms after the last change, < 0 = only when asked. A number (not `'0'`). Default -1. */
+    autoSave?: number | null
     /** Apply versions written by others. Default true. */
-    autoUpdate?: boolean
+    autoUpdate?: boolean | null
     /** Called once per new version that changed something. */
     onUpdated?: (change: Change) => void
     /** Snapshot file used when ZooKeeper is down at start. */
@@ -59,11 +66,14 @@ declare namespace register {
     secretKey?: string
     /** Environment variable holding the key. Default `'LEMON_CONFIG_KEY'`. */
     secretKeyEnv?: string
+    /** The ensemble's `jute.maxbuffer` in bytes: a save sending more is refused (`ERR_CONFIG_TOO_LARGE`) before anything is sent. Default 1048575 (1 MiB). */
+    juteMaxBuffer?: number
     /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
     zkTls?: { ca: string; cert?: string; key?: string }
     type?: 'zookeeper'
   }
 
+  /** The store: at run time a subclass of the registered nconf's Memory store, with EventEmitter's methods. */
   class Zookeeper extends EventEmitter {
     constructor(options?: ZookeeperOptions)
     type: 'zookeeper'
@@ -84,8 +94,12 @@ declare namespace register {
     close(): Promise<void>
     on(event: 'change', listener: (change: Change) => void): this
     on(event: 'warning', listener: (warning: Warning) => void): this
+    /** The store is on other data than before, e.g. back on ZooKeeper's after an outage. */
+    on(event: 'source', listener: (change: SourceChange) => void): this
   }
 
+  /** Every option the store knows (the core's and the JavaScript ones). */
+  const options: readonly string[]
   /** Seals a secret as `"ENC(...)"` (AES-256-GCM). */
   function encrypt(plaintext: string, key: string): string
   /** A fresh random key (base64). */

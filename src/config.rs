@@ -99,7 +99,8 @@ impl JsConfigStore {
 
     /// Writes the unsaved changes (`patch`: JSON text of `[{ path, value } | { path, deleted }]`)
     /// with compare-and-set; resolves to the updates after generation `since`. Rejects with
-    /// `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`.
+    /// `ERR_CONFIG_READ_ONLY`, `ERR_CONFIG_CONFLICT`, `ERR_ZK_UNAVAILABLE`, `ERR_CONFIG_DECRYPT`,
+    /// `ERR_CONFIG_TOO_LARGE` (nothing sent), `ERR_ZK_NO_CHROOT`, `ERR_INVALID_ARG` (too deep).
     #[napi(catch_unwind, ts_return_type = "Promise<ConfigUpdate[]>")]
     pub fn save<'env>(
         &self,
@@ -144,14 +145,15 @@ impl JsConfigStore {
         let inner = self.inner.clone();
         events::subscribe(env, listener, move |tsfn| {
             let id = inner
-                .updates
+                .updates()
                 .subscribe(move |u| tsfn(ConfigUpdate::from(u)));
-            move || inner.updates.unsubscribe(id)
+            move || inner.updates().unsubscribe(id)
         })
     }
 
     /// Calls `listener` with every warning (`ERR_CONFIG_INVALID`, `ERR_CONFIG_STALE`,
-    /// `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`); the
+    /// `ERR_CONFIG_NODE_DELETED`, `ERR_CONFIG_DECRYPT`, `ERR_CONFIG_SNAPSHOT`, `ERR_ZK_*`,
+    /// `ERR_ZK_NO_CHROOT`); the
     /// first listener also gets the last 32 emitted before it. Returns a function that removes
     /// it. The listener never keeps the process alive.
     #[napi(
@@ -188,6 +190,17 @@ impl JsConfigStore {
 pub fn encrypt_config_value(env: Env, plaintext: String, key: String) -> Result<String> {
     let key = throw(&env, secret::SecretKey::parse(&key, "key"))?;
     Ok(secret::encrypt(&key, &plaintext))
+}
+
+/// The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
+/// `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
+#[napi(catch_unwind)]
+#[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds
+pub fn config_option_names() -> Vec<String> {
+    lemon_core::config::options::NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
 }
 
 /// A fresh random 256-bit key, base64, for `secretKey` or the `LEMON_CONFIG_KEY` variable.

@@ -41,6 +41,13 @@ pub fn error_object<'env>(env: &'env Env, err: &CoreError) -> napi::Result<Objec
         }
         CoreError::InvalidArg { field, .. } => obj.set_named_property("field", field.as_str())?,
         CoreError::ZkAuth { path, .. } => obj.set_named_property("path", path.as_str())?,
+        CoreError::ConfigTooLarge {
+            key, bytes, limit, ..
+        } => {
+            obj.set_named_property("key", key.as_str())?;
+            obj.set_named_property("bytes", *bytes as f64)?;
+            obj.set_named_property("limit", *limit as f64)?;
+        }
         _ => {}
     }
     Ok(obj)

@@ -10,6 +10,7 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod admin;
 mod cluster;
 mod config;
 mod consumer;

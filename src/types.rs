@@ -190,6 +190,9 @@ pub struct ConsumerOptions {
     pub failback_retries: Option<u32>,
     /// First back-off of `'failback'` retries, doubled each time, in ms. Default 1000.
     pub failback_delay_ms: Option<u32>,
+    /// How often the consumer may rewrite its health report in its node under `consumers/`
+    /// (only when it changed), in ms; at least 1000. Default 5000; 0 turns the report off.
+    pub health_report_ms: Option<u32>,
 }
 
 /// Circuit-breaker settings (per provider, per consumer).

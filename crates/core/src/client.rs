@@ -30,7 +30,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest connect string accepted: hundreds of hosts, far more than any ensemble.
 const MAX_CONNECT_STRING: usize = 4096;
 /// How long `close()` waits for the server to confirm the session's end.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `new Cluster(options)` (JavaScript), validated.
 #[derive(Debug, Clone)]
@@ -54,35 +54,7 @@ impl ClientOptions {
     /// statsd?, cacheDir?, auth?, acl?, requireRegistry?, zkTls?, tls? }`.
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
-        let connect = f.required_string("zk")?;
-        if connect.len() > MAX_CONNECT_STRING {
-            // Not echoed: it would be repeated in every message that names the ensemble.
-            return Err(Error::invalid(
-                "options.zk",
-                format!(
-                    "is {} characters long; a connect string is at most {MAX_CONNECT_STRING} (`host:port,host:port[/chroot]`)",
-                    connect.len()
-                ),
-            ));
-        }
-        refuse_credentials_in(&connect, "options.zk")?;
-        let connect = normalise_connect_string(&connect).map_err(|e| e.in_field("options.zk"))?;
-        let auth = f
-            .string("auth")?
-            .map(|a| Credentials::digest(&a, "options.auth"))
-            .transpose()?;
-        let access = Access::parse(f.string("acl")?.as_deref(), auth.is_some(), "options.acl")?;
-        let root = path::root(
-            &f.string("root")?
-                .unwrap_or_else(|| DEFAULT_ROOT.to_string()),
-        )
-        .map_err(|e| e.in_field("options.root"))?;
-        let session_timeout = f
-            .millis("sessionTimeoutMs", 200, 600_000)?
-            .unwrap_or(DEFAULT_SESSION_TIMEOUT);
-        let connect_timeout = f
-            .millis("connectTimeoutMs", 50, 600_000)?
-            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let (zk, root) = session_options(&mut f)?;
         let host = f.string("host")?;
         if let Some(h) = &host {
             check_host(h).map_err(|r| Error::invalid("options.host", r))?;
@@ -111,17 +83,9 @@ impl ClientOptions {
             }
         };
         let require_registry = f.boolean("requireRegistry")?.unwrap_or(false);
-        let tls = TlsMaterial::from_value(f.value("zkTls"), "options.zkTls")?;
         f.finish()?;
         Ok(ClientOptions {
-            zk: ZkOptions {
-                connect,
-                session_timeout,
-                connect_timeout,
-                auth,
-                access,
-                tls,
-            },
+            zk,
             root,
             host,
             transport,
@@ -130,6 +94,50 @@ impl ClientOptions {
             require_registry,
         })
     }
+}
+
+/// Reads the options of a registry session, shared by `new Cluster()` and `new Admin()`:
+/// `{ zk, root?, auth?, acl?, sessionTimeoutMs?, connectTimeoutMs?, zkTls? }`.
+pub fn session_options(f: &mut Fields<'_>) -> Result<(ZkOptions, String)> {
+    let connect = f.required_string("zk")?;
+    if connect.len() > MAX_CONNECT_STRING {
+        // Not echoed: it would be repeated in every message that names the ensemble.
+        return Err(Error::invalid(
+            "options.zk",
+            format!(
+                "is {} characters long; a connect string is at most {MAX_CONNECT_STRING} (`host:port,host:port[/chroot]`)",
+                connect.len()
+            ),
+        ));
+    }
+    refuse_credentials_in(&connect, "options.zk")?;
+    let connect = normalise_connect_string(&connect).map_err(|e| e.in_field("options.zk"))?;
+    let auth = f
+        .string("auth")?
+        .map(|a| Credentials::digest(&a, "options.auth"))
+        .transpose()?;
+    let access = Access::parse(f.string("acl")?.as_deref(), auth.is_some(), "options.acl")?;
+    let root = path::root(
+        &f.string("root")?
+            .unwrap_or_else(|| DEFAULT_ROOT.to_string()),
+    )
+    .map_err(|e| e.in_field("options.root"))?;
+    let session_timeout = f
+        .millis("sessionTimeoutMs", 200, 600_000)?
+        .unwrap_or(DEFAULT_SESSION_TIMEOUT);
+    let connect_timeout = f
+        .millis("connectTimeoutMs", 50, 600_000)?
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let tls = TlsMaterial::from_value(f.value("zkTls"), "options.zkTls")?;
+    let zk = ZkOptions {
+        connect,
+        session_timeout,
+        connect_timeout,
+        auth,
+        access,
+        tls,
+    };
+    Ok((zk, root))
 }
 
 /// Checks `host[:port],host[:port][/chroot]` and gives every host a port (2181 by default).

@@ -79,6 +79,31 @@ pub enum Error {
     ConfigReadOnly { path: String },
     /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
     ConfigDecrypt { key: String, detail: String },
+    /// A save would send ZooKeeper a request of `bytes` bytes, over the `limit` it accepts
+    /// (`jute.maxbuffer`; ZooKeeper drops the connection on such a packet). Refused before
+    /// anything is sent; `key` is the largest key of the save.
+    ConfigTooLarge {
+        path: String,
+        key: String,
+        bytes: usize,
+        limit: usize,
+    },
+    /// A rule document given to the operations layer is refused by the consumers' own parser
+    /// (code `ERR_BAD_ROUTER` or `ERR_BAD_CONFIGURATOR`, as the consumers' warning); nothing was
+    /// written.
+    BadRule {
+        node: &'static str,
+        service: String,
+        detail: String,
+    },
+    /// The rules changed since they were read (compare-and-set on the nodes' versions); nothing
+    /// was written.
+    RuleConflict { service: String, detail: String },
+    /// A rule change would leave a method or the whole service with no eligible provider;
+    /// refused unless forced.
+    RuleUnsafe { service: String, detail: String },
+    /// What was asked for does not exist (a service, a version, an endpoint).
+    NotFound { what: String },
 }
 
 impl Error {
@@ -107,6 +132,14 @@ impl Error {
             Error::ConfigConflict { .. } => "ERR_CONFIG_CONFLICT",
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
+            Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
+            Error::BadRule {
+                node: "routers", ..
+            } => "ERR_BAD_ROUTER",
+            Error::BadRule { .. } => "ERR_BAD_CONFIGURATOR",
+            Error::RuleConflict { .. } => "ERR_RULE_CONFLICT",
+            Error::RuleUnsafe { .. } => "ERR_RULE_UNSAFE",
+            Error::NotFound { .. } => "ERR_NOT_FOUND",
         }
     }
 
@@ -294,6 +327,25 @@ impl fmt::Display for Error {
             ),
             Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
             Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
+            Error::ConfigTooLarge { path, key, bytes, limit } => write!(
+                f,
+                "not saved: with `{key}` the write to {path} is {bytes} bytes, and ZooKeeper accepts at most {limit} bytes per request \
+                 (its jute.maxbuffer; it would drop the connection); nothing was sent and `{key}` stays pending: make it smaller, \
+                 use layout: 'tree' (one znode per key), or set `juteMaxBuffer` if the ensemble's jute.maxbuffer is larger"
+            ),
+            Error::BadRule { node, service, detail } => write!(
+                f,
+                "refused: the consumers of {service} would refuse this {node} document ({detail}); nothing was written"
+            ),
+            Error::RuleConflict { service, detail } => write!(
+                f,
+                "the rules of {service} changed since they were read ({detail}); nothing was written: read them again and retry"
+            ),
+            Error::RuleUnsafe { service, detail } => write!(
+                f,
+                "refused: {detail} of {service}; nothing was written (give `force` to apply it anyway)"
+            ),
+            Error::NotFound { what } => write!(f, "{what} not found"),
         }
     }
 }

@@ -121,12 +121,15 @@ warning_codes! {
     Failback = "ERR_FAILBACK",
     /// A failback call was dropped: too many retries already pending.
     Overloaded = "ERR_OVERLOADED",
-    /// The configuration snapshot file could not be written.
+    /// The configuration snapshot file could not be written, or at start not read (corrupted).
     ConfigSnapshot = "ERR_CONFIG_SNAPSHOT",
     /// The configuration store started from its snapshot (or empty): ZooKeeper not read yet.
     ConfigStale = "ERR_CONFIG_STALE",
     /// The configuration znode was deleted; the last document is kept.
     ConfigNodeDeleted = "ERR_CONFIG_NODE_DELETED",
+    /// A listener of the nconf store (`onUpdated`, `'change'`, `'source'`) threw; the data is
+    /// applied regardless. Emitted by `lib/nconf.js`, where the listeners are called.
+    ConfigListener = "ERR_CONFIG_LISTENER",
     /// A node of this process was deleted by another client while it still serves; re-created.
     ZkNodeDeleted = "ERR_ZK_NODE_DELETED",
     /// `register(server)` with a `host` that cannot reach the address the server is bound to.

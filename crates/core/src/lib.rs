@@ -5,7 +5,9 @@
 //! lane) → [`cluster`] (fault-tolerance mode; breaker, retry budget, bulkheads), each attempt
 //! choosing with [`balance`] and sending with [`transport`] → back. [`governance`] keeps the
 //! routers and configurators from ZooKeeper; [`client`] is the root object that owns the session.
+//! [`admin`] is the operations layer the CLI stands on.
 
+pub mod admin;
 pub mod balance;
 pub mod client;
 pub mod clock;

@@ -43,7 +43,10 @@ impl TlsMaterial {
         let key = f.string("key")?;
         let ca = match ca {
             Some(ca) => Some(pem(&ca, &format!("{field}.ca"))?),
-            None if ca_required => return Err(Error::invalid(format!("{field}.ca"), "is required (the CA that signed the server's certificate, PEM text or a file path)")),
+            None if ca_required => return Err(Error::invalid(
+                field,
+                "needs `ca`: the CA that signed the server's certificate (PEM text or a file path)",
+            )),
             None => None,
         };
         let identity = match (cert, key) {
@@ -240,7 +243,7 @@ mod tests {
     #[test]
     fn refuses_what_cannot_work() {
         let cases = [
-            (json!({}), "zkTls.ca"),
+            (json!({}), "zkTls"),
             (json!({"ca": "/nonexistent/ca.pem"}), "zkTls.ca"),
             (
                 json!({"ca": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"}),

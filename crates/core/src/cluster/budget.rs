@@ -117,6 +117,12 @@ impl RetryBudget {
         self.opts.percent * calls as f64 + self.opts.min_per_second * self.opts.window.as_secs_f64()
     }
 
+    /// Retries still allowed now: the allowance less the retries already taken.
+    pub fn balance(&self, now_ms: u64) -> f64 {
+        let (_, retries) = self.totals(now_ms);
+        (self.allowance(now_ms) - retries as f64).max(0.0)
+    }
+
     /// Takes one retry from the budget; false when the budget is spent.
     pub fn try_retry(&mut self, now_ms: u64) -> bool {
         let (_, retries) = self.totals(now_ms);

@@ -84,6 +84,18 @@ pub const MODES: &[&str] = &[
 ];
 
 impl Mode {
+    /// The option's name of this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Failover => "failover",
+            Mode::Failfast => "failfast",
+            Mode::Failsafe => "failsafe",
+            Mode::Failback => "failback",
+            Mode::Forking => "forking",
+            Mode::Broadcast => "broadcast",
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Mode> {
         Ok(match name {
             "failover" => Mode::Failover,

@@ -16,11 +16,15 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// Parses znode or file bytes into a document. Empty data is the empty document (a node made
-/// by `create /x` without data); anything but a JSON object is refused.
+/// Parses znode or file bytes into a document. Anything but a JSON object is refused, empty
+/// data too: `zkCli.sh set /app ''` is a slip far more often than a wish to remove every key
+/// from every running instance, which `'{}'` still says on purpose.
 pub fn parse(path: &str, bytes: &[u8]) -> Result<Map<String, Value>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
+        return Err(Error::ConfigInvalid {
+            path: path.to_string(),
+            detail: EMPTY.into(),
+        });
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
@@ -37,6 +41,10 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Map<String, Value>> {
         }),
     }
 }
+
+/// Why empty data is refused, and what to write instead.
+pub(super) const EMPTY: &str =
+    "it is empty (no data, or only whitespace); write '{}' to remove every key on purpose";
 
 /// How one key changed between two versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,11 +288,22 @@ mod tests {
     }
 
     #[test]
-    fn parse_accepts_objects_and_empty_data_only() {
-        assert_eq!(parse("/n", b"").unwrap(), Map::new());
-        assert_eq!(parse("/n", b"  \n").unwrap(), Map::new());
+    fn parse_accepts_objects_only() {
+        assert_eq!(parse("/n", b"{}").unwrap(), Map::new());
+        assert_eq!(parse("/n", b" {} \n").unwrap(), Map::new());
         assert_eq!(parse("/n", br#"{"a":1}"#).unwrap(), obj(json!({"a": 1})));
-        for bad in [&b"{"[..], b"3", b"[1]", b"null", b"\"x\"", b"{\"a\":1}x"] {
+        // Empty data wiped every running instance (issue 10): it is refused like the rest.
+        assert!(parse("/n", b"").unwrap_err().to_string().contains("'{}'"));
+        for bad in [
+            &b"{"[..],
+            b"3",
+            b"[1]",
+            b"null",
+            b"\"x\"",
+            b"{\"a\":1}x",
+            b"",
+            b"  \n\t",
+        ] {
             let e = parse("/n", bad).unwrap_err();
             assert_eq!(e.code(), "ERR_CONFIG_INVALID", "{bad:?}");
             assert!(e.to_string().contains("/n"));

@@ -16,35 +16,40 @@ use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
 use super::options::Layout;
-use super::save::create;
-use super::store::ConfigStore;
-use super::tree;
+use super::read::read;
+use super::save::create_missing;
+use super::state::ConfigState;
 use crate::error::{from_zk, Error, Result};
-use crate::zk::{follow_sessions, Epoch, ZkSession};
+use crate::zk::{follow_sessions, Access, Epoch, ZkSession};
 
-/// Runs until the session is closed or the store is dropped.
-pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
+/// Runs until the session is closed or the state is dropped (its store with it).
+pub(super) async fn follow(session: Arc<ZkSession>, state: Weak<ConfigState>) {
+    let access = session.options().access;
     let mut on_error = |e: &Error, failures: u32| {
-        let Some(s) = store.upgrade() else {
+        let Some(s) = state.upgrade() else {
             return false;
         };
+        if !matches!(e, Error::ZkUnavailable { .. }) {
+            // ZooKeeper answered, with an error retrying will not soon cure: waiting longer for
+            // the first load would not help.
+            s.unusable(e);
+        }
         // Report a persistent failure (say, no permission to read the znode) once, not on every
         // retry.
-        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
-            s.warnings.error(
-                e,
-                format!("following {}: {e}; retrying", s.path()),
-                Some(s.path()),
-            );
+        // A missing chroot is reported by the session itself, on every connect.
+        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. } | Error::ZkNoChroot { .. }) {
+            let path = &s.options().path;
+            s.warnings()
+                .error(e, format!("following {path}: {e}; retrying"), Some(path));
         }
         true
     };
     let run = |client: Client, mut epochs: tokio::sync::watch::Receiver<Epoch>, gen: u64| {
-        let store = store.clone();
+        let state = state.clone();
         async move {
-            follow_session(&client, &store, &mut epochs, gen).await?;
-            // A dropped store ends its run with Ok; stop following it rather than start again.
-            if store.strong_count() == 0 {
+            follow_session(&client, &state, access, &mut epochs, gen).await?;
+            // A dropped state ends its run with Ok; stop following it rather than start again.
+            if state.strong_count() == 0 {
                 return Err(Error::Closed {
                     what: "the configuration store".into(),
                 });
@@ -55,73 +60,26 @@ pub(super) async fn follow(session: Arc<ZkSession>, store: Weak<ConfigStore>) {
     follow_sessions(session, &mut on_error, run).await;
 }
 
-/// Reads the znode, creating it when it was never seen and the store may write.
-async fn read(client: &Client, store: &ConfigStore) -> Result<()> {
-    if store.options().layout == Layout::Tree {
-        return read_tree(client, store).await;
+/// Reads the znode (tree) into the state, creating it when it was never seen and the store may
+/// write.
+async fn load(client: &Client, state: &ConfigState, access: Access) -> Result<()> {
+    let found = read(client, state.options()).await?;
+    if found.is_missing() && state.never_seen() && !state.options().read_only {
+        return create_missing(client, state, access).await;
     }
-    let path = store.path();
-    match client.get_data(path).await {
-        Ok((data, stat)) => {
-            store.accept(&data, &stat);
-            Ok(())
-        }
-        Err(zookeeper_client::Error::NoNode)
-            if store.never_seen() && !store.options().read_only =>
-        {
-            let raw = store.raw();
-            let bytes = serde_json::to_vec(&*raw).unwrap_or_else(|_| b"{}".to_vec());
-            match create(client, path, &bytes, store.access()).await {
-                Ok(_) | Err(zookeeper_client::Error::NodeExists) => store.reread(client).await,
-                Err(e) => Err(store.refused("create", e)),
-            }
-        }
-        Err(zookeeper_client::Error::NoNode) => {
-            store.node_deleted();
-            Ok(())
-        }
-        Err(e) => Err(store.refused("get_data", e)),
-    }
-}
-
-/// The tree layout's [`read`]: a missing root is created with the data in use.
-async fn read_tree(client: &Client, store: &ConfigStore) -> Result<()> {
-    let path = store.path();
-    match tree::read(client, path).await? {
-        Some(read) => {
-            store.accept_tree(read);
-            Ok(())
-        }
-        None if store.never_seen() && !store.options().read_only => {
-            tree::ensure_parents(client, path, store.access()).await?;
-            let ops = tree::plan(
-                path,
-                &serde_json::Map::new(),
-                &store.raw(),
-                &Default::default(),
-                false,
-            );
-            match tree::commit(client, &ops, store.access()).await {
-                Ok(()) => store.reread(client).await,
-                Err(e) if tree::is_conflict(&e) => store.reread(client).await,
-                Err(e) => Err(store.refused("multi", e)),
-            }
-        }
-        None => {
-            store.node_deleted();
-            Ok(())
-        }
-    }
+    state.accept(found);
+    Ok(())
 }
 
 async fn follow_session(
     client: &Client,
-    store: &Weak<ConfigStore>,
+    state: &Weak<ConfigState>,
+    access: Access,
     epochs: &mut tokio::sync::watch::Receiver<Epoch>,
     session: u64,
 ) -> Result<()> {
-    let (path, layout) = match store.upgrade() {
-        Some(s) => (s.path().to_string(), s.options().layout),
+    let (path, layout) = match state.upgrade() {
+        Some(s) => (s.options().path.clone(), s.options().layout),
         None => return Ok(()),
     };
     let mode = match layout {
@@ -132,8 +90,8 @@ async fn follow_session(
         .watch(&path, mode)
         .await
         .map_err(|e| from_zk("watch", e))?;
-    match store.upgrade() {
-        Some(s) => read(client, &s).await?,
+    match state.upgrade() {
+        Some(s) => load(client, &s, access).await?,
         None => return Ok(()),
     }
     loop {
@@ -142,7 +100,7 @@ async fn follow_session(
             // at that event, and the guard keeps any such panic from escaping regardless.
             event = std::panic::AssertUnwindSafe(watcher.changed()).catch_unwind() => {
                 let Ok(event) = event else { return Ok(()) };
-                let Some(s) = store.upgrade() else { return Ok(()) };
+                let Some(s) = state.upgrade() else { return Ok(()) };
                 match event.event_type {
                     EventType::Session => {
                         if event.session_state.is_terminated() {
@@ -166,10 +124,10 @@ async fn follow_session(
                                 None => break,
                             }
                         }
-                        read(client, &s).await?;
+                        load(client, &s, access).await?;
                     }
-                    EventType::NodeCreated | EventType::NodeDataChanged => read(client, &s).await?,
-                    EventType::NodeDeleted => s.node_deleted(),
+                    EventType::NodeCreated | EventType::NodeDataChanged => load(client, &s, access).await?,
+                    EventType::NodeDeleted => s.accept(super::read::Read::Missing),
                     EventType::NodeChildrenChanged => {}
                 }
             }

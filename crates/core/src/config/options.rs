@@ -18,6 +18,10 @@ use crate::zk::Credentials;
 /// The environment variable read for the secret key when no `secretKey` option is given.
 pub const DEFAULT_KEY_ENV: &str = "LEMON_CONFIG_KEY";
 
+/// ZooKeeper's default `jute.maxbuffer` (0xfffff: 1 MiB less one byte). A packet larger than the
+/// server's is not refused: the server closes the connection.
+pub const DEFAULT_JUTE_MAX_BUFFER: usize = 0xfffff;
+
 /// How the document is laid out in ZooKeeper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -26,6 +30,26 @@ pub enum Layout {
     /// One znode per leaf key below `/{name}` (see `config::tree`).
     Tree,
 }
+
+/// Every option [`ConfigOptions::from_value`] reads: the one list the JavaScript store checks
+/// against and the typings and docs are held to (tests check all three).
+pub const NAMES: &[&str] = &[
+    "host",
+    "port",
+    "rootPath",
+    "name",
+    "sessionTimeoutMs",
+    "connectTimeoutMs",
+    "cacheFile",
+    "readOnly",
+    "auth",
+    "layout",
+    "logicalSeparator",
+    "secretKey",
+    "secretKeyEnv",
+    "juteMaxBuffer",
+    "zkTls",
+];
 
 /// Everything a [`super::ConfigStore`] needs to know.
 #[derive(Debug, Clone)]
@@ -46,6 +70,8 @@ pub struct ConfigOptions {
     /// Joins key segments in change events (`example:test`).
     pub separator: String,
     pub key: Option<SecretKey>,
+    /// The largest request ZooKeeper accepts (its `jute.maxbuffer`), checked before a save sends.
+    pub max_request: usize,
 }
 
 impl ConfigOptions {
@@ -96,6 +122,9 @@ impl ConfigOptions {
         let separator = f.string("logicalSeparator")?.unwrap_or_else(|| ":".into());
         let secret = f.string("secretKey")?;
         let key_env = f.string("secretKeyEnv")?;
+        let max_request = f
+            .integer("juteMaxBuffer", 4096, i64::from(i32::MAX))?
+            .map_or(DEFAULT_JUTE_MAX_BUFFER, |n| n as usize);
         let tls = crate::tls::TlsMaterial::from_value(f.value("zkTls"), "zkTls")?;
         f.finish()?;
 
@@ -126,6 +155,7 @@ impl ConfigOptions {
             layout,
             separator,
             key,
+            max_request,
         })
     }
 }
@@ -325,6 +355,9 @@ mod tests {
             (json!({"host": "app:pw@zk1:2181"}), "host"),
             (json!({"secretKey": "short"}), "secretKey"),
             (json!({"connectTimeoutMs": -1}), "connectTimeoutMs"),
+            (json!({"juteMaxBuffer": 0}), "juteMaxBuffer"),
+            (json!({"juteMaxBuffer": 1.5}), "juteMaxBuffer"),
+            (json!({"juteMaxBuffer": "1m"}), "juteMaxBuffer"),
             (json!({"tpyo": 1}), "tpyo"),
             (
                 json!({"host": [{"host": "a", "rootPath": "/x"}, {"host": "b", "rootPath": "/y"}]}),
@@ -339,6 +372,23 @@ mod tests {
     }
 
     #[test]
+    fn names_are_exactly_what_the_reader_reads() {
+        // The reader lists what it read when it meets a key it does not know.
+        let e = ConfigOptions::from_value(&json!({"\u{1}": 1})).unwrap_err();
+        let text = e.to_string();
+        let known = text
+            .split("(known: ")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap();
+        let mut read: Vec<&str> = known.split(", ").chain(["host", "port"]).collect();
+        let mut names = NAMES.to_vec();
+        read.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(read, names);
+    }
+
+    #[test]
     fn defaults() {
         let o = ConfigOptions::from_value(&json!({"name": "app/config"})).unwrap();
         assert_eq!(o.path, "/app/config");
@@ -346,6 +396,7 @@ mod tests {
         assert_eq!(o.connect_timeout, Duration::from_secs(5));
         assert!(!o.read_only);
         assert!(o.cache_file.is_none());
+        assert_eq!(o.max_request, 1_048_575);
         let o = ConfigOptions::from_value(&json!({})).unwrap();
         assert_eq!(o.path, "/nconf-zookeeper");
     }

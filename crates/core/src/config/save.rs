@@ -1,168 +1,187 @@
-//! Compare-and-set saving of a configuration store.
+//! Compare-and-set saving, one driver for both layouts.
 //!
-//! A save writes with the version it read (the znode's data version; in the tree layout, each
-//! touched znode's). On a conflict the store reads the newer version (reporting it as a remote
-//! change), re-applies this process's own unsaved changes (the patch) on top of it and tries
-//! again, at most [`MAX_SAVE_ATTEMPTS`] times with a short jittered pause, so concurrent writers
-//! of different keys never lose each other's work. When two processes change the *same* key,
-//! the later save wins for that key. A save that changes nothing writes nothing.
+//! A save builds the document wanted — the data in use with this process's unsaved changes (the
+//! patch) applied, secrets sealed — plans the writes that turn what ZooKeeper holds into it
+//! (the document layout: one version-checked set, or a create; the tree layout: one write per
+//! changed key, see `tree.rs`), checks their size, and sends them (`ops.rs`). On a conflict it
+//! reads the newer version (reported as a remote change), re-applies the patch on top of it and
+//! tries again, at most [`MAX_SAVE_ATTEMPTS`] times with a short jittered pause, so concurrent
+//! writers of different keys never lose each other's work. When two processes change the
+//! *same* key, the later save wins for that key. A save that changes nothing writes nothing.
+//!
+//! The state (`state.rs`) is only read here and told what was written or read; this file
+//! never decides what a version means.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use zookeeper_client::{Client, CreateMode, Stat};
+use serde_json::{Map, Value};
 
 use super::document::{self, Patch};
-use super::options::Layout;
+use super::ops::{self, Op};
+use super::options::{ConfigOptions, Layout};
+use super::read::{read, refused};
 use super::secret;
-use super::store::{Base, ConfigStore, Source, Update};
+use super::state::{Base, ConfigState, Source};
 use super::tree;
 use crate::error::{Error, Result};
-use crate::zk::Access;
+use crate::zk::{Access, ZkSession};
 
 /// Compare-and-set attempts per save before `ERR_CONFIG_CONFLICT`.
 pub const MAX_SAVE_ATTEMPTS: u32 = 64;
 
-impl ConfigStore {
-    /// Writes this process's unsaved changes with compare-and-set, rebasing them on newer
-    /// versions as needed. Returns the updates after `since` (including this save's).
-    pub async fn save(&self, patch: Patch, since: u64) -> Result<Vec<Update>> {
-        if self.opts.read_only {
-            return Err(Error::ConfigReadOnly {
-                path: self.opts.path.clone(),
-            });
+/// What a request adds to its data and paths, generously: header, ACL, lengths.
+const WRITE_OVERHEAD: usize = 512;
+
+/// Writes `patch` with compare-and-set, rebasing it on newer versions as needed. The caller
+/// holds the store's one-save-at-a-time lock and clears the state's `writing` afterwards.
+pub(super) async fn save(state: &ConfigState, session: &ZkSession, patch: &Patch) -> Result<()> {
+    let opts = state.options();
+    let access = session.options().access;
+    let mut reread = false;
+    for attempt in 0..MAX_SAVE_ATTEMPTS {
+        let client = session.client()?;
+        if !reread && state.source() != Source::ZooKeeper {
+            // Build on what ZooKeeper has, never on a snapshot that may be older.
+            state.accept(read(&client, opts).await?);
+            reread = true;
         }
-        let _one_at_a_time = self.saving.lock().await;
-        self.session
-            .wait_connected(self.opts.connect_timeout)
-            .await?;
-        let result = match self.opts.layout {
-            Layout::Document => self.save_attempts(&patch).await,
-            Layout::Tree => self.save_tree(&patch).await,
+        // A missing znode is created, a malformed one overwritten, from the data in use.
+        let base = state.base();
+        let mut new = (*base.raw).clone();
+        document::apply(&mut new, patch, &mut |path, old, value| {
+            secret::seal(opts.key.as_ref(), &path.join(&opts.separator), old, value)
+        })?;
+        let Some(ops) = plan(opts, &base, &new)? else {
+            return Ok(());
         };
-        self.set_writing(None);
-        result?;
-        Ok(self.updates_since(since))
-    }
-
-    async fn save_attempts(&self, patch: &Patch) -> Result<()> {
-        let mut reread = false;
-        for attempt in 0..MAX_SAVE_ATTEMPTS {
-            let client = self.session.client()?;
-            if !reread && self.source() != Source::ZooKeeper {
-                // Build on what ZooKeeper has, never on a snapshot that may be older.
-                self.reread(&client).await?;
-                reread = true;
-            }
-            // A missing znode is created, a malformed one overwritten, from the data in use.
-            let Base {
-                raw: base, version, ..
-            } = self.base();
-            let mut new = (*base).clone();
-            let key = self.opts.key.as_ref();
-            document::apply(&mut new, patch, &mut |path, old, value| {
-                secret::seal(key, &path.join(&self.opts.separator), old, value)
-            })?;
-            if new == *base && version.is_some() {
+        fits(opts, patch, &ops)?;
+        let new = Arc::new(new);
+        state.set_writing(Some(new.clone()));
+        match send(&client, opts, access, base.exists(), &ops).await? {
+            Sent::Written(Some(stat)) if opts.layout == Layout::Document => {
+                state.accept_written(new, &stat);
                 return Ok(());
             }
-            let new = Arc::new(new);
-            let bytes =
-                serde_json::to_vec(&*new).map_err(|e| Error::invalid("value", e.to_string()))?;
-            self.set_writing(Some(new.clone()));
-            let written = match version {
-                Some(v) => client.set_data(&self.opts.path, &bytes, Some(v)).await,
-                None => create(&client, &self.opts.path, &bytes, self.access()).await,
-            };
-            match written {
-                Ok(stat) => {
-                    self.accept_written(new, &stat);
-                    return Ok(());
-                }
-                Err(
-                    zookeeper_client::Error::BadVersion
-                    | zookeeper_client::Error::NodeExists
-                    | zookeeper_client::Error::NoNode,
-                ) => {
-                    tracing::debug!(attempt, path = %self.opts.path, "save conflict; rebasing");
-                    self.reread(&client).await?;
-                    tokio::time::sleep(jitter(attempt)).await;
-                }
-                Err(e) => return Err(self.refused("set_data", e)),
-            }
-        }
-        Err(Error::ConfigConflict {
-            path: self.opts.path.clone(),
-            attempts: MAX_SAVE_ATTEMPTS,
-        })
-    }
-
-    /// Tree layout: one transaction per attempt, touching only the keys that differ.
-    async fn save_tree(&self, patch: &Patch) -> Result<()> {
-        let mut reread = false;
-        for attempt in 0..MAX_SAVE_ATTEMPTS {
-            let client = self.session.client()?;
-            if !reread && self.source() != Source::ZooKeeper {
-                self.reread(&client).await?;
-                reread = true;
-            }
-            let Base {
-                raw: base,
-                version,
-                tree_versions: versions,
-            } = self.base();
-            let exists = version.is_some();
-            let mut new = (*base).clone();
-            let key = self.opts.key.as_ref();
-            document::apply(&mut new, patch, &mut |path, old, value| {
-                secret::seal(key, &path.join(&self.opts.separator), old, value)
-            })?;
-            if new == *base && exists {
+            Sent::Written(_) => {
+                state.accept(read(&client, opts).await?);
                 return Ok(());
             }
-            let ops = tree::plan(&self.opts.path, &base, &new, &versions, exists);
-            if !exists {
-                tree::ensure_parents(&client, &self.opts.path, self.access()).await?;
-            }
-            self.set_writing(Some(Arc::new(new)));
-            match tree::commit(&client, &ops, self.access()).await {
-                Ok(()) => return self.reread(&client).await,
-                Err(e) if tree::is_conflict(&e) => {
-                    tracing::debug!(attempt, path = %self.opts.path, "tree save conflict; rebasing");
-                    self.reread(&client).await?;
-                    tokio::time::sleep(jitter(attempt)).await;
-                }
-                Err(e) => return Err(self.refused("multi", e)),
+            Sent::Conflict => {
+                tracing::debug!(attempt, path = %opts.path, "save conflict; rebasing");
+                state.accept(read(&client, opts).await?);
+                tokio::time::sleep(jitter(attempt)).await;
             }
         }
-        Err(Error::ConfigConflict {
-            path: self.opts.path.clone(),
-            attempts: MAX_SAVE_ATTEMPTS,
-        })
     }
+    Err(Error::ConfigConflict {
+        path: opts.path.clone(),
+        attempts: MAX_SAVE_ATTEMPTS,
+    })
 }
 
-/// Creates `path` (and missing parents) holding `data`.
-pub(super) async fn create(
-    client: &Client,
-    path: &str,
-    data: &[u8],
+/// Creates the store's missing znode (tree) with the data in use — the first time the store
+/// finds it missing — and reads back what is there then (ours, or another process's).
+pub(super) async fn create_missing(
+    client: &zookeeper_client::Client,
+    state: &ConfigState,
     access: Access,
-) -> std::result::Result<Stat, zookeeper_client::Error> {
-    let options = CreateMode::Persistent.with_acls(access.acls());
-    match client.create(path, data, &options).await {
-        Err(zookeeper_client::Error::NoNode) => {
-            if let Some((parent, _)) = path.rsplit_once('/') {
-                if !parent.is_empty() {
-                    match client.mkdir(parent, &options).await {
-                        Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+) -> Result<()> {
+    let opts = state.options();
+    let base = state.base();
+    if let Some(ops) = plan(opts, &base, &base.raw)? {
+        fits(opts, &Patch::new(), &ops)?;
+        // Created, or another process was first: the read tells.
+        send(client, opts, access, false, &ops).await?;
+    }
+    state.accept(read(client, opts).await?);
+    Ok(())
+}
+
+/// The writes that turn what ZooKeeper holds (`base`) into `new`; `None` when nothing needs
+/// writing.
+fn plan(opts: &ConfigOptions, base: &Base, new: &Map<String, Value>) -> Result<Option<Vec<Op>>> {
+    let ops = match opts.layout {
+        Layout::Document => {
+            if *new == *base.raw && base.exists() {
+                return Ok(None);
             }
-            client.create(path, data, &options).await.map(|(s, _)| s)
+            let data =
+                serde_json::to_vec(new).map_err(|e| Error::invalid("value", e.to_string()))?;
+            let path = opts.path.clone();
+            vec![match base.version {
+                Some(v) => Op::Set {
+                    path,
+                    data,
+                    version: Some(v),
+                },
+                None => Op::Create { path, data },
+            }]
         }
-        other => other.map(|(s, _)| s),
+        Layout::Tree => {
+            if *new == *base.stored && base.exists() {
+                return Ok(None);
+            }
+            tree::plan(
+                &opts.path,
+                &base.stored,
+                new,
+                &base.tree_versions,
+                base.exists(),
+            )
+        }
+    };
+    Ok(Some(ops))
+}
+
+/// Refuses writes over ZooKeeper's `jute.maxbuffer` before they are sent: the server would
+/// close the connection on them (and an autoSave would do so every second).
+fn fits(opts: &ConfigOptions, patch: &Patch, ops: &[Op]) -> Result<()> {
+    let bytes = ops::request_size(ops) + WRITE_OVERHEAD;
+    if bytes <= opts.max_request {
+        return Ok(());
+    }
+    let largest = patch
+        .iter()
+        .filter_map(|op| Some((op, op.value.as_ref()?)))
+        .max_by_key(|(_, v)| serde_json::to_vec(v).map_or(0, |b| b.len()));
+    let key = match largest {
+        Some((op, _)) if !op.path.is_empty() => op.path.join(&opts.separator),
+        Some(_) => "the whole document".into(),
+        None => "the document".into(),
+    };
+    Err(Error::ConfigTooLarge {
+        path: opts.path.clone(),
+        key,
+        bytes,
+        limit: opts.max_request,
+    })
+}
+
+/// How sending the writes of one attempt ended.
+enum Sent {
+    /// Written; the `Stat` of the znode when one operation was sent.
+    Written(Option<zookeeper_client::Stat>),
+    /// Another writer was first: re-read and try again.
+    Conflict,
+}
+
+async fn send(
+    client: &zookeeper_client::Client,
+    opts: &ConfigOptions,
+    access: Access,
+    exists: bool,
+    ops: &[Op],
+) -> Result<Sent> {
+    if !exists {
+        ops::ensure_parents(client, &opts.path, access)
+            .await
+            .map_err(|e| refused(opts, "mkdir", e))?;
+    }
+    match ops::commit(client, ops, access).await {
+        Ok(stat) => Ok(Sent::Written(stat)),
+        Err(e) if ops::is_conflict(&e) => Ok(Sent::Conflict),
+        Err(e) => Err(refused(opts, ops::operation(ops), e)),
     }
 }
 
@@ -174,4 +193,135 @@ fn jitter(attempt: u32) -> Duration {
         .unwrap_or(0) as u64;
     let spread = 1 + u64::from(attempt.min(4));
     Duration::from_micros(500 + (nanos ^ u64::from(std::process::id())) % (spread * 1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn opts(extra: Value) -> ConfigOptions {
+        let mut o = json!({"name": "app"});
+        o.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ConfigOptions::from_value(&o).unwrap()
+    }
+
+    fn doc(v: Value) -> Arc<Map<String, Value>> {
+        Arc::new(v.as_object().unwrap().clone())
+    }
+
+    fn base(raw: Value, version: Option<i32>, stored: Value) -> Base {
+        let mut versions = BTreeMap::new();
+        if let Some(v) = version {
+            versions.insert("/app".to_string(), v);
+        }
+        Base {
+            raw: doc(raw),
+            version,
+            tree_versions: Arc::new(versions),
+            stored: doc(stored),
+        }
+    }
+
+    #[test]
+    fn one_plan_per_layout_and_nothing_when_nothing_changes() {
+        let document = opts(json!({}));
+        let tree = opts(json!({"layout": "tree"}));
+        let new = doc(json!({"a": 1}));
+        let set = |version| Op::Set {
+            path: "/app".into(),
+            data: br#"{"a":1}"#.to_vec(),
+            version,
+        };
+        let cases: [(&ConfigOptions, Base, Option<Vec<Op>>); 6] = [
+            // Document: a version-checked set of the whole document, a create when missing.
+            (
+                &document,
+                base(json!({}), Some(3), json!({})),
+                Some(vec![set(Some(3))]),
+            ),
+            (
+                &document,
+                base(json!({}), None, json!({})),
+                Some(vec![Op::Create {
+                    path: "/app".into(),
+                    data: br#"{"a":1}"#.to_vec(),
+                }]),
+            ),
+            (&document, base(json!({"a": 1}), Some(3), json!({})), None),
+            // Tree: planned from what the tree holds, not from the data in use.
+            (
+                &tree,
+                base(json!({"a": 1}), Some(0), json!({})),
+                Some(vec![
+                    Op::Set {
+                        path: "/app".into(),
+                        data: vec![],
+                        version: Some(0),
+                    },
+                    Op::Create {
+                        path: "/app/a".into(),
+                        data: b"1".to_vec(),
+                    },
+                ]),
+            ),
+            (&tree, base(json!({}), Some(0), json!({"a": 1})), None),
+            (
+                &tree,
+                base(json!({"a": 1}), None, json!({})),
+                Some(vec![
+                    Op::Create {
+                        path: "/app".into(),
+                        data: vec![],
+                    },
+                    Op::Create {
+                        path: "/app/a".into(),
+                        data: b"1".to_vec(),
+                    },
+                ]),
+            ),
+        ];
+        for (i, (o, b, want)) in cases.into_iter().enumerate() {
+            assert_eq!(plan(o, &b, &new).unwrap(), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn a_write_over_jute_maxbuffer_is_refused_naming_the_largest_key() {
+        let o = opts(json!({"juteMaxBuffer": 4096}));
+        let patch = document::parse_patch(
+            &json!([
+                {"path": ["small"], "value": 1},
+                {"path": ["big", "blob"], "value": "x".repeat(5000)},
+                {"path": ["gone"], "deleted": true}
+            ])
+            .to_string(),
+        )
+        .unwrap();
+        let ops = vec![Op::Set {
+            path: "/app".into(),
+            data: vec![b'x'; 5100],
+            version: Some(1),
+        }];
+        match fits(&o, &patch, &ops).unwrap_err() {
+            Error::ConfigTooLarge {
+                key, bytes, limit, ..
+            } => {
+                assert_eq!(key, "big:blob");
+                assert!(bytes > 5100 && limit == 4096, "{bytes} {limit}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let small = vec![Op::Set {
+            path: "/app".into(),
+            data: vec![b'x'; 3000],
+            version: Some(1),
+        }];
+        assert!(fits(&o, &patch, &small).is_ok());
+    }
 }

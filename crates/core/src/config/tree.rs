@@ -10,9 +10,10 @@
 //! version is the largest `mzxid`/`pzxid` in it, which grows with every write, create and delete
 //! below the root.
 //!
-//! Writing: the difference between the document read and the document wanted becomes one
-//! ZooKeeper transaction (`multi`) of creates, version-checked sets and version-checked deletes,
-//! so a save is all or nothing, and a conflict on any touched key is detected by its version.
+//! Writing: the difference between the document read and the document wanted becomes the
+//! writes of one ZooKeeper transaction (`multi`, see `ops.rs`) of creates, version-checked sets
+//! and version-checked deletes, so a save is all or nothing, and a conflict on any touched key
+//! is detected by its version.
 //!
 //! Key segments are escaped into znode names: `%` → `%25`, `/` → `%2F`, and names ZooKeeper
 //! refuses (`''`, `.`, `..`) are written with every character escaped.
@@ -20,10 +21,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use zookeeper_client::{Client, CreateMode, MultiWriter, Stat};
+use zookeeper_client::{Client, Stat};
 
-use crate::error::{from_zk, Error, Result};
-use crate::zk::Access;
+use super::ops::Op;
+use crate::error::{from_zk, Result};
 
 /// A read of the whole tree.
 #[derive(Debug, Default)]
@@ -33,6 +34,9 @@ pub struct TreeRead {
     pub versions: BTreeMap<String, i32>,
     /// The largest `mzxid`/`pzxid` in the tree.
     pub zxid: i64,
+    /// The root has no children and does not hold `{}`: the tree was emptied by accident (every
+    /// key deleted by hand, a root re-created bare), not on purpose (see [`plan`]).
+    pub hollow: bool,
 }
 
 /// Escapes one key segment into a znode name.
@@ -112,14 +116,33 @@ fn insert(doc: &mut Map<String, Value>, keys: &[String], value: Value) {
 }
 
 /// Reads the tree below `root`; `Ok(None)` when `root` does not exist.
+///
+/// The reads are not one snapshot: a write to the root between reading its data and listing
+/// its children would give the root's old version with the new children (and a save built on
+/// it a conflict at every attempt), so such a read is done again (three times at most).
 pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
-    let (_, stat) = match client.get_data(root).await {
+    let mut last = None;
+    for _ in 0..3 {
+        match read_once(client, root).await? {
+            Some((read, true)) => last = Some(read),
+            Some((read, false)) => return Ok(Some(read)),
+            None => return Ok(None),
+        }
+    }
+    Ok(last)
+}
+
+/// One [`read`]; the flag says whether the root changed while it was read.
+async fn read_once(client: &Client, root: &str) -> Result<Option<(TreeRead, bool)>> {
+    let mut torn = false;
+    let (data, stat) = match client.get_data(root).await {
         Ok(r) => r,
         Err(zookeeper_client::Error::NoNode) => return Ok(None),
         Err(e) => return Err(from_zk("get_data", e)),
     };
     let mut out = TreeRead {
         zxid: stat.mzxid.max(stat.pzxid),
+        hollow: stat.num_children == 0 && data.trim_ascii() != EMPTIED,
         ..TreeRead::default()
     };
     out.versions.insert(root.to_string(), stat.version);
@@ -136,8 +159,9 @@ pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
         let mut children: Vec<(String, Vec<String>)> = Vec::new();
         for ((path, keys), reply) in dirs.iter().zip(listed) {
             let names = match reply {
-                Ok((names, stat)) => {
-                    out.zxid = out.zxid.max(stat.pzxid).max(stat.mzxid);
+                Ok((names, listed)) => {
+                    out.zxid = out.zxid.max(listed.pzxid).max(listed.mzxid);
+                    torn |= path == root && listed.mzxid != stat.mzxid;
                     names
                 }
                 Err(zookeeper_client::Error::NoNode) => continue,
@@ -168,25 +192,7 @@ pub async fn read(client: &Client, root: &str) -> Result<Option<TreeRead>> {
         }
         dirs = next;
     }
-    Ok(Some(out))
-}
-
-/// One write of a save.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    Create {
-        path: String,
-        data: Vec<u8>,
-    },
-    Set {
-        path: String,
-        data: Vec<u8>,
-        version: Option<i32>,
-    },
-    Delete {
-        path: String,
-        version: Option<i32>,
-    },
+    Ok(Some((out, torn)))
 }
 
 fn is_dir(v: Option<&Value>) -> bool {
@@ -197,8 +203,13 @@ fn json(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// What the root holds when the document is empty on purpose. A root without children and
+/// without this mark is an accident (see [`TreeRead::hollow`]) and keeps the last good data.
+pub const EMPTIED: &[u8] = b"{}";
+
 /// The writes that turn the tree holding `old` into one holding `new`. `versions` are those of
-/// the read `old` came from; `exists` says whether the root exists.
+/// the read `old` came from; `exists` says whether the root exists. An empty `new` marks the
+/// root with [`EMPTIED`]; a tree filled again loses the mark.
 pub fn plan(
     root: &str,
     old: &Map<String, Value>,
@@ -207,10 +218,21 @@ pub fn plan(
     exists: bool,
 ) -> Vec<Op> {
     let mut ops = Vec::new();
+    let mark = if new.is_empty() {
+        EMPTIED.to_vec()
+    } else {
+        Vec::new()
+    };
     if !exists {
         ops.push(Op::Create {
             path: root.to_string(),
-            data: Vec::new(),
+            data: mark,
+        });
+    } else if old.is_empty() != new.is_empty() {
+        ops.push(Op::Set {
+            path: root.to_string(),
+            data: mark,
+            version: versions.get(root).copied(),
         });
     }
     plan_maps(root, Some(old), new, versions, &mut ops);
@@ -315,59 +337,6 @@ fn delete_tree(
         path: path.to_string(),
         version: versions.get(path).copied(),
     });
-}
-
-/// Whether a failed transaction means "someone else wrote first" (re-read and retry).
-pub fn is_conflict(e: &zookeeper_client::Error) -> bool {
-    use zookeeper_client::Error as Z;
-    matches!(e, Z::BadVersion | Z::NoNode | Z::NodeExists | Z::NotEmpty)
-}
-
-/// Runs `ops` as one transaction.
-pub async fn commit(
-    client: &Client,
-    ops: &[Op],
-    access: Access,
-) -> std::result::Result<(), zookeeper_client::Error> {
-    if ops.is_empty() {
-        return Ok(());
-    }
-    let options = CreateMode::Persistent.with_acls(access.acls());
-    let mut writer: MultiWriter<'_> = client.new_multi_writer();
-    for op in ops {
-        match op {
-            Op::Create { path, data } => writer.add_create(path, data, &options)?,
-            Op::Set {
-                path,
-                data,
-                version,
-            } => writer.add_set_data(path, data, *version)?,
-            Op::Delete { path, version } => writer.add_delete(path, *version)?,
-        }
-    }
-    writer.commit().await.map(|_| ()).map_err(Into::into)
-}
-
-/// Makes sure the parents of `root` exist (the root itself is created by the first save or
-/// first sight), with the store's `access` like the znodes themselves: deleting a znode is a
-/// permission of its parent, so an open parent would let anyone delete (and re-create) the root.
-pub async fn ensure_parents(client: &Client, root: &str, access: Access) -> Result<()> {
-    let Some((parent, _)) = root.rsplit_once('/') else {
-        return Ok(());
-    };
-    if parent.is_empty() {
-        return Ok(());
-    }
-    match client
-        .mkdir(parent, &CreateMode::Persistent.with_acls(access.acls()))
-        .await
-    {
-        Ok(()) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
-        Err(e) => Err(Error::Zk {
-            operation: "mkdir".into(),
-            detail: e.to_string(),
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -478,11 +447,48 @@ mod tests {
             true,
         );
         assert_eq!(
-            ops,
-            vec![Op::Create {
+            ops[1..],
+            [Op::Create {
                 path: "/r/a%2Fb".into(),
                 data: b"1".to_vec()
             }]
         );
+    }
+
+    #[test]
+    fn an_empty_document_marks_the_root_and_a_filled_one_unmarks_it() {
+        let full = obj(json!({"k": 1}));
+        let mut versions = BTreeMap::new();
+        versions.insert("/r".to_string(), 4);
+        versions.insert("/r/k".to_string(), 2);
+        let set_root = |data: &[u8]| Op::Set {
+            path: "/r".into(),
+            data: data.to_vec(),
+            version: Some(4),
+        };
+        assert_eq!(
+            plan("/r", &full, &Map::new(), &versions, true),
+            vec![
+                set_root(EMPTIED),
+                Op::Delete {
+                    path: "/r/k".into(),
+                    version: Some(2)
+                }
+            ]
+        );
+        assert_eq!(
+            plan("/r", &Map::new(), &full, &versions, true)[0],
+            set_root(b"")
+        );
+        assert_eq!(
+            plan("/r", &Map::new(), &Map::new(), &versions, false),
+            vec![Op::Create {
+                path: "/r".into(),
+                data: EMPTIED.to_vec()
+            }]
+        );
+        assert!(plan("/r", &full, &obj(json!({"k": 2})), &versions, true)
+            .iter()
+            .all(|op| !matches!(op, Op::Set { path, .. } if path == "/r")));
     }
 }

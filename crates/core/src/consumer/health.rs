@@ -75,6 +75,11 @@ impl Consumer {
             .collect()
     }
 
+    /// Retries the retry budget still allows now.
+    pub fn retry_balance(&self) -> f64 {
+        lock(self.invoker.budget()).balance(mono_ms())
+    }
+
     /// Everything an operator needs to see why traffic goes where it goes. Cheap enough to poll
     /// every second: a few locks per provider, no I/O.
     pub fn stats(&self) -> ConsumerStats {

@@ -167,10 +167,16 @@ impl Consumer {
             "group": opts.group,
             "version": opts.version,
             "loadBalance": opts.load_balance.name(),
+            "cluster": opts.cluster.as_str(),
+            "warmupMs": opts.warmup.as_millis() as u64,
+            "lemon": env!("CARGO_PKG_VERSION"),
             "timestamp": crate::now_ms(),
         }))
         .unwrap_or_default();
         let node = Arc::new(Mutex::new(None));
+        let report = opts
+            .health_report
+            .map(|every| (session.clone(), node.clone(), data.clone(), every));
         let register = tokio::spawn(register_consumer(
             session.clone(),
             service.consumers.clone(),
@@ -189,7 +195,7 @@ impl Consumer {
             },
             warnings.clone(),
         );
-        Ok(Arc::new_cyclic(|me| Consumer {
+        let consumer = Arc::new_cyclic(|me| Consumer {
             me: me.clone(),
             service,
             opts,
@@ -207,7 +213,13 @@ impl Consumer {
             node,
             closed: AtomicBool::new(false),
             cached: AtomicBool::new(false),
-        }))
+        });
+        // The health report the operations layer reads (crate::admin::report).
+        if let Some((session, node, data, every)) = report {
+            let task = crate::admin::report::publish(&consumer, session, node, data, every);
+            lock(&consumer.tasks).push(task);
+        }
+        Ok(consumer)
     }
 
     /// Whether `close()` was called.

@@ -65,6 +65,9 @@ pub struct ConsumerOptions {
     pub max_concurrent_per_provider: Option<u32>,
     pub failback_retries: u32,
     pub failback_delay: Duration,
+    /// How often this consumer's health report may be rewritten in its node under
+    /// `consumers/` (only when it changed); `None` = no report (`healthReportMs: 0`).
+    pub health_report: Option<Duration>,
 }
 
 impl ConsumerOptions {
@@ -113,6 +116,17 @@ impl ConsumerOptions {
         let failback_delay = f
             .millis("failbackDelayMs", 1, MAX_TIMEOUT_MS)?
             .unwrap_or(failback::DEFAULT_DELAY);
+        let health_report = match f.integer("healthReportMs", 0, 600_000)? {
+            None => Some(crate::admin::report::DEFAULT_EVERY),
+            Some(0) => None,
+            Some(ms) if ms < 1_000 => {
+                return Err(Error::invalid(
+                    "consumer.healthReportMs",
+                    format!("must be 0 (off) or at least 1000, got {ms}"),
+                ))
+            }
+            Some(ms) => Some(Duration::from_millis(ms as u64)),
+        };
         f.finish()?;
         Ok(ConsumerOptions {
             app,
@@ -134,6 +148,7 @@ impl ConsumerOptions {
             max_concurrent_per_provider,
             failback_retries,
             failback_delay,
+            health_report,
         })
     }
 }

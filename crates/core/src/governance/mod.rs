@@ -15,6 +15,7 @@
 mod watch;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -169,10 +170,22 @@ fn document(what: &str, data: &[u8]) -> Result<Option<Value>> {
     }
 }
 
+/// Identifies a rule document by its exact bytes (0: no document), so that a consumer's health
+/// report can say which version it applied and the operations layer can match it to its
+/// history without either side sending the document.
+pub fn document_hash(data: Option<&[u8]>) -> u64 {
+    match data {
+        Some(d) if !d.iter().all(u8::is_ascii_whitespace) => crate::hash::hash_bytes(d),
+        _ => 0,
+    }
+}
+
 /// The rules in force for one service, swapped whole when a node changes.
 pub struct Governance {
     routers: RwLock<Arc<Routers>>,
     configurators: RwLock<Arc<Configurators>>,
+    /// [`document_hash`] of the routers and configurators documents in force.
+    applied: [AtomicU64; 2],
     /// (routers read once, configurators read once)
     loaded: channel::Sender<(bool, bool)>,
 }
@@ -182,6 +195,7 @@ impl Default for Governance {
         Governance {
             routers: RwLock::default(),
             configurators: RwLock::default(),
+            applied: Default::default(),
             loaded: channel::channel((false, false)).0,
         }
     }
@@ -207,6 +221,14 @@ impl Governance {
         loaded
     }
 
+    /// [`document_hash`] of the (routers, configurators) documents in force.
+    pub fn applied(&self) -> (u64, u64) {
+        (
+            self.applied[0].load(Ordering::Relaxed),
+            self.applied[1].load(Ordering::Relaxed),
+        )
+    }
+
     pub fn routers(&self) -> Arc<Routers> {
         read(&self.routers).clone()
     }
@@ -220,6 +242,7 @@ impl Governance {
         let parsed = Routers::parse(data.unwrap_or_default());
         if let Ok(next) = &parsed {
             *write(&self.routers) = Arc::new(next.clone());
+            self.applied[0].store(document_hash(data), Ordering::Relaxed);
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.
         self.loaded.send_modify(|l| l.0 = true);
@@ -231,6 +254,7 @@ impl Governance {
         let parsed = Configurators::parse(data.unwrap_or_default());
         if let Ok(next) = &parsed {
             *write(&self.configurators) = Arc::new(next.clone());
+            self.applied[1].store(document_hash(data), Ordering::Relaxed);
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.
         self.loaded.send_modify(|l| l.1 = true);

@@ -6,6 +6,11 @@
 
 use crate::error::{Error, Result};
 
+/// The name under the registry root where the operations layer keeps rule history and the
+/// audit log (`{root}/.lemon/...`). No app or group may be called this, so the inventory never
+/// mistakes it for one.
+pub const RESERVED: &str = ".lemon";
+
 /// The longest segment we accept; ZooKeeper itself allows more, but names this long are mistakes.
 const MAX_SEGMENT: usize = 255;
 
@@ -22,6 +27,12 @@ pub fn segment<'a>(field: &str, value: &'a str) -> Result<&'a str> {
     }
     if value == "." || value == ".." {
         return Err(Error::invalid(field, "must not be `.` or `..`"));
+    }
+    if value == RESERVED {
+        return Err(Error::invalid(
+            field,
+            "`.lemon` is reserved for lemon-cluster's rule history and audit log",
+        ));
     }
     if value == "zookeeper" {
         return Err(Error::invalid(
@@ -108,7 +119,7 @@ mod tests {
 
     #[test]
     fn rejects_segments_that_escape_the_tree() {
-        for bad in ["", ".", "..", "a/b", "a\nb", "a\0b", "zookeeper"] {
+        for bad in ["", ".", "..", "a/b", "a\nb", "a\0b", "zookeeper", ".lemon"] {
             let err = segment("app", bad).unwrap_err();
             assert_eq!(err.code(), "ERR_INVALID_ARG", "{bad:?}");
             assert!(err.to_string().contains("`app`"));

@@ -1,4 +1,4 @@
-//! The version rules of [`ConfigStore`], without a ZooKeeper server: what a read produces.
+//! The version rules of [`ConfigState`], without ZooKeeper: what a read produces.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,11 +26,11 @@ fn stat(mzxid: i64, version: i32) -> Stat {
 
 type Seen = Arc<Mutex<Vec<(u64, Origin, Vec<(String, ChangeKind)>)>>>;
 
-/// A store whose ZooKeeper never answers, so only the reads fed to it count.
-fn store() -> (Arc<ConfigStore>, Seen, Arc<Mutex<Vec<&'static str>>>) {
+/// A state fed only the reads of the test.
+fn store() -> (Arc<ConfigState>, Seen, Arc<Mutex<Vec<&'static str>>>) {
     let opts =
         ConfigOptions::from_value(&json!({"host": "127.0.0.1:1", "connectTimeoutMs": 50})).unwrap();
-    let store = ConfigStore::open(opts, Arc::new(crate::Warnings::default()));
+    let store = Arc::new(ConfigState::new(opts, Arc::new(crate::Warnings::default())));
     let seen: Seen = Arc::default();
     let s = seen.clone();
     store.updates.subscribe(move |u: &Update| {
@@ -48,17 +48,19 @@ fn store() -> (Arc<ConfigStore>, Seen, Arc<Mutex<Vec<&'static str>>>) {
 #[tokio::test]
 async fn one_update_per_version_that_changes_something() {
     let (store, seen, warnings) = store();
-    let steps: [(&[u8], i64); 7] = [
+    let steps: [(&[u8], i64); 9] = [
         (br#"{"a":1}"#, 10),     // first data: everything added
         (br#"{"a":1}"#, 10),     // the same version read again (a reconnect): nothing
         (br#"{"a":5}"#, 9),      // an older version arriving late: nothing
         (br#"{ "a" : 1 }"#, 11), // a new version with the same content: nothing
         (b"{bad", 12),           // malformed: a warning, the data stays
         (b"[1]", 13),            // not an object: the same
-        (br#"{"a":2,"b":true}"#, 14),
+        (b"", 14),               // empty: the same (it used to remove every key)
+        (b" \n", 15),            // only whitespace: the same
+        (br#"{"a":2,"b":true}"#, 16),
     ];
     for (data, mzxid) in steps {
-        store.accept(data, &stat(mzxid, 0));
+        store.accept_document(data, &stat(mzxid, 0));
     }
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
@@ -85,24 +87,22 @@ async fn one_update_per_version_that_changes_something() {
         .iter()
         .filter(|c| **c == "ERR_CONFIG_INVALID")
         .count();
-    assert_eq!(invalid, 2);
+    assert_eq!(invalid, 4);
     assert_eq!(store.current().view.get("b"), Some(&json!(true)));
     assert_eq!(store.updates_since(1).len(), 1);
-    store.close().await;
 }
 
 #[tokio::test]
 async fn our_own_write_is_local_even_when_the_watch_reads_it_first() {
     let (store, seen, _) = store();
-    store.accept(br#"{"a":1}"#, &stat(10, 0));
+    store.accept_document(br#"{"a":1}"#, &stat(10, 0));
     let ours = Arc::new(serde_json::from_str(r#"{"a":1,"mine":true}"#).unwrap());
     store.set_writing(Some(ours));
-    store.accept(br#"{"a":1,"mine":true}"#, &stat(11, 1));
+    store.accept_document(br#"{"a":1,"mine":true}"#, &stat(11, 1));
     store.set_writing(None);
-    store.accept(br#"{"a":1,"mine":true,"theirs":1}"#, &stat(12, 2));
+    store.accept_document(br#"{"a":1,"mine":true,"theirs":1}"#, &stat(12, 2));
     let origins: Vec<Origin> = seen.lock().unwrap().iter().map(|u| u.1).collect();
     assert_eq!(origins, vec![Origin::Remote, Origin::Local, Origin::Remote]);
-    store.close().await;
 }
 
 #[tokio::test]
@@ -114,8 +114,56 @@ async fn without_zookeeper_the_first_load_falls_back_after_the_timeout() {
     assert_eq!(first.source, Source::Empty);
     assert!(warnings.lock().unwrap().contains(&"ERR_CONFIG_STALE"));
     // ZooKeeper answering later is reported as a change.
-    store.accept(br#"{"x":1}"#, &stat(3, 0));
+    store.accept_document(br#"{"x":1}"#, &stat(3, 0));
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(store.current().source, Source::ZooKeeper);
-    store.close().await;
+}
+
+#[tokio::test]
+async fn a_hollow_tree_keeps_the_last_good_data_and_a_marked_one_empties_it() {
+    let (store, seen, warnings) = store();
+    let read = |doc: serde_json::Value, zxid: i64, hollow: bool| TreeRead {
+        doc: doc.as_object().unwrap().clone(),
+        versions: [("/nconf-zookeeper".to_string(), 0)].into_iter().collect(),
+        zxid,
+        hollow,
+    };
+    store.accept_tree(read(json!({"k": "v"}), 5, false));
+    store.accept_tree(read(json!({}), 6, true));
+    assert_eq!(store.current().view.get("k"), Some(&json!("v")));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(warnings.lock().unwrap().contains(&"ERR_CONFIG_INVALID"));
+    // What a save builds on is the tree as it is (nothing), not the data in use.
+    assert!(store.base().stored.is_empty());
+    store.accept_tree(read(json!({}), 7, false));
+    assert!(store.current().view.is_empty());
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.2, vec![("k".to_string(), ChangeKind::Removed)]);
+}
+
+#[tokio::test]
+async fn a_corrupted_snapshot_is_reported_as_corrupted_not_as_missing() {
+    let dir = std::env::temp_dir().join(format!("lemon-store-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("c.json");
+    std::fs::write(&file, "{\"half\":").unwrap();
+    let opts = ConfigOptions::from_value(&json!({
+        "host": "127.0.0.1:1", "connectTimeoutMs": 50, "cacheFile": file.to_str().unwrap()
+    }))
+    .unwrap();
+    let store = ConfigState::new(opts, Arc::new(crate::Warnings::default()));
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let m = messages.clone();
+    store
+        .warnings()
+        .subscribe(move |w| m.lock().unwrap().push(format!("{}: {}", w.code, w.message)));
+    assert_eq!(store.initial().await.source, Source::Empty);
+    let all = messages.lock().unwrap().join("\n");
+    assert!(!all.contains("no snapshot file yet"), "{all}");
+    assert!(
+        all.contains("ERR_CONFIG_SNAPSHOT: the snapshot file"),
+        "{all}"
+    );
+    assert!(all.contains("is corrupted"), "{all}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,0 +1,253 @@
+// Typings of what `lemon.Admin` (the operations API) takes and returns: plain JSON made by the
+// core (crates/core/src/admin/). Referenced from the generated class typings.
+
+/** `new Admin(options)`: the session options exactly as `new Cluster()` reads them, plus who writes. */
+export interface AdminOptions {
+  /** `host:port,host:port[/chroot]`. */
+  zk: string
+  /** Registry root. Default `/lemonhjuice`. */
+  root?: string
+  /** Digest credentials `user:password`; then history and audit name `digest:user`. */
+  auth?: string
+  /** ACL of the nodes the admin creates (rules, history, audit): `open`, `creator`, `private`. */
+  acl?: 'open' | 'creator' | 'private'
+  sessionTimeoutMs?: number
+  connectTimeoutMs?: number
+  /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
+  zkTls?: { ca: string; cert?: string; key?: string }
+  /** Who history and audit name without `auth`, e.g. `user@host` (the CLI passes it). */
+  identity?: string
+  /** Versions kept per service (2–10000). Default 100. */
+  historyLimit?: number
+  /** Audit entries kept (10–100000). Default 1000. */
+  auditLimit?: number
+}
+
+/** One service of `admin.services()`. */
+export interface ServiceSummary {
+  /** `app/group`. */
+  service: string
+  app: string
+  group: string
+  /** Endpoints (`host:port`). */
+  endpoints: number
+  /** Provider nodes (pm2 workers of one endpoint count separately). */
+  instances: number
+  consumers: number
+  /** Consumers that publish a health report. */
+  reporting: number
+  /** Endpoints some consumer reports ejected. */
+  ejected: number
+  /** Provider nodes nobody can use. */
+  rejected: number
+  /** The rules in force, one phrase each (`gray 10%`, `weight 10.0.0.1:80=20`, `degraded`, ...). */
+  rules: string[]
+  /** Why the consumers refuse the rules in ZooKeeper, when they do. */
+  refusedRules: string | null
+}
+
+/** One endpoint of `admin.providers()`. */
+export interface Endpoint {
+  address: string
+  host: string
+  port: number
+  version: string
+  gray: boolean
+  /** The node's weight. */
+  weight: number
+  /** The configurator's weight override, if any. */
+  override: number | null
+  /** The weight a consumer uses now (override and the consumers' warmup applied). */
+  effectiveWeight: number
+  warming: boolean
+  disabled: boolean
+  /** Declared methods; empty: every method. */
+  methods: string[]
+  /** Start time (ms since the epoch) from the node, if known. */
+  startedAt: number | null
+  /** Provider nodes (pm2 workers) of this endpoint. */
+  instances: number
+  pids: number[]
+  nodes: string[]
+}
+
+export interface ProvidersReport {
+  service: string
+  endpoints: Endpoint[]
+  /** Nodes nobody can use, with the reason. */
+  rejected: { name: string; reason: string }[]
+}
+
+/** One consumer process of `admin.consumers()`. */
+export interface ConsumerProcess {
+  /** Its node under `consumers/`. */
+  name: string
+  host: string
+  pid: number | null
+  version: string | null
+  loadBalance: string | null
+  /** Fault-tolerance mode (`failover`, ...). */
+  mode: string | null
+  lemonVersion: string | null
+  warmupMs: number | null
+  startedAt: number | null
+  reporting: boolean
+  /** Health reports written so far (the node's data version). */
+  reports: number
+  /** Size of the node's data. */
+  bytes: number
+}
+
+/** What one consumer reports about one provider. */
+export interface ProviderView {
+  address: string
+  breaker: 'closed' | 'open' | 'half-open'
+  /** While ejected: until when (ms since the epoch, rounded up to the second). */
+  ejectedUntil: number | null
+  inflight: number
+  /** ms, two significant digits. */
+  p99: number
+  /** % of the last 10 s. */
+  errorRate: number
+  /** Calls in the last 10 s. */
+  calls: number
+}
+
+export interface AppliedRule {
+  /** Hash of the document the consumer applied (`''`: none). */
+  hash: string
+  /** The history version with that document, when known. */
+  version: number | null
+}
+
+export interface HealthReport {
+  service: string
+  consumers: {
+    name: string
+    host: string
+    pid: number | null
+    /** When the report was written (ms since the epoch). */
+    at: number
+    /** Calls per second over the last 10 s. */
+    calls: number
+    /** Retries the retry budget still allows. */
+    budget: number
+    rules: { routers: AppliedRule; configurators: AppliedRule }
+    providers: ProviderView[]
+  }[]
+  endpoints: { address: string; ejected: boolean; ejectedBy: string[] }[]
+  /** Consumers that do not report (older versions, `healthReportMs: 0`). */
+  silent: number
+}
+
+/** A service's rules as one document; `null`: no node. */
+export interface RulesDocument {
+  routers?: { gray?: { percent?: number; hosts?: string[]; keyPercent?: number; force?: boolean } } | null
+  configurators?: {
+    service?: { loadBalance?: string; cluster?: string; retries?: number; timeoutMs?: number; force?: boolean; fallback?: unknown }
+    providers?: Record<string, { weight?: number; disabled?: boolean }>
+  } | null
+}
+
+export interface RulesState {
+  service: string
+  version: number
+  /** The nodes were changed outside lemon-cluster since the last recorded version. */
+  external: boolean
+  rules: RulesDocument
+  inForce: string[]
+  /** Why the consumers refuse what the nodes hold, when they do. */
+  refused: { code: string; message: string } | null
+}
+
+/** One changed key: `configurators.providers.10.0.0.1:80.weight`. */
+export interface KeyChange {
+  key: string
+  type: 'added' | 'removed' | 'modified'
+  old: unknown
+  new: unknown
+}
+
+export interface RulesVersion {
+  version: number
+  at: number | null
+  who: string
+  host?: string | null
+  pid?: number | null
+  /** `set`, `weight`, `disable`, `enable`, `gray`, `degrade`, `rollback` or `external`. */
+  action: string
+  message: string
+  external: boolean
+  /** `false`: an external change not recorded yet (it is with the next change). */
+  recorded: boolean
+  changes: KeyChange[]
+}
+
+export interface RulesDiff {
+  service: string
+  from: number
+  to: number
+  changes: KeyChange[]
+}
+
+/** `-m`, `--force`, `--if-version`. */
+export interface WriteOptions {
+  message?: string
+  /** Write even when the change leaves a method or the service without an eligible provider. */
+  force?: boolean
+  /** Refuse with `ERR_RULE_CONFLICT` unless the rules are at this version. */
+  ifVersion?: number
+}
+
+export type RulesChange =
+  | { op: 'weight'; address: string; weight: number }
+  | { op: 'disable' | 'enable'; address: string }
+  | { op: 'gray'; percent: number }
+  | { op: 'gray'; hosts: string[] }
+  | { op: 'gray'; off: true }
+  | { op: 'degrade'; on: boolean; fallback?: unknown }
+
+export interface Lane {
+  providers: { address: string; share: number }[]
+  /** Why the lane has no provider. */
+  empty?: string
+}
+
+export interface Simulation {
+  degraded: boolean
+  grayPercent: number
+  /** Consumer processes (`host:pid`) whose every request becomes gray. */
+  grayConsumers: string[]
+  disabled: string[]
+  /** Endpoints the consumers report ejected now (their breakers keep them out until they recover). */
+  ejected: string[]
+  /** Each endpoint's share of a non-gray-host consumer's calls. */
+  endpoints: { address: string; share: number }[]
+  methods: { version: string | null; method: string; normal: Lane; gray: Lane }[]
+  /** What the change leaves without an eligible provider (refused unless forced). */
+  orphaned?: string[]
+  changes?: KeyChange[]
+}
+
+export interface WriteResult {
+  service: string
+  version: number
+  unchanged: boolean
+  /** An external change was found and recorded as its own version first. */
+  recordedExternal?: boolean
+  changes: KeyChange[]
+  simulation: Simulation
+}
+
+export interface AuditEntry {
+  at: number
+  who: string
+  host: string
+  pid: number
+  /** `rules.set`, `rules.weight`, ... */
+  action: string
+  target: string
+  version: number
+  message: string
+  changes: number
+}

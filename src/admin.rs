@@ -1,0 +1,311 @@
+//! `Admin`: the operations API (inventory, health reports, versioned rule changes, history,
+//! audit, dry runs) over one ZooKeeper session. Conversions only: every answer is the core's
+//! JSON, every decision is `lemon_core::admin`'s.
+
+use std::sync::Arc;
+
+use lemon_core::admin::history::WriteOptions;
+use lemon_core::admin::{parse_service, Admin, AdminOptions};
+use napi::bindgen_prelude::PromiseRaw;
+use napi::{Env, Result};
+use napi_derive::napi;
+use serde_json::Value;
+
+use crate::error::{promise, promise_done, throw};
+
+/// The operations API the `lemon-cluster` CLI stands on. Every method returns a promise of
+/// plain JSON; services are named `'app/group'`.
+///
+/// ```js
+/// const admin = new Admin({ zk: '127.0.0.1:2181', identity: 'ann@laptop' })
+/// console.log(await admin.services())
+/// await admin.change('movie/query', { op: 'weight', address: '10.0.1.1:20080', weight: 20 }, { message: 'drain' })
+/// await admin.close()
+/// ```
+#[napi(js_name = "Admin")]
+pub struct JsAdmin {
+    inner: Arc<Admin>,
+}
+
+type Json<'env> = PromiseRaw<'env, Value>;
+
+fn version(field: &str, v: f64) -> lemon_core::Result<u64> {
+    if v.fract() == 0.0 && (0.0..9.0e15).contains(&v) {
+        Ok(v as u64)
+    } else {
+        Err(lemon_core::Error::invalid(
+            field,
+            format!("must be a version number, got {v}"),
+        ))
+    }
+}
+
+#[napi]
+impl JsAdmin {
+    /// Starts connecting in the background. Options as `new Cluster()`'s session options
+    /// (`zk`, `root`, `auth`, `acl`, `sessionTimeoutMs`, `connectTimeoutMs`), plus `identity`
+    /// (who history and audit name without `auth`), `historyLimit` (100) and `auditLimit`
+    /// (1000). Throws `ERR_INVALID_ARG` for bad options.
+    #[napi(
+        catch_unwind,
+        constructor,
+        ts_args_type = "options: import('./lib/admin').AdminOptions"
+    )]
+    pub fn new(env: Env, options: Value) -> Result<Self> {
+        lemon_core::log::install();
+        let opts = throw(&env, AdminOptions::from_value(&options))?;
+        let admin = napi::bindgen_prelude::within_runtime_if_available(|| Admin::new(opts));
+        Ok(JsAdmin {
+            inner: Arc::new(admin),
+        })
+    }
+
+    /// Who this admin's changes are recorded as (`digest:user` with `auth`, else `identity`).
+    #[napi(catch_unwind, getter)]
+    pub fn identity(&self) -> String {
+        self.inner.actor().who
+    }
+
+    /// Every app/group under the root with endpoint and consumer counts and the rules in force.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ServiceSummary[]>"
+    )]
+    pub fn services<'env>(&self, env: &'env Env) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(env, async move { inner.services().await }, |_, v| Ok(v))
+    }
+
+    /// The endpoints of a service (effective weight, gray, disabled, version, instances, ...).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ProvidersReport>"
+    )]
+    pub fn providers<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                inner.providers(&app, &group).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// The consumer processes of a service.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ConsumerProcess[]>"
+    )]
+    pub fn consumers<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                inner.consumers(&app, &group).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// What the consumers of a service report: breaker, ejection, p99, errors, budget.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').HealthReport>"
+    )]
+    pub fn health<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                inner.health(&app, &group).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// The rules of a service now, with their version.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').RulesState>"
+    )]
+    pub fn rules<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                inner.rules(&app, &group).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Every version of a service's rules, oldest first.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').RulesVersion[]>"
+    )]
+    pub fn history<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                inner.history(&app, &group).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// The differences from version `from` to `to` (default: the current version).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').RulesDiff>"
+    )]
+    pub fn diff<'env>(
+        &self,
+        env: &'env Env,
+        service: String,
+        from: f64,
+        to: Option<f64>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                let from = version("from", from)?;
+                let to = to.map(|t| version("to", t)).transpose()?;
+                inner.diff(&app, &group, from, to).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Replaces the rules document (`{ routers, configurators }`) as a new version.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "service: string, document: import('./lib/admin').RulesDocument, options?: import('./lib/admin').WriteOptions",
+        ts_return_type = "Promise<import('./lib/admin').WriteResult>"
+    )]
+    pub fn set_rules<'env>(
+        &self,
+        env: &'env Env,
+        service: String,
+        document: Value,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+                inner.set_rules(&app, &group, &document, &w).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// One operator edit as a new version: `{ op: 'weight', address, weight }`,
+    /// `{ op: 'disable' | 'enable', address }`, `{ op: 'gray', percent | hosts | off }`,
+    /// `{ op: 'degrade', on, fallback? }`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "service: string, change: import('./lib/admin').RulesChange, options?: import('./lib/admin').WriteOptions",
+        ts_return_type = "Promise<import('./lib/admin').WriteResult>"
+    )]
+    pub fn change<'env>(
+        &self,
+        env: &'env Env,
+        service: String,
+        change: Value,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+                inner.change(&app, &group, &change, &w).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Writes version `version`'s document as a new version.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "service: string, version: number, options?: import('./lib/admin').WriteOptions",
+        ts_return_type = "Promise<import('./lib/admin').WriteResult>"
+    )]
+    pub fn rollback<'env>(
+        &self,
+        env: &'env Env,
+        service: String,
+        version: f64,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+                let v = self::version("version", version)?;
+                inner.rollback(&app, &group, v, &w).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// What a proposed document would do (shares, gray consumers, methods left without a
+    /// provider), without writing it.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "service: string, document: import('./lib/admin').RulesDocument",
+        ts_return_type = "Promise<import('./lib/admin').Simulation>"
+    )]
+    pub fn simulate<'env>(
+        &self,
+        env: &'env Env,
+        service: String,
+        document: Value,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                inner.simulate(&app, &group, &document).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// The newest `limit` (default 50) audit entries, oldest first.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').AuditEntry[]>"
+    )]
+    pub fn audit<'env>(&self, env: &'env Env, limit: Option<u32>) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move { inner.audit(limit.unwrap_or(50) as usize).await },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Ends the session; nothing of it keeps Node's event loop alive afterwards.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        promise_done(env, async move { inner.close().await })
+    }
+}
