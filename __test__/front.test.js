@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 
-const native = require('../index.js')
+const { binding: native } = require('../lib/native')
 const lemon = require('../lib')
 
 const methods = { get: () => 1 }

@@ -1,6 +1,6 @@
 'use strict'
 // One option schema: the core's readers are the only parsers, and this test fails when the
-// typings (index.d.ts, generated from src/types.rs) or the reference (docs/api.md) disagree with
+// typings (binding.d.ts, generated from src/types.rs) or the reference (docs/api.md) disagree with
 // them — about which keys an options object has, and which names `loadBalance` and `cluster`
 // accept. The readers' keys are what they say themselves when refusing an unknown key; nothing
 // is connected (nothing listens on port 1).
@@ -10,10 +10,10 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
-const native = require('../index.js')
+const { binding: native } = require('../lib/native')
 
 const root = path.join(__dirname, '..')
-const typings = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8')
+const typings = fs.readFileSync(path.join(root, 'binding.d.ts'), 'utf8')
 const api = fs.readFileSync(path.join(root, 'docs', 'api.md'), 'utf8')
 const PROBE = 'zzProbe'
 
@@ -44,10 +44,10 @@ function readerNames(fn) {
   assert.fail('the probe name was accepted')
 }
 
-/** The top-level keys of `export interface {name}` in index.d.ts. */
+/** The top-level keys of `export interface {name}` in binding.d.ts. */
 function typedKeys(name) {
   const body = new RegExp(`export interface ${name} \\{\\n([\\s\\S]*?)\\n\\}`).exec(typings)
-  assert.ok(body, `index.d.ts declares ${name}`)
+  assert.ok(body, `binding.d.ts declares ${name}`)
   return [...body[1].matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]).sort()
 }
 
@@ -141,7 +141,7 @@ test('every options object: the reader, the typings and docs/api.md list the sam
   })
   for (const c of cases) {
     const reader = withBindingOnly(c.typed, c.reader)
-    assert.deepEqual(typedKeys(c.typed), reader, `${c.typed}: index.d.ts (src/types.rs) vs the core's reader`)
+    assert.deepEqual(typedKeys(c.typed), reader, `${c.typed}: binding.d.ts (src/types.rs) vs the core's reader`)
     assert.deepEqual(c.documented, reader, `${c.typed}: docs/api.md vs the core's reader`)
   }
 })

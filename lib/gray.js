@@ -6,7 +6,7 @@
 const { AsyncLocalStorage } = require('node:async_hooks')
 
 // The HTTP header that carries the lane from consumer to provider, as the core sends it.
-const { GRAY_HEADER } = require('../index.js')
+const { GRAY_HEADER } = require('./native').binding
 
 const lane = new AsyncLocalStorage()
 

@@ -1,14 +1,15 @@
 'use strict'
-// The package's front door: the native classes (generated loader in ../index.js) plus the
+// The package's front door: the native classes (napi's generated loader ../binding.js, through ./native.js) plus the
 // hand-written JavaScript parts — provider middleware and gray lanes.
 //
 // `Cluster` and `Consumer` here wrap the native ones rather than patch them: the one thing added
 // is that a call made while handling a gray request is gray too (see ./gray), which needs the
 // caller's async context, something only JavaScript has.
 
-const native = require('../index.js')
+const { binding: native } = require('./native')
 const { Service, service, GRAY_HEADER } = require('./provider')
 const { isGray, runInLane } = require('./gray')
+const { prometheus } = require('./prometheus')
 
 /** The cluster: the native one, whose `consumer()` returns a gray-aware {@link Consumer}. */
 class Cluster extends native.Cluster {
@@ -83,4 +84,4 @@ function koa(options) {
 }
 
 const { Admin, Registration } = native
-module.exports = { Admin, Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER }
+module.exports = { Admin, Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER, prometheus }

@@ -1,6 +1,8 @@
-// Typings for `require('lemon-cluster/nconf')`: the ZooKeeper store for nconf (see README,
-// "Hot configuration").
+// Typings for `require('lemon-cluster/nconf')`: the ZooKeeper store for nconf (see
+// docs/configuration.md), and an augmentation of nconf's own typings (`@types/nconf`) with what
+// registering the store adds to nconf: `nconf.zookeeper(...)`, chainable after `.argv().env()`.
 import { EventEmitter } from 'node:events'
+import type { Provider } from 'nconf'
 
 declare namespace register {
   interface KeyChange {
@@ -108,5 +110,23 @@ declare namespace register {
 
 /** Registers the `zookeeper` store and the chainable `nconf.zookeeper(options)` on nconf; returns nconf. */
 declare function register<T>(nconf: T): T
+
+/** nconf calls `load` and `save` callbacks with `(err, data)`; @types/nconf types only `(err)`. */
+type NconfCallback = (err: Error | null, data?: Record<string, unknown>) => void
+
+declare module 'nconf' {
+  interface Provider {
+    /** `use('zookeeper', options)`, chainable: `nconf.argv().env().zookeeper({ ... }).file(...)`. */
+    zookeeper(options?: register.ZookeeperOptions): Provider
+    load(callback: NconfCallback): void
+    save(callback: NconfCallback): void
+  }
+  /** `nconf.use('zookeeper', options)`, chainable. */
+  function zookeeper(options?: register.ZookeeperOptions): Provider
+  function load(callback: NconfCallback): void
+  function save(callback: NconfCallback): void
+  /** The store class, set by registering: `nconf.Zookeeper`. */
+  let Zookeeper: typeof register.Zookeeper
+}
 
 export = register

@@ -16,7 +16,7 @@
 // exactly those keys, which the native side re-applies on top of newer versions on a conflict.
 
 const { EventEmitter } = require('node:events')
-const native = require('../index.js')
+const { binding: native } = require('./native')
 const { codedError, invalidArg } = require('./errors')
 const { own, put, splitKey, parseValue, toJson, lookup, assign, remove } = require('./config-document')
 

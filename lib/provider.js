@@ -8,9 +8,10 @@
 const dns = require('node:dns/promises')
 const net = require('node:net')
 const tls = require('node:tls')
-const { checkName } = require('../index.js')
+const { checkName } = require('./native').binding
 const { invalidArg: invalid } = require('./errors')
 const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
+const { scraping } = require('./prometheus')
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 const DEFAULT_DRAIN_TIMEOUT_MS = 10000
@@ -107,7 +108,8 @@ class Service {
     this.app = app
     this.group = group
     this.cluster = cluster || null
-    // One N-API call per request only when there is somewhere to send the numbers.
+    // One N-API call per request only when there is somewhere to send the numbers: statsd, or
+    // (from whenever lemon.prometheus() is called) the totals a scrape reads.
     this._reporting = Boolean(this.cluster && this.cluster.metricsEnabled)
     this.prefix = `/${encodeURIComponent(app)}/${encodeURIComponent(group)}/`
     this.maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
@@ -211,7 +213,9 @@ class Service {
         sendJson(res, 500, { error: { code, message } })
       }
     } finally {
-      if (this._reporting) this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
+      if (this.cluster && (this._reporting || scraping())) {
+        this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
+      }
       this._inFlight--
       if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
     }

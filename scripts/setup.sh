@@ -4,7 +4,8 @@
 #     ZOOKEEPER_CLASSPATH point at another install,
 #   * Java (openjdk-17-jre-headless) if missing,
 #   * npm dependencies when node_modules is missing or stale,
-#   * the native addon (cargo is incremental: fast when nothing changed).
+#   * the native addon (cargo is incremental: fast when nothing changed), on Linux against the
+#     glibc baseline with cargo-zigbuild (installed from PyPI when missing).
 # Expects Node >= 20 and a Rust toolchain (rustup) to be present already.
 set -euo pipefail
 
@@ -99,6 +100,51 @@ fi
 
 # --- native addon ---------------------------------------------------------------
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (https://rustup.rs) and make sure ~/.cargo/bin is on PATH"
-log "napi build --platform --release"
-npx napi build --platform --release
+
+# On Linux with glibc the addon is built against the glibc baseline the published binaries have
+# (package.json `config`, with the tools' versions; __test__/package.test.js fails above it):
+# cargo-zigbuild links against that glibc's symbol versions with zig as the linker. Both come
+# from PyPI (ziglang, cargo-zigbuild); unless on PATH already, they are installed once into a
+# virtualenv under target/.
+config() { node -p "require('./package.json').config.$1"; }
+GLIBC_BASELINE="$(config glibcBaseline)"
+ZIGLANG_VERSION="$(config ziglang)"
+CARGO_ZIGBUILD_VERSION="$(config cargoZigbuild)"
+zig_venv=target/tools/zigbuild
+
+have_zigbuild() {
+  command -v cargo-zigbuild >/dev/null 2>&1 || return 1
+  command -v zig >/dev/null 2>&1 || python3 -m ziglang version >/dev/null 2>&1
+}
+
+ensure_zigbuild() {
+  if [ -x "$zig_venv/bin/cargo-zigbuild" ]; then export PATH="$PWD/$zig_venv/bin:$PATH"; fi
+  if have_zigbuild; then
+    log "cargo-zigbuild: found ($(cargo-zigbuild --version 2>/dev/null | head -n 1))"
+    return 0
+  fi
+  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  log "pip install ziglang==$ZIGLANG_VERSION cargo-zigbuild==$CARGO_ZIGBUILD_VERSION (into $zig_venv)"
+  rm -rf "$zig_venv"
+  python3 -m venv "$zig_venv" || { apt_install python3-venv && python3 -m venv "$zig_venv"; }
+  "$zig_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+  export PATH="$PWD/$zig_venv/bin:$PATH"
+  have_zigbuild || die "cargo-zigbuild or zig still not found after installing them into $zig_venv"
+}
+
+is_glibc() {
+  [ "$(uname -s)" = Linux ] && node -e 'process.exit(process.report.getReport().header.glibcVersionRuntime ? 0 : 1)'
+}
+
+if is_glibc; then
+  ensure_zigbuild
+  target="$(uname -m | sed 's/^arm64$/aarch64/')-unknown-linux-gnu.$GLIBC_BASELINE"
+  log "npm run build -- --target $target --cross-compile (cargo-zigbuild, glibc $GLIBC_BASELINE)"
+  npm run build --silent -- --target "$target" --cross-compile
+else
+  log "npm run build"
+  npm run build --silent
+fi
 log "done"

@@ -117,16 +117,18 @@ impl JsCluster {
         })
     }
 
-    /// Whether metrics go to statsd (the `statsd` option was given).
+    /// Whether metrics are reported: to statsd (the `statsd` option was given) or for
+    /// `lemon.prometheus()`.
     #[napi(catch_unwind, getter)]
     pub fn metrics_enabled(&self) -> bool {
-        self.inner.metrics().enabled()
+        self.inner.metrics().reporting()
     }
 
-    /// Reports one request served by this process's provider middleware to statsd (`served`,
-    /// `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
-    /// yourself only if you serve methods without that middleware. A no-op without `statsd`.
-    #[napi(catch_unwind)]
+    /// Reports one request served by this process's provider middleware (statsd: `served`,
+    /// `served_errors.{status}`, `response_time`; Prometheus: their totals). lemon's `service()`
+    /// middleware calls it. A no-op when metrics are not reported.
+    /// Internal to the package's JavaScript, so not in the typings.
+    #[napi(catch_unwind, skip_typescript)]
     pub fn record_served(
         &self,
         app: String,

@@ -101,8 +101,9 @@ impl JsConsumer {
     /// `ERR_INVALID_ARG`; `error.cause` says why retrying stopped early (`ERR_RETRY_BUDGET`).
     #[napi(
         catch_unwind,
+        ts_generic_types = "T = unknown",
         ts_args_type = "method: string, args?: unknown, options?: CallOptions",
-        ts_return_type = "Promise<any>"
+        ts_return_type = "Promise<T>"
     )]
     pub fn call<'env>(
         &self,

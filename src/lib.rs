@@ -20,6 +20,7 @@ mod json;
 mod logger;
 mod names;
 mod options;
+mod prometheus;
 mod registration;
 mod settle;
 mod types;

@@ -175,7 +175,7 @@ pub struct ConsumerOptions {
     /// Answer on a non-business failure: a value, or a function `(method, args, error)` whose
     /// result (or promise) is the answer.
     #[napi(
-        ts_type = "unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)"
+        ts_type = "null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)"
     )]
     pub fallback: Option<serde_json::Value>,
     /// Circuit breaker / outlier ejection per provider.
@@ -260,7 +260,7 @@ pub struct CallOptions {
     pub idempotent: Option<bool>,
     pub forks: Option<u32>,
     #[napi(
-        ts_type = "unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)"
+        ts_type = "null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)"
     )]
     pub fallback: Option<serde_json::Value>,
 }

@@ -71,7 +71,7 @@ pub struct ConsumerOptions {
 }
 
 impl ConsumerOptions {
-    /// Reads the consumer options (see the README and `index.d.ts` for every key).
+    /// Reads the consumer options (see docs/api.md and `binding.d.ts` for every key).
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("consumer", v)?;
         let app = f.required_string("app")?;

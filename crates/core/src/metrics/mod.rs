@@ -8,18 +8,24 @@
 //!
 //! Names follow statsd/Graphite conventions: `{prefix}.{app}.{group}.{method}.{metric}`, dots only
 //! between segments; every character of a segment other than `A-Z a-z 0-9 _ -` becomes `_`.
+//!
+//! The same reports also add to running totals for a scraper once [`tally::enable`] was called
+//! (see `tally.rs`), with or without statsd.
 
 mod names;
 mod report;
+pub mod tally;
 
 use std::net::{ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cadence::{MetricSink, QueuingMetricSink, UdpMetricSink};
 use serde_json::Value;
 
 pub use names::{method_metric, sanitize, service_metric};
+use tally::Tally;
 
 use crate::error::{Error, Result};
 use crate::options::{type_name, Fields};
@@ -115,12 +121,13 @@ fn parse_address(s: &str) -> Result<(String, u16)> {
     Ok((host.to_string(), port))
 }
 
-/// The metrics of one cluster; a no-op when statsd is not configured.
+/// The metrics of one cluster: statsd lines when configured, totals once scraping is enabled.
 pub struct Metrics {
     sink: Option<QueuingMetricSink>,
     prefix: String,
     sample_rate: f64,
     dropped: AtomicU64,
+    tally: Arc<Tally>,
 }
 
 impl Metrics {
@@ -131,6 +138,7 @@ impl Metrics {
             prefix: String::new(),
             sample_rate: 1.0,
             dropped: AtomicU64::new(0),
+            tally: Tally::registered(),
         }
     }
 
@@ -163,12 +171,18 @@ impl Metrics {
             prefix: opts.prefix.clone(),
             sample_rate: opts.sample_rate,
             dropped: AtomicU64::new(0),
+            tally: Tally::registered(),
         })
     }
 
-    /// Whether metrics are being sent.
+    /// Whether metrics are being sent to statsd.
     pub fn enabled(&self) -> bool {
         self.sink.is_some()
+    }
+
+    /// Whether anything is reported at all: statsd, or totals for a scraper.
+    pub fn reporting(&self) -> bool {
+        self.sink.is_some() || tally::enabled()
     }
 
     /// Lines dropped because the queue was full or the socket refused them.

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::names::{method_metric, sanitize, service_metric};
-use super::Metrics;
+use super::{tally, Metrics};
 use crate::error::Error;
 
 impl Metrics {
@@ -23,6 +23,12 @@ impl Metrics {
         outcome: Result<(), &Error>,
         elapsed: Duration,
     ) {
+        if tally::enabled() {
+            let error = outcome
+                .err()
+                .map(|e| (e.code(), matches!(e, Error::Timeout { .. })));
+            self.tally.call_finished(app, group, method, error, elapsed);
+        }
         if !self.enabled() {
             return;
         }
@@ -41,6 +47,9 @@ impl Metrics {
 
     /// A retry granted by the budget.
     pub fn retry(&self, app: &str, group: &str, method: &str) {
+        if tally::enabled() {
+            self.tally.retry(app, group, method);
+        }
         if self.enabled() {
             self.count(&method_metric(app, group, method, "retries"), 1);
         }
@@ -48,7 +57,17 @@ impl Metrics {
 
     /// A provider's breaker changed state (`open`, `half_open`, `closed`); `ejected` when it opened
     /// on this call's failure.
-    pub fn breaker(&self, app: &str, group: &str, address: &str, state: &str, ejected: bool) {
+    pub fn breaker(
+        &self,
+        app: &str,
+        group: &str,
+        address: &str,
+        state: &'static str,
+        ejected: bool,
+    ) {
+        if tally::enabled() {
+            self.tally.breaker(app, group, address, state, ejected);
+        }
         if !self.enabled() {
             return;
         }
@@ -67,6 +86,9 @@ impl Metrics {
 
     /// A call answered by its fallback (a degradation).
     pub fn fallback(&self, app: &str, group: &str, method: &str) {
+        if tally::enabled() {
+            self.tally.fallback(app, group, method);
+        }
         if self.enabled() {
             self.count(&method_metric(app, group, method, "fallbacks"), 1);
         }
@@ -74,6 +96,9 @@ impl Metrics {
 
     /// The number of live providers of a service.
     pub fn providers(&self, app: &str, group: &str, n: usize) {
+        if tally::enabled() {
+            self.tally.providers(app, group, n);
+        }
         if self.enabled() {
             self.gauge(&service_metric(app, group, "providers"), n as u64);
         }
@@ -88,6 +113,9 @@ impl Metrics {
         status: u16,
         response_time: Duration,
     ) {
+        if tally::enabled() {
+            self.tally.served(app, group, method, status, response_time);
+        }
         if !self.enabled() {
             return;
         }

@@ -99,14 +99,11 @@ export declare class Cluster {
    * A function-valued `fallback` is kept and called on the JavaScript thread.
    */
   consumer(options: ConsumerOptions): Consumer
-  /** Whether metrics go to statsd (the `statsd` option was given). */
-  get metricsEnabled(): boolean
   /**
-   * Reports one request served by this process's provider middleware to statsd (`served`,
-   * `served_errors.{status}`, `response_time`). lemon's `service()` middleware calls it; call it
-   * yourself only if you serve methods without that middleware. A no-op without `statsd`.
+   * Whether metrics are reported: to statsd (the `statsd` option was given) or for
+   * `lemon.prometheus()`.
    */
-  recordServed(app: string, group: string, method: string, status: number, responseTimeMs: number): void
+  get metricsEnabled(): boolean
   /**
    * The session's state and every open consumer's `stats()`. Cheap enough to poll every
    * second.
@@ -217,7 +214,7 @@ export declare class Consumer {
    * retried nor degraded), `ERR_BAD_RESPONSE`, `ERR_CIRCUIT_OPEN`, `ERR_OVERLOADED` or
    * `ERR_INVALID_ARG`; `error.cause` says why retrying stopped early (`ERR_RETRY_BUDGET`).
    */
-  call(method: string, args?: unknown, options?: CallOptions): Promise<any>
+  call<T = unknown>(method: string, args?: unknown, options?: CallOptions): Promise<T>
   /**
    * Listens for `'change'` events: providers added, removed or updated. Returns a function
    * that removes the listener. Listeners never keep the process alive.
@@ -297,7 +294,7 @@ export interface CallOptions {
   /** Whether this call is safe to retry after it may have reached a provider. */
   idempotent?: boolean
   forks?: number
-  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
+  fallback?: null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)
 }
 
 /** What a `'change'` event carries. */
@@ -468,7 +465,7 @@ export interface ConsumerOptions {
    * Answer on a non-business failure: a value, or a function `(method, args, error)` whose
    * result (or promise) is the answer.
    */
-  fallback?: unknown | ((method: string, args: unknown, error: Error & { code: string }) => unknown)
+  fallback?: null | boolean | number | string | object | ((method: string, args: unknown, error: import('./lib/index').LemonError) => unknown)
   /** Circuit breaker / outlier ejection per provider. */
   breaker?: BreakerOptions
   /** Retries allowed: `percent` of recent calls plus `minPerSecond`. */
