@@ -382,6 +382,18 @@ export interface ClusterOptions {
    */
   acl?: 'creator' | 'private' | 'open'
   /**
+   * TLS to ZooKeeper's `secureClientPort` (every server of `zk`): the CA that signed the
+   * servers' certificates, and a client certificate for mutual TLS. Certificates are always
+   * verified, against the host as written in `zk`. Default: plain TCP.
+   */
+  zkTls?: ZkTlsOptions
+  /**
+   * How consumers call providers registered as `https`: the CA that signed their
+   * certificates (default: Mozilla's public roots), a client certificate for mutual TLS, and
+   * `require: true` to never call a plain-HTTP provider. Always verified.
+   */
+  tls?: TlsOptions
+  /**
    * Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
    * The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
    * debug, trace or off.
@@ -550,6 +562,11 @@ export interface ProvideOptions {
   port: number
   /** Default: the cluster's `host`. */
   host?: string
+  /**
+   * `'https'` when the server speaks TLS (`lemon.service()` sees it from the server). Default
+   * `'http'`.
+   */
+  protocol?: 'http' | 'https'
   version?: string
   /** Methods served; consumers call only these. Default: all. */
   methods?: Array<string>
@@ -589,6 +606,8 @@ export interface ProviderInfo {
   address: string
   host: string
   port: number
+  /** `'https'` for a provider served over TLS, else `'http'`. */
+  protocol: 'http' | 'https'
   version: string
   /** Declared methods; empty means every method. */
   methods: Array<string>
@@ -634,6 +653,18 @@ export interface StatsdOptions {
   sampleRate?: number
 }
 
+/** The `tls` option: PEM text, or the path of a PEM file, for `ca`, `cert` and `key`. */
+export interface TlsOptions {
+  /** CA certificate(s) that signed the providers' certificates. Default: Mozilla's roots. */
+  ca?: string
+  /** Client certificate (chain), presented to providers that ask for one. */
+  cert?: string
+  /** The client certificate's private key (unencrypted PEM). Never logged. */
+  key?: string
+  /** Never call a provider registered as plain HTTP (`ERR_TLS`). Default false. */
+  require?: boolean
+}
+
 /** What a `'warning'` event carries. */
 export interface WarningEvent {
   /**
@@ -644,4 +675,14 @@ export interface WarningEvent {
   message: string
   /** The znode concerned, when there is one. */
   path?: string
+}
+
+/** The `zkTls` option: PEM text, or the path of a PEM file, for each field. */
+export interface ZkTlsOptions {
+  /** CA certificate(s) that signed the servers' certificates. */
+  ca: string
+  /** Client certificate (chain), for servers with `ssl.clientAuth=need`. */
+  cert?: string
+  /** The client certificate's private key (unencrypted PEM). Never logged. */
+  key?: string
 }

@@ -13,6 +13,8 @@ export interface AdminOptions {
   acl?: 'open' | 'creator' | 'private'
   sessionTimeoutMs?: number
   connectTimeoutMs?: number
+  /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
+  zkTls?: { ca: string; cert?: string; key?: string }
   /** Who history and audit name without `auth`, e.g. `user@host` (the CLI passes it). */
   identity?: string
   /** Versions kept per service (2–10000). Default 100. */

@@ -70,6 +70,8 @@ declare namespace register {
     secretKeyEnv?: string
     /** The ensemble's `jute.maxbuffer` in bytes: a save sending more is refused (`ERR_CONFIG_TOO_LARGE`) before anything is sent. Default 1048575 (1 MiB). */
     juteMaxBuffer?: number
+    /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
+    zkTls?: { ca: string; cert?: string; key?: string }
     type?: 'zookeeper'
   }
 

@@ -71,6 +71,12 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
 else
   packages+=(chromium)
 fi
+# The TLS tests make their certificates with openssl; Netty's TLS pieces come with zookeeper.
+if command -v openssl >/dev/null 2>&1; then
+  log "openssl: found"
+else
+  packages+=(openssl)
+fi
 if [ "${#packages[@]}" -gt 0 ]; then
   apt_install "${packages[@]}"
   have_zookeeper || die "ZooKeeper still not found after installing: expected /usr/share/java/zookeeper.jar"

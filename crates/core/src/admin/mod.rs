@@ -58,7 +58,7 @@ pub struct AdminOptions {
 }
 
 impl AdminOptions {
-    /// Reads `{ zk, root?, auth?, acl?, sessionTimeoutMs?, connectTimeoutMs?, identity?,
+    /// Reads `{ zk, root?, auth?, acl?, sessionTimeoutMs?, connectTimeoutMs?, zkTls?, identity?,
     /// historyLimit?, auditLimit? }` (the session options exactly as `new Cluster()` reads them).
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;

@@ -48,6 +48,7 @@ pub const NAMES: &[&str] = &[
     "secretKey",
     "secretKeyEnv",
     "juteMaxBuffer",
+    "zkTls",
 ];
 
 /// Everything a [`super::ConfigStore`] needs to know.
@@ -63,6 +64,8 @@ pub struct ConfigOptions {
     pub read_only: bool,
     /// Digest credentials (`auth: 'user:password'`).
     pub auth: Option<Credentials>,
+    /// TLS to ZooKeeper (`zkTls`), read by the same reader as the Cluster's.
+    pub tls: Option<crate::tls::TlsMaterial>,
     pub layout: Layout,
     /// Joins key segments in change events (`example:test`).
     pub separator: String,
@@ -122,6 +125,7 @@ impl ConfigOptions {
         let max_request = f
             .integer("juteMaxBuffer", 4096, i64::from(i32::MAX))?
             .map_or(DEFAULT_JUTE_MAX_BUFFER, |n| n as usize);
+        let tls = crate::tls::TlsMaterial::from_value(f.value("zkTls"), "zkTls")?;
         f.finish()?;
 
         if separator.is_empty() {
@@ -147,6 +151,7 @@ impl ConfigOptions {
             cache_file,
             read_only,
             auth,
+            tls,
             layout,
             separator,
             key,
