@@ -12,6 +12,10 @@ const { makePki, startSecureZooKeeper } = require('../harness/tls')
 const { startProvider, waitFor } = require('./harness/providers')
 const { openStore, save } = require('./harness/config')
 const { runFixture } = require('./harness/file')
+const { spawnSync } = require('node:child_process')
+const path = require('node:path')
+
+const CLI = path.join(__dirname, '..', 'lib', 'cli.js')
 
 const pki = makePki()
 const suite = { zk: null, cleanups: [] }
@@ -149,6 +153,26 @@ test('mutual TLS (ssl.clientAuth=need): refused without a client certificate, se
   assert.equal((await consumer.call('m', {})).port, server.port)
   // The key is nobody's business: not in warnings, not in errors.
   for (const w of [...anonymous.warnings, ...identified.warnings]) assert.ok(!w.message.includes('PRIVATE KEY'), w.message)
+
+  // The CLI, as an operator types it: the same trust settings as flags (paths) or environment.
+  const files = { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }
+  const cli = (args, env = {}) =>
+    spawnSync(process.execPath, [CLI, '--zk', mutual.secureConnectString, '--json', ...args], {
+      encoding: 'utf8',
+      timeout: 60000,
+      env: { ...process.env, LEMON_ZK: '', LEMON_ZK_TLS_CA: '', LEMON_ZK_TLS_CERT: '', LEMON_ZK_TLS_KEY: '', ...env },
+    })
+  const listed = cli(['services', '--zk-tls-ca', files.ca, '--zk-tls-cert', files.cert, '--zk-tls-key', files.key])
+  assert.equal(listed.status, 0, listed.stderr)
+  assert.ok(
+    JSON.parse(listed.stdout).some((s) => s.service === 'mtls/svc'),
+    listed.stdout,
+  )
+  const fromEnv = cli(['providers', 'mtls/svc'], { LEMON_ZK_TLS_CA: files.ca, LEMON_ZK_TLS_CERT: files.cert, LEMON_ZK_TLS_KEY: files.key })
+  assert.equal(fromEnv.status, 0, fromEnv.stderr)
+  const noCert = cli(['services', '--zk-tls-ca', files.ca])
+  assert.notEqual(noCert.status, 0)
+  assert.match(noCert.stderr, /ERR_ZK_TLS/)
 })
 
 test('the nconf store reads and writes its configuration over TLS', async () => {

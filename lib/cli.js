@@ -10,8 +10,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { PRINT } = require('./cli-print')
+const { sessionOptions, SESSION_FLAGS, UsageError } = require('./cli-session')
 
-const GLOBAL_USAGE = `usage: lemon-cluster [--zk HOSTS | $LEMON_ZK] [--root /lemonhjuice] [--auth user:pass | $LEMON_ZK_AUTH] [--json] <command>
+const GLOBAL_USAGE = `usage: lemon-cluster [--zk HOSTS | $LEMON_ZK] [--root /lemonhjuice] [--auth user:pass | $LEMON_ZK_AUTH]
+                     [--zk-tls-ca PEM [--zk-tls-cert PEM --zk-tls-key PEM]] [--json] <command>
 
 commands:
   services                                   every app/group with its endpoint and consumer counts, rules in force
@@ -75,14 +77,10 @@ const HELP = {
 const WRITES = new Set(['weight', 'disable', 'enable', 'gray', 'degrade'])
 const RULE_WRITES = new Set(['set', 'edit', 'rollback'])
 
-class UsageError extends Error {}
-
 /** Splits argv into flags and positionals; flags may stand anywhere. */
 function parseArgs(argv) {
   const valued = {
-    '--zk': 'zk',
-    '--root': 'root',
-    '--auth': 'auth',
+    ...SESSION_FLAGS,
     '-m': 'message',
     '--message': 'message',
     '--percent': 'percent',
@@ -189,12 +187,7 @@ async function edit(admin, service, flags) {
 
 async function run(flags, rest, Admin) {
   const [command, ...args] = rest
-  const zk = flags.zk || process.env.LEMON_ZK
-  if (!zk) throw new UsageError('no ZooKeeper given: pass --zk HOSTS or set LEMON_ZK')
-  const auth = flags.auth || process.env.LEMON_ZK_AUTH
-  const options = { zk, identity: `${os.userInfo().username}@${os.hostname()}` }
-  if (flags.root) options.root = flags.root
-  if (auth) options.auth = auth
+  const options = sessionOptions(flags)
   if (flags.force && !WRITES.has(command) && !(command === 'rules' && RULE_WRITES.has(args[1]))) {
     throw new UsageError('--force is only for changes (weight, disable, enable, gray, degrade, rules set/edit/rollback)')
   }

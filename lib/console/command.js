@@ -2,8 +2,8 @@
 // `lemon-cluster console ...`: starts the admin console, or manages its accounts. Called by
 // lib/cli.js with the flags it parsed; the accounts live in ZooKeeper (accounts.js).
 
-const os = require('node:os')
 const { Accounts, ROLES, MIN_PASSWORD } = require('./accounts')
+const { sessionOptions } = require('../cli-session')
 
 const USAGE = `console [--port 8780] [--host 127.0.0.1] [--no-auth] [--tls-cert FILE --tls-key FILE]
   console users add NAME --role admin|editor|viewer     (the password is read from stdin, or asked for)
@@ -60,13 +60,11 @@ async function readPassword(stdin = process.stdin) {
 }
 
 function adminOptions(flags) {
-  const zk = flags.zk || process.env.LEMON_ZK
-  if (!zk) throw Object.assign(new Error('no ZooKeeper given: pass --zk HOSTS or set LEMON_ZK'), { usage: true })
-  const auth = flags.auth || process.env.LEMON_ZK_AUTH
-  const o = { zk, identity: `${os.userInfo().username}@${os.hostname()}` }
-  if (flags.root) o.root = flags.root
-  if (auth) o.auth = auth
-  return o
+  try {
+    return sessionOptions(flags)
+  } catch (e) {
+    throw Object.assign(e, { usage: true })
+  }
 }
 
 async function users(flags, args, out) {
