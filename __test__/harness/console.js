@@ -8,27 +8,12 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { CLI } = require('./ops')
+const { CLI, cli } = require('./ops')
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
 
 /** Runs the CLI with `input` on stdin; resolves to `{ code, out, err }`. */
-function cliWithInput(args, input, { timeoutMs = 30000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      clearTimeout(killer)
-      resolve({ code, signal, out, err })
-    })
-    child.stdin.end(input)
-  })
-}
+const cliWithInput = (args, input, { timeoutMs = 30000 } = {}) => cli(args, { input, timeoutMs })
 
 /** `lemon-cluster console users add NAME --role ROLE`, the password on stdin. */
 async function addAccount(zk, name, role, password, extra = []) {
