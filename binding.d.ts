@@ -66,8 +66,34 @@ export declare class Admin {
    * provider), without writing it.
    */
   simulate(service: string, document: import('./lib/admin').RulesDocument): Promise<import('./lib/admin').Simulation>
+  /**
+   * The dry run of a proposed write, nothing written: `{ change }`, `{ document }` or
+   * `{ rollback: V }`. Resolves to the simulation with `changes`, `orphaned`, the `document`
+   * that would be written and the `version` it is based on (pass it as `ifVersion`).
+   */
+  preview(service: string, proposal: import('./lib/admin').Proposal): Promise<import('./lib/admin').Preview>
   /** The newest `limit` (default 50) audit entries, oldest first. */
   audit(limit?: number | undefined | null): Promise<import('./lib/admin').AuditEntry[]>
+  /**
+   * The console's records of one kind (`accounts`, `tokens`, `sessions`):
+   * `[{ name, version, data }]`.
+   */
+  consoleRecords(kind: import('./lib/admin').ConsoleKind): Promise<import('./lib/admin').ConsoleRecord[]>
+  /** One console record `{ name, version, data }`, or `null`. */
+  consoleRecord(kind: import('./lib/admin').ConsoleKind, name: string): Promise<import('./lib/admin').ConsoleRecord | null>
+  /**
+   * Creates a console record (no `ifVersion`) or replaces it with compare-and-set; the
+   * `audit` note is written in the same `multi`. `ERR_RECORD_CONFLICT` when it exists
+   * already or changed.
+   */
+  consolePut(kind: import('./lib/admin').ConsoleKind, name: string, data: object, options?: import('./lib/admin').RecordWriteOptions): Promise<{ name: string; version: number }>
+  /**
+   * Deletes a console record (compare-and-set with `ifVersion`), the `audit` note in the
+   * same `multi`; resolves to whether it existed.
+   */
+  consoleDelete(kind: import('./lib/admin').ConsoleKind, name: string, options?: import('./lib/admin').RecordWriteOptions): Promise<boolean>
+  /** Adds one entry (`console.{action}`) to the audit log. */
+  consoleAudit(note: import('./lib/admin').AuditNote): Promise<void>
   /** Ends the session; nothing of it keeps Node's event loop alive afterwards. */
   close(): Promise<void>
 }
@@ -364,6 +390,18 @@ export interface ClusterOptions {
    */
   acl?: 'creator' | 'private' | 'open'
   /**
+   * TLS to ZooKeeper's `secureClientPort` (every server of `zk`): the CA that signed the
+   * servers' certificates, and a client certificate for mutual TLS. Certificates are always
+   * verified, against the host as written in `zk`. Default: plain TCP.
+   */
+  zkTls?: ZkTlsOptions
+  /**
+   * How consumers call providers registered as `https`: the CA that signed their
+   * certificates (default: Mozilla's public roots), a client certificate for mutual TLS, and
+   * `require: true` to never call a plain-HTTP provider. Always verified.
+   */
+  tls?: TlsOptions
+  /**
    * Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
    * The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
    * debug, trace or off.
@@ -532,6 +570,11 @@ export interface ProvideOptions {
   port: number
   /** Default: the cluster's `host`. */
   host?: string
+  /**
+   * `'https'` when the server speaks TLS (`lemon.service()` sees it from the server). Default
+   * `'http'`.
+   */
+  protocol?: 'http' | 'https'
   version?: string
   /** Methods served; consumers call only these. Default: all. */
   methods?: Array<string>
@@ -571,6 +614,8 @@ export interface ProviderInfo {
   address: string
   host: string
   port: number
+  /** `'https'` for a provider served over TLS, else `'http'`. */
+  protocol: 'http' | 'https'
   version: string
   /** Declared methods; empty means every method. */
   methods: Array<string>
@@ -616,6 +661,18 @@ export interface StatsdOptions {
   sampleRate?: number
 }
 
+/** The `tls` option: PEM text, or the path of a PEM file, for `ca`, `cert` and `key`. */
+export interface TlsOptions {
+  /** CA certificate(s) that signed the providers' certificates. Default: Mozilla's roots. */
+  ca?: string
+  /** Client certificate (chain), presented to providers that ask for one. */
+  cert?: string
+  /** The client certificate's private key (unencrypted PEM). Never logged. */
+  key?: string
+  /** Never call a provider registered as plain HTTP (`ERR_TLS`). Default false. */
+  require?: boolean
+}
+
 /** What a `'warning'` event carries. */
 export interface WarningEvent {
   /**
@@ -626,4 +683,14 @@ export interface WarningEvent {
   message: string
   /** The znode concerned, when there is one. */
   path?: string
+}
+
+/** The `zkTls` option: PEM text, or the path of a PEM file, for each field. */
+export interface ZkTlsOptions {
+  /** CA certificate(s) that signed the servers' certificates. */
+  ca: string
+  /** Client certificate (chain), for servers with `ssl.clientAuth=need`. */
+  cert?: string
+  /** The client certificate's private key (unencrypted PEM). Never logged. */
+  key?: string
 }

@@ -9,18 +9,9 @@ const path = require('node:path')
 const http = require('node:http')
 const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
-const { startProvider, waitFor } = require('./harness/providers')
+const { startProvider, waitFor, rejection } = require('./harness/providers')
 
 const suite = zooKeeperForFile()
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  assert.fail('expected a rejection')
-}
 
 /** A cluster, and a consumer of one provider replying with `behaviour`. */
 async function serviceWith(group, behaviour) {

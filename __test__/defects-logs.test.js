@@ -6,8 +6,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
-const ZooKeeper = require('node-zookeeper-client')
-const { zooKeeperForFile } = require('./harness/file')
+const { zooKeeperForFile, otherZooKeeperClient } = require('./harness/file')
 const { deadPort } = require('./harness/providers')
 
 const suite = zooKeeperForFile()
@@ -23,19 +22,8 @@ function child(args, env = {}) {
   })
 }
 
-/** A session of the node-zookeeper-client package, for writes by "someone else". */
-async function otherClient() {
-  const client = ZooKeeper.createClient(suite.zk.connectString)
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no ZooKeeper session')), 10000)
-    client.once('connected', () => {
-      clearTimeout(t)
-      resolve()
-    })
-    client.connect()
-  })
-  return client
-}
+/** A session of another ZooKeeper client, for writes by "someone else". */
+const otherClient = async () => (await otherZooKeeperClient(suite.zk.connectString)).client
 
 /** Creates `count` junk nodes (data that is not a provider) under a service's providers folder. */
 async function junkNodes(group, count) {

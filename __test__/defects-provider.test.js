@@ -11,22 +11,12 @@ const path = require('node:path')
 const http = require('node:http')
 const express = require('express')
 const Koa = require('koa')
-const ZooKeeper = require('node-zookeeper-client')
 const lemon = require('../lib')
 const { Cluster } = lemon
-const { zooKeeperForFile } = require('./harness/file')
-const { waitFor, deadPort } = require('./harness/providers')
+const { zooKeeperForFile, otherZooKeeperClient } = require('./harness/file')
+const { waitFor, deadPort, rejection } = require('./harness/providers')
 
 const suite = zooKeeperForFile()
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  assert.fail('expected a rejection')
-}
 
 /** A cluster closed at the end of the file, recording its warnings. */
 function cluster(options = {}) {
@@ -37,20 +27,8 @@ function cluster(options = {}) {
   return c
 }
 
-/** A session of another ZooKeeper client (node-zookeeper-client), as an operator's tool. */
-async function operator() {
-  const client = ZooKeeper.createClient(suite.zk.connectString)
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no ZooKeeper session')), 10000)
-    client.once('connected', () => {
-      clearTimeout(t)
-      resolve()
-    })
-    client.connect()
-  })
-  const call = (method, ...args) => new Promise((resolve, reject) => client[method](...args, (e, v) => (e ? reject(e) : resolve(v))))
-  return { client, call }
-}
+/** A session of another ZooKeeper client, as an operator's tool. */
+const operator = () => otherZooKeeperClient(suite.zk.connectString)
 
 async function listen(handler, host = '127.0.0.1') {
   const server = http.createServer(handler)

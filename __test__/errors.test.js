@@ -6,7 +6,7 @@ const { test, before } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
 const { zooKeeperForFile } = require('./harness/file')
-const { startProvider, deadPort, waitFor } = require('./harness/providers')
+const { startProvider, deadPort, waitFor, rejection } = require('./harness/providers')
 
 const suite = zooKeeperForFile()
 const { cleanups } = suite
@@ -33,15 +33,6 @@ async function serviceWith(group, behaviour) {
   const consumer = cluster.consumer({ app: 'err', group })
   await waitFor(() => consumer.providers().length === 1, { what: 'the provider' })
   return { consumer, address: `127.0.0.1:${port}` }
-}
-
-async function rejection(promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  assert.fail('expected a rejection')
 }
 
 test('ERR_CONNECT: nothing listens on the provider port', async () => {

@@ -5,9 +5,9 @@ const { spawn } = require('node:child_process')
 const path = require('node:path')
 
 /** Starts a provider process; resolves to { port, pid, kill() }. */
-function startProviderProcess(delayMs = 0) {
+function startProviderProcess(delayMs = 0, tlsDir) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'provider-process.js'), String(delayMs)], {
+    const child = spawn(process.execPath, [path.join(__dirname, 'provider-process.js'), String(delayMs), ...(tlsDir ? [tlsDir] : [])], {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     })
     child.stdout.once('data', (d) =>

@@ -3,12 +3,16 @@
 //   throughput — consumer.call vs undici BalancedPool vs node:http keep-alive round robin,
 //                3 local providers (each its own process), 64 concurrent calls;
 //   slow       — one of 3 providers answers 50 ms late: p99 per balancer vs BalancedPool;
-//   crash      — kill -9 of one provider mid-run: failed calls and time to recover.
+//   crash      — kill -9 of one provider mid-run: failed calls and time to recover;
+//   https      — throughput over HTTPS (providers with a certificate of a CA made for the run):
+//                consumer.call vs undici BalancedPool over HTTPS vs consumer.call over plain HTTP.
 //
-//   node benchmark/rpc.js [--calls 100000] [--rounds 3] [--only throughput,slow,crash]
+//   node benchmark/rpc.js [--calls 100000] [--rounds 3] [--only throughput,slow,crash,https]
 
+const fs = require('node:fs')
 const http = require('node:http')
 const { BalancedPool } = require('undici')
+const { makePki } = require('../harness/tls')
 const lemon = require('../lib')
 const { startZooKeeper } = require('../harness/zookeeper')
 const { startProviderProcess, runLoad, median, sleep } = require('./lib')
@@ -20,7 +24,7 @@ const opt = (name, dflt) => {
 }
 const CALLS = Number(opt('calls', 100000))
 const ROUNDS = Number(opt('rounds', 3))
-const ONLY = opt('only', 'throughput,slow,crash').split(',')
+const ONLY = opt('only', 'throughput,slow,crash,https').split(',')
 const CONCURRENCY = 64
 const PATH = '/bench/g/echo'
 const BODY = JSON.stringify({ id: 42, name: 'lemon' })
@@ -37,10 +41,10 @@ const peers = {
       health: () => consumer.health(),
     }
   },
-  async balancedPool(ports) {
+  async balancedPool(ports, ctx, { ca } = {}) {
     const pool = new BalancedPool(
-      ports.map((p) => `http://127.0.0.1:${p}`),
-      { connections: CONCURRENCY },
+      ports.map((p) => `${ca ? 'https' : 'http'}://127.0.0.1:${p}`),
+      { connections: CONCURRENCY, ...(ca ? { connect: { ca } } : {}) },
     )
     return {
       async call() {
@@ -87,14 +91,14 @@ const peers = {
   },
 }
 
-async function providers(delays) {
-  return Promise.all(delays.map((d) => startProviderProcess(d)))
+async function providers(delays, tlsDir) {
+  return Promise.all(delays.map((d) => startProviderProcess(d, tlsDir)))
 }
 
-/** Registers the ports as one service; returns its group name. */
-async function register(ctx, ports) {
+/** Registers the ports as one service (`protocol`: 'http' or 'https'); returns its group name. */
+async function register(ctx, ports, protocol = 'http') {
   const group = `g${ctx.groups++}`
-  for (const port of ports) await ctx.registrar.provide({ app: 'bench', group, port })
+  for (const port of ports) await ctx.registrar.provide({ app: 'bench', group, port, protocol })
   ctx.groupOf.set(ports.join(','), group)
   return group
 }
@@ -125,6 +129,44 @@ async function throughput(ctx) {
   console.log(row('lemon `consumer.call` (roundrobin)', results.lemon, results.balancedPool))
   console.log(row('undici `BalancedPool`', results.balancedPool, results.balancedPool))
   console.log(row('`node:http` keep-alive round robin', results.nodeHttp, results.balancedPool))
+}
+
+async function httpsThroughput(ctx) {
+  const pki = makePki()
+  const ca = fs.readFileSync(pki.ca, 'utf8')
+  const tlsCluster = new lemon.Cluster({ zk: ctx.zk, host: '127.0.0.1', cacheDir: false, tls: { ca } })
+  const secureProcs = await providers([0, 0, 0], pki.dir)
+  const plainProcs = await providers([0, 0, 0])
+  const securePorts = secureProcs.map((p) => p.port)
+  const plainPorts = plainProcs.map((p) => p.port)
+  await register(ctx, securePorts, 'https')
+  await register(ctx, plainPorts)
+  const runs = {
+    lemonHttps: () => peers.lemon(securePorts, { ...ctx, cluster: tlsCluster }),
+    balancedPoolHttps: () => peers.balancedPool(securePorts, ctx, { ca }),
+    lemonHttp: () => peers.lemon(plainPorts, ctx),
+  }
+  const results = { lemonHttps: [], balancedPoolHttps: [], lemonHttp: [] }
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of Object.keys(results)) {
+        const peer = await runs[name]()
+        await runLoad(peer.call, { concurrency: CONCURRENCY, total: 2000 })
+        results[name].push(await runLoad(peer.call, { concurrency: CONCURRENCY, total: CALLS }))
+        await peer.close()
+      }
+    }
+  } finally {
+    for (const p of [...secureProcs, ...plainProcs]) p.kill()
+    await tlsCluster.close()
+    pki.remove()
+  }
+  console.log(`\n### HTTPS: 3 providers, ${CONCURRENCY} concurrent, ${CALLS} calls, median of ${ROUNDS} rounds\n`)
+  console.log('| client | calls/s | vs BalancedPool HTTPS | p50 ms | p99 ms | p99 vs BP | CPU µs/call | CPU vs BP | failed |')
+  console.log('|---|---|---|---|---|---|---|---|---|')
+  console.log(row('lemon `consumer.call` over HTTPS', results.lemonHttps, results.balancedPoolHttps))
+  console.log(row('undici `BalancedPool` over HTTPS', results.balancedPoolHttps, results.balancedPoolHttps))
+  console.log(row('lemon `consumer.call` over plain HTTP', results.lemonHttp, results.balancedPoolHttps))
 }
 
 async function slow(ctx) {
@@ -227,7 +269,14 @@ async function main() {
   const zk = await startZooKeeper()
   const cluster = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
   const registrar = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
-  const ctx = { cluster, registrar, groups: 0, groupOf: new Map(), group: (ports) => ctx.groupOf.get(ports.join(',')) }
+  const ctx = {
+    zk: zk.connectString,
+    cluster,
+    registrar,
+    groups: 0,
+    groupOf: new Map(),
+    group: (ports) => ctx.groupOf.get(ports.join(',')),
+  }
   const os = require('node:os')
   console.log(
     `## RPC benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, undici ${require('undici/package.json').version}`,
@@ -236,6 +285,7 @@ async function main() {
     if (ONLY.includes('throughput')) await throughput(ctx)
     if (ONLY.includes('slow')) await slow(ctx)
     if (ONLY.includes('crash')) await crash(ctx)
+    if (ONLY.includes('https')) await httpsThroughput(ctx)
   } finally {
     await cluster.close()
     await registrar.close()

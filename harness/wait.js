@@ -19,4 +19,14 @@ async function waitFor(check, { timeoutMs = 5000, what = 'condition' } = {}) {
   throw new Error(`gave up waiting for ${what}`)
 }
 
-module.exports = { sleep, waitFor }
+/** Awaits `promise` and returns what it rejected with; fails the test if it resolved. */
+async function rejection(promise) {
+  try {
+    await promise
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection, but the promise resolved')
+}
+
+module.exports = { sleep, waitFor, rejection }

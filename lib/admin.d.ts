@@ -13,6 +13,8 @@ export interface AdminOptions {
   acl?: 'open' | 'creator' | 'private'
   sessionTimeoutMs?: number
   connectTimeoutMs?: number
+  /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
+  zkTls?: { ca: string; cert?: string; key?: string }
   /** Who history and audit name without `auth`, e.g. `user@host` (the CLI passes it). */
   identity?: string
   /** Versions kept per service (2–10000). Default 100. */
@@ -223,6 +225,8 @@ export interface WriteOptions {
   force?: boolean
   /** Refuse with `ERR_RULE_CONFLICT` unless the rules are at this version. */
   ifVersion?: number
+  /** The console user on whose behalf the change is made: recorded as `{by} (via {identity})`. */
+  by?: string
 }
 
 export type RulesChange =
@@ -276,4 +280,42 @@ export interface AuditEntry {
   version: number
   message: string
   changes: number
+}
+
+/** The admin console's records in `{root}/.lemon/console/{kind}/{name}`. */
+export type ConsoleKind = 'accounts' | 'tokens' | 'sessions'
+
+export interface ConsoleRecord {
+  name: string
+  /** The node's data version (compare-and-set with `ifVersion`). */
+  version: number
+  data: Record<string, unknown>
+}
+
+/** `console.{action}` on `target` in the audit log. */
+export interface AuditNote {
+  action: string
+  target?: string
+  message?: string
+  /** The console user on whose behalf it is done. */
+  by?: string
+}
+
+export interface RecordWriteOptions {
+  /** Replace (or delete) only at this version; without it, `consolePut` creates. */
+  ifVersion?: number
+  /** Written in the same `multi` as the record. */
+  audit?: AuditNote
+}
+
+/** What `admin.preview()` dry-runs: an edit, a whole document, or a rollback. */
+export type Proposal = { change: RulesChange } | { document: RulesDocument } | { rollback: number }
+
+export interface Preview extends Simulation {
+  changes: KeyChange[]
+  orphaned: string[]
+  /** The document the write would make. */
+  document: RulesDocument
+  /** The version it is based on: pass it as `ifVersion`. */
+  version: number
 }

@@ -10,8 +10,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { PRINT } = require('./cli-print')
+const { sessionOptions, SESSION_FLAGS, UsageError } = require('./cli-session')
 
-const GLOBAL_USAGE = `usage: lemon-cluster [--zk HOSTS | $LEMON_ZK] [--root /lemonhjuice] [--auth user:pass | $LEMON_ZK_AUTH] [--json] <command>
+const GLOBAL_USAGE = `usage: lemon-cluster [--zk HOSTS | $LEMON_ZK] [--root /lemonhjuice] [--auth user:pass | $LEMON_ZK_AUTH]
+                     [--zk-tls-ca PEM [--zk-tls-cert PEM --zk-tls-key PEM]] [--json] <command>
 
 commands:
   services                                   every app/group with its endpoint and consumer counts, rules in force
@@ -25,6 +27,7 @@ commands:
   rules <app>/<group> get | set FILE | edit | history | diff V1 [V2] | rollback V | simulate FILE
   audit [--limit N]                          the newest entries of the audit log
   config <path> history | instances          every version of a configuration document (its stores record each save); the stores running it
+  console [--port 8780] [--host 127.0.0.1]   the admin console (web page and HTTP API); 'console users add NAME --role R' first
 
 Global flags may come before or after the command. Writes take -m/--message (recorded in the
 history and the audit log) and print the diff they made; --force writes a change that leaves a
@@ -73,19 +76,16 @@ const HELP = {
     "A configuration document, named by its znode path (a store's rootPath + name, e.g. /shop/config).\n  history        every version its stores saved: who, when, message, the changed keys with old and new values; versions written outside (zkCli) show as external. Secrets stay masked (ENC(...) is shown as ENC(…))\n  instances      the stores running it (host:pid), the version each applied, and whether from ZooKeeper or its snapshot",
   ],
   audit: ['audit [--limit N]', 'The newest N (default 50) entries of the audit log: every write, who, when, with which message.'],
+  console: require('./console/command').HELP,
 }
 
 const WRITES = new Set(['weight', 'disable', 'enable', 'gray', 'degrade'])
 const RULE_WRITES = new Set(['set', 'edit', 'rollback'])
 
-class UsageError extends Error {}
-
 /** Splits argv into flags and positionals; flags may stand anywhere. */
 function parseArgs(argv) {
   const valued = {
-    '--zk': 'zk',
-    '--root': 'root',
-    '--auth': 'auth',
+    ...SESSION_FLAGS,
     '-m': 'message',
     '--message': 'message',
     '--percent': 'percent',
@@ -93,8 +93,13 @@ function parseArgs(argv) {
     '--fallback': 'fallback',
     '--if-version': 'ifVersion',
     '--limit': 'limit',
+    '--port': 'port',
+    '--host': 'host',
+    '--role': 'role',
+    '--tls-cert': 'tlsCert',
+    '--tls-key': 'tlsKey',
   }
-  const boolean = { '--json': 'json', '--force': 'force', '--off': 'off', '--help': 'help', '-h': 'help' }
+  const boolean = { '--json': 'json', '--force': 'force', '--off': 'off', '--help': 'help', '-h': 'help', '--no-auth': 'noAuth' }
   const flags = {}
   const rest = []
   for (let i = 0; i < argv.length; i++) {
@@ -187,12 +192,7 @@ async function edit(admin, service, flags) {
 
 async function run(flags, rest, Admin) {
   const [command, ...args] = rest
-  const zk = flags.zk || process.env.LEMON_ZK
-  if (!zk) throw new UsageError('no ZooKeeper given: pass --zk HOSTS or set LEMON_ZK')
-  const auth = flags.auth || process.env.LEMON_ZK_AUTH
-  const options = { zk, identity: `${os.userInfo().username}@${os.hostname()}` }
-  if (flags.root) options.root = flags.root
-  if (auth) options.auth = auth
+  const options = sessionOptions(flags)
   if (flags.force && !WRITES.has(command) && !(command === 'rules' && RULE_WRITES.has(args[1]))) {
     throw new UsageError('--force is only for changes (weight, disable, enable, gray, degrade, rules set/edit/rollback)')
   }
@@ -321,6 +321,10 @@ async function main(argv) {
     return rest.length === 0 && !flags.help ? 2 : 0
   }
   try {
+    if (rest[0] === 'console') {
+      const out = (v) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`)
+      return await require('./console/command').main(flags, rest.slice(1), out)
+    }
     // The session's own warnings (reconnecting, ...) would be a second line on stderr: every
     // failure is already the command's one-line reason. LEMON_LOG=warn shows them.
     if (process.env.LEMON_LOG === undefined) process.env.LEMON_LOG = 'off'
@@ -329,7 +333,7 @@ async function main(argv) {
     process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${PRINT[kind](value)}\n`)
     return 0
   } catch (e) {
-    const usage = e instanceof UsageError
+    const usage = e instanceof UsageError || e.usage === true
     const code = usage ? 'ERR_USAGE' : e.code || 'ERR_INTERNAL'
     const message = String(e.message).split('\n')[0]
     if (flags.json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`)

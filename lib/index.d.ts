@@ -28,7 +28,9 @@ export type {
   ProviderPatch,
   RetryBudgetOptions,
   StatsdOptions,
+  TlsOptions,
   WarningEvent,
+  ZkTlsOptions,
 } from '../binding'
 
 // ---- errors -------------------------------------------------------------------------------
@@ -39,6 +41,7 @@ export type LemonErrorCode =
   | 'ERR_NO_PROVIDER'
   | 'ERR_TIMEOUT'
   | 'ERR_CONNECT'
+  | 'ERR_TLS'
   | 'ERR_PROVIDER_STATUS'
   | 'ERR_BAD_RESPONSE'
   | 'ERR_CIRCUIT_OPEN'
@@ -48,6 +51,7 @@ export type LemonErrorCode =
   | 'ERR_ZK_UNAVAILABLE'
   | 'ERR_ZK_NO_CHROOT'
   | 'ERR_ZK_AUTH'
+  | 'ERR_ZK_TLS'
   | 'ERR_ZK'
   | 'ERR_CLOSED'
   | 'ERR_CONFIG_INVALID'

@@ -72,6 +72,8 @@ declare namespace register {
     juteMaxBuffer?: number
     /** Versions kept in the document's history (`.lemon/history/config/<name>` beside it), each save recorded in the same transaction. 0 records none. Default 50. */
     historyLimit?: number
+    /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
+    zkTls?: { ca: string; cert?: string; key?: string }
     type?: 'zookeeper'
   }
 

@@ -31,7 +31,7 @@ const JS_OPTIONS = ['type', 'autoSave', 'autoUpdate', 'onUpdated', 'parseValues'
 // `register.options`: every option, for tools and the tests that hold the typings and docs to it.
 const OPTIONS = Object.freeze([...NATIVE_OPTIONS, ...JS_OPTIONS])
 const KNOWN_OPTIONS = new Set(OPTIONS)
-const SECRET_OPTIONS = new Set(['auth', 'secretKey'])
+const SECRET_OPTIONS = new Set(['auth', 'secretKey', 'zkTls'])
 // Save errors that the same pending changes would meet again.
 const FINAL = new Set(['ERR_CONFIG_TOO_LARGE', 'ERR_INVALID_ARG', 'ERR_CONFIG_READ_ONLY'])
 

@@ -7,6 +7,7 @@
 
 const dns = require('node:dns/promises')
 const net = require('node:net')
+const tls = require('node:tls')
 const { checkName } = require('./native').binding
 const { invalidArg: invalid } = require('./errors')
 const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
@@ -240,6 +241,8 @@ class Service {
       app: this.app,
       group: this.group,
       port: address.port,
+      // An https.Server is a tls.Server: consumers must call it over TLS.
+      protocol: server instanceof tls.Server ? 'https' : 'http',
       methods: [...this._methods.keys()],
     })
     server.once('close', () => {

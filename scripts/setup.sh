@@ -3,6 +3,7 @@
 #   * ZooKeeper (Debian's `zookeeper` package) unless ZOOKEEPER_HOME /
 #     ZOOKEEPER_CLASSPATH point at another install,
 #   * Java (openjdk-17-jre-headless) if missing,
+#   * Chromium (Debian's `chromium`) for the admin console's browser tests, if missing,
 #   * npm dependencies when node_modules is missing or stale,
 #   * the native addon (cargo is incremental: fast when nothing changed), on Linux against the
 #     glibc baseline with cargo-zigbuild (installed from PyPI when missing).
@@ -63,6 +64,18 @@ if have_java; then
   log "Java: found"
 else
   packages+=(openjdk-17-jre-headless)
+fi
+# The console tests drive this Chromium with puppeteer-core, which never downloads a browser.
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  log "Chromium: found (${CHROMIUM:-/usr/bin/chromium})"
+else
+  packages+=(chromium)
+fi
+# The TLS tests make their certificates with openssl; Netty's TLS pieces come with zookeeper.
+if command -v openssl >/dev/null 2>&1; then
+  log "openssl: found"
+else
+  packages+=(openssl)
 fi
 if [ "${#packages[@]}" -gt 0 ]; then
   apt_install "${packages[@]}"

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use lemon_core::admin::console::AuditNote;
 use lemon_core::admin::history::WriteOptions;
 use lemon_core::admin::{parse_service, Admin, AdminOptions};
 use napi::bindgen_prelude::PromiseRaw;
@@ -38,6 +39,22 @@ fn version(field: &str, v: f64) -> lemon_core::Result<u64> {
             format!("must be a version number, got {v}"),
         ))
     }
+}
+
+/// Reads `{ ifVersion?, audit? }` of a console record write.
+fn record_options(options: Option<Value>) -> lemon_core::Result<(Option<i32>, Option<AuditNote>)> {
+    let o = options.unwrap_or(Value::Null);
+    let mut f = lemon_core::options::Fields::new("options", &o)?;
+    let if_version = f
+        .integer("ifVersion", 0, i64::from(i32::MAX))?
+        .map(|n| n as i32);
+    let audit = f.value("audit").cloned();
+    f.finish()?;
+    let audit = match audit {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(AuditNote::from_value(&v)?),
+    };
+    Ok((if_version, audit))
 }
 
 #[napi]
@@ -317,6 +334,31 @@ impl JsAdmin {
         )
     }
 
+    /// The dry run of a proposed write, nothing written: `{ change }`, `{ document }` or
+    /// `{ rollback: V }`. Resolves to the simulation with `changes`, `orphaned`, the `document`
+    /// that would be written and the `version` it is based on (pass it as `ifVersion`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "service: string, proposal: import('./lib/admin').Proposal",
+        ts_return_type = "Promise<import('./lib/admin').Preview>"
+    )]
+    pub fn preview<'env>(
+        &self,
+        env: &'env Env,
+        service: String,
+        proposal: Value,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (app, group) = parse_service(&service)?;
+                inner.preview(&app, &group, &proposal).await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
     /// The newest `limit` (default 50) audit entries, oldest first.
     #[napi(
         catch_unwind,
@@ -328,6 +370,117 @@ impl JsAdmin {
             env,
             async move { inner.audit(limit.unwrap_or(50) as usize).await },
             |_, v| Ok(v),
+        )
+    }
+
+    /// The console's records of one kind (`accounts`, `tokens`, `sessions`):
+    /// `[{ name, version, data }]`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "kind: import('./lib/admin').ConsoleKind",
+        ts_return_type = "Promise<import('./lib/admin').ConsoleRecord[]>"
+    )]
+    pub fn console_records<'env>(&self, env: &'env Env, kind: String) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move { inner.console_records(&kind).await },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// One console record `{ name, version, data }`, or `null`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "kind: import('./lib/admin').ConsoleKind, name: string",
+        ts_return_type = "Promise<import('./lib/admin').ConsoleRecord | null>"
+    )]
+    pub fn console_record<'env>(
+        &self,
+        env: &'env Env,
+        kind: String,
+        name: String,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move { inner.console_record(&kind, &name).await },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Creates a console record (no `ifVersion`) or replaces it with compare-and-set; the
+    /// `audit` note is written in the same `multi`. `ERR_RECORD_CONFLICT` when it exists
+    /// already or changed.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "kind: import('./lib/admin').ConsoleKind, name: string, data: object, options?: import('./lib/admin').RecordWriteOptions",
+        ts_return_type = "Promise<{ name: string; version: number }>"
+    )]
+    pub fn console_put<'env>(
+        &self,
+        env: &'env Env,
+        kind: String,
+        name: String,
+        data: Value,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (if_version, audit) = record_options(options)?;
+                inner
+                    .console_put(&kind, &name, &data, if_version, audit.as_ref())
+                    .await
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Deletes a console record (compare-and-set with `ifVersion`), the `audit` note in the
+    /// same `multi`; resolves to whether it existed.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "kind: import('./lib/admin').ConsoleKind, name: string, options?: import('./lib/admin').RecordWriteOptions",
+        ts_return_type = "Promise<boolean>"
+    )]
+    pub fn console_delete<'env>(
+        &self,
+        env: &'env Env,
+        kind: String,
+        name: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let (if_version, audit) = record_options(options)?;
+                let existed = inner
+                    .console_delete(&kind, &name, if_version, audit.as_ref())
+                    .await?;
+                Ok(Value::Bool(existed))
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Adds one entry (`console.{action}`) to the audit log.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "note: import('./lib/admin').AuditNote",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn console_audit<'env>(&self, env: &'env Env, note: Value) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        promise(
+            env,
+            async move {
+                let note = AuditNote::from_value(&note)?;
+                inner.console_audit(&note).await
+            },
+            |_, ()| Ok(()),
         )
     }
 

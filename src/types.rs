@@ -41,6 +41,14 @@ pub struct ClusterOptions {
     /// `'open'` (default without `auth`: anyone may do anything).
     #[napi(ts_type = "'creator' | 'private' | 'open'")]
     pub acl: Option<String>,
+    /// TLS to ZooKeeper's `secureClientPort` (every server of `zk`): the CA that signed the
+    /// servers' certificates, and a client certificate for mutual TLS. Certificates are always
+    /// verified, against the host as written in `zk`. Default: plain TCP.
+    pub zk_tls: Option<ZkTlsOptions>,
+    /// How consumers call providers registered as `https`: the CA that signed their
+    /// certificates (default: Mozilla's public roots), a client certificate for mutual TLS, and
+    /// `require: true` to never call a plain-HTTP provider. Always verified.
+    pub tls: Option<TlsOptions>,
     /// Receives lemon-cluster's log records (`console`, pino, winston, ...) instead of stderr.
     /// The level is set by the `LEMON_LOG` environment variable: error, warn (default), info,
     /// debug, trace or off.
@@ -48,6 +56,32 @@ pub struct ClusterOptions {
         ts_type = "{ debug?(message: string): void; info?(message: string): void; warn?(message: string): void; error?(message: string): void }"
     )]
     pub logger: Option<serde_json::Value>,
+}
+
+/// The `zkTls` option: PEM text, or the path of a PEM file, for each field.
+#[napi(object)]
+#[allow(dead_code)] // read by the core from JSON; declared here for the typings
+pub struct ZkTlsOptions {
+    /// CA certificate(s) that signed the servers' certificates.
+    pub ca: String,
+    /// Client certificate (chain), for servers with `ssl.clientAuth=need`.
+    pub cert: Option<String>,
+    /// The client certificate's private key (unencrypted PEM). Never logged.
+    pub key: Option<String>,
+}
+
+/// The `tls` option: PEM text, or the path of a PEM file, for `ca`, `cert` and `key`.
+#[napi(object)]
+#[allow(dead_code)] // read by the core from JSON; declared here for the typings
+pub struct TlsOptions {
+    /// CA certificate(s) that signed the providers' certificates. Default: Mozilla's roots.
+    pub ca: Option<String>,
+    /// Client certificate (chain), presented to providers that ask for one.
+    pub cert: Option<String>,
+    /// The client certificate's private key (unencrypted PEM). Never logged.
+    pub key: Option<String>,
+    /// Never call a provider registered as plain HTTP (`ERR_TLS`). Default false.
+    pub require: Option<bool>,
 }
 
 /// The `statsd` option in object form.
@@ -73,6 +107,10 @@ pub struct ProvideOptions {
     pub port: u32,
     /// Default: the cluster's `host`.
     pub host: Option<String>,
+    /// `'https'` when the server speaks TLS (`lemon.service()` sees it from the server). Default
+    /// `'http'`.
+    #[napi(ts_type = "'http' | 'https'")]
+    pub protocol: Option<String>,
     pub version: Option<String>,
     /// Methods served; consumers call only these. Default: all.
     pub methods: Option<Vec<String>>,
@@ -361,6 +399,9 @@ pub struct ProviderInfo {
     pub address: String,
     pub host: String,
     pub port: u32,
+    /// `'https'` for a provider served over TLS, else `'http'`.
+    #[napi(ts_type = "'http' | 'https'")]
+    pub protocol: String,
     pub version: String,
     /// Declared methods; empty means every method.
     pub methods: Vec<String>,
@@ -381,6 +422,7 @@ impl ProviderInfo {
             address: node.address(),
             host: node.host.clone(),
             port: u32::from(node.port),
+            protocol: if node.https { "https" } else { "http" }.to_string(),
             version: node.version.clone(),
             methods: node.methods.clone(),
             gray: node.gray,

@@ -69,4 +69,25 @@ function runFixture(fixture, args, limitMs) {
   })
 }
 
-module.exports = { zooKeeperForFile, runFixture }
+/**
+ * A session of another ZooKeeper client (the node-zookeeper-client package), for what an operator
+ * or another program does to the tree behind lemon-cluster's back. Returns `{ client, call }`:
+ * `call('create', path, data)` is the promise form of the client's callback methods. Closed by
+ * the caller (`client.close()`).
+ */
+async function otherZooKeeperClient(connectString) {
+  const ZooKeeper = require('node-zookeeper-client')
+  const client = ZooKeeper.createClient(connectString)
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no ZooKeeper session for the other client in 10 s')), 10000)
+    client.once('connected', () => {
+      clearTimeout(t)
+      resolve()
+    })
+    client.connect()
+  })
+  const call = (method, ...args) => new Promise((resolve, reject) => client[method](...args, (e, v) => (e ? reject(e) : resolve(v))))
+  return { client, call }
+}
+
+module.exports = { zooKeeperForFile, runFixture, otherZooKeeperClient }

@@ -8,12 +8,15 @@ const { spawn, fork } = require('node:child_process')
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
 
 /**
- * Runs `lemon-cluster ...args` (`node lib/cli.js`), killed after `timeoutMs`. Resolves to
- * `{ code, out, err, json }` (`json`: stdout parsed, when it is JSON).
+ * Runs `lemon-cluster ...args` (`node lib/cli.js`), killed after `timeoutMs`, with `input` (if
+ * given) on its stdin. Resolves to `{ code, signal, out, err, json }` (`json`: stdout parsed, when
+ * it is JSON).
  */
-function cli(args, { env = {}, timeoutMs = 30000 } = {}) {
+function cli(args, { env = {}, timeoutMs = 30000, input } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const stdin = input === undefined ? 'ignore' : 'pipe'
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] })
+    if (input !== undefined) child.stdin.end(input)
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))

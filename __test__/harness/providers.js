@@ -4,7 +4,7 @@
 
 const http = require('node:http')
 
-const { waitFor } = require('../../harness/wait')
+const { waitFor, rejection } = require('../../harness/wait')
 
 /**
  * Starts one provider server.
@@ -67,4 +67,4 @@ async function deadPort() {
 }
 
 /** Polls `check()` every 10 ms until it returns truthy; fails after `timeoutMs`. */
-module.exports = { startProvider, deadPort, waitFor }
+module.exports = { startProvider, deadPort, waitFor, rejection }

@@ -67,6 +67,7 @@ const DEFAULTS = {
   startTimeoutMs: 20000,
   extraConfig: {},
   jvmFlags: [],
+  extraClasspath: [], // jars the server needs beyond ZooKeeper's own (Netty's TLS pieces)
 }
 
 class ZooKeeperServer {
@@ -100,7 +101,7 @@ class ZooKeeperServer {
       ...zk.jvmProps,
       ...this.opts.jvmFlags,
       '-cp',
-      zk.classpath,
+      [zk.classpath, ...(this.opts.extraClasspath || [])].join(path.delimiter),
       main,
       this.configFile,
     ]

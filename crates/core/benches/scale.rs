@@ -34,6 +34,7 @@ fn provider(i: usize, weight: u32) -> Arc<Provider> {
     let node = ProviderNode {
         host: host.clone(),
         port: 8080,
+        https: false,
         version: String::new(),
         methods: vec![],
         gray: false,

@@ -18,6 +18,7 @@ use crate::metrics::{Metrics, StatsdOptions};
 use crate::options::Fields;
 use crate::provider::{ProvideOptions, Registration};
 use crate::registry::{check_host, path};
+use crate::tls::TlsMaterial;
 use crate::transport::{HttpTransport, TransportOptions};
 use crate::zk::auth::refuse_credentials_in;
 use crate::zk::{Access, Credentials, ZkOptions, ZkSession};
@@ -50,7 +51,7 @@ pub struct ClientOptions {
 
 impl ClientOptions {
     /// Reads `{ zk, root?, sessionTimeoutMs?, connectTimeoutMs?, host?, maxResponseBytes?,
-    /// statsd?, cacheDir?, auth?, acl? }`.
+    /// statsd?, cacheDir?, auth?, acl?, requireRegistry?, zkTls?, tls? }`.
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
         let (zk, root) = session_options(&mut f)?;
@@ -61,6 +62,13 @@ impl ClientOptions {
         let mut transport = TransportOptions::default();
         if let Some(n) = f.integer("maxResponseBytes", 1, 1 << 40)? {
             transport.max_response_bytes = n as usize;
+        }
+        if let Some(tls) = f.value("tls") {
+            let mut t = Fields::new("options.tls", tls)?;
+            let material = TlsMaterial::from_fields(&mut t, "options.tls", false)?;
+            transport.require_tls = t.boolean("require")?.unwrap_or(false);
+            t.finish()?;
+            transport.tls = Some(material.check("options.tls")?);
         }
         let statsd = StatsdOptions::from_value(f.value("statsd").unwrap_or(&Value::Null))?;
         let cache_dir = match f.value("cacheDir") {
@@ -89,7 +97,7 @@ impl ClientOptions {
 }
 
 /// Reads the options of a registry session, shared by `new Cluster()` and `new Admin()`:
-/// `{ zk, root?, auth?, acl?, sessionTimeoutMs?, connectTimeoutMs? }`.
+/// `{ zk, root?, auth?, acl?, sessionTimeoutMs?, connectTimeoutMs?, zkTls? }`.
 pub fn session_options(f: &mut Fields<'_>) -> Result<(ZkOptions, String)> {
     let connect = f.required_string("zk")?;
     if connect.len() > MAX_CONNECT_STRING {
@@ -120,12 +128,14 @@ pub fn session_options(f: &mut Fields<'_>) -> Result<(ZkOptions, String)> {
     let connect_timeout = f
         .millis("connectTimeoutMs", 50, 600_000)?
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let tls = TlsMaterial::from_value(f.value("zkTls"), "options.zkTls")?;
     let zk = ZkOptions {
         connect,
         session_timeout,
         connect_timeout,
         auth,
         access,
+        tls,
     };
     Ok((zk, root))
 }
@@ -271,7 +281,11 @@ impl Client {
         {
             // Connected, but to a chroot that does not exist: nothing would work, say so now.
             Ok(()) => self.session.check_chroot().await.map(|()| true),
-            Err(Error::ZkUnavailable { .. }) if !self.opts.require_registry => Ok(false),
+            Err(Error::ZkUnavailable { .. } | Error::ZkTls { .. })
+                if !self.opts.require_registry =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }

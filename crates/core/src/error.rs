@@ -21,6 +21,9 @@ pub enum Error {
     },
     /// A TCP connection to the provider could not be made; the request was never sent.
     Connect { address: String, detail: String },
+    /// No TLS session with an HTTPS provider (its certificate did not verify, it refused ours), or
+    /// a plain-HTTP provider refused under `tls.require`. The request was never sent.
+    Tls { address: String, detail: String },
     /// The provider answered with a non-2xx HTTP status.
     ProviderStatus {
         address: String,
@@ -35,6 +38,8 @@ pub enum Error {
     ResponseTooLarge { address: String, limit: usize },
     /// ZooKeeper could not be reached or refused the operation.
     ZkUnavailable { detail: String },
+    /// No TLS session with ZooKeeper (`zkTls`): `detail` says which side did not verify.
+    ZkTls { detail: String },
     /// A ZooKeeper operation failed for a reason other than availability.
     Zk { operation: String, detail: String },
     /// ZooKeeper refused an operation on `path` because of its ACL (`NoAuth`). `identity` is the
@@ -99,6 +104,9 @@ pub enum Error {
     RuleUnsafe { service: String, detail: String },
     /// What was asked for does not exist (a service, a version, an endpoint).
     NotFound { what: String },
+    /// A console record (account, token, session) changed since it was read, or already
+    /// exists; nothing was written.
+    RecordConflict { what: String },
 }
 
 impl Error {
@@ -109,9 +117,11 @@ impl Error {
             Error::NoProvider { .. } => "ERR_NO_PROVIDER",
             Error::Timeout { .. } => "ERR_TIMEOUT",
             Error::Connect { .. } => "ERR_CONNECT",
+            Error::Tls { .. } => "ERR_TLS",
             Error::ProviderStatus { .. } => "ERR_PROVIDER_STATUS",
             Error::BadResponse { .. } | Error::ResponseTooLarge { .. } => "ERR_BAD_RESPONSE",
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
+            Error::ZkTls { .. } => "ERR_ZK_TLS",
             Error::Zk { .. } => "ERR_ZK",
             Error::ZkAuth { .. } => "ERR_ZK_AUTH",
             Error::ZkNoChroot { .. } => "ERR_ZK_NO_CHROOT",
@@ -133,6 +143,7 @@ impl Error {
             Error::RuleConflict { .. } => "ERR_RULE_CONFLICT",
             Error::RuleUnsafe { .. } => "ERR_RULE_UNSAFE",
             Error::NotFound { .. } => "ERR_NOT_FOUND",
+            Error::RecordConflict { .. } => "ERR_RECORD_CONFLICT",
         }
     }
 
@@ -141,6 +152,7 @@ impl Error {
         match self {
             Error::Timeout { address, .. } => address.as_deref(),
             Error::Connect { address, .. }
+            | Error::Tls { address, .. }
             | Error::ProviderStatus { address, .. }
             | Error::BadResponse { address, .. }
             | Error::ResponseTooLarge { address, .. } => Some(address),
@@ -202,7 +214,7 @@ impl Error {
     pub fn is_provider_failure(&self) -> bool {
         match self.primary() {
             Error::Timeout { address, .. } => address.is_some(),
-            Error::Connect { .. } | Error::BadResponse { .. } => true,
+            Error::Connect { .. } | Error::Tls { .. } | Error::BadResponse { .. } => true,
             Error::ProviderStatus { status, .. } => *status >= 500,
             _ => false,
         }
@@ -246,7 +258,7 @@ impl Error {
     /// Whether the request certainly never reached a provider, so that trying another one is
     /// always safe, whatever the method does.
     pub fn never_sent(&self) -> bool {
-        matches!(self, Error::Connect { .. })
+        matches!(self, Error::Connect { .. } | Error::Tls { .. })
     }
 }
 
@@ -262,6 +274,7 @@ impl fmt::Display for Error {
             }
             Error::Timeout { address: None, after_ms } => write!(f, "call did not complete within {after_ms} ms"),
             Error::Connect { address, detail } => write!(f, "cannot connect to provider {address}: {detail}"),
+            Error::Tls { address, detail } => write!(f, "no TLS with provider {address}: {detail} (the Cluster's `tls` option; the request was not sent)"),
             Error::ProviderStatus { address, status, body } => {
                 write!(f, "provider {address} answered HTTP {status}")?;
                 if !body.is_empty() {
@@ -277,6 +290,10 @@ impl fmt::Display for Error {
             Error::ZkUnavailable { detail } => write!(
                 f,
                 "ZooKeeper is unavailable: {detail} (check the `zk` connect string and that the ensemble is up)"
+            ),
+            Error::ZkTls { detail } => write!(
+                f,
+                "no TLS session with ZooKeeper: {detail} (the `zkTls` option; nothing is sent in clear instead)"
             ),
             Error::Zk { operation, detail } => write!(f, "ZooKeeper {operation} failed: {detail}"),
             Error::ZkAuth { operation, path, identity: Some(id) } => write!(
@@ -333,6 +350,10 @@ impl fmt::Display for Error {
                 "refused: {detail} of {service}; nothing was written (give `force` to apply it anyway)"
             ),
             Error::NotFound { what } => write!(f, "{what} not found"),
+            Error::RecordConflict { what } => write!(
+                f,
+                "{what} was changed by someone else since it was read, or exists already; nothing was written: read it again and retry"
+            ),
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod registry;
 pub mod rng;
 pub mod route;
 pub mod stats;
+pub mod tls;
 pub mod transport;
 pub mod zk;
 

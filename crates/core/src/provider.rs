@@ -21,7 +21,8 @@ pub struct ProvideOptions {
 }
 
 impl ProvideOptions {
-    /// Reads `{ app, group, port, host?, version?, methods?, gray?, weight?, author?, description? }`.
+    /// Reads `{ app, group, port, host?, protocol?, version?, methods?, gray?, weight?, author?,
+    /// description? }`.
     /// `default_host` is used when `host` is absent; `now_ms` and `pid` are recorded in the node.
     pub fn from_value(v: &Value, default_host: &str, now_ms: u64, pid: u32) -> Result<Self> {
         let mut f = Fields::new("provide", v)?;
@@ -36,9 +37,20 @@ impl ProvideOptions {
             .string("host")?
             .unwrap_or_else(|| default_host.to_string());
         check_host(&host).map_err(|r| Error::invalid("provide.host", r))?;
+        let https = match f.string("protocol")?.as_deref() {
+            None | Some("http") => false,
+            Some("https") => true,
+            Some(other) => {
+                return Err(Error::invalid(
+                    "provide.protocol",
+                    format!("must be 'http' or 'https', got {other:?}"),
+                ))
+            }
+        };
         let mut node = ProviderNode {
             host,
             port,
+            https,
             version: String::new(),
             methods: Vec::new(),
             gray: false,

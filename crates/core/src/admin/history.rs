@@ -41,10 +41,12 @@ pub struct WriteOptions {
     pub force: bool,
     /// Refuse (`ERR_RULE_CONFLICT`) unless the current version is this one.
     pub if_version: Option<u64>,
+    /// The console user on whose behalf the change is made (recorded as `{by} (via {identity})`).
+    pub by: Option<String>,
 }
 
 impl WriteOptions {
-    /// Reads `{ message?, force?, ifVersion? }`.
+    /// Reads `{ message?, force?, ifVersion?, by? }`.
     pub fn from_value(v: &Value) -> Result<WriteOptions> {
         let mut f = Fields::new("write", v)?;
         let message = f.string("message")?.unwrap_or_default();
@@ -56,11 +58,14 @@ impl WriteOptions {
         }
         let force = f.boolean("force")?.unwrap_or(false);
         let if_version = f.integer("ifVersion", 0, i64::MAX)?.map(|n| n as u64);
+        let by = f.string("by")?;
+        super::console::check_by(by.as_deref())?;
         f.finish()?;
         Ok(WriteOptions {
             message,
             force,
             if_version,
+            by,
         })
     }
 }

@@ -14,6 +14,8 @@
 //! - [`simulate`]: the dry run — endpoint shares, gray consumer hosts, methods left without a
 //!   provider — computed from the live providers with the consumers' own routing and weighing.
 //! - [`report`]: the consumer's side, the compact health summary it publishes in its own node.
+//! - [`console`]: the admin console's own records (accounts, API tokens, sessions), so any
+//!   number of console processes against one ensemble agree.
 //!
 //! Layout (see docs/registry.md): `{root}/.lemon/history/services/{app}/{group}/v{N}` and
 //! `{root}/.lemon/audit/a-{sequence}`. `.lemon` is refused as an app or group name
@@ -21,6 +23,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod console;
 pub mod history;
 pub mod inventory;
 pub mod report;
@@ -57,7 +60,7 @@ pub struct AdminOptions {
 }
 
 impl AdminOptions {
-    /// Reads `{ zk, root?, auth?, acl?, sessionTimeoutMs?, connectTimeoutMs?, identity?,
+    /// Reads `{ zk, root?, auth?, acl?, sessionTimeoutMs?, connectTimeoutMs?, zkTls?, identity?,
     /// historyLimit?, auditLimit? }` (the session options exactly as `new Cluster()` reads them).
     pub fn from_value(v: &Value) -> Result<Self> {
         let mut f = Fields::new("options", v)?;
@@ -139,6 +142,19 @@ impl Admin {
         Actor {
             who,
             pid: std::process::id(),
+        }
+    }
+
+    /// Who a change made on behalf of a console user `by` is recorded as:
+    /// `{by} (via {identity})`; without `by`, [`Admin::actor`].
+    pub fn actor_by(&self, by: Option<&str>) -> Actor {
+        let actor = self.actor();
+        match by {
+            Some(by) => Actor {
+                who: format!("{by} (via {})", actor.who),
+                ..actor
+            },
+            None => actor,
         }
     }
 

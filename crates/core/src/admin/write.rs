@@ -118,6 +118,51 @@ impl Admin {
         Ok(out)
     }
 
+    /// The dry run of a proposed write before it is made: `{ change }` (an edit as
+    /// [`Admin::change`] takes it), `{ document }` or `{ rollback: V }`, applied to the current
+    /// rules exactly as the write would apply it. Resolves to the simulation with `changes`,
+    /// `orphaned`, the `document` that would be written and the `version` it is based on (give
+    /// it back as `ifVersion` so that what was previewed is what gets written). Nothing is
+    /// written; a document the consumers would refuse is refused here too.
+    pub async fn preview(&self, app: &str, group: &str, proposal: &Value) -> Result<Value> {
+        let service = format!("{app}/{group}");
+        let keys: Vec<&String> = proposal
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        let client = self.client().await?;
+        let cur = self.current(&client, app, group).await?;
+        let next = match (keys.as_slice(), proposal) {
+            ([k], _) if k.as_str() == "change" => {
+                cur.rules.edit(&Edit::from_value(&proposal["change"])?)?
+            }
+            ([k], _) if k.as_str() == "document" => {
+                Rules::from_value(&service, &proposal["document"])?
+            }
+            ([k], _) if k.as_str() == "rollback" => {
+                let v = proposal["rollback"].as_u64().ok_or_else(|| {
+                    Error::invalid("proposal.rollback", "must be a version number")
+                })?;
+                Self::version_rules(&cur, v)?
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "proposal",
+                    "must be exactly one of { change }, { document } or { rollback: V }",
+                ))
+            }
+        };
+        next.parse(&service)?;
+        let before = simulate::evaluate(&cur.view, &cur.rules.parse(&service).ok());
+        let after = simulate::evaluate(&cur.view, &next.parse(&service).ok());
+        let mut out = after.to_value();
+        out["orphaned"] = json!(simulate::orphaned_by(&before, &after));
+        out["changes"] = json!(rules::diff(&cur.rules, &next));
+        out["document"] = next.to_value();
+        out["version"] = json!(cur.version());
+        Ok(out)
+    }
+
     fn check_based_on(&self, cur: &Current, w: &WriteOptions) -> Result<()> {
         match w.if_version {
             Some(v) if v != cur.version() => Err(Error::RuleConflict {
@@ -220,7 +265,7 @@ impl Admin {
             };
             versions.push(after);
         }
-        let actor = self.actor();
+        let actor = self.actor_by(w.by.as_deref());
         let host = crate::client::default_host();
         let now = crate::now_ms();
         let dir = self.history_dir(&format!("services/{service}"));

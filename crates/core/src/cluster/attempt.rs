@@ -27,7 +27,7 @@ use crate::lock::lock;
 use crate::metrics::Metrics;
 use crate::rng::Rng;
 use crate::stats::Outcome;
-use crate::transport::Transport;
+use crate::transport::{Endpoint, Transport};
 
 /// Everything the attempts of one call share.
 pub struct Attempts<'a, T> {
@@ -189,7 +189,10 @@ impl<T: Transport> Attempts<'_, T> {
         let result = self
             .transport
             .post(
-                &c.provider.address,
+                Endpoint {
+                    address: &c.provider.address,
+                    https: c.provider.node.https,
+                },
                 &self.path,
                 self.body.clone(),
                 timeout,

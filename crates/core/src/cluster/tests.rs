@@ -17,6 +17,7 @@ use super::*;
 use crate::balance::{Balancer, Candidates, Pick};
 use crate::metrics::Metrics;
 use crate::registry::testing::provider;
+use crate::transport::Endpoint;
 
 /// What a scripted provider does with one request: answer after `after`, or fail.
 #[derive(Clone)]
@@ -55,12 +56,13 @@ impl Script {
 impl Transport for Script {
     async fn post(
         &self,
-        address: &str,
+        to: Endpoint<'_>,
         _path: &str,
         _body: Bytes,
         timeout: Duration,
         _gray: bool,
     ) -> Result<Bytes> {
+        let address = to.address;
         let started = lock(&self.start).unwrap_or_else(Instant::now);
         lock(&self.log).push((address.to_string(), started.elapsed().as_millis() as u64));
         let (after, does) = {

@@ -49,6 +49,7 @@ pub const NAMES: &[&str] = &[
     "secretKeyEnv",
     "juteMaxBuffer",
     "historyLimit",
+    "zkTls",
 ];
 
 /// Versions of a document kept in its history unless `historyLimit` says otherwise.
@@ -67,6 +68,8 @@ pub struct ConfigOptions {
     pub read_only: bool,
     /// Digest credentials (`auth: 'user:password'`).
     pub auth: Option<Credentials>,
+    /// TLS to ZooKeeper (`zkTls`), read by the same reader as the Cluster's.
+    pub tls: Option<crate::tls::TlsMaterial>,
     pub layout: Layout,
     /// Joins key segments in change events (`example:test`).
     pub separator: String,
@@ -131,6 +134,7 @@ impl ConfigOptions {
         let history_limit = f
             .integer("historyLimit", 0, 10_000)?
             .map_or(DEFAULT_HISTORY_LIMIT, |n| n as usize);
+        let tls = crate::tls::TlsMaterial::from_value(f.value("zkTls"), "zkTls")?;
         f.finish()?;
 
         if separator.is_empty() {
@@ -156,6 +160,7 @@ impl ConfigOptions {
             cache_file,
             read_only,
             auth,
+            tls,
             layout,
             separator,
             key,

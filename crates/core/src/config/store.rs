@@ -33,6 +33,7 @@ impl ConfigStore {
                 session_timeout: opts.session_timeout,
                 connect_timeout: opts.connect_timeout,
                 auth: opts.auth.clone(),
+                tls: opts.tls.clone(),
                 // With credentials the znodes belong to that user alone: configuration is
                 // nobody else's business, not even to read.
                 access: if opts.auth.is_some() {

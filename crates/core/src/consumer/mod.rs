@@ -273,6 +273,8 @@ impl Consumer {
             } else {
                 ListSource::ZooKeeper
             })
+        } else if let Some(tls) = self.session.tls_failure().filter(|_| require_registry) {
+            Err(tls)
         } else if require_registry {
             Err(Error::ZkUnavailable {
                 detail: format!(

@@ -32,6 +32,7 @@ pub(crate) mod testing {
             node: ProviderNode {
                 host: host.into(),
                 port: port.parse().unwrap(),
+                https: false,
                 version: String::new(),
                 methods: vec![],
                 gray: false,

@@ -5,6 +5,11 @@
 //! no port in the name, every value a string. Nodes lemon-cluster writes are named
 //! `{host}:{port}-{sequence}` and carry proper JSON types. Both are accepted; anything that cannot
 //! yield a host and a port is refused with a reason, and the caller skips that node.
+//!
+//! A provider served over HTTPS says so twice: `"protocol":"https"`, and its `port` written as
+//! `"https:8443"`. The second is for readers that predate HTTPS and ignore unknown fields: to
+//! them the port is not a number, so they skip the node with a warning instead of calling an
+//! HTTPS server in clear text.
 
 use serde_json::{json, Map, Value};
 
@@ -20,6 +25,8 @@ pub const MAX_WEIGHT: u32 = 1_000_000;
 pub struct ProviderNode {
     pub host: String,
     pub port: u16,
+    /// Served over HTTPS (TLS) rather than plain HTTP.
+    pub https: bool,
     pub version: String,
     /// Declared methods; empty means "serves every method".
     pub methods: Vec<String>,
@@ -48,7 +55,7 @@ impl ProviderNode {
     pub fn to_json(&self) -> Vec<u8> {
         let mut v = json!({
             "host": self.host,
-            "port": self.port,
+            "port": if self.https { json!(format!("https:{}", self.port)) } else { json!(self.port) },
             "version": self.version,
             "methods": self.methods,
             "gray": self.gray,
@@ -61,6 +68,9 @@ impl ProviderNode {
         }
         if let Some(pid) = self.pid {
             v["pid"] = json!(pid);
+        }
+        if self.https {
+            v["protocol"] = json!("https");
         }
         serde_json::to_vec(&v).unwrap_or_default()
     }
@@ -94,11 +104,29 @@ impl ProviderNode {
             }
         };
         check_host(&host)?;
+        let mut https = match obj.get("protocol") {
+            None | Some(Value::Null) => false,
+            Some(Value::String(p)) if p.eq_ignore_ascii_case("http") => false,
+            Some(Value::String(p)) if p.eq_ignore_ascii_case("https") => true,
+            Some(other) => {
+                return Err(format!(
+                    "`protocol` must be \"http\" or \"https\", got {other}"
+                ))
+            }
+        };
         let port = match obj.get("port") {
             None | Some(Value::Null) => name_port.ok_or_else(|| {
                 "no port: neither the node name (`host:port`) nor the data (`port`) gives one"
                     .to_string()
             })?,
+            Some(Value::String(s)) if s.starts_with("https:") => {
+                https = true;
+                s["https:".len()..]
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("`port` {s:?} is not https:1..65535"))?
+            }
             Some(v) => {
                 let n = integer(v).ok_or_else(|| format!("`port` must be a number, got {v}"))?;
                 u16::try_from(n)
@@ -151,6 +179,7 @@ impl ProviderNode {
         Ok(ProviderNode {
             host,
             port,
+            https,
             version: text_field(&obj, "version"),
             methods,
             gray,
@@ -309,10 +338,44 @@ mod tests {
     }
 
     #[test]
+    fn https_nodes_round_trip_and_stay_unreadable_to_port_only_readers() {
+        let mut node = ProviderNode::parse("127.0.0.1:8443-0000000001", b"{}").unwrap();
+        node.https = true;
+        let data = node.to_json();
+        let back = ProviderNode::parse("127.0.0.1:8443-0000000001", &data).unwrap();
+        assert_eq!(back, node);
+        let v: Value = serde_json::from_slice(&data).unwrap();
+        assert_eq!(v["protocol"], json!("https"));
+        // What readers before HTTPS did with `port` (a number, or a numeric string) fails here,
+        // so they skip the node rather than call it in clear text.
+        assert_eq!(integer(&v["port"]), None);
+        // Hand-written nodes may say it either way; contradictions and junk are refused.
+        let n = ProviderNode::parse("h:1", br#"{"protocol":"HTTPS","port":8443}"#).unwrap();
+        assert!(n.https && n.port == 8443);
+        assert!(
+            !ProviderNode::parse("h:1", br#"{"port":8080}"#)
+                .unwrap()
+                .https
+        );
+        for bad in [
+            br#"{"protocol":"ftp"}"#.as_slice(),
+            br#"{"port":"https:0"}"#,
+            br#"{"port":"https:x"}"#,
+        ] {
+            assert!(
+                ProviderNode::parse("h:1", bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
     fn round_trips_what_it_writes() {
         let node = ProviderNode {
             host: "127.0.0.1".into(),
             port: 8080,
+            https: false,
             version: "2.0".into(),
             methods: vec!["a".into(), "b".into()],
             gray: true,

@@ -1,7 +1,9 @@
 //! The HTTP transport: one shared keep-alive client, JSON in, JSON out.
 //!
-//! Plain HTTP/1.1 without a system proxy or TLS library: providers are inside the data centre and
-//! speak to consumers directly. Idle pooled connections are dropped after 4 s, before Node's
+//! HTTP/1.1 without a system proxy: providers are inside the data centre and speak to consumers
+//! directly. Providers whose node says `https` are called over rustls (hyper-rustls under the same
+//! pool, so TLS connections are reused like plain ones), verified against the Cluster's `tls.ca`
+//! (else Mozilla's roots, as Node does), with its client certificate for mutual TLS. Idle pooled connections are dropped after 4 s, before Node's
 //! default `keepAliveTimeout` (5 s) can close them under us, the usual cause of a spurious
 //! "socket hang up" on a reused connection.
 //!
@@ -11,18 +13,21 @@
 //! request future per call. Requests here are built from an address and a path that are already
 //! known to be valid.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, Uri};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::{Transport, GRAY_HEADER};
+use super::{Endpoint, Transport, GRAY_HEADER};
 use crate::error::{Error, Result};
+use crate::tls::{explain_rustls, TlsMaterial};
 
 /// Transport settings.
 #[derive(Debug, Clone)]
@@ -34,6 +39,11 @@ pub struct TransportOptions {
     pub max_idle_per_host: usize,
     pub idle_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Trust for HTTPS providers and the client certificate (the Cluster's `tls`); `None` =
+    /// Mozilla's roots, no client certificate.
+    pub tls: Option<TlsMaterial>,
+    /// `tls.require`: plain-HTTP providers are never called (`ERR_TLS`).
+    pub require_tls: bool,
 }
 
 impl Default for TransportOptions {
@@ -43,6 +53,8 @@ impl Default for TransportOptions {
             max_idle_per_host: 256,
             idle_timeout: Duration::from_secs(4),
             connect_timeout: Duration::from_secs(2),
+            tls: None,
+            require_tls: false,
         }
     }
 }
@@ -56,7 +68,7 @@ const SMALL_REPLY: usize = 16 * 1024;
 
 /// The shared HTTP client.
 pub struct HttpTransport {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     opts: TransportOptions,
 }
 
@@ -66,6 +78,17 @@ impl HttpTransport {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(opts.connect_timeout));
+        connector.enforce_http(false);
+        let material = opts.tls.clone().unwrap_or_else(|| TlsMaterial {
+            ca: String::new(),
+            identity: None,
+        });
+        let tls = Arc::unwrap_or_clone(material.client_config("options.tls")?);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_max_idle_per_host(opts.max_idle_per_host)
@@ -74,9 +97,22 @@ impl HttpTransport {
         Ok(HttpTransport { client, opts })
     }
 
-    async fn exchange(&self, address: &str, path: &str, body: Bytes, gray: bool) -> Result<Bytes> {
+    async fn exchange(
+        &self,
+        to: Endpoint<'_>,
+        path: &str,
+        body: Bytes,
+        gray: bool,
+    ) -> Result<Bytes> {
+        let address = to.address;
+        if self.opts.require_tls && !to.https {
+            return Err(Error::Tls {
+                address: address.to_string(),
+                detail: "it serves plain HTTP and `tls.require` is set".into(),
+            });
+        }
         let uri = Uri::builder()
-            .scheme("http")
+            .scheme(if to.https { "https" } else { "http" })
             .authority(address)
             .path_and_query(path)
             .build()
@@ -189,13 +225,14 @@ impl Transport for HttpTransport {
     /// `timeout` covers connecting, sending and reading the whole reply.
     async fn post(
         &self,
-        address: &str,
+        to: Endpoint<'_>,
         path: &str,
         body: Bytes,
         timeout: Duration,
         gray: bool,
     ) -> Result<Bytes> {
-        match tokio::time::timeout(timeout, self.exchange(address, path, body, gray)).await {
+        let address = to.address;
+        match tokio::time::timeout(timeout, self.exchange(to, path, body, gray)).await {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 address: Some(address.to_string()),
@@ -206,7 +243,12 @@ impl Transport for HttpTransport {
 }
 
 fn classify(address: &str, e: hyper_util::client::legacy::Error) -> Error {
-    if e.is_connect() {
+    if let Some(detail) = tls_failure(&e, address) {
+        Error::Tls {
+            address: address.to_string(),
+            detail,
+        }
+    } else if e.is_connect() {
         Error::Connect {
             address: address.to_string(),
             detail: root_cause(&e),
@@ -217,6 +259,35 @@ fn classify(address: &str, e: hyper_util::client::legacy::Error) -> Error {
             detail: format!("the request failed ({})", root_cause(&e)),
         }
     }
+}
+
+/// What did not verify, when TLS is why the request failed (during the handshake, or right
+/// after it: a TLS 1.3 server refuses a missing client certificate once the handshake is over).
+fn tls_failure(e: &(dyn std::error::Error + 'static), address: &str) -> Option<String> {
+    find_rustls(e, 0).map(|tls| explain_rustls(tls, address))
+}
+
+/// The rustls error in `e`'s chain. An io::Error's `source()` skips the error it wraps, and the
+/// connector wraps the TLS stream's io::Error in another one: look inside each.
+fn find_rustls<'e>(
+    e: &'e (dyn std::error::Error + 'static),
+    depth: u32,
+) -> Option<&'e rustls::Error> {
+    if depth > 16 {
+        return None;
+    }
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if let Some(tls) = find_rustls(inner, depth + 1) {
+            return Some(tls);
+        }
+    }
+    e.source().and_then(|next| find_rustls(next, depth + 1))
 }
 
 /// The innermost cause ("Connection refused (os error 111)"), which is what a person needs.

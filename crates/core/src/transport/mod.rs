@@ -16,15 +16,24 @@ pub use http::{HttpTransport, TransportOptions};
 /// The header that marks a request as gray (canary); `lib/gray.js` reads it on the provider side.
 pub const GRAY_HEADER: &str = "x-lemon-gray";
 
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// The provider's `host:port`.
+    pub address: &'a str,
+    /// It is served over HTTPS.
+    pub https: bool,
+}
+
 /// Sends one request to one provider.
 pub trait Transport: Send + Sync {
-    /// POSTs `body` (JSON) to `http://{address}{path}` and returns the reply's body, known to be
+    /// POSTs `body` (JSON) to `http(s)://{address}{path}` and returns the reply's body, known to be
     /// JSON (or empty, meaning `null`), within `timeout`. A `gray` request carries the
     /// [`GRAY_HEADER`], so the provider's own calls stay in the gray lane. Errors are the
     /// provider's (`ERR_CONNECT`, `ERR_TIMEOUT`, `ERR_PROVIDER_STATUS`, `ERR_BAD_RESPONSE`, ...).
     fn post(
         &self,
-        address: &str,
+        to: Endpoint<'_>,
         path: &str,
         body: Bytes,
         timeout: Duration,

@@ -5,6 +5,7 @@ pub mod chroot;
 mod folder;
 mod follow;
 mod session;
+pub mod tls;
 
 pub use auth::{Access, Credentials};
 pub use folder::Folder;

@@ -20,9 +20,12 @@ use zookeeper_client::{Client, CreateMode, EventType, SessionState};
 
 use super::auth::{self, Access, Credentials};
 use super::folder::{self, Folder};
+use super::tls;
 use crate::error::{Error, Result};
 use crate::events::{WarningCode, Warnings};
 use crate::lock::{lock, read, write};
+use crate::tls::TlsMaterial;
+use futures::FutureExt;
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ pub struct ZkOptions {
     pub auth: Option<Credentials>,
     /// The ACL of the nodes this session creates.
     pub access: Access,
+    /// TLS to every server of `connect` (their `secureClientPort`); `None` = plain TCP.
+    pub tls: Option<TlsMaterial>,
 }
 
 /// A point in the life of the logical session. Watchers compare epochs to know when to re-arm
@@ -76,6 +81,8 @@ pub struct ZkSession {
     next_id: AtomicU64,
     warnings: Arc<Warnings>,
     supervisor: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Why the last connection attempt failed, when it was TLS (`ERR_ZK_TLS`); cleared on connect.
+    tls_failure: RwLock<Option<Error>>,
     /// This session, for the tasks that guard its ephemeral nodes.
     me: std::sync::Weak<ZkSession>,
 }
@@ -92,6 +99,7 @@ impl ZkSession {
             next_id: AtomicU64::new(1),
             warnings,
             supervisor: std::sync::Mutex::new(None),
+            tls_failure: RwLock::new(None),
             me: me.clone(),
         });
         let handle = tokio::spawn(supervise(Arc::downgrade(&session)));
@@ -121,6 +129,11 @@ impl ZkSession {
             })
     }
 
+    /// Why the last attempt to connect failed, when TLS did not verify (`ERR_ZK_TLS`).
+    pub fn tls_failure(&self) -> Option<Error> {
+        read(&self.tls_failure).clone()
+    }
+
     /// Follows the session's epochs.
     pub fn epochs(&self) -> watch::Receiver<Epoch> {
         self.epoch.subscribe()
@@ -140,6 +153,9 @@ impl ZkSession {
                 what: "the cluster".into(),
             }),
             Ok(Ok(_)) => Ok(()),
+            _ if self.tls_failure().is_some() => Err(self.tls_failure().unwrap_or(Error::ZkTls {
+                detail: String::new(),
+            })),
             _ => Err(Error::ZkUnavailable {
                 detail: format!(
                     "no session with {} within {} ms; still retrying in the background",
@@ -492,7 +508,23 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
         if let Some(credentials) = &opts.auth {
             connector = connector.with_auth(credentials.scheme(), credentials.secret());
         }
-        let connecting = connector.connect(&opts.connect);
+        let tls = match opts.tls.as_ref().map(tls::client_options).transpose() {
+            Ok(tls) => tls,
+            Err(e) => {
+                // Checked when the options were read; only a changed file gets here.
+                session.warnings.error(&e, e.to_string(), None);
+                drop(session);
+                tokio::time::sleep(backoff(6)).await;
+                continue;
+            }
+        };
+        let connecting = match tls {
+            Some(tls) => connector
+                .with_tls(tls)
+                .secure_connect(&opts.connect)
+                .boxed(),
+            None => connector.connect(&opts.connect).boxed(),
+        };
         let result = match tokio::time::timeout(
             opts.connect_timeout.max(Duration::from_millis(100)),
             connecting,
@@ -508,7 +540,21 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
         let client = match result {
             Ok(c) => c,
             Err(detail) => {
-                if failures == 0 {
+                // Ask why only now and then: a diagnosis is one more handshake per server.
+                if let Some(material) = opts.tls.as_ref().filter(|_| failures.is_multiple_of(10)) {
+                    let failure = tls::diagnose(&opts.connect, material).await;
+                    if let Some(e) = &failure {
+                        if read(&session.tls_failure).as_ref() != Some(e) {
+                            session.warnings.error(
+                                e,
+                                format!("{e}; retrying in the background"),
+                                None,
+                            );
+                        }
+                    }
+                    *write(&session.tls_failure) = failure;
+                }
+                if failures == 0 && session.tls_failure().is_none() {
                     session.warnings.warn(
                         WarningCode::ZkUnavailable,
                         format!(
@@ -528,6 +574,7 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
             tracing::info!(connect = %opts.connect, "ZooKeeper reachable again");
         }
         failures = 0;
+        *write(&session.tls_failure) = None;
         let mut states = client.state_watcher();
         *write(&session.client) = Some(client);
         session.publish(|e| {

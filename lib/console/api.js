@@ -1,0 +1,163 @@
+'use strict'
+// The console's HTTP API: every route the page uses, under /api/, each with the least role that
+// may call it, checked here on the server for every request. A route only translates HTTP to a
+// `lemon.Admin` call and back: validation, diffs and dry runs are the core's (the page asks
+// `preview` for the diff and the dry run, then writes with `ifVersion` so what was previewed
+// is what gets written). Documented in docs/console.md.
+
+const { ConsoleError } = require('./accounts')
+
+/** Audit entries the audit page reads at most. */
+const AUDIT_LIMIT = 1000
+
+const service = (p) => `${p.app}/${p.group}`
+
+function writeOptions(body, user) {
+  const o = { by: user.name }
+  if (body.message !== undefined) {
+    if (typeof body.message !== 'string') throw new ConsoleError('ERR_INVALID_ARG', 400, 'message must be a string')
+    o.message = body.message
+  }
+  if (body.force !== undefined) o.force = body.force === true
+  if (body.ifVersion !== undefined) o.ifVersion = body.ifVersion
+  return o
+}
+
+function need(body, key, type) {
+  const v = body[key]
+  if (type === 'object' ? v === null || typeof v !== 'object' || Array.isArray(v) : typeof v !== type)
+    throw new ConsoleError('ERR_INVALID_ARG', 400, `the body needs ${key} (${type})`)
+  return v
+}
+
+/** Filters audit entries by free text (who, action, target, message) and exact action prefix. */
+function filterAudit(entries, query) {
+  const q = String(query.q || '').toLowerCase()
+  const action = String(query.action || '')
+  const who = String(query.who || '').toLowerCase()
+  return entries.filter(
+    (e) =>
+      (!action || String(e.action).startsWith(action)) &&
+      (!who || String(e.who).toLowerCase().includes(who)) &&
+      (!q ||
+        [e.who, e.action, e.target, e.message].some((f) =>
+          String(f ?? '')
+            .toLowerCase()
+            .includes(q),
+        )),
+  )
+}
+
+/**
+ * The routes: [method, pattern, role, handler(ctx)]; ctx = { admin, accounts, user, params,
+ * query, body }. `role: null`: no login needed. Writes (every method but GET) also need the
+ * CSRF token of the session (see server.js).
+ */
+const ROUTES = [
+  ['GET', '/api/services', 'viewer', ({ admin }) => admin.services()],
+  ['GET', '/api/services/:app/:group/providers', 'viewer', ({ admin, params }) => admin.providers(service(params))],
+  ['GET', '/api/services/:app/:group/consumers', 'viewer', ({ admin, params }) => admin.consumers(service(params))],
+  ['GET', '/api/services/:app/:group/health', 'viewer', ({ admin, params }) => admin.health(service(params))],
+  ['GET', '/api/services/:app/:group/rules', 'viewer', ({ admin, params }) => admin.rules(service(params))],
+  ['GET', '/api/services/:app/:group/history', 'viewer', ({ admin, params }) => admin.history(service(params))],
+  [
+    'GET',
+    '/api/services/:app/:group/diff',
+    'viewer',
+    ({ admin, params, query }) => {
+      const from = Number(query.from)
+      const to = query.to === undefined || query.to === '' ? undefined : Number(query.to)
+      if (!Number.isInteger(from)) throw new ConsoleError('ERR_INVALID_ARG', 400, 'diff needs ?from=V (and optionally &to=V)')
+      return admin.diff(service(params), from, to)
+    },
+  ],
+  // The dry run of a proposed write: { change } | { document } | { rollback: V }. Read-only, so
+  // a viewer may ask; the rules editor calls it as the operator types.
+  ['POST', '/api/services/:app/:group/preview', 'viewer', ({ admin, params, body }) => admin.preview(service(params), body)],
+  [
+    'POST',
+    '/api/services/:app/:group/change',
+    'editor',
+    ({ admin, params, body, user }) => admin.change(service(params), need(body, 'change', 'object'), writeOptions(body, user)),
+  ],
+  [
+    'PUT',
+    '/api/services/:app/:group/rules',
+    'editor',
+    ({ admin, params, body, user }) => admin.setRules(service(params), need(body, 'document', 'object'), writeOptions(body, user)),
+  ],
+  [
+    'POST',
+    '/api/services/:app/:group/rollback',
+    'editor',
+    ({ admin, params, body, user }) => admin.rollback(service(params), need(body, 'version', 'number'), writeOptions(body, user)),
+  ],
+  [
+    'GET',
+    '/api/audit',
+    'viewer',
+    async ({ admin, query }) => {
+      const limit = Math.min(AUDIT_LIMIT, Math.max(1, Number(query.limit) || 200))
+      return filterAudit(await admin.audit(AUDIT_LIMIT), query)
+        .slice(-limit)
+        .reverse()
+    },
+  ],
+  ['GET', '/api/accounts', 'admin', ({ accounts }) => accounts.list()],
+  [
+    'POST',
+    '/api/accounts',
+    'admin',
+    ({ accounts, body, user }) =>
+      accounts.add(need(body, 'name', 'string'), need(body, 'role', 'string'), need(body, 'password', 'string'), user.name),
+  ],
+  [
+    'DELETE',
+    '/api/accounts/:name',
+    'admin',
+    async ({ accounts, params, user }) => (await accounts.remove(params.name, user.name), { removed: params.name }),
+  ],
+  ['GET', '/api/tokens', 'admin', ({ accounts }) => accounts.tokens()],
+  [
+    'POST',
+    '/api/tokens',
+    'admin',
+    ({ accounts, body, user }) => accounts.addToken(need(body, 'name', 'string'), need(body, 'role', 'string'), user.name),
+  ],
+  [
+    'DELETE',
+    '/api/tokens/:id',
+    'admin',
+    async ({ accounts, params, user }) => (await accounts.removeToken(params.id, user.name), { removed: params.id }),
+  ],
+]
+
+/** Compiles the patterns: `:name` matches one URL segment, decoded. */
+const COMPILED = ROUTES.map(([method, pattern, role, handler]) => {
+  const names = []
+  const re = new RegExp(`^${pattern.replace(/:(\w+)/g, (_, n) => (names.push(n), '([^/]+)'))}$`)
+  return { method, pattern, role, handler, re, names }
+})
+
+/** The route for `method path`: `{ route, params }`, `{ allowed }` (wrong method) or null. */
+function match(method, pathname) {
+  const allowed = []
+  for (const r of COMPILED) {
+    const m = r.re.exec(pathname)
+    if (!m) continue
+    if (r.method !== method) {
+      allowed.push(r.method)
+      continue
+    }
+    const params = {}
+    try {
+      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])))
+    } catch {
+      throw new ConsoleError('ERR_INVALID_ARG', 400, `the path ${pathname} is not valid URL encoding`)
+    }
+    return { route: r, params }
+  }
+  return allowed.length ? { allowed } : null
+}
+
+module.exports = { ROUTES, match, filterAudit }
