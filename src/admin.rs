@@ -2,6 +2,7 @@
 //! audit, dry runs) over one ZooKeeper session. Conversions only: every answer is the core's
 //! JSON, every decision is `lemon_core::admin`'s.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use lemon_core::admin::console::AuditNote;
@@ -29,6 +30,34 @@ pub struct JsAdmin {
 }
 
 type Json<'env> = PromiseRaw<'env, Value>;
+
+/// The promise of a core operation's JSON answer.
+fn answer<'env, F>(env: &'env Env, fut: F) -> Result<Json<'env>>
+where
+    F: Future<Output = lemon_core::Result<Value>> + Send + 'static,
+{
+    promise(env, fut, |_, v| Ok(v))
+}
+
+impl JsAdmin {
+    /// The promise of `op(admin, app, group)` for a service named `'app/group'`.
+    fn for_service<'env, F, Fut>(
+        &self,
+        env: &'env Env,
+        service: String,
+        op: F,
+    ) -> Result<Json<'env>>
+    where
+        F: FnOnce(Arc<Admin>, String, String) -> Fut + Send + 'static,
+        Fut: Future<Output = lemon_core::Result<Value>> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        answer(env, async move {
+            let (app, group) = parse_service(&service)?;
+            op(inner, app, group).await
+        })
+    }
+}
 
 fn version(field: &str, v: f64) -> lemon_core::Result<u64> {
     if v.fract() == 0.0 && (0.0..9.0e15).contains(&v) {
@@ -90,7 +119,7 @@ impl JsAdmin {
     )]
     pub fn services<'env>(&self, env: &'env Env) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(env, async move { inner.services().await }, |_, v| Ok(v))
+        answer(env, async move { inner.services().await })
     }
 
     /// The endpoints of a service (effective weight, gray, disabled, version, instances, ...).
@@ -99,15 +128,9 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').ProvidersReport>"
     )]
     pub fn providers<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                inner.providers(&app, &group).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, |a, app, group| async move {
+            a.providers(&app, &group).await
+        })
     }
 
     /// The consumer processes of a service.
@@ -116,15 +139,9 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').ConsumerProcess[]>"
     )]
     pub fn consumers<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                inner.consumers(&app, &group).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, |a, app, group| async move {
+            a.consumers(&app, &group).await
+        })
     }
 
     /// What the consumers of a service report: breaker, ejection, p99, errors, budget.
@@ -133,15 +150,9 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').HealthReport>"
     )]
     pub fn health<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                inner.health(&app, &group).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, |a, app, group| async move {
+            a.health(&app, &group).await
+        })
     }
 
     /// The rules of a service now, with their version.
@@ -150,15 +161,9 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').RulesState>"
     )]
     pub fn rules<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                inner.rules(&app, &group).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, |a, app, group| async move {
+            a.rules(&app, &group).await
+        })
     }
 
     /// Every version of a service's rules, oldest first.
@@ -167,15 +172,9 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').RulesVersion[]>"
     )]
     pub fn history<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                inner.history(&app, &group).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, |a, app, group| async move {
+            a.history(&app, &group).await
+        })
     }
 
     /// Every recorded version of the configuration document at `path`, oldest first (see
@@ -186,11 +185,7 @@ impl JsAdmin {
     )]
     pub fn config_history<'env>(&self, env: &'env Env, path: String) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move { inner.config_history(&path).await },
-            |_, v| Ok(v),
-        )
+        answer(env, async move { inner.config_history(&path).await })
     }
 
     /// The stores running the configuration document at `path`, with the version each applied.
@@ -200,11 +195,7 @@ impl JsAdmin {
     )]
     pub fn config_instances<'env>(&self, env: &'env Env, path: String) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move { inner.config_instances(&path).await },
-            |_, v| Ok(v),
-        )
+        answer(env, async move { inner.config_instances(&path).await })
     }
 
     /// The differences from version `from` to `to` (default: the current version).
@@ -219,17 +210,11 @@ impl JsAdmin {
         from: f64,
         to: Option<f64>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                let from = version("from", from)?;
-                let to = to.map(|t| version("to", t)).transpose()?;
-                inner.diff(&app, &group, from, to).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, move |a, app, group| async move {
+            let from = version("from", from)?;
+            let to = to.map(|t| version("to", t)).transpose()?;
+            a.diff(&app, &group, from, to).await
+        })
     }
 
     /// Replaces the rules document (`{ routers, configurators }`) as a new version.
@@ -245,16 +230,10 @@ impl JsAdmin {
         document: Value,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
-                inner.set_rules(&app, &group, &document, &w).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, move |a, app, group| async move {
+            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+            a.set_rules(&app, &group, &document, &w).await
+        })
     }
 
     /// One operator edit as a new version: `{ op: 'weight', address, weight }`,
@@ -272,16 +251,10 @@ impl JsAdmin {
         change: Value,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
-                inner.change(&app, &group, &change, &w).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, move |a, app, group| async move {
+            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+            a.change(&app, &group, &change, &w).await
+        })
     }
 
     /// Writes version `version`'s document as a new version.
@@ -297,17 +270,11 @@ impl JsAdmin {
         version: f64,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
-                let v = self::version("version", version)?;
-                inner.rollback(&app, &group, v, &w).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, move |a, app, group| async move {
+            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+            let v = self::version("version", version)?;
+            a.rollback(&app, &group, v, &w).await
+        })
     }
 
     /// What a proposed document would do (shares, gray consumers, methods left without a
@@ -323,15 +290,9 @@ impl JsAdmin {
         service: String,
         document: Value,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                inner.simulate(&app, &group, &document).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, move |a, app, group| async move {
+            a.simulate(&app, &group, &document).await
+        })
     }
 
     /// The dry run of a proposed write, nothing written: `{ change }`, `{ document }` or
@@ -348,15 +309,9 @@ impl JsAdmin {
         service: String,
         proposal: Value,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (app, group) = parse_service(&service)?;
-                inner.preview(&app, &group, &proposal).await
-            },
-            |_, v| Ok(v),
-        )
+        self.for_service(env, service, move |a, app, group| async move {
+            a.preview(&app, &group, &proposal).await
+        })
     }
 
     /// The newest `limit` (default 50) audit entries, oldest first.
@@ -366,11 +321,9 @@ impl JsAdmin {
     )]
     pub fn audit<'env>(&self, env: &'env Env, limit: Option<u32>) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move { inner.audit(limit.unwrap_or(50) as usize).await },
-            |_, v| Ok(v),
-        )
+        answer(env, async move {
+            inner.audit(limit.unwrap_or(50) as usize).await
+        })
     }
 
     /// The console's records of one kind (`accounts`, `tokens`, `sessions`):
@@ -382,11 +335,7 @@ impl JsAdmin {
     )]
     pub fn console_records<'env>(&self, env: &'env Env, kind: String) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move { inner.console_records(&kind).await },
-            |_, v| Ok(v),
-        )
+        answer(env, async move { inner.console_records(&kind).await })
     }
 
     /// One console record `{ name, version, data }`, or `null`.
@@ -402,11 +351,7 @@ impl JsAdmin {
         name: String,
     ) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move { inner.console_record(&kind, &name).await },
-            |_, v| Ok(v),
-        )
+        answer(env, async move { inner.console_record(&kind, &name).await })
     }
 
     /// Creates a console record (no `ifVersion`) or replaces it with compare-and-set; the
@@ -426,16 +371,12 @@ impl JsAdmin {
         options: Option<Value>,
     ) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (if_version, audit) = record_options(options)?;
-                inner
-                    .console_put(&kind, &name, &data, if_version, audit.as_ref())
-                    .await
-            },
-            |_, v| Ok(v),
-        )
+        answer(env, async move {
+            let (if_version, audit) = record_options(options)?;
+            inner
+                .console_put(&kind, &name, &data, if_version, audit.as_ref())
+                .await
+        })
     }
 
     /// Deletes a console record (compare-and-set with `ifVersion`), the `audit` note in the
@@ -453,17 +394,13 @@ impl JsAdmin {
         options: Option<Value>,
     ) -> Result<Json<'env>> {
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let (if_version, audit) = record_options(options)?;
-                let existed = inner
-                    .console_delete(&kind, &name, if_version, audit.as_ref())
-                    .await?;
-                Ok(Value::Bool(existed))
-            },
-            |_, v| Ok(v),
-        )
+        answer(env, async move {
+            let (if_version, audit) = record_options(options)?;
+            let existed = inner
+                .console_delete(&kind, &name, if_version, audit.as_ref())
+                .await?;
+            Ok(Value::Bool(existed))
+        })
     }
 
     /// Adds one entry (`console.{action}`) to the audit log.
