@@ -10,7 +10,7 @@ const http = require('node:http')
 const path = require('node:path')
 const { zooKeeperForFile } = require('./harness/file')
 const { waitFor } = require('./harness/providers')
-const { zkCreate } = require('./harness/zookeeper')
+const { zkCreate } = require('../harness/zookeeper')
 const { steered } = require('./harness/ops')
 const { addAccount, startConsoleProcess, client, launchBrowser, SCREENSHOTS } = require('./harness/console')
 

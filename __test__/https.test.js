@@ -12,7 +12,7 @@ const Koa = require('koa')
 const lemon = require('../lib')
 const { Cluster } = lemon
 const { zooKeeperForFile } = require('./harness/file')
-const { zkGet } = require('./harness/zookeeper')
+const { zkGet } = require('../harness/zookeeper')
 const { makePki } = require('../harness/tls')
 const { startProvider, waitFor } = require('./harness/providers')
 

@@ -14,7 +14,7 @@ const path = require('node:path')
 const { execFile, spawn } = require('node:child_process')
 const { promisify } = require('node:util')
 const { zooKeeperForFile } = require('./harness/file')
-const { zkGet, zkSet } = require('./harness/zookeeper')
+const { zkGet, zkSet } = require('../harness/zookeeper')
 const { glibcVersions, compareVersions } = require('./harness/elf')
 
 const root = path.join(__dirname, '..')

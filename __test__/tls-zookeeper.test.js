@@ -7,7 +7,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { Cluster } = require('..')
-const { zkLs } = require('./harness/zookeeper')
+const { zkLs } = require('../harness/zookeeper')
 const { makePki, startSecureZooKeeper } = require('../harness/tls')
 const { startProvider, waitFor } = require('./harness/providers')
 const { openStore, save } = require('./harness/config')
