@@ -129,11 +129,8 @@ test("the installed app runs the design note's nconf example: saved 3, zkCli set
   }
 })
 
-test('npx lemon-cluster --help in the installed app, when the package has a CLI', async (t) => {
-  if (!manifest.bin) {
-    t.skip('package.json declares no bin yet (the CLI lands with lib/cli.js)')
-    return
-  }
+test('npx lemon-cluster --help in the installed app', async () => {
+  assert.equal(manifest.bin?.['lemon-cluster'], 'lib/cli.js', 'package.json declares the lemon-cluster CLI')
   const { stdout } = await run('npx', ['--no-install', 'lemon-cluster', '--help'], { cwd: app, env: appEnv, timeout: 60000 })
   // Exit status 0 (execFile rejects otherwise) and a help text that names the command.
   assert.match(stdout, /lemon-cluster/)
