@@ -158,6 +158,10 @@ test('--if-version refuses a write based on an older version; edit keeps masked 
     `const fs = require('fs'); const f = process.argv[2]; const d = JSON.parse(fs.readFileSync(f, 'utf8'));\n` +
       `if (d.token !== 'ENC(…)') process.exit(3); d.a = 4; fs.writeFileSync(f, JSON.stringify(d))\n`,
   )
+  // A masked secret in a file (saved from `get`) stands for the stored one: no change.
+  fs.writeFileSync(file, JSON.stringify({ a: 3, token: 'ENC(…)' }))
+  const masked = (await run(['config', doc, 'diff', '--file', file], { json: true })).json
+  assert.deepEqual(masked.changes, [])
   const edited = await run(['config', doc, 'edit'], { env: { EDITOR: `${process.execPath} ${editor}` } })
   assert.match(edited.out, /version 5\n  ~ a: 3 -> 4$/m)
   const raw = (await run(['config', doc, 'get', 'token', '--reveal'], { json: true, env: { LEMON_CONFIG_KEY: key } })).json

@@ -100,7 +100,12 @@ impl Admin {
                     "takes a second version or a file, not both",
                 ))
             }
-            (_, Some(doc)) => (json!("file"), document_of("file", doc)?),
+            (_, Some(doc)) => {
+                // A masked secret in the file (saved from `get`) is the secret stored there.
+                let mut doc = document_of("file", doc)?;
+                super::config_write::unmask(&mut doc, &a, "")?;
+                (json!("file"), doc)
+            }
             (to, None) => {
                 let to = to.unwrap_or(loaded.version);
                 (json!(to), version_document(path, &entries, &loaded, to)?)
