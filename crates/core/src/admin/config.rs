@@ -282,7 +282,7 @@ pub(super) fn version_document(
             path: path.to_string(),
             version: v,
             detail: "its history entry holds only the changed keys: the document was over 256 KiB, the save would not fit \
-                     in one request with it, or it was recorded by a lemon-cluster before 0.1 kept documents"
+                     in one request with it, or it was recorded by an earlier lemon-cluster that kept only changes"
                 .into(),
         }),
     }
