@@ -82,16 +82,24 @@ async function tokenService(cluster, group, kind, { tls = false, token = true, t
     service = lemon.service(options)
     handler = service.handler()
   }
+  // Counts the provider's refusals: a consumer that follows the tokens has none once settled.
+  const counts = { refused: 0 }
+  const counted = (req, res) => {
+    res.once('finish', () => {
+      if (res.statusCode === 401) counts.refused++
+    })
+    return handler(req, res)
+  }
   const server = tls
-    ? https.createServer({ key: pki.read('server.key'), cert: pki.read('server.pem') }, handler)
-    : http.createServer(handler)
+    ? https.createServer({ key: pki.read('server.key'), cert: pki.read('server.pem') }, counted)
+    : http.createServer(counted)
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const registration = await service.register(server)
   cleanups.push(async () => {
     await service.close({ drainTimeoutMs: 100 })
     server.closeAllConnections()
   })
-  return { server, service, registration, port: server.address().port }
+  return { server, service, registration, counts, port: server.address().port }
 }
 
 /** POSTs `body` to a provider by hand; resolves to `{ status, body }`. */
@@ -317,12 +325,51 @@ test('a restarted provider has a new token and consumers follow it', async () =>
   // A new process on the same port: a new token; the first call after it may race the watch.
   const second = newCluster({ auth: OWNER })
   const b = await tokenService(second.cluster, 'tok-restart', 'http', {})
-  void b
   await waitFor(() => consumer.providers().length === 1, { what: 'the new provider' })
   for (let i = 0; i < 5; i++) assert.deepEqual((await consumer.call('echo', { i })).args, { i })
+  // The watch brought the new token: once settled, no call is refused first.
+  const refusedSoFar = b.counts.refused
+  await new Promise((r) => setTimeout(r, 300))
+  for (let i = 0; i < 5; i++) await consumer.call('echo', { i })
+  assert.equal(b.counts.refused, refusedSoFar)
   const nodes = await tokenNodes('tok-restart', OWNER)
   assert.equal(nodes.length, 1, 'the old token node went with its process')
   assert.notEqual(nodes[0].data, before)
+})
+
+test('after both sessions expire the token node is re-created and the consumer watches the folder again', async () => {
+  const short = { sessionTimeoutMs: 1000, connectTimeoutMs: 1000 }
+  const reader = newCluster({ auth: READER, ...short })
+  const owner = newCluster({ auth: OWNER, ...short })
+  const first = await tokenService(owner.cluster, 'tok-expiry', 'express')
+  const consumer = reader.cluster.consumer({ app: 'tok', group: 'tok-expiry' })
+  await waitFor(() => consumer.providers().length === 1, { what: 'the provider' })
+  await consumer.call('echo', {})
+  const [before] = await tokenNodes('tok-expiry', OWNER)
+  // ZooKeeper away for longer than the session timeout: both sessions expire.
+  await suite.zk.stop()
+  await new Promise((r) => setTimeout(r, 2500))
+  await suite.zk.start()
+  for (const side of [reader, owner])
+    await waitFor(() => side.warnings.some((w) => w.code === 'ERR_ZK_SESSION_EXPIRED'), { timeoutMs: 15000, what: 'the expiry' })
+  await waitFor(
+    async () => {
+      const nodes = await tokenNodes('tok-expiry', OWNER).catch(() => [])
+      return nodes.length === 1 && nodes[0].name !== before.name
+    },
+    { timeoutMs: 15000, what: 'the token node of the new session' },
+  )
+  const [after] = await tokenNodes('tok-expiry', OWNER)
+  assert.equal(after.data, before.data, 'the same process keeps its token')
+  // The watch of the new session sees a provider that starts now, with a new token.
+  await first.service.close({ drainTimeoutMs: 100 })
+  const second = await tokenService(newCluster({ auth: OWNER, ...short }).cluster, 'tok-expiry', 'http')
+  await waitFor(async () => (await tokenNodes('tok-expiry', OWNER)).length === 1 && consumer.providers()[0]?.port === second.port, {
+    what: 'the new provider and its token',
+  })
+  await new Promise((r) => setTimeout(r, 300))
+  for (let i = 0; i < 5; i++) assert.deepEqual((await consumer.call('echo', { i })).args, { i })
+  assert.equal(second.counts.refused, 0, 'the new token came from the watch, not after a refusal')
 })
 
 test('pm2 reload of token-requiring workers on one port: every token rotates, no call fails', { timeout: 150000 }, async () => {
