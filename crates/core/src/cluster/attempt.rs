@@ -222,9 +222,9 @@ impl<T: Transport> Attempts<'_, T> {
     /// A call to a provider that requires a token: with the endpoint's tokens and, when it
     /// answers 401, again after reading them anew — a process that just started on that port (a
     /// pm2 reload) has a token this consumer has not read yet, and for a few milliseconds none
-    /// in ZooKeeper. So up to [`TOKEN_REREADS`] times — at once, then after 25, 50, 100 ms — within the
-    /// attempt's time. The handler has not run when a provider refuses a token, so sending
-    /// again is safe for every method.
+    /// in ZooKeeper. So up to [`TOKEN_REREADS`] times (at once, then after 25, 50 and 100 ms),
+    /// within the attempt's time. The handler has not run when a provider refuses a token, so
+    /// sending again is safe for every method.
     async fn post_with_token(
         &self,
         book: &TokenBook,
