@@ -20,7 +20,7 @@ const lemon = require('../lib')
 const { Cluster, Admin } = lemon
 const { freePort } = require('../harness/zookeeper')
 const { makePki } = require('../harness/tls')
-const { zooKeeperForFile, otherZooKeeperClient } = require('./harness/file')
+const { zooKeeperForFile, otherZooKeeperClient, runFixture } = require('./harness/file')
 const { startProvider, waitFor } = require('./harness/providers')
 
 const pki = makePki()
@@ -370,6 +370,15 @@ test('after both sessions expire the token node is re-created and the consumer w
   await new Promise((r) => setTimeout(r, 300))
   for (let i = 0; i < 5; i++) assert.deepEqual((await consumer.call('echo', { i })).args, { i })
   assert.equal(second.counts.refused, 0, 'the new token came from the watch, not after a refusal')
+})
+
+test('a process serving and calling with tokens exits on its own after close(), its token node already gone', async () => {
+  const result = await runFixture('tokens-exit-child.js', [suite.zk.connectString, OWNER, 'tok-exit'], 30000)
+  assert.equal(result.signal, null, `killed: the process did not exit by itself\n${result.err}`)
+  assert.equal(result.code, 0, result.err)
+  const lingerMs = result.exitedAt - Number(/closed (\d+)/.exec(result.out)[1])
+  assert.ok(lingerMs < 2000, `exited ${lingerMs} ms after close()`)
+  assert.deepEqual(await tokenNodes('tok-exit', OWNER), [], 'the token node vanished with close(), not after the 20 s session timeout')
 })
 
 test('pm2 reload of token-requiring workers on one port: every token rotates, no call fails', { timeout: 150000 }, async () => {
