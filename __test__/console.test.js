@@ -181,18 +181,43 @@ test('in Chromium: log in, find the service, see 3 endpoints and 2 consumers, di
   await page.close()
 })
 
-test('wrong password: refused, then rate limited even with the right one (per name; 20 failures lock an address); the session cookie is HttpOnly and SameSite=Strict', async () => {
+test('wrong password: refused, then rate limited even with the right one, on every console of the ensemble (per account; 20 failures lock an address); the session cookie is HttpOnly and SameSite=Strict', async () => {
   await setup()
+  const cs = suite.zk.connectString
+  await addAccount(cs, 'rex', 'viewer', PASSWORD)
   const c = client(consoleProcess.url)
   const limited = await c.request('GET', '/api/services')
   assert.equal(limited.status, 401)
+  // 3 guesses on this console and 2 on another: the account's count is in ZooKeeper, so the
+  // limit is 5 guesses for the ensemble, not 5 per console.
+  const second = await startConsoleProcess(['--zk', cs])
+  suite.cleanups.push(() => second.stop())
+  const d = client(second.url)
   for (let i = 0; i < 5; i++) {
-    const r = await c.login('vic', `wrong ${i}`)
+    const r = await (i < 3 ? c : d).login('rex', `wrong ${i}`)
     assert.deepEqual([r.status, r.json.error.code], [401, 'ERR_CONSOLE_AUTH'])
   }
-  const r = await c.login('vic', PASSWORD)
-  assert.deepEqual([r.status, r.json.error.code], [429, 'ERR_CONSOLE_RATE_LIMITED'])
-  assert.ok(Number(r.headers.get('retry-after')) > 0)
+  for (const [who, one] of [
+    ['this console', c],
+    ['the other console', d],
+  ]) {
+    const r = await one.login('rex', PASSWORD)
+    assert.deepEqual([r.status, r.json.error.code], [429, 'ERR_CONSOLE_RATE_LIMITED'], who)
+    assert.ok(Number(r.headers.get('retry-after')) > 0)
+  }
+  // One small record per existing account, none for a name nobody has.
+  assert.equal((await d.login('nobody-here', 'wrong')).status, 401)
+  const { Admin } = require('..')
+  const admin = new Admin({ zk: cs })
+  try {
+    const records = await admin.consoleRecords('logins')
+    assert.deepEqual(
+      records.map((r) => [r.name, r.data.count]),
+      [['rex', 5]],
+    )
+  } finally {
+    await admin.close()
+  }
   // The name is locked, not the address: another account still logs in from it.
   const other = client(consoleProcess.url)
   assert.equal((await other.login('ann', PASSWORD)).status, 200)
@@ -303,10 +328,11 @@ test('a stored <script> renders as text in the browser (a provider version and a
 test('20 failed logins from one address lock it for every name (the last test: it locks this loopback address)', async () => {
   await setup()
   const c = client(consoleProcess.url)
-  // The 5 failures of the test above count too: at most 20 in all are answered 401.
+  // The 3 failures the rate-limit test made on this console count too: at most 20 in all are
+  // answered 401.
   let refused = 0
   for (let i = 0; i < 20 && (await c.login(`guess${i}`, 'wrong password')).status === 401; i++) refused++
-  assert.equal(refused, 15)
+  assert.equal(refused, 17)
   const r = await c.login('ann', PASSWORD)
   assert.deepEqual([r.status, r.json.error.code], [429, 'ERR_CONSOLE_RATE_LIMITED'])
 })

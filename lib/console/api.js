@@ -30,6 +30,13 @@ function need(body, key, type) {
   return v
 }
 
+/** The configuration document a request names: `?path=/shop/config` (checked by the core). */
+function documentPath(query) {
+  if (typeof query.path !== 'string' || !query.path.startsWith('/'))
+    throw new ConsoleError('ERR_INVALID_ARG', 400, 'name the configuration document by its znode path: ?path=/shop/config')
+  return query.path
+}
+
 /** Filters audit entries by free text (who, action, target, message) and exact action prefix. */
 function filterAudit(entries, query) {
   const q = String(query.q || '').toLowerCase()
@@ -58,6 +65,8 @@ const ROUTES = [
   ['GET', '/api/services/:app/:group/providers', 'viewer', ({ admin, params }) => admin.providers(service(params))],
   ['GET', '/api/services/:app/:group/consumers', 'viewer', ({ admin, params }) => admin.consumers(service(params))],
   ['GET', '/api/services/:app/:group/health', 'viewer', ({ admin, params }) => admin.health(service(params))],
+  // The service page's first answer, from one read of the service (providers, consumers, health).
+  ['GET', '/api/services/:app/:group/overview', 'viewer', ({ admin, params }) => admin.overview(service(params))],
   ['GET', '/api/services/:app/:group/rules', 'viewer', ({ admin, params }) => admin.rules(service(params))],
   ['GET', '/api/services/:app/:group/history', 'viewer', ({ admin, params }) => admin.history(service(params))],
   [
@@ -92,6 +101,10 @@ const ROUTES = [
     'editor',
     ({ admin, params, body, user }) => admin.rollback(service(params), need(body, 'version', 'number'), writeOptions(body, user)),
   ],
+  // Configuration documents, named by their znode path in ?path= (a path has slashes).
+  ['GET', '/api/config', 'viewer', ({ admin, query }) => admin.configDocuments(query.under || '/')],
+  ['GET', '/api/config/history', 'viewer', ({ admin, query }) => admin.configHistory(documentPath(query))],
+  ['GET', '/api/config/instances', 'viewer', ({ admin, query }) => admin.configInstances(documentPath(query))],
   [
     'GET',
     '/api/audit',
