@@ -12,6 +12,25 @@ const AUDIT_LIMIT = 1000
 
 const service = (p) => `${p.app}/${p.group}`
 
+/**
+ * Reads of a service's whole provider set in flight, by method and service: requests that
+ * arrive while one is running share its answer (every open service page asks for the live
+ * health every 2 s; at 10,000 endpoints each read is a large one). Nothing is kept after the
+ * answer, so no one sees anything older than their own request.
+ */
+const inFlight = new WeakMap()
+function shared(admin, method, svc) {
+  if (!inFlight.has(admin)) inFlight.set(admin, new Map())
+  const reads = inFlight.get(admin)
+  const key = `${method} ${svc}`
+  let p = reads.get(key)
+  if (!p) {
+    p = admin[method](svc).finally(() => reads.delete(key))
+    reads.set(key, p)
+  }
+  return p
+}
+
 function writeOptions(body, user) {
   const o = { by: user.name }
   if (body.message !== undefined) {
@@ -64,9 +83,9 @@ const ROUTES = [
   ['GET', '/api/services', 'viewer', ({ admin }) => admin.services()],
   ['GET', '/api/services/:app/:group/providers', 'viewer', ({ admin, params }) => admin.providers(service(params))],
   ['GET', '/api/services/:app/:group/consumers', 'viewer', ({ admin, params }) => admin.consumers(service(params))],
-  ['GET', '/api/services/:app/:group/health', 'viewer', ({ admin, params }) => admin.health(service(params))],
+  ['GET', '/api/services/:app/:group/health', 'viewer', ({ admin, params }) => shared(admin, 'health', service(params))],
   // The service page's first answer, from one read of the service (providers, consumers, health).
-  ['GET', '/api/services/:app/:group/overview', 'viewer', ({ admin, params }) => admin.overview(service(params))],
+  ['GET', '/api/services/:app/:group/overview', 'viewer', ({ admin, params }) => shared(admin, 'overview', service(params))],
   ['GET', '/api/services/:app/:group/rules', 'viewer', ({ admin, params }) => admin.rules(service(params))],
   ['GET', '/api/services/:app/:group/history', 'viewer', ({ admin, params }) => admin.history(service(params))],
   [

@@ -292,13 +292,7 @@ impl Admin {
     }
 
     /// `(node, hash)` → the newest version that wrote that document.
-    pub(super) async fn hash_versions(
-        &self,
-        app: &str,
-        group: &str,
-    ) -> Result<HashMap<(String, String), u64>> {
-        let client = self.client().await?;
-        let cur = self.current(&client, app, group).await?;
+    pub(super) fn hash_versions(cur: &Current) -> HashMap<(String, String), u64> {
         let mut map = HashMap::new();
         for e in &cur.entries {
             let Some(v) = e["version"].as_u64() else {
@@ -322,7 +316,7 @@ impl Admin {
                 );
             }
         }
-        Ok(map)
+        map
     }
 }
 

@@ -13,6 +13,7 @@ use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use zookeeper_client::Client;
 
+use super::history::Current;
 use super::rules::{self, Rules};
 use super::Admin;
 use crate::balance::warmup::DEFAULT_WARMUP;
@@ -173,8 +174,10 @@ impl Admin {
     /// What the consumers report: per consumer its calls, retry budget, rule versions applied
     /// and its view of every provider; per endpoint which consumers eject it.
     pub async fn health(&self, app: &str, group: &str) -> Result<Value> {
-        let view = self.existing_service(app, group).await?;
-        self.health_of(&view, app, group).await
+        let client = self.client().await?;
+        let cur = self.current(&client, app, group).await?;
+        self.check_exists(&cur.view, app, group)?;
+        Ok(Self::health_of(&cur))
     }
 
     /// A service page's answer: its providers, consumers, health, rules and history from one
@@ -184,7 +187,7 @@ impl Admin {
         let client = self.client().await?;
         let cur = self.current(&client, app, group).await?;
         self.check_exists(&cur.view, app, group)?;
-        let health = self.health_of(&cur.view, app, group).await?;
+        let health = Self::health_of(&cur);
         Ok(json!({
             "providers": providers_value(&cur.view),
             "consumers": cur.view.consumer_list(),
@@ -194,9 +197,11 @@ impl Admin {
         }))
     }
 
-    /// [`Admin::health`] of a service already read.
-    async fn health_of(&self, view: &ServiceView, app: &str, group: &str) -> Result<Value> {
-        let versions = self.hash_versions(app, group).await?;
+    /// [`Admin::health`] of a service already read (with its history, which maps the rule
+    /// hashes the consumers report to versions).
+    fn health_of(cur: &Current) -> Value {
+        let view = &cur.view;
+        let versions = Self::hash_versions(cur);
         let mut ejected_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut consumers = Vec::new();
         for (name, data, version) in &view.consumers {
@@ -254,12 +259,12 @@ impl Admin {
                 json!({ "address": p.address, "ejected": !by.is_empty(), "ejectedBy": by })
             })
             .collect();
-        Ok(json!({
+        json!({
             "service": view.paths.service,
             "consumers": consumers,
             "endpoints": endpoints,
             "silent": view.consumers.len() - consumers.len(),
-        }))
+        })
     }
 
     /// The service, or `ERR_NOT_FOUND` when nothing exists under its folder.
