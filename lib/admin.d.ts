@@ -237,6 +237,87 @@ export interface ConfigInstance {
   version: number | null
   zxid: number
   source: 'zookeeper' | 'snapshot' | 'empty'
+  /** The store's `labels` option. */
+  labels: string[]
+  /** The zxid of the gray release it runs (`GrayStatus.zxid`), `null` on the main version. */
+  grayZxid: number | null
+}
+
+/** Whom a gray release is for: exactly one of these. `host:pid` as `ConfigInstance.instance`. */
+export type GraySelector = { hosts: string[] } | { instances: string[] } | { labels: string[] } | { percent: number }
+
+/** `-m` and `--layout tree` of the gray operations; `by` as in `WriteOptions`. */
+export interface GrayOptions {
+  message?: string
+  layout?: 'document' | 'tree'
+  by?: string
+}
+
+/** `configGrayStart`: the selector and either `set` (`{ 'db:host': 'new' }`, keys joined by `:`) or a whole `document`. */
+export interface GrayStartOptions extends GrayOptions {
+  selector: GraySelector
+  set?: Record<string, unknown>
+  document?: Record<string, unknown>
+  /** Replace a release in progress instead of refusing with `ERR_CONFIG_GRAY_EXISTS`. */
+  force?: boolean
+}
+
+/** A changed key of a configuration document, values as stored (secrets `ENC(...)`). */
+export interface ConfigKeyChange {
+  key: string
+  kind: 'added' | 'removed' | 'modified'
+  old?: unknown
+  new?: unknown
+}
+
+export interface GrayStarted {
+  path: string
+  selector: GraySelector
+  /** From the main version to what the selected instances run. */
+  changes: ConfigKeyChange[]
+  /** The main version the release was made on (`version`: its history version, `null` if not recorded). */
+  base: { version: number | null; zxid: number }
+  /** Whether it replaced a release in progress (`force`). */
+  replaced: boolean
+}
+
+export interface GrayInstance extends ConfigInstance {
+  /** The selector picks it. */
+  selected: boolean
+  /** It runs the release now. */
+  gray: boolean
+}
+
+export interface GrayStatus {
+  path: string
+  /** Whether a release is in progress; the other fields but `instances` only when it is. */
+  active: boolean
+  selector?: GraySelector
+  /** From the main version now to what the selected instances run. */
+  changes?: ConfigKeyChange[]
+  base?: { version: number | null; zxid: number }
+  at?: number
+  who?: string
+  message?: string
+  /** The release's zxid (what `ConfigInstance.grayZxid` of its instances says). */
+  zxid?: number
+  instances: GrayInstance[]
+}
+
+export interface GrayPromoted {
+  path: string
+  /** The history version written; `null` when the main version held the changes already. */
+  version: number | null
+  selector: GraySelector
+  /** What the instances not in the release see change. */
+  changes: ConfigKeyChange[]
+}
+
+export interface GrayAborted {
+  path: string
+  selector: GraySelector
+  /** What the instances in the release go back by. */
+  changes: ConfigKeyChange[]
 }
 
 export interface RulesDiff {

@@ -177,4 +177,4 @@ const PRINT = {
     ]),
 }
 
-module.exports = { PRINT }
+module.exports = { PRINT, formatConfigChanges }

@@ -9,8 +9,11 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { PRINT } = require('./cli-print')
+const { PRINT: TABLES } = require('./cli-print')
+const { gray, PRINT: GRAY_PRINT } = require('./cli-gray')
 const { sessionOptions, SESSION_FLAGS, UsageError } = require('./cli-session')
+
+const PRINT = { ...TABLES, ...GRAY_PRINT }
 
 const GLOBAL_USAGE = `usage: lemon-cluster [--zk HOSTS | $LEMON_ZK] [--root /lemonhjuice] [--auth user:pass | $LEMON_ZK_AUTH]
                      [--zk-tls-ca PEM [--zk-tls-cert PEM --zk-tls-key PEM]] [--json] <command>
@@ -27,6 +30,9 @@ commands:
   rules <app>/<group> get | set FILE | edit | history | diff V1 [V2] | rollback V | simulate FILE
   audit [--limit N]                          the newest entries of the audit log
   config <path> history | instances          every version of a configuration document (its stores record each save); the stores running it
+  config <path> gray start (--hosts h | --instances host:pid,... | --labels l | --percent N) (--set KEY JSON ... | --file F)
+                | gray status | gray promote | gray abort [--layout tree]
+                                             a pending version for chosen instances first; promote makes it the main one, abort takes it back
   console [--port 8780] [--host 127.0.0.1]   the admin console (web page and HTTP API); 'console users add NAME --role R' first
 
 Global flags may come before or after the command. Writes take -m/--message (recorded in the
@@ -72,8 +78,8 @@ const HELP = {
     "A service's rules are one document, { routers, configurators }, versioned as a whole.\n  get            the current document and its version\n  set FILE       replace it (FILE '-' = stdin); validated by the consumers' own parser first\n  edit           open $EDITOR on the current document, validate, write (refused if someone else wrote meanwhile)\n  history        every version: who, when, message, what changed; changes made outside (zkCli) show as external\n  diff V1 [V2]   the differences between two versions (V2 defaults to the current one)\n  rollback V     write version V's document as a new version\n  simulate FILE  what FILE would do: each endpoint's share, gray consumers, methods left without a provider\nWrites take -m MESSAGE, --force (see 'lemon-cluster --help') and --if-version V (refuse unless the current version is V).",
   ],
   config: [
-    'config <path> history | instances',
-    "A configuration document, named by its znode path (a store's rootPath + name, e.g. /shop/config).\n  history        every version its stores saved: who, when, message, the changed keys with old and new values; versions written outside (zkCli) show as external. Secrets stay masked (ENC(...) is shown as ENC(…))\n  instances      the stores running it (host:pid), the version each applied, and whether from ZooKeeper or its snapshot",
+    'config <path> history | instances | gray start|status|promote|abort',
+    "A configuration document, named by its znode path (a store's rootPath + name, e.g. /shop/config).\n  history        every version its stores saved: who, when, message, the changed keys with old and new values; versions written outside (zkCli) show as external. Secrets stay masked (ENC(...) is shown as ENC(…))\n  instances      the stores running it (host:pid), the version each applied, and whether from ZooKeeper or its snapshot\n  gray start (--hosts h | --instances host:pid,... | --labels l | --percent N) (--set KEY JSON ... | --file F)\n                 a gray release: the changes go to the selected instances only (--percent: a stable share by host:pid); one at a time, --force replaces it\n  gray status    the selector, the changes against the main version, and which instances run it\n  gray promote   make it the main version for everyone (one version in the history)\n  gray abort     take it back: its instances return to the main version\nWrites take -m MESSAGE; --layout tree for a document in the tree layout.",
   ],
   audit: ['audit [--limit N]', 'The newest N (default 50) entries of the audit log: every write, who, when, with which message.'],
   console: require('./console/command').HELP,
@@ -98,6 +104,10 @@ function parseArgs(argv) {
     '--role': 'role',
     '--tls-cert': 'tlsCert',
     '--tls-key': 'tlsKey',
+    '--instances': 'instances',
+    '--labels': 'labels',
+    '--file': 'file',
+    '--layout': 'layout',
   }
   const boolean = { '--json': 'json', '--force': 'force', '--off': 'off', '--help': 'help', '-h': 'help', '--no-auth': 'noAuth' }
   const flags = {}
@@ -110,7 +120,13 @@ function parseArgs(argv) {
     }
     const eq = a.startsWith('--') ? a.indexOf('=') : -1
     const name = eq > 0 ? a.slice(0, eq) : a
-    if (valued[name]) {
+    if (name === '--set' && eq < 0) {
+      // --set KEY JSON, repeatable: two values.
+      const [key, value] = [argv[i + 1], argv[i + 2]]
+      if (key === undefined || value === undefined) throw new UsageError('--set needs KEY and JSON')
+      i += 2
+      ;(flags.set = flags.set || []).push([key, value])
+    } else if (valued[name]) {
       const v = eq > 0 ? a.slice(eq + 1) : argv[++i]
       if (v === undefined) throw new UsageError(`${name} needs a value`)
       flags[valued[name]] = v
@@ -193,7 +209,8 @@ async function edit(admin, service, flags) {
 async function run(flags, rest, Admin) {
   const [command, ...args] = rest
   const options = sessionOptions(flags)
-  if (flags.force && !WRITES.has(command) && !(command === 'rules' && RULE_WRITES.has(args[1]))) {
+  const grayStart = command === 'config' && args[1] === 'gray' && args[2] === 'start'
+  if (flags.force && !WRITES.has(command) && !(command === 'rules' && RULE_WRITES.has(args[1])) && !grayStart) {
     throw new UsageError('--force is only for changes (weight, disable, enable, gray, degrade, rules set/edit/rollback)')
   }
   const admin = new Admin(options)
@@ -290,8 +307,10 @@ async function run(flags, rest, Admin) {
           case 'instances':
             noMore(args, 2, 'config instances')
             return ['configInstances', await admin.configInstances(target)]
+          case 'gray':
+            return await gray(admin, target, args.slice(2), flags)
           default:
-            throw new UsageError(`config needs one of history, instances${sub ? `, got ${JSON.stringify(sub)}` : ''}`)
+            throw new UsageError(`config needs one of history, instances, gray${sub ? `, got ${JSON.stringify(sub)}` : ''}`)
         }
       }
       case 'audit':

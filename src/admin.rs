@@ -204,6 +204,88 @@ impl JsAdmin {
         answer(env, async move { inner.config_documents(&under).await })
     }
 
+    /// Starts a gray release of the configuration document at `path` (see
+    /// docs/configuration.md#gray-release): `{ selector, set | document, message?, force?,
+    /// layout? }`. Rejects with `ERR_CONFIG_GRAY_EXISTS` while one is in progress (unless
+    /// `force`), `ERR_INVALID_ARG`, `ERR_CONFIG_TOO_LARGE`, `ERR_CONFIG_DECRYPT`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options: import('./lib/admin').GrayStartOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayStarted>"
+    )]
+    pub fn config_gray_start<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Value,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        answer(env, async move {
+            inner.config_gray_start(&path, &options).await
+        })
+    }
+
+    /// The gray release of the document at `path` (`active: false` when there is none) and
+    /// every instance, with whether the selector picks it and whether it runs the release.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: import('./lib/admin').GrayOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayStatus>"
+    )]
+    pub fn config_gray_status<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(Value::Object(Default::default()));
+        answer(env, async move {
+            inner.config_gray_status(&path, &options).await
+        })
+    }
+
+    /// Makes the gray release of `path` the main version for everyone (one version in the
+    /// history, the release deleted in the same write). Rejects with `ERR_NOT_FOUND` when there
+    /// is none.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: import('./lib/admin').GrayOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayPromoted>"
+    )]
+    pub fn config_gray_promote<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(Value::Object(Default::default()));
+        answer(env, async move {
+            inner.config_gray_promote(&path, &options).await
+        })
+    }
+
+    /// Takes the gray release of `path` back: its instances return to the main version.
+    /// Rejects with `ERR_NOT_FOUND` when there is none.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: import('./lib/admin').GrayOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayAborted>"
+    )]
+    pub fn config_gray_abort<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(Value::Object(Default::default()));
+        answer(env, async move {
+            inner.config_gray_abort(&path, &options).await
+        })
+    }
+
     /// Every recorded version of the configuration document at `path`, oldest first (see
     /// docs/configuration.md#history).
     #[napi(

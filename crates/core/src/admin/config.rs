@@ -59,13 +59,15 @@ impl Admin {
             out.push(json!({
                 "instance": name, "host": v["host"], "pid": v["pid"], "zxid": zxid,
                 "version": by_zxid.get(&zxid), "source": v["source"],
+                "labels": v.get("labels").cloned().unwrap_or(json!([])),
+                "grayZxid": v.get("gray").cloned().unwrap_or(Value::Null),
             }));
         }
         Ok(Value::Array(out))
     }
 }
 
-fn check_path(path: &str) -> Result<()> {
+pub(super) fn check_path(path: &str) -> Result<()> {
     if !path.starts_with('/') || path.len() < 2 || path.ends_with('/') || path.contains("//") {
         return Err(Error::invalid(
             "path",

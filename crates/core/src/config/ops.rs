@@ -75,17 +75,7 @@ pub async fn commit(
         [Op::Delete { path, version }] => client.delete(path, *version).await.map(|()| None),
         _ => {
             let mut writer: MultiWriter<'_> = client.new_multi_writer();
-            for op in ops {
-                match op {
-                    Op::Create { path, data } => writer.add_create(path, data, &options)?,
-                    Op::Set {
-                        path,
-                        data,
-                        version,
-                    } => writer.add_set_data(path, data, *version)?,
-                    Op::Delete { path, version } => writer.add_delete(path, *version)?,
-                }
-            }
+            add(&mut writer, ops, access)?;
             // The first operation is the save's own (a history record follows it): its `Stat`.
             let results = writer.commit().await?;
             Ok(match results.into_iter().next() {
@@ -97,6 +87,28 @@ pub async fn commit(
             })
         }
     }
+}
+
+/// Adds `ops` to a transaction another writer (the operations layer) commits with its own
+/// operations.
+pub fn add(
+    writer: &mut MultiWriter<'_>,
+    ops: &[Op],
+    access: Access,
+) -> Result<(), zookeeper_client::Error> {
+    let options = CreateMode::Persistent.with_acls(access.acls());
+    for op in ops {
+        match op {
+            Op::Create { path, data } => writer.add_create(path, data, &options)?,
+            Op::Set {
+                path,
+                data,
+                version,
+            } => writer.add_set_data(path, data, *version)?,
+            Op::Delete { path, version } => writer.add_delete(path, *version)?,
+        }
+    }
+    Ok(())
 }
 
 /// Makes sure the parents of `root` exist (the root itself is created by the first save or
