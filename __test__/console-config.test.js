@@ -112,3 +112,72 @@ test('the documents the stores save and run are listed; one opens with its insta
   await page.waitForFunction(() => document.querySelector('#config-instances tbody tr')?.textContent.includes('current'))
   await page.close()
 })
+
+test('a gray release from the console: labels chosen, only the labelled app gets it, then promoted to both (each onUpdated in its own process)', async () => {
+  await setup()
+  const { conf, store } = suite.open({ name: 'cart' })
+  conf.set('a', 1)
+  await store.save('cart v1')
+  const canary = app('cart', ['canary'])
+  const plain = app('cart')
+  assert.deepEqual([(await canary.ready).value, (await plain.ready).value], [1, 1])
+  // Both instances registered before the page reads them.
+  const api = client(consoleProcess.url)
+  await api.login('ann', PASSWORD)
+  await waitFor(async () => (await api.request('GET', '/api/config/instances?path=/cart')).json.length === 3, {
+    timeoutMs: 10000,
+    what: 'three instances of /cart',
+  })
+
+  const page = await loggedIn('ann')
+  await page.goto(`${consoleProcess.url}#/config/cart`)
+  await page.waitForSelector('#gray-start')
+  await page.select('#gray-kind', 'labels')
+  await page.type('#gray-whom', 'canary')
+  await page.type('#gray-set', '{ "a": 2 }')
+  await page.click('#gray-start')
+  await page.waitForSelector('#config-message')
+  await page.type('#config-message', 'try a=2 on the canary')
+  await page.click('#config-apply')
+  await waitFor(() => canary.updates.includes(2), { timeoutMs: 15000, what: "the canary app's onUpdated with a=2" })
+  await page.waitForFunction(() => document.querySelector('#gray-state')?.textContent.includes('in progress'), { timeout: 15000 })
+  assert.ok(!plain.updates.includes(2), `the app without the label stays on the main version: ${plain.updates}`)
+  // The status names the release and which selected instance runs it (once it reported so).
+  await waitFor(async () => (await api.request('GET', '/api/config/gray?path=/cart')).json.instances.some((i) => i.gray), {
+    timeoutMs: 10000,
+    what: 'the canary instance reporting the release',
+  })
+  await page.reload()
+  await page.waitForFunction(() => document.querySelector('#gray-state')?.textContent.includes('1 of 1 selected instances run it'), {
+    timeout: 15000,
+  })
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-config-gray.png'), fullPage: true })
+
+  await page.click('#gray-promote')
+  await page.waitForSelector('#config-message')
+  await page.type('#config-message', 'a=2 for everyone')
+  await page.click('#config-apply')
+  await waitFor(() => plain.updates.includes(2), { timeoutMs: 15000, what: "the other app's onUpdated with a=2 after the promote" })
+  await page.waitForFunction(() => document.querySelector('#gray-state')?.textContent.includes('No gray release'), { timeout: 15000 })
+  const audit = await api.request('GET', '/api/audit?q=gray')
+  assert.ok(
+    audit.json.some((e) => /ann \(via console@/.test(e.who) && /gray/.test(e.action)),
+    JSON.stringify(audit.json.map((e) => [e.who, e.action])),
+  )
+  await page.close()
+})
+
+test('an editor without the CSRF token, and a viewer, cannot start a gray release (refused by the server)', async () => {
+  await setup()
+  const viewer = client(consoleProcess.url)
+  await viewer.login('vic', PASSWORD)
+  const body = { path: '/shop', selector: { percent: 50 }, set: { a: 3 }, message: 'no' }
+  const r = await viewer.request('POST', '/api/config/gray/start', { body })
+  assert.deepEqual([r.status, r.json.error.code], [403, 'ERR_CONSOLE_FORBIDDEN'])
+  const admin = client(consoleProcess.url)
+  await admin.login('ann', PASSWORD)
+  const noCsrf = await admin.request('POST', '/api/config/gray/start', { body, csrf: false })
+  assert.deepEqual([noCsrf.status, noCsrf.json.error.code], [403, 'ERR_CONSOLE_CSRF'])
+  const status = await admin.request('GET', '/api/config/gray?path=/shop')
+  assert.equal(status.json.active, false)
+})

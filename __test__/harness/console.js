@@ -24,11 +24,15 @@ async function addAccount(zk, name, role, password, extra = []) {
 }
 
 /**
- * Starts `lemon-cluster console --port 0 ...args`; resolves once it prints its URL to
- * `{ url, child, exited, stderr, stop() }`, or rejects with what it printed when it exits first.
+ * Starts `lemon-cluster console --port 0 ...args` (with `env` added to this process's
+ * environment); resolves once it prints its URL to `{ url, child, exited, stderr, stop() }`, or
+ * rejects with what it printed when it exits first.
  */
-function startConsoleProcess(args, { limitMs = 120000 } = {}) {
-  const child = spawn(process.execPath, [CLI, 'console', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+function startConsoleProcess(args, { limitMs = 120000, env = {} } = {}) {
+  const child = spawn(process.execPath, [CLI, 'console', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   let out = ''
   let err = ''
   child.stderr.on('data', (d) => (err += d))
