@@ -486,7 +486,10 @@ impl Admin {
 
 fn op_path(op: &Op) -> &str {
     match op {
-        Op::Create { path, .. } | Op::Set { path, .. } | Op::Delete { path, .. } => path,
+        Op::Create { path, .. }
+        | Op::Set { path, .. }
+        | Op::Delete { path, .. }
+        | Op::Sequential { path, .. } => path,
     }
 }
 
