@@ -11,6 +11,7 @@ const { fork } = require('node:child_process')
 const { configFile } = require('./harness/config')
 const { waitFor } = require('./harness/providers')
 const { addAccount, startConsoleProcess, client, launchBrowser, SCREENSHOTS } = require('./harness/console')
+const { zkCreate } = require('../harness/zookeeper')
 
 const suite = configFile({ historyLimit: 50 })
 const PASSWORD = 'correct horse battery'
@@ -61,10 +62,13 @@ after(async () => {
   if (browser) await browser.close()
 })
 
-async function loggedIn(name = 'ann') {
+/** A page logged in as `name` on `url`, in its own browser context (its own cookies). */
+async function loggedIn(name = 'ann', url = consoleProcess.url) {
   browser = browser || (await launchBrowser())
-  const page = await browser.newPage()
-  await page.goto(consoleProcess.url)
+  const context = await browser.createBrowserContext()
+  const page = await context.newPage()
+  page.on('close', () => context.close().catch(() => {}))
+  await page.goto(url)
   await page.waitForSelector('#login-name')
   await page.type('#login-name', name)
   await page.type('#login-password', PASSWORD)
@@ -111,6 +115,140 @@ test('the documents the stores save and run are listed; one opens with its insta
   assert.match(change, /db:pool: 10 → 20/)
   await page.waitForFunction(() => document.querySelector('#config-instances tbody tr')?.textContent.includes('current'))
   await page.close()
+})
+
+test("edit a key in the console: the diff first, then a running app's onUpdated; the history diffs and rolls it back", async () => {
+  const { running } = await setup()
+  const page = await loggedIn('ann')
+  await page.goto(`${consoleProcess.url}#/config/shop`)
+  await page.waitForSelector('#config-keys input[aria-label="new value of a"]')
+  await page.$eval('#config-keys input[aria-label="new value of a"]', (i) => (i.value = ''))
+  await page.type('#config-keys input[aria-label="new value of a"]', '5')
+  await page.click('#config-keys input[aria-label="new value of a"] + button')
+  await page.waitForSelector('#config-message')
+  // The diff before the write is the core's: only the key that changes.
+  assert.deepEqual(await page.$$eval('dialog ul.diff li', (lis) => lis.map((l) => l.textContent)), ['~ a: 1 → 5'])
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-config-edit.png') })
+  await page.type('#config-message', 'a to 5')
+  await page.click('#config-apply')
+  await waitFor(() => running.updates.includes(5), { timeoutMs: 15000, what: "the app's onUpdated with a=5" })
+
+  // The whole-document editor checks as you type: not JSON, then valid with one change.
+  await page.waitForSelector('#config-text')
+  await page.$eval('#config-text', (t) => (t.value = ''))
+  await page.type('#config-text', '{ "a": ')
+  await page.waitForFunction(() => document.querySelector('#config-status')?.textContent.includes('Not JSON'))
+  await page.type('#config-text', '5, "db": { "pool": 20 }, "b": true }')
+  await page.waitForFunction(() => document.querySelector('#config-status')?.textContent.includes('1 change(s)'), { timeout: 10000 })
+  assert.equal(await page.$eval('#config-review', (b) => b.disabled), false)
+
+  // History: the newest version is the edit, by ann through the console; roll back to the one before.
+  await page.waitForSelector('#config-history tbody tr')
+  const top = await page.$eval('#config-history tbody tr', (tr) => tr.textContent)
+  assert.match(top, /ann \(via console@/)
+  assert.match(top, /a to 5/)
+  const before = await page.$eval('#config-history tbody tr:nth-child(2) td:first-child', (td) => Number(td.textContent))
+  await page.click('#config-history tbody tr:nth-child(2) button')
+  await page.waitForFunction(() => document.querySelector('#config-diff')?.textContent.includes('a: 1 → 5'))
+  await page.click('#config-history tbody tr:nth-child(2) button.rollback')
+  await page.waitForSelector('#config-message')
+  assert.deepEqual(await page.$$eval('dialog ul.diff li', (lis) => lis.map((l) => l.textContent)), ['~ a: 5 → 1'])
+  await page.type('#config-message', 'back to 1')
+  await page.click('#config-apply')
+  await waitFor(() => running.updates.at(-1) === 1, { timeoutMs: 15000, what: "the app's onUpdated with a=1 after the rollback" })
+  await page.waitForFunction(() => document.querySelector('#config-history tbody tr')?.textContent.includes('rollback'), { timeout: 10000 })
+  const api = client(consoleProcess.url)
+  await api.login('vic', PASSWORD)
+  const history = (await api.request('GET', '/api/config/history?path=/shop')).json
+  assert.match(history.at(-1).message, new RegExp(`version ${before}`))
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-config-document.png'), fullPage: true })
+  await page.close()
+})
+
+test('compare two documents: only the keys that differ; the selected ones copied into the other', async () => {
+  await setup()
+  const { conf, store } = suite.open({ name: 'shop-staging' })
+  conf.set('a', 1)
+  conf.set('db:pool', 99)
+  conf.set('feature', 'on')
+  await store.save('staging')
+  const page = await loggedIn('ann')
+  await page.goto(`${consoleProcess.url}#/config/shop`)
+  await page.waitForSelector('#compare-other')
+  await page.type('#compare-other', '/shop-staging')
+  await page.click('#config-compare button[type=submit]')
+  await page.waitForSelector('#compare tbody tr')
+  const keys = await page.$$eval('#compare tbody tr td:nth-child(2)', (tds) => tds.map((t) => t.textContent).sort())
+  assert.deepEqual(keys, ['db:pool', 'feature'], 'a is the same in both, so not shown')
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'console-config-compare.png') })
+  await page.click('#compare input[aria-label="select feature"]')
+  await page.click('#copy-here')
+  await page.waitForSelector('#config-message')
+  await page.type('#config-message', 'feature from staging')
+  await page.click('#config-apply')
+  const api = client(consoleProcess.url)
+  await api.login('vic', PASSWORD)
+  await waitFor(async () => (await api.request('GET', '/api/config/document?path=/shop')).json.document.feature === 'on', {
+    timeoutMs: 10000,
+    what: 'feature copied into /shop',
+  })
+  const doc = (await api.request('GET', '/api/config/document?path=/shop')).json.document
+  assert.equal(doc.db.pool, 20, 'a key not selected is not copied')
+  await page.close()
+})
+
+test('secrets: masked for viewers and editors at the API and on the page; revealing is 403 for an editor, allowed for an admin and audited without the value', async () => {
+  await setup()
+  const cs = suite.zk.connectString
+  const { generateKey, encrypt } = require('../lib/nconf')
+  const key = generateKey()
+  await zkCreate(cs, '/vault', JSON.stringify({ db: { user: 'app', password: encrypt('hunter2-plaintext', key) } }))
+  await addAccount(cs, 'eve', 'editor', PASSWORD)
+  // A console started with the key, as an operator starts it to allow reveals.
+  const keyed = await startConsoleProcess(['--zk', cs], { env: { LEMON_CONFIG_KEY: key } })
+  suite.cleanups.push(() => keyed.stop())
+  for (const name of ['vic', 'eve']) {
+    const c = client(keyed.url)
+    await c.login(name, PASSWORD)
+    const r = await c.request('GET', '/api/config/document?path=/vault')
+    assert.equal(r.status, 200, r.text)
+    assert.equal(r.json.document.db.password, 'ENC(…)', name)
+    assert.doesNotMatch(r.text, /hunter2/, name)
+    const reveal = await c.request('POST', '/api/config/reveal', { body: { path: '/vault', key: 'db:password' } })
+    assert.deepEqual([reveal.status, reveal.json.error.code], [403, 'ERR_CONSOLE_FORBIDDEN'], name)
+    assert.doesNotMatch(reveal.text, /hunter2/)
+  }
+  const admin = client(keyed.url)
+  await admin.login('ann', PASSWORD)
+  const revealed = await admin.request('POST', '/api/config/reveal', { body: { path: '/vault', key: 'db:password' } })
+  assert.equal(revealed.status, 200, revealed.text)
+  assert.equal(revealed.json.value, 'hunter2-plaintext')
+  const audit = await admin.request('GET', '/api/audit?q=reveal')
+  const entry = audit.json.find((e) => e.action === 'config.reveal')
+  assert.ok(entry, JSON.stringify(audit.json))
+  assert.match(JSON.stringify(entry), /db:password/)
+  assert.match(entry.who, /^ann \(via console@/)
+  assert.doesNotMatch(audit.text, /hunter2/)
+
+  // On the page: a viewer and an editor see ENC(…), no reveal button, and the plaintext is
+  // nowhere in the HTML (the editor's edit box for a secret is empty).
+  for (const name of ['vic', 'eve']) {
+    const page = await loggedIn(name, keyed.url)
+    await page.goto(`${keyed.url}#/config/vault`)
+    await page.waitForSelector('#config-keys tbody tr')
+    assert.match(await page.$eval('#config-keys', (d) => d.textContent), /ENC\(…\)/, name)
+    assert.equal(await page.$('button.reveal'), null, name)
+    assert.doesNotMatch(await page.content(), /hunter2/, name)
+    await page.close()
+  }
+  // An admin reveals it on the page.
+  const adminPage = await loggedIn('ann', keyed.url)
+  await adminPage.goto(`${keyed.url}#/config/vault`)
+  await adminPage.waitForSelector('button.reveal')
+  assert.doesNotMatch(await adminPage.content(), /hunter2/, 'not even for an admin before the reveal')
+  await adminPage.click('button.reveal')
+  await adminPage.waitForFunction(() => document.querySelector('#config-keys').textContent.includes('hunter2-plaintext'))
+  await adminPage.close()
 })
 
 test('a gray release from the console: labels chosen, only the labelled app gets it, then promoted to both (each onUpdated in its own process)', async () => {
