@@ -196,6 +196,8 @@
         ),
       ),
     )
+    // Emptied on close, so nothing of this write is left for the next one to show.
+    dialog.addEventListener('close', () => fill(dialog), { once: true })
     dialog.showModal()
     message.focus()
   }
