@@ -35,11 +35,14 @@ const setup = () => (made = made || makeAll())
 async function makeAll() {
   const cs = suite.zk.connectString
   providers = []
-  for (let i = 0; i < 3; i++) providers.push(await steered('ops-provider.js', [cs, 'shop', 'cart']))
+  // They live for the whole file (steered's default 60 s is less than this file takes on a
+  // loaded machine, and a provider killed half way looks like a console bug).
+  const life = { limitMs: 300000 }
+  for (let i = 0; i < 3; i++) providers.push(await steered('ops-provider.js', [cs, 'shop', 'cart'], life))
   suite.cleanups.push(() => Promise.all(providers.map((p) => p.kill())))
   consumers = [
-    await steered('ops-consumer.js', [cs, 'shop', 'cart', '1000']),
-    await steered('ops-consumer.js', [cs, 'shop', 'cart', '1000']),
+    await steered('ops-consumer.js', [cs, 'shop', 'cart', '1000'], life),
+    await steered('ops-consumer.js', [cs, 'shop', 'cart', '1000'], life),
   ]
   suite.cleanups.push(() => Promise.all(consumers.map((c) => c.kill())))
   for (const c of consumers)
@@ -226,6 +229,20 @@ test('wrong password: refused, then rate limited even with the right one, on eve
 test('roles are checked by the server: a viewer reads but its write is 403; a write without the CSRF token is refused; tokens act with their role', async () => {
   await setup()
   const cs = suite.zk.connectString
+  // The providers' sessions (4 s) may have expired while the machine was busy hashing passwords
+  // above: they register again with a new session; wait for all three.
+  const { Admin } = require('..')
+  const watcher = new Admin({ zk: cs })
+  try {
+    const started = Date.now()
+    await waitFor(async () => (await watcher.providers('shop/cart')).endpoints.length === 3, {
+      timeoutMs: 30000,
+      what: 'the three providers registered',
+    })
+    console.log(`# providers registered (again) after ${Date.now() - started} ms`)
+  } finally {
+    await watcher.close()
+  }
   // A second console against the same ensemble: the accounts and sessions are in ZooKeeper.
   const second = await startConsoleProcess(['--zk', cs])
   suite.cleanups.push(() => second.stop())

@@ -302,6 +302,8 @@
         ),
       ),
     )
+    // Emptied on close, so nothing of this change is left for the next dialog to show.
+    dialog.addEventListener('close', () => fill(dialog), { once: true })
     dialog.showModal()
     message.focus()
   }
