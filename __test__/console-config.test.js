@@ -97,6 +97,15 @@ test('the documents the stores save and run are listed; one opens with its insta
     timeoutMs: 10000,
     what: "the test's store and the app process as its instances",
   })
+  // The tree layout too: one znode per key, listed as such and read with layout=tree.
+  const tree = suite.open({ name: 'fleet', layout: 'tree' })
+  tree.conf.set('region:primary', 'eu')
+  await tree.store.save('tree layout')
+  const again = await api.request('GET', '/api/config')
+  assert.equal(again.json.documents.find((d) => d.path === '/fleet')?.layout, 'tree', JSON.stringify(again.json))
+  const fleet = await api.request('GET', '/api/config/document?path=/fleet&layout=tree')
+  assert.equal(fleet.status, 200, fleet.text)
+  assert.equal(fleet.json.document.region.primary, 'eu')
   const bad = await api.request('GET', '/api/config/history?path=shop')
   assert.equal(bad.status, 400)
   assert.equal(bad.json.error.code, 'ERR_INVALID_ARG')
@@ -105,7 +114,8 @@ test('the documents the stores save and run are listed; one opens with its insta
   await page.click('nav a[href="#/config"]')
   await page.waitForSelector('a.document-link')
   const paths = await page.$$eval('a.document-link', (as) => as.map((a) => a.textContent))
-  assert.ok(paths.includes('/shop'), paths.join(', '))
+  assert.ok(paths.includes('/shop') && paths.includes('/fleet'), paths.join(', '))
+  assert.equal(await page.$eval('a.document-link[href="#/config/fleet?layout=tree"]', (a) => a.textContent), '/fleet')
   await page.screenshot({ path: path.join(SCREENSHOTS, 'console-config.png') })
   await page.click('a.document-link[href="#/config/shop"]')
   await page.waitForSelector('#config-history tbody tr')
