@@ -11,7 +11,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const { zkGet, zkLs, zkCreate } = require('../harness/zookeeper')
 const { sleep, waitFor } = require('../harness/wait')
-const { configFile, tempFile } = require('./harness/config')
+const { configFile, tempFile, exactly } = require('./harness/config')
 const { cli, steered } = require('./harness/ops')
 
 const suite = configFile({ autoSave: -1 })
@@ -250,6 +250,13 @@ test('a second start is refused (ERR_CONFIG_GRAY_EXISTS) unless --force; promote
   const same = await cli(['--zk', cs, 'config', doc, 'gray', 'start', '--force', '--percent', '5', '--set', 'a', '1'])
   assert.match(same.err, /\[ERR_INVALID_ARG\] .*changes nothing/)
   await ops(doc, 'gray', 'abort')
+  // A release written by hand that nobody can read: status says so, abort still removes it.
+  await zkCreate(cs, '/.lemon/gray/config/gray4', 'not json')
+  const unreadable = await cli(['--zk', cs, 'config', doc, 'gray', 'status'])
+  assert.equal(unreadable.code, 1)
+  assert.match(unreadable.err, /\[ERR_CONFIG_INVALID\] .*gray release is not JSON/)
+  assert.equal((await ops(doc, 'gray', 'abort')).selector, null)
+  assert.equal((await ops(doc, 'gray', 'status')).active, false)
 })
 
 test('an autoSave writer in the release: its key goes to the main document, the gray keys stay gray', async () => {
@@ -313,4 +320,52 @@ test("tree layout: promote writes only the changed keys' znodes, as one version"
   const history = await ops(doc, 'history')
   assert.deepEqual(history[history.length - 1].changes, [{ key: 'db:host', kind: 'modified', old: 'a', new: 'b' }])
   await stays(first, 'db:host', 'b', before, 'no change for the store that ran it')
+})
+
+test('after a session expiry the release watch is re-armed: a release started then reaches only its stores', async () => {
+  const doc = '/gray8'
+  await zkCreate(suite.zk.connectString, doc, JSON.stringify({ v: 'main' }))
+  const short = { name: 'gray8', sessionTimeoutMs: 1000, connectTimeoutMs: 1000 }
+  const canary = suite.open({ ...short, labels: ['canary'] })
+  const plain = suite.open(short)
+  await suite.zk.stop()
+  await sleep(2500)
+  await suite.zk.start()
+  await waitFor(() => canary.warnings.some((w) => w.code === 'ERR_ZK_SESSION_EXPIRED'), { timeoutMs: 15000, what: 'the expiry' })
+  await ops(doc, 'gray', 'start', '--labels', 'canary', '--set', 'v', '"gray"')
+  await exactly(canary.updates, 1, 'the release in the new session')
+  assert.equal(canary.conf.get('v'), 'gray')
+  await ops(doc, 'gray', 'abort')
+  await exactly(canary.updates, 2, 'the abort in the new session')
+  assert.equal(canary.conf.get('v'), 'main')
+  assert.deepEqual(plain.updates, [], 'the store without the label saw nothing')
+})
+
+test('a secret in a release is sealed as a save seals it; no plaintext in ZooKeeper, the history or the CLI output', async () => {
+  const { register } = require('./harness/config')
+  const cs = suite.zk.connectString
+  const key = register.generateKey()
+  const doc = '/gray9'
+  await zkCreate(cs, doc, JSON.stringify({ db: { password: register.encrypt('old-s3cret', key) } }))
+  const [gray, other] = await Promise.all([app('gray9', { secretKey: key, labels: ['canary'] }), app('gray9', { secretKey: key })])
+  assert.equal(gray.hello.view.db.password, 'old-s3cret')
+  const args = ['--zk', cs, 'config', doc, 'gray', 'start', '--labels', 'canary', '--set', 'db:password', '"n3w-s3cret"']
+  const refused = await cli(args, { env: { LEMON_CONFIG_KEY: '' } })
+  assert.equal(refused.code, 1)
+  assert.match(refused.err, /\[ERR_CONFIG_DECRYPT\] .*db:password/)
+  const started = await cli(args, { env: { LEMON_CONFIG_KEY: key } })
+  assert.equal(started.code, 0, started.err)
+  assert.match(started.out, /~ db:password: ENC\(…\) -> ENC\(…\)/)
+  await reads(gray, 'db:password', 'n3w-s3cret', 'the gray store to decrypt the release')
+  assert.equal((await read(other, 'db:password')).value, 'old-s3cret')
+  const status = await cli(['--zk', cs, '--json', 'config', doc, 'gray', 'status'])
+  const node = await zkGet(cs, '/.lemon/gray/config/gray9')
+  assert.match(node, /ENC\(/)
+  await ops(doc, 'gray', 'promote')
+  await reads(other, 'db:password', 'n3w-s3cret', 'the promoted secret')
+  const history = await cli(['--zk', cs, '--json', 'config', doc, 'history'])
+  const stored = await zkGet(cs, doc)
+  for (const text of [started.out, started.err, status.out, node, history.out, stored]) {
+    for (const plain of ['old-s3cret', 'n3w-s3cret']) assert.ok(!text.includes(plain), `${plain} in ${text.slice(0, 200)}`)
+  }
 })

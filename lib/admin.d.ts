@@ -190,7 +190,7 @@ export interface ConfigVersion {
   who: string
   host: string | null
   pid: number | null
-  /** `save` (a store), `create` (a store created the missing tree) or `external` (zkCli). */
+  /** `save` (a store), `create` (a store created the missing tree), `gray.promote` (a gray release made the main version) or `external` (zkCli). */
   action: string
   message: string
   external: boolean
@@ -287,7 +287,8 @@ export interface GrayPromoted {
 
 export interface GrayAborted {
   path: string
-  selector: GraySelector
+  /** `null` when the release's znode could not be read (it is deleted all the same). */
+  selector: GraySelector | null
   /** What the instances in the release go back by. */
   changes: ConfigKeyChange[]
 }
