@@ -307,6 +307,9 @@ test("tree layout: promote writes only the changed keys' znodes, as one version"
   await first.request({ set: ['db:host', 'a'] })
   await first.request({ set: ['db:port', 1] })
   await first.request({ save: 'seed' })
+  const untold = await cli(['--zk', suite.zk.connectString, 'config', doc, 'gray', 'start', '--labels', 't', '--set', 'db:host', '"b"'])
+  assert.equal(untold.code, 1)
+  assert.match(untold.err, /\[ERR_INVALID_ARG\] .*looks like the tree layout; give --layout tree/)
   await ops(doc, 'gray', 'start', '--layout', 'tree', '--labels', 't', '--set', 'db:host', '"b"')
   await reads(first, 'db:host', 'b', 'the tree store to run the release')
   const before = (await read(first, 'db:host')).updated
