@@ -362,6 +362,11 @@ test('a secret in a release is sealed as a save seals it; no plaintext in ZooKee
   await reads(gray, 'db:password', 'n3w-s3cret', 'the gray store to decrypt the release')
   assert.equal((await read(other, 'db:password')).value, 'old-s3cret')
   const status = await cli(['--zk', cs, '--json', 'config', doc, 'gray', 'status'])
+  assert.deepEqual(
+    status.json.changes.map((c) => [c.key, c.old, c.new]),
+    [['db:password', 'ENC(…)', 'ENC(…)']],
+    'masked in the answer too',
+  )
   const node = await zkGet(cs, '/.lemon/gray/config/gray9')
   assert.match(node, /ENC\(/)
   await ops(doc, 'gray', 'promote')

@@ -323,7 +323,7 @@ impl Admin {
         let after = gray::overlay(main.doc(), &changes);
         Ok(json!({
             "path": path, "selector": selector.to_value(), "replaced": replaced,
-            "changes": history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX),
+            "changes": shown(history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX)),
             "base": { "version": base_version, "zxid": main.zxid() },
         }))
     }
@@ -373,7 +373,7 @@ impl Admin {
         let rec = &r.record;
         Ok(json!({
             "path": path, "active": true, "selector": r.selector.to_value(),
-            "changes": history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX),
+            "changes": shown(history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX)),
             "base": rec["base"], "at": rec["at"], "who": rec["who"], "message": rec["message"],
             "zxid": stat.mzxid, "instances": instances,
         }))
@@ -433,7 +433,7 @@ impl Admin {
                     return Ok(json!({
                         "path": path, "version": if wrote { json!(version) } else { Value::Null },
                         "selector": r.selector.to_value(),
-                        "changes": history::changes_value(&changes, usize::MAX),
+                        "changes": shown(history::changes_value(&changes, usize::MAX)),
                     }));
                 }
                 Err(Ok(())) => continue,
@@ -482,7 +482,7 @@ impl Admin {
                     self.trim_audit(&client).await;
                     return Ok(json!({
                         "path": path, "selector": selector,
-                        "changes": history::changes_value(&changes, usize::MAX),
+                        "changes": shown(history::changes_value(&changes, usize::MAX)),
                     }));
                 }
                 Err(Ok(())) => continue,
@@ -496,9 +496,22 @@ impl Admin {
     }
 }
 
+/// Changes as the operator sees them: every secret masked (`ENC(…)`), as `config get` shows it.
+fn shown(changes: Value) -> Value {
+    match super::reveal::ConfigCall::from_value(&Value::Null)
+        .and_then(|call| super::reveal::Display::new(&call))
+    {
+        Ok(display) => display.changes(&changes),
+        Err(_) => changes,
+    }
+}
+
 fn op_path(op: &Op) -> &str {
     match op {
-        Op::Create { path, .. } | Op::Set { path, .. } | Op::Delete { path, .. } => path,
+        Op::Create { path, .. }
+        | Op::Set { path, .. }
+        | Op::Delete { path, .. }
+        | Op::Sequential { path, .. } => path,
     }
 }
 

@@ -102,8 +102,9 @@ pub async fn writes(
             .await
             .map_err(|e| super::read::refused(opts, "mkdir", e))?;
     }
-    let [full, lean] = save::record(client, opts, access, &main.base, new, author).await?;
-    save::with_record(opts, patch, ops, full, lean).map(Some)
+    let extra = save::Extra::default();
+    let (_, tiers) = save::record(client, opts, access, &main.base, new, author, &extra).await?;
+    save::with_record(opts, patch, ops, tiers).map(Some)
 }
 
 /// Options naming the document at `path` (a znode path) in `layout`, for the readers and
