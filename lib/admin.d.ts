@@ -228,7 +228,7 @@ export interface ConfigVersion {
   who: string
   host: string | null
   pid: number | null
-  /** `save` (a store), `create` (a store created the missing tree), `external` (zkCli), or an operator's `set`, `edit`, `rollback`, `copy`, `rotate-key`, `rotate-key-finish`. */
+  /** `save` (a store), `create` (a store created the missing tree), `external` (zkCli), or an operator's `set`, `edit`, `rollback`, `copy`, `rotate-key`, `rotate-key-finish`, `gray.promote`. */
   action: string
   message: string
   external: boolean
@@ -400,7 +400,8 @@ export interface GrayPromoted {
 
 export interface GrayAborted {
   path: string
-  selector: GraySelector
+  /** `null` when the release's znode could not be read (it is deleted all the same). */
+  selector: GraySelector | null
   /** What the instances in the release go back by. */
   changes: ConfigKeyChange[]
 }

@@ -83,15 +83,16 @@ impl Admin {
         outside::options_for(path, layout)
     }
 
-    /// The release of the document at `path` and its znode version, if there is one.
+    /// The release of the document at `path` (or why its znode cannot be read) and the znode's
+    /// `Stat`, if there is one.
     async fn release(
         &self,
         client: &Client,
         path: &str,
-    ) -> Result<Option<(Release, zookeeper_client::Stat)>> {
+    ) -> Result<Option<(Result<Release>, zookeeper_client::Stat)>> {
         let node = gray::path(path);
         match client.get_data(&node).await {
-            Ok((data, stat)) => Ok(Some((Release::parse(&node, &data)?, stat))),
+            Ok((data, stat)) => Ok(Some((Release::parse(&node, &data), stat))),
             Err(zookeeper_client::Error::NoNode) => Ok(None),
             Err(e) => Err(self.refused("get_data", &node, e)),
         }
@@ -101,7 +102,7 @@ impl Admin {
         &self,
         client: &Client,
         path: &str,
-    ) -> Result<(Release, zookeeper_client::Stat)> {
+    ) -> Result<(Result<Release>, zookeeper_client::Stat)> {
         self.release(client, path)
             .await?
             .ok_or_else(|| Error::NotFound {
@@ -272,16 +273,16 @@ impl Admin {
         }
         let node = gray::path(path);
         self.ensure_dirs(&client, &node).await?;
-        let replaced = match self.release(&client, path).await {
-            Ok(None) => false,
-            _ if force => true,
-            Ok(Some((r, _))) => {
+        let replaced = match self.release(&client, path).await? {
+            None => false,
+            Some(_) if force => true,
+            Some((Ok(r), _)) => {
                 return Err(Error::ConfigGrayExists {
                     path: path.into(),
                     detail: describe(&r.record),
                 })
             }
-            Err(e) => {
+            Some((Err(e), _)) => {
                 return Err(Error::ConfigGrayExists {
                     path: path.into(),
                     detail: format!("its znode cannot be read: {e}"),
@@ -322,7 +323,7 @@ impl Admin {
         let after = gray::overlay(main.doc(), &changes);
         Ok(json!({
             "path": path, "selector": selector.to_value(), "replaced": replaced,
-            "changes": history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX),
+            "changes": shown(history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX)),
             "base": { "version": base_version, "zxid": main.zxid() },
         }))
     }
@@ -338,7 +339,7 @@ impl Admin {
         let client = self.client().await?;
         let release = self.release(&client, path).await?;
         let mut instances = self.config_instances(path).await?;
-        let Some((r, stat)) = release else {
+        let Some((r, stat)) = release.map(|(r, stat)| r.map(|r| (r, stat))).transpose()? else {
             if let Value::Array(list) = &mut instances {
                 for i in list {
                     i["selected"] = json!(false);
@@ -372,7 +373,7 @@ impl Admin {
         let rec = &r.record;
         Ok(json!({
             "path": path, "active": true, "selector": r.selector.to_value(),
-            "changes": history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX),
+            "changes": shown(history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX)),
             "base": rec["base"], "at": rec["at"], "who": rec["who"], "message": rec["message"],
             "zxid": stat.mzxid, "instances": instances,
         }))
@@ -391,6 +392,7 @@ impl Admin {
         self.ensure_dirs(&client, &gray::path(path)).await?;
         for _ in 0..PROMOTE_ATTEMPTS {
             let (r, stat) = self.need_release(&client, path).await?;
+            let r = r?;
             let main = outside::read_main(&client, &opts).await?;
             let new = gray::overlay(main.doc(), &r.changes);
             let author = Author {
@@ -431,7 +433,7 @@ impl Admin {
                     return Ok(json!({
                         "path": path, "version": if wrote { json!(version) } else { Value::Null },
                         "selector": r.selector.to_value(),
-                        "changes": history::changes_value(&changes, usize::MAX),
+                        "changes": shown(history::changes_value(&changes, usize::MAX)),
                     }));
                 }
                 Err(Ok(())) => continue,
@@ -456,9 +458,19 @@ impl Admin {
         self.ensure_dirs(&client, &gray::path(path)).await?;
         for _ in 0..PROMOTE_ATTEMPTS {
             let (r, stat) = self.need_release(&client, path).await?;
-            let main = outside::read_main(&client, &opts).await?;
-            let gray_doc = gray::overlay(main.doc(), &r.changes);
-            let changes = document::diff(&gray_doc, main.doc(), ":");
+            // A release nobody can read (written by hand, say) is still deleted: the stores go
+            // back to the main version, and the operator is not stuck with it.
+            let (selector, changes) = match r {
+                Ok(r) => {
+                    let main = outside::read_main(&client, &opts).await?;
+                    let gray_doc = gray::overlay(main.doc(), &r.changes);
+                    (
+                        r.selector.to_value(),
+                        document::diff(&gray_doc, main.doc(), ":"),
+                    )
+                }
+                Err(_) => (Value::Null, Vec::new()),
+            };
             let list = [Op::Delete {
                 path: gray::path(path),
                 version: Some(stat.version),
@@ -469,8 +481,8 @@ impl Admin {
                 Ok(()) => {
                     self.trim_audit(&client).await;
                     return Ok(json!({
-                        "path": path, "selector": r.selector.to_value(),
-                        "changes": history::changes_value(&changes, usize::MAX),
+                        "path": path, "selector": selector,
+                        "changes": shown(history::changes_value(&changes, usize::MAX)),
                     }));
                 }
                 Err(Ok(())) => continue,
@@ -481,6 +493,16 @@ impl Admin {
             path: path.into(),
             attempts: PROMOTE_ATTEMPTS,
         })
+    }
+}
+
+/// Changes as the operator sees them: every secret masked (`ENC(…)`), as `config get` shows it.
+fn shown(changes: Value) -> Value {
+    match super::reveal::ConfigCall::from_value(&Value::Null)
+        .and_then(|call| super::reveal::Display::new(&call))
+    {
+        Ok(display) => display.changes(&changes),
+        Err(_) => changes,
     }
 }
 

@@ -40,7 +40,19 @@ pub async fn read_main(client: &Client, opts: &ConfigOptions) -> Result<Main> {
     let empty = || std::sync::Arc::new(Map::new());
     let base = match read(client, opts).await? {
         Read::Document { data, stat } => {
-            let doc = std::sync::Arc::new(document::parse(&opts.path, &data)?);
+            let doc = match document::parse(&opts.path, &data) {
+                Ok(doc) => std::sync::Arc::new(doc),
+                Err(_) if stat.num_children > 0 => {
+                    return Err(Error::invalid(
+                        "layout",
+                        format!(
+                            "{} holds no JSON document but has child znodes: it looks like the tree layout; give --layout tree (layout: 'tree')",
+                            opts.path
+                        ),
+                    ))
+                }
+                Err(e) => return Err(e),
+            };
             Base {
                 raw: doc.clone(),
                 version: Some(stat.version),

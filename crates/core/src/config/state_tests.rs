@@ -246,6 +246,9 @@ async fn a_gray_release_is_one_change_in_and_out_and_promote_is_none_for_its_ins
         store.accept_with(doc(br#"{"a":2,"b":2}"#, 12), GrayRead::None);
         assert_eq!(seen.lock().unwrap().len(), if mine { 5 } else { 3 });
         assert!(!store.current().view.contains_key("c"));
+        // The promoted version stays the main one (the gray store took it in silently).
+        assert_eq!(store.current().view["a"], json!(2));
+        assert_eq!(store.base().raw["a"], json!(2));
         // An unreadable release keeps what is in use.
         store.accept_with(doc(br#"{"a":2,"b":2}"#, 12), release(mine, changes.clone()));
         store.accept_with(doc(br#"{"a":2,"b":2}"#, 12), GrayRead::Unreadable);
