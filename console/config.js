@@ -106,7 +106,8 @@
   }
 
   // --- one document -----------------------------------------------------------------------------
-  const MASKED = 'ENC(…)'
+  /** A masked secret as the core shows it: `ENC(…)`, during a key rotation with the key ids. */
+  const masked = (v) => typeof v === 'string' && v.startsWith('ENC(…')
 
   /** Every leaf of `doc` as [key, value] with keys joined by `:` (as the stores name them). */
   function leaves(doc, prefix = '', out = []) {
@@ -130,9 +131,6 @@
     at[parts[parts.length - 1]] = value
     return copy
   }
-
-  /** A change the operator did not make: a masked secret compared with itself. */
-  const real = (c) => !(c.kind === 'modified' && c.old === MASKED && c.new === MASKED)
 
   /** Parses JSON typed in a value box; text that is not JSON is taken as a string. */
   function typed(text) {
@@ -254,7 +252,7 @@
     let page = 0
     const valueCell = ([key, value]) => {
       const cell = h('code', { class: 'config-value' }, stored(value))
-      if (value !== MASKED || !may('admin')) return cell
+      if (!masked(value) || !may('admin')) return cell
       const reveal = h(
         'button',
         {
@@ -279,8 +277,8 @@
       const input = h('input', {
         type: 'text',
         class: 'config-edit',
-        value: value === MASKED ? '' : JSON.stringify(value),
-        placeholder: value === MASKED ? 'new secret (sealed on write)' : 'JSON value',
+        value: masked(value) ? '' : JSON.stringify(value),
+        placeholder: masked(value) ? 'new secret (sealed on write)' : 'JSON value',
         'aria-label': `new value of ${key}`,
       })
       return h(
@@ -320,7 +318,7 @@
     } catch (e) {
       return toast(`${key}: ${e.message}`, true)
     }
-    confirmWrite(`Set ${key} — ${path}`, diff.changes.filter(real), `Based on version ${doc.version}.`, (o) =>
+    confirmWrite(`Set ${key} — ${path}`, diff.changes, `Based on version ${doc.version}.`, (o) =>
       api('PUT', '/api/config/key', { path, key, value, ifVersion: doc.version, ...(layout ? { layout } : {}), ...o }),
     )
   }
@@ -346,7 +344,7 @@
       try {
         const d = await api('POST', '/api/config/preview', { path, document, ...(layout ? { layout } : {}) })
         if (mine !== seq) return
-        last = { document, changes: d.changes.filter(real) }
+        last = { document, changes: d.changes }
         publish.disabled = last.changes.length === 0
         fill(status, h('p', { class: 'ok' }, badge('valid', 'ok'), `${last.changes.length} change(s) from version ${doc.version}`))
       } catch (e) {
