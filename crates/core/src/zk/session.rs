@@ -87,6 +87,11 @@ pub struct ZkSession {
     tls_failure: RwLock<Option<Error>>,
     /// This session, for the tasks that guard its ephemeral nodes.
     me: std::sync::Weak<ZkSession>,
+    /// This session itself while it owns ephemeral nodes, until `close()`: a registration is the
+    /// process's promise that it serves, so it must not end because the JavaScript objects that
+    /// made it were garbage-collected (a `Cluster` kept in a local variable). Holds no handle of
+    /// Node's event loop, so the process can still exit.
+    pinned: std::sync::Mutex<Option<Arc<ZkSession>>>,
 }
 
 impl ZkSession {
@@ -103,6 +108,7 @@ impl ZkSession {
             supervisor: std::sync::Mutex::new(None),
             tls_failure: RwLock::new(None),
             me: me.clone(),
+            pinned: std::sync::Mutex::new(None),
         });
         let handle = tokio::spawn(supervise(Arc::downgrade(&session)));
         *lock(&session.supervisor) = Some(handle);
@@ -225,6 +231,7 @@ impl ZkSession {
                 session,
             },
         );
+        *lock(&self.pinned) = self.me.upgrade();
         self.guard(id, path.clone(), session);
         Ok((id, path))
     }
@@ -349,12 +356,65 @@ impl ZkSession {
                     &e,
                     format!(
                         "{deleted} was deleted by another ZooKeeper client and could not be re-created: {e}; \
-                         will retry on the next reconnect"
+                         retrying in the background"
                     ),
                     Some(deleted),
                 );
+                self.retry(id);
             }
         }
+    }
+
+    /// Tries to re-create ephemeral `id`, which has no node now, with backoff on whatever session
+    /// is current at each attempt, until it exists again (made here, or by a new session's
+    /// restore), is removed, or the session is closed. A failed re-creation is not left for a
+    /// reconnect that may never come: the session it failed on may be alive and well.
+    fn retry(&self, id: EphemeralId) {
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            for attempt in 1u32..=u32::MAX {
+                tokio::time::sleep(backoff(attempt)).await;
+                let Some(this) = me.upgrade() else { return };
+                if this.epoch().closed {
+                    return;
+                }
+                let mut ephemerals = this.ephemerals.lock().await;
+                let Some(entry) = ephemerals.get_mut(&id) else {
+                    return;
+                };
+                if entry.path.is_some() {
+                    return;
+                }
+                // No session right now: the next one re-creates it, or a later attempt does.
+                let Ok(client) = this.client() else { continue };
+                let session = this.epoch().session;
+                match this
+                    .create_node(
+                        &client,
+                        &entry.parent,
+                        entry.folder,
+                        &entry.prefix,
+                        &entry.data,
+                        entry.acls.as_deref(),
+                    )
+                    .await
+                {
+                    Ok(path) => {
+                        tracing::info!(path, attempt, "re-created ephemeral node");
+                        entry.path = Some(path.clone());
+                        entry.session = session;
+                        this.guard(id, path, session);
+                        return;
+                    }
+                    Err(e) => tracing::debug!(
+                        parent = entry.parent,
+                        attempt,
+                        error = %e,
+                        "ephemeral node not re-created yet"
+                    ),
+                }
+            }
+        });
     }
 
     /// The current path of an ephemeral node, if it exists in the current session.
@@ -372,6 +432,10 @@ impl ZkSession {
         let Some(entry) = ephemerals.remove(&id) else {
             return Ok(());
         };
+        if ephemerals.is_empty() {
+            let unpinned = lock(&self.pinned).take();
+            drop(unpinned);
+        }
         let Some(path) = entry.path else {
             return Ok(());
         };
@@ -400,6 +464,8 @@ impl ZkSession {
         if let Some(handle) = lock(&self.supervisor).take() {
             handle.abort();
         }
+        let unpinned = lock(&self.pinned).take();
+        drop(unpinned);
         let client = write(&self.client).take();
         if let Some(client) = client {
             let mut states = client.state_watcher();
@@ -500,11 +566,12 @@ impl ZkSession {
                     self.warnings.error(
                         &e,
                         format!(
-                            "could not re-create {}/{}…: {e}; will retry on the next reconnect",
+                            "could not re-create {}/{}…: {e}; retrying in the background",
                             entry.parent, entry.prefix
                         ),
                         Some(&entry.parent),
                     );
+                    self.retry(*id);
                 }
             }
         }
