@@ -118,3 +118,28 @@ function quietLogger() {
   const none = () => {}
   return { debug: none, info: none, warn: none, error: none }
 }
+
+test(
+  "a config store's instance node that could not be written is written once it may be, without a change",
+  { timeout: 60000 },
+  async () => {
+    const ZooKeeper = require('node-zookeeper-client')
+    const { openStore } = require('./harness/config')
+    const cs = suite.zk.connectString
+    const dir = '/.lemon/instances/config/refused-instance'
+    const outside = await otherZooKeeperClient(cs)
+    cleanups.push(() => outside.client.close())
+    const anyone = new ZooKeeper.Id('world', 'anyone')
+    const acl = (perms) => [new ZooKeeper.ACL(perms, anyone)]
+    // The instances folder exists and refuses new nodes.
+    await outside.call('mkdirp', '/.lemon/instances/config', acl(ZooKeeper.Permission.ALL), ZooKeeper.CreateMode.PERSISTENT)
+    await outside.call('create', dir, acl(ZooKeeper.Permission.READ | ZooKeeper.Permission.ADMIN), ZooKeeper.CreateMode.PERSISTENT)
+    const { store } = openStore({ host: cs, name: 'refused-instance', autoSave: -1 })
+    cleanups.push(() => store.close())
+    await sleep(1500)
+    assert.deepEqual(await outside.call('getChildren', dir), [])
+    // Opened again: the node appears though the document did not change and the session lives.
+    await outside.call('setACL', dir, acl(ZooKeeper.Permission.ALL), -1)
+    await waitFor(async () => (await outside.call('getChildren', dir)).length === 1, { timeoutMs: 10000, what: 'the instance node' })
+  },
+)

@@ -16,6 +16,7 @@
 //! seen half done, whichever watch reports first.
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
@@ -126,8 +127,10 @@ async fn follow_session(
         .watch(&gray::path(&path), AddWatchMode::Persistent)
         .await
         .map_err(|e| from_zk("watch", e))?;
-    // What this session's instance node holds (see `instance.rs`).
+    // What this session's instance node holds (see `instance.rs`); while it could not be
+    // written, tried again with backoff rather than only at the next change or reconnect.
     let mut reported = None;
+    let mut report_pause = Duration::from_millis(200);
     match state.upgrade() {
         Some(s) => {
             load(client, &s, access).await?;
@@ -194,6 +197,11 @@ async fn follow_session(
                 if changed.is_err() || e.closed || e.session != session {
                     return Ok(());
                 }
+            }
+            _ = tokio::time::sleep(report_pause), if reported.is_none() => {
+                let Some(s) = state.upgrade() else { return Ok(()) };
+                instance::report(client, &s, access, &mut reported).await;
+                report_pause = (report_pause * 2).min(Duration::from_secs(5));
             }
         }
     }
