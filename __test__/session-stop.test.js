@@ -65,6 +65,8 @@ async function stopAndResume(kinds, app) {
   assert.notEqual(back.providers[0], before.providers[0])
   assert.notEqual(back.tokens[0], before.tokens[0])
   await waitFor(() => /ERR_ZK_SESSION_EXPIRED/.test(child.stderr), { timeoutMs: 5000, what: 'the expiry warning' })
+  // The server deleted the nodes with the session: no other client did, and nothing failed.
+  assert.doesNotMatch(child.stderr, /deleted by another ZooKeeper client|could not be re-created/)
   await child.request({ gc: true })
   await sleep(3000)
   const later = await nodes()

@@ -350,6 +350,14 @@ impl ZkSession {
                 entry.session = session;
                 self.guard(id, path, session);
             }
+            // The session itself has ended (a process that was stopped past its timeout sees
+            // the server's deletion first): not another client's doing, and the next session's
+            // restore re-creates the node.
+            Err(e) if client.state_watcher().peek_state().is_terminated() => {
+                entry.path = None;
+                tracing::debug!(path = deleted, error = %e, "node gone with the session");
+                self.retry(id);
+            }
             Err(e) => {
                 entry.path = None;
                 self.warnings.error(
