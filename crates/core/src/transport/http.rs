@@ -27,6 +27,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::{Endpoint, Transport, GRAY_HEADER};
 use crate::error::{Error, Result};
+use crate::registry::TOKEN_HEADER;
 use crate::tls::{explain_rustls, TlsMaterial};
 
 /// Transport settings.
@@ -129,6 +130,9 @@ impl HttpTransport {
         headers.insert(USER_AGENT, AGENT);
         if gray {
             headers.insert(GRAY_HEADER, GRAY);
+        }
+        if let Some(token) = to.token {
+            headers.insert(TOKEN_HEADER, token.clone());
         }
         let response = self
             .client
