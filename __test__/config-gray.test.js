@@ -205,6 +205,11 @@ test('labels and percent select stores; a store joining during a release gets wh
     const want = picked.get(a.hello.pid).selected ? 'half' : 'off'
     assert.equal((await read(a, 'flag')).value, want, `pid ${a.hello.pid}`)
   }
+
+  // --hosts: every store on that host (all of them here, on one machine), replacing the release.
+  const host = picked.get(canary.hello.pid).host
+  await ops(doc, 'gray', 'start', '--hosts', host, '--set', 'flag', '"host"', '--force')
+  for (const a of all) await reads(a, 'flag', 'host', `pid ${a.hello.pid} on ${host}`)
   await ops(doc, 'gray', 'abort')
 })
 
