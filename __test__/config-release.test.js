@@ -158,6 +158,10 @@ test('--if-version refuses a write based on an older version; edit keeps masked 
     `const fs = require('fs'); const f = process.argv[2]; const d = JSON.parse(fs.readFileSync(f, 'utf8'));\n` +
       `if (d.token !== 'ENC(…)') process.exit(3); d.a = 4; fs.writeFileSync(f, JSON.stringify(d))\n`,
   )
+  // A masked secret in a file (saved from `get`) stands for the stored one: no change.
+  fs.writeFileSync(file, JSON.stringify({ a: 3, token: 'ENC(…)' }))
+  const masked = (await run(['config', doc, 'diff', '--file', file], { json: true })).json
+  assert.deepEqual(masked.changes, [])
   const edited = await run(['config', doc, 'edit'], { env: { EDITOR: `${process.execPath} ${editor}` } })
   assert.match(edited.out, /version 5\n  ~ a: 3 -> 4$/m)
   const raw = (await run(['config', doc, 'get', 'token', '--reveal'], { json: true, env: { LEMON_CONFIG_KEY: key } })).json
@@ -220,4 +224,42 @@ test('compare of two documents differing in 3 of 1,000 keys prints exactly those
   assert.match(after.at(-1).message, /^copied k0007, k0500, k0999 from \/cmp\/staging \(version \d+\): promote staging$/)
   const same = (await run(['config', '/cmp/staging', 'compare', '/cmp/prod'], { json: true })).json
   assert.deepEqual(same.differences, [])
+})
+
+test('a tree named without --layout tree is refused, not overwritten; --reveal on history, diff and compare is audited', async () => {
+  await run(['config', '/rel-tree3/app', 'set', 'a', '1', '--layout', 'tree'])
+  const wrong = await run(['config', '/rel-tree3/app', 'set', 'b', '2'], { ok: false })
+  assert.equal(wrong.code, 1)
+  assert.match(wrong.err, /\[ERR_INVALID_ARG\].*looks like the tree layout; give --layout tree/)
+  const still = (await run(['config', '/rel-tree3/app', 'get', '--layout', 'tree'], { json: true })).json
+  assert.deepEqual([still.version, still.document], [1, { a: 1 }])
+
+  const key = (await run(['keygen'], { json: true })).json.key
+  const env = { LEMON_CONFIG_KEY: key }
+  const sealed = (await run(['encrypt', '-'], { env, input: 'n0t-shown' })).out.trim()
+  await run(['config', '/rel-rev/a', 'set', 'pw', JSON.stringify(sealed)])
+  await run(['config', '/rel-rev/b', 'set', 'pw', '"plain"'])
+  const masked = [
+    await run(['config', '/rel-rev/a', 'history']),
+    await run(['config', '/rel-rev/a', 'diff', '1', '--file', '/dev/null'], { ok: false }),
+    await run(['config', '/rel-rev/a', 'compare', '/rel-rev/b']),
+  ]
+  for (const m of masked) assert.ok(!(m.out + m.err).includes('n0t-shown'), m.out + m.err)
+  const shown = [
+    await run(['config', '/rel-rev/a', 'history', '--reveal'], { env }),
+    await run(['config', '/rel-rev/b', 'compare', '/rel-rev/a', '--reveal'], { env }),
+  ]
+  assert.match(shown[0].out, /\+ pw: n0t-shown/)
+  assert.match(shown[1].out, /pw\s+plain\s+n0t-shown/)
+  const audit = (await run(['audit', '--limit', '1000'], { json: true })).json.filter(
+    (e) => e.action === 'config.reveal' && e.target.startsWith('/rel-rev/'),
+  )
+  assert.deepEqual(
+    audit.map((e) => [e.target, e.keys]),
+    [
+      ['/rel-rev/a', ['pw']],
+      ['/rel-rev/b', ['pw']],
+    ],
+  )
+  assert.ok(!JSON.stringify(audit).includes('n0t-shown'), 'the audit names keys, never values')
 })

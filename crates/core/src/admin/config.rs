@@ -100,7 +100,12 @@ impl Admin {
                     "takes a second version or a file, not both",
                 ))
             }
-            (_, Some(doc)) => (json!("file"), document_of("file", doc)?),
+            (_, Some(doc)) => {
+                // A masked secret in the file (saved from `get`) is the secret stored there.
+                let mut doc = document_of("file", doc)?;
+                super::config_write::unmask(&mut doc, &a, "")?;
+                (json!("file"), doc)
+            }
             (to, None) => {
                 let to = to.unwrap_or(loaded.version);
                 (json!(to), version_document(path, &entries, &loaded, to)?)
@@ -279,7 +284,7 @@ pub(super) fn version_document(
             path: path.to_string(),
             version: v,
             detail: "its history entry holds only the changed keys: the document was over 256 KiB, the save would not fit \
-                     in one request with it, or it was recorded by a lemon-cluster before 0.1 kept documents"
+                     in one request with it, or it was recorded by an earlier lemon-cluster that kept only changes"
                 .into(),
         }),
     }

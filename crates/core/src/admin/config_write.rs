@@ -342,7 +342,7 @@ impl Admin {
 }
 
 /// Replaces every masked secret of `doc` with the sealed value at the same key of `current`.
-fn unmask(
+pub(super) fn unmask(
     doc: &mut serde_json::Map<String, Value>,
     current: &serde_json::Map<String, Value>,
     prefix: &str,

@@ -53,6 +53,8 @@ pub async fn load(session: &ZkSession, opts: &ConfigOptions) -> Result<Loaded> {
     let (doc, zxid, exists, invalid) = match read(&client, opts).await? {
         Read::Document { data, stat } => match document::parse(&opts.path, &data) {
             Ok(doc) => (doc, stat.mzxid, true, None),
+            // Read as a document, a tree is an empty root: a write would put JSON over its keys.
+            Err(_) if stat.num_children > 0 => return Err(looks_like_a_tree(&opts.path)),
             Err(e) => (Map::new(), stat.mzxid, true, Some(e.to_string())),
         },
         Read::Tree(t) => {
@@ -90,6 +92,16 @@ pub async fn write(
             "an operator's write is always recorded",
         ));
     }
+    if opts.layout == Layout::Document {
+        load(session, &opts).await?;
+    }
     let state = ConfigState::new(opts, Arc::new(Warnings::default()));
     save::save(&state, session, patch, author, extra).await
+}
+
+fn looks_like_a_tree(path: &str) -> Error {
+    Error::invalid(
+        "layout",
+        format!("{path} holds no JSON document but has child znodes: it looks like the tree layout; give --layout tree (layout: 'tree')"),
+    )
 }

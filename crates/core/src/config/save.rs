@@ -88,9 +88,13 @@ pub(crate) async fn save(
             Layout::Tree => base.stored.clone(),
         };
         let Some(ops) = plan(opts, &base, &new)? else {
-            let rec = history::recorded(&client, opts).await?;
-            check_version(opts, &rec, &base, extra)?;
-            let version = rec.version + u64::from(history::is_external(&rec, base.zxid));
+            // Nothing to write; an operator's write still learns the version (and its check).
+            let mut version = 0;
+            if extra.if_version.is_some() || extra.ops.is_some() {
+                let rec = history::recorded(&client, opts).await?;
+                check_version(opts, &rec, &base, extra)?;
+                version = rec.version + u64::from(history::is_external(&rec, base.zxid));
+            }
             let after = Arc::new(new);
             return Ok(Saved {
                 written: false,
@@ -217,6 +221,10 @@ pub(super) async fn record(
     author: &Author,
     extra: &Extra<'_>,
 ) -> Result<(u64, [Vec<Op>; 3])> {
+    if opts.history_limit == 0 && extra.if_version.is_none() && extra.ops.is_none() {
+        // A store without history: nothing to read, nothing to record.
+        return Ok((0, [vec![], vec![], vec![]]));
+    }
     let rec = history::recorded(client, opts).await?;
     check_version(opts, &rec, base, extra)?;
     let zxid = if base.exists() { base.zxid } else { 0 };
