@@ -38,10 +38,17 @@ export declare class Admin {
   consumers(service: string): Promise<import('./lib/admin').ConsumerProcess[]>
   /** What the consumers of a service report: breaker, ejection, p99, errors, budget. */
   health(service: string): Promise<import('./lib/admin').HealthReport>
+  /** A service page's answer: providers, consumers, health, rules and history from one read. */
+  overview(service: string): Promise<import('./lib/admin').ServiceOverview>
   /** The rules of a service now, with their version. */
   rules(service: string): Promise<import('./lib/admin').RulesState>
   /** Every version of a service's rules, oldest first. */
   history(service: string): Promise<import('./lib/admin').RulesVersion[]>
+  /**
+   * The configuration documents under `under` (default `/`), found by the folders their
+   * stores keep beside them (history, instances).
+   */
+  configDocuments(under?: string | undefined | null): Promise<import('./lib/admin').ConfigDocuments>
   /**
    * Starts a gray release of the configuration document at `path` (see
    * docs/configuration.md#gray-release): `{ selector, set | document, message?, force?,

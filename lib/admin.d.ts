@@ -140,6 +140,15 @@ export interface HealthReport {
   silent: number
 }
 
+/** `admin.overview()`: what `providers()`, `consumers()`, `health()`, `rules()` and `history()` answer, from one read. */
+export interface ServiceOverview {
+  providers: ProvidersReport
+  consumers: ConsumerProcess[]
+  health: HealthReport
+  rules: RulesState
+  history: RulesVersion[]
+}
+
 /** A service's rules as one document; `null`: no node. */
 export interface RulesDocument {
   routers?: { gray?: { percent?: number; hosts?: string[]; keyPercent?: number; force?: boolean } } | null
@@ -181,6 +190,25 @@ export interface RulesVersion {
   /** `false`: an external change not recorded yet (it is with the next change). */
   recorded: boolean
   changes: KeyChange[]
+}
+
+/** `admin.configDocuments(under)`: the documents some store saved or runs. */
+export interface ConfigDocuments {
+  documents: {
+    /** The document's znode path (a store's rootPath + name). */
+    path: string
+    /** Whether the znode exists now. */
+    exists: boolean
+    /** `tree` when the znode has children; `null` when it does not exist. */
+    layout: 'document' | 'tree' | null
+    /** The newest recorded history version; `null`: no history. */
+    version: number | null
+    /** Stores running it now. */
+    instances: number
+    modifiedAt: number | null
+  }[]
+  /** The search stopped at its bounds (depth 8, 4096 listings): name a deeper folder. */
+  truncated: boolean
 }
 
 /** One changed key of a configuration document; secrets masked (`ENC(…)`) unless revealed. */
@@ -450,7 +478,7 @@ export interface AuditEntry {
 }
 
 /** The admin console's records in `{root}/.lemon/console/{kind}/{name}`. */
-export type ConsoleKind = 'accounts' | 'tokens' | 'sessions'
+export type ConsoleKind = 'accounts' | 'tokens' | 'sessions' | 'logins'
 
 export interface ConsoleRecord {
   name: string

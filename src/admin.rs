@@ -176,6 +176,17 @@ impl JsAdmin {
         })
     }
 
+    /// A service page's answer: providers, consumers, health, rules and history from one read.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ServiceOverview>"
+    )]
+    pub fn overview<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
+        self.for_service(env, service, |a, app, group| async move {
+            a.overview(&app, &group).await
+        })
+    }
+
     /// The rules of a service now, with their version.
     #[napi(
         catch_unwind,
@@ -196,6 +207,22 @@ impl JsAdmin {
         self.for_service(env, service, |a, app, group| async move {
             a.history(&app, &group).await
         })
+    }
+
+    /// The configuration documents under `under` (default `/`), found by the folders their
+    /// stores keep beside them (history, instances).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ConfigDocuments>"
+    )]
+    pub fn config_documents<'env>(
+        &self,
+        env: &'env Env,
+        under: Option<String>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let under = under.unwrap_or_else(|| "/".to_string());
+        answer(env, async move { inner.config_documents(&under).await })
     }
 
     /// Starts a gray release of the configuration document at `path` (see
