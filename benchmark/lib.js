@@ -3,6 +3,7 @@
 // at the limit (autocannon), percentiles.
 
 const { spawn } = require('node:child_process')
+const fs = require('node:fs')
 const path = require('node:path')
 const autocannon = require('autocannon')
 
@@ -21,6 +22,7 @@ function startProcess(script, args) {
       resolve({
         port: Number(String(d).trim()),
         pid: child.pid,
+        cpuUs: () => processCpuUs(child.pid),
         kill(signal = 'SIGTERM') {
           try {
             child.kill(signal)
@@ -78,6 +80,22 @@ async function runLoad(call, { concurrency = 64, total = 100000, maxMs = 120000,
     p50: percentile(lat, 0.5),
     p99: percentile(lat, 0.99),
     failureTimes,
+  }
+}
+
+/**
+ * CPU time (user + system, µs) the process `pid` has used so far, from /proc (Linux; NaN
+ * elsewhere): a provider's cost per request, which a loaded machine blurs far less than its
+ * requests per second.
+ */
+function processCpuUs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100
+  } catch {
+    return NaN
   }
 }
 

@@ -2,7 +2,9 @@
 // The provider side: the same load generator (autocannon, in this process) against each provider
 // variant of ./provider-variant.js, one provider process at a time, interleaved rounds, medians.
 // Prints requests/s with two ratios: to the minimal hand-written node:http handler (the limit),
-// and, for the middleware on a framework, to the framework's own body parser + route.
+// and, for the middleware on a framework, to the framework's own body parser + route; and the
+// provider process's CPU per request, the steadier figure when the machine is not idle (with
+// both processes on two cores, requests/s is also bounded by the load generator's one thread).
 
 const { startProcess, blast, median } = require('./lib')
 
@@ -24,7 +26,9 @@ async function providerSide({ calls, rounds, concurrency, path, body }) {
       try {
         const run = (total) => blast([proc.port], { path, body, concurrency, total })
         await run(2000) // warm up connections and JIT
+        const cpu0 = proc.cpuUs()
         const r = await run(calls)
+        r.providerCpuUs = (proc.cpuUs() - cpu0) / r.calls
         if (r.failures > 0) throw new Error(`provider variant ${variant}: ${r.failures} failed requests`)
         results[variant].push(r)
       } finally {
@@ -41,7 +45,7 @@ async function providerSide({ calls, rounds, concurrency, path, body }) {
   for (const [variant, label, framework] of VARIANTS) {
     const own = framework ? `${(m(variant, 'rps') / m(framework, 'rps')).toFixed(2)}×` : ''
     console.log(
-      `| ${label} | ${Math.round(m(variant, 'rps'))} | ${(m(variant, 'rps') / m('bare', 'rps')).toFixed(2)}× | ${own} | ${m(variant, 'p50').toFixed(2)} | ${m(variant, 'p99').toFixed(2)} | 0 |`,
+      `| ${label} | ${Math.round(m(variant, 'rps'))} | ${(m(variant, 'rps') / m('bare', 'rps')).toFixed(2)}× | ${own} | ${m(variant, 'providerCpuUs').toFixed(1)} | ${(m(variant, 'providerCpuUs') / m('bare', 'providerCpuUs')).toFixed(2)}× | ${m(variant, 'p50').toFixed(2)} | ${m(variant, 'p99').toFixed(2)} | 0 |`,
     )
   }
 }
