@@ -3,6 +3,7 @@
 //! script another, so every mode is tested without sockets.
 
 mod http;
+mod pool;
 
 use std::future::Future;
 use std::time::Duration;
