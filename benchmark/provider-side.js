@@ -40,8 +40,10 @@ async function providerSide({ calls, rounds, concurrency, path, body }) {
   console.log(
     `\n### Provider side: autocannon, ${concurrency} connections, ${calls} requests, one provider process, median of ${rounds} rounds\n`,
   )
-  console.log("| provider | requests/s | vs minimal node:http | vs the framework's own | p50 ms | p99 ms | failed |")
-  console.log('|---|---|---|---|---|---|---|')
+  console.log(
+    "| provider | requests/s | vs minimal node:http | vs the framework's own | provider CPU µs/request | CPU vs minimal | p50 ms | p99 ms | failed |",
+  )
+  console.log('|---|---|---|---|---|---|---|---|---|')
   for (const [variant, label, framework] of VARIANTS) {
     const own = framework ? `${(m(variant, 'rps') / m(framework, 'rps')).toFixed(2)}×` : ''
     console.log(
