@@ -64,8 +64,8 @@ const AGENT: HeaderValue =
 const GRAY: HeaderValue = HeaderValue::from_static("1");
 /// Replies up to this size are copied out of the connection's read buffer (see `read_body`).
 const SMALL_REPLY: usize = 16 * 1024;
-/// How many reused connections a request may find closed before it is sent on a new one... or
-/// fails: idle connections the provider closed are usually seen closed before they are taken.
+/// How many reused connections in a row a request may find closed before it was sent (each time
+/// it goes out on the next one, or on a new connection) before the failure is the call's.
 const RESENDS: u32 = 8;
 
 /// The shared HTTP client.
