@@ -276,6 +276,14 @@ export declare class Registration {
    * `weight`, `author`, `description`). Consumers see the change within milliseconds.
    */
   update(patch: ProviderPatch): Promise<ProviderInfo>
+  /** Whether calls must carry this provider's token (`token` of `provide()`). */
+  get tokenRequired(): boolean
+  /**
+   * Whether a request's `x-lemon-token` header (`undefined` when absent) carries this
+   * provider's token; always `true` without `token`. Compared in constant time, in Rust:
+   * the provider's token itself never reaches JavaScript.
+   */
+  verifyToken(header?: string | undefined | null): boolean
   /** Removes the node at once. Idempotent. */
   close(): Promise<void>
 }
@@ -584,6 +592,16 @@ export interface ProvideOptions {
   weight?: number
   author?: string
   description?: string
+  /**
+   * Require a token of every call: `true` draws a random one at start, a string (16 to 256
+   * visible ASCII characters, no comma) is used as it is. Needs the cluster's `auth`.
+   */
+  token?: boolean | string
+  /**
+   * ZooKeeper identities (`'digest:user:HASH'`, `'ip:10.0.0.0/8'`, ...) that may read the
+   * token besides the provider's own `auth`. Default none.
+   */
+  tokenReaders?: Array<string>
 }
 
 /** How a consumer sees one provider (`consumer.health()`). */
@@ -616,6 +634,8 @@ export interface ProviderInfo {
   port: number
   /** `'https'` for a provider served over TLS, else `'http'`. */
   protocol: 'http' | 'https'
+  /** The provider requires a token of every call (sent automatically; never shown). */
+  token: boolean
   version: string
   /** Declared methods; empty means every method. */
   methods: Array<string>
@@ -672,6 +692,9 @@ export interface TlsOptions {
   /** Never call a provider registered as plain HTTP (`ERR_TLS`). Default false. */
   require?: boolean
 }
+
+/** The HTTP header that carries a provider's tokens from consumer to provider. */
+export declare const TOKEN_HEADER: string
 
 /** What a `'warning'` event carries. */
 export interface WarningEvent {

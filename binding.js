@@ -850,3 +850,4 @@ module.exports.configOptionNames = nativeBinding.configOptionNames
 module.exports.encryptConfigValue = nativeBinding.encryptConfigValue
 module.exports.generateConfigKey = nativeBinding.generateConfigKey
 module.exports.GRAY_HEADER = nativeBinding.GRAY_HEADER
+module.exports.TOKEN_HEADER = nativeBinding.TOKEN_HEADER

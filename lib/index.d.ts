@@ -42,6 +42,7 @@ export type LemonErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_CONNECT'
   | 'ERR_TLS'
+  | 'ERR_UNAUTHORIZED'
   | 'ERR_PROVIDER_STATUS'
   | 'ERR_BAD_RESPONSE'
   | 'ERR_CIRCUIT_OPEN'
@@ -179,6 +180,8 @@ export declare function isGray(): boolean
 export declare function runInLane<T>(gray: boolean, fn: () => T): T
 /** The HTTP header that carries the gray lane: `x-lemon-gray`. */
 export declare const GRAY_HEADER: 'x-lemon-gray'
+/** The header that carries a provider's tokens (see docs/security.md, Provider tokens). */
+export declare const TOKEN_HEADER: 'x-lemon-token'
 
 // ---- metrics ------------------------------------------------------------------------------
 

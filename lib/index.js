@@ -7,7 +7,7 @@
 // caller's async context, something only JavaScript has.
 
 const { binding: native } = require('./native')
-const { Service, service, GRAY_HEADER } = require('./provider')
+const { Service, service, GRAY_HEADER, TOKEN_HEADER } = require('./provider')
 const { isGray, runInLane } = require('./gray')
 const { prometheus } = require('./prometheus')
 
@@ -84,4 +84,18 @@ function koa(options) {
 }
 
 const { Admin, Registration } = native
-module.exports = { Admin, Cluster, Consumer, Registration, Service, service, express, koa, isGray, runInLane, GRAY_HEADER, prometheus }
+module.exports = {
+  Admin,
+  Cluster,
+  Consumer,
+  Registration,
+  Service,
+  service,
+  express,
+  koa,
+  isGray,
+  runInLane,
+  GRAY_HEADER,
+  TOKEN_HEADER,
+  prometheus,
+}

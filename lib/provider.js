@@ -8,7 +8,7 @@
 const dns = require('node:dns/promises')
 const net = require('node:net')
 const tls = require('node:tls')
-const { checkName } = require('./native').binding
+const { checkName, TOKEN_HEADER } = require('./native').binding
 const { invalidArg: invalid } = require('./errors')
 const { GRAY_HEADER, inLane, headerIsGray } = require('./gray')
 const { scraping } = require('./prometheus')
@@ -85,6 +85,30 @@ function readJson(req, limit, callback) {
   })
 }
 
+/**
+ * The token step (`token` of the service): a request must carry this provider's token. The
+ * comparison runs in the binding, so the token stays in Rust; the header is then removed from
+ * the request, so a handler that logs its headers cannot log it either. Before the service is
+ * registered there is no token, and every request is refused.
+ */
+function tokenRefusal(registration, req) {
+  const offered = req.headers[TOKEN_HEADER]
+  const ok = registration !== null && registration.verifyToken(typeof offered === 'string' ? offered : undefined)
+  if (offered !== undefined) {
+    delete req.headers[TOKEN_HEADER]
+    const raw = req.rawHeaders
+    for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === TOKEN_HEADER) raw.splice(i, 2)
+  }
+  if (ok) return null
+  return new RequestError(
+    401,
+    'ERR_UNAUTHORIZED',
+    offered === undefined
+      ? `this service requires its provider token in the ${TOKEN_HEADER} header; lemon-cluster consumers that may read it send it automatically`
+      : `the ${TOKEN_HEADER} header does not carry this provider's token`,
+  )
+}
+
 function sendJson(res, status, value) {
   if (res.headersSent || res.destroyed) return
   const body = JSON.stringify(value === undefined ? null : value)
@@ -128,6 +152,7 @@ class Service {
     this.maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     this.drainTimeoutMs = drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
     this.registrationOptions = registration
+    this._tokenRequired = registration.token !== undefined && registration.token !== null && registration.token !== false
     this._methods = new Map(names.map((n) => [n, methods[n]]))
     // The URL of each method as consumers send it, so a request's method is one lookup.
     this._routes = new Map(names.map((n) => [this.prefix + encodeURIComponent(n), n]))
@@ -135,6 +160,8 @@ class Service {
     this._idle = []
     this._draining = false
     this._registration = null
+    // The registration that checks tokens; kept through close(), whose drain still serves.
+    this._tokenHolder = null
     this._server = null
   }
 
@@ -186,6 +213,12 @@ class Service {
     if (this._draining) res.setHeader('connection', 'close')
     let name = '_unknown'
     try {
+      // Before anything else, so that a caller without the token learns nothing (not even
+      // which methods exist).
+      if (this._tokenRequired) {
+        const refusal = tokenRefusal(this._tokenHolder, req)
+        if (refusal) throw refusal
+      }
       if (req.method !== 'POST') {
         res.setHeader('allow', 'POST')
         throw new RequestError(405, 'ERR_METHOD_NOT_ALLOWED', `use POST, not ${req.method}`)
@@ -314,6 +347,7 @@ class Service {
       protocol: server instanceof tls.Server ? 'https' : 'http',
       methods: [...this._methods.keys()],
     })
+    this._tokenHolder = this._registration
     server.once('close', () => {
       this._registration?.close().catch(() => {})
     })
@@ -430,4 +464,4 @@ function service(options) {
   return new Service(options)
 }
 
-module.exports = { Service, service, GRAY_HEADER }
+module.exports = { Service, service, GRAY_HEADER, TOKEN_HEADER }

@@ -12,6 +12,11 @@ use crate::error::throw;
 #[napi]
 pub const GRAY_HEADER: &str = lemon_core::transport::GRAY_HEADER;
 
+/// The HTTP header that carries a provider's tokens from consumer to provider.
+#[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds
+#[napi]
+pub const TOKEN_HEADER: &str = lemon_core::registry::TOKEN_HEADER;
+
 /// Throws `ERR_INVALID_ARG` (with `field`) unless `value` may be an `app`, a `group` or a
 /// method name: not empty, at most 255 bytes, not `.`, `..` or `zookeeper` (reserved by
 /// ZooKeeper), no `/` or control characters.

@@ -50,6 +50,20 @@ impl JsRegistration {
         })
     }
 
+    /// Whether calls must carry this provider's token (`token` of `provide()`).
+    #[napi(catch_unwind, getter)]
+    pub fn token_required(&self) -> bool {
+        self.inner.requires_token()
+    }
+
+    /// Whether a request's `x-lemon-token` header (`undefined` when absent) carries this
+    /// provider's token; always `true` without `token`. Compared in constant time, in Rust:
+    /// the provider's token itself never reaches JavaScript.
+    #[napi(catch_unwind)]
+    pub fn verify_token(&self, header: Option<String>) -> bool {
+        self.inner.verify_token(header.as_deref())
+    }
+
     /// Removes the node at once. Idempotent.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {

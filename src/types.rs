@@ -120,6 +120,13 @@ pub struct ProvideOptions {
     pub weight: Option<u32>,
     pub author: Option<String>,
     pub description: Option<String>,
+    /// Require a token of every call: `true` draws a random one at start, a string (16 to 256
+    /// visible ASCII characters, no comma) is used as it is. Needs the cluster's `auth`.
+    #[napi(ts_type = "boolean | string")]
+    pub token: Option<serde_json::Value>,
+    /// ZooKeeper identities (`'digest:user:HASH'`, `'ip:10.0.0.0/8'`, ...) that may read the
+    /// token besides the provider's own `auth`. Default none.
+    pub token_readers: Option<Vec<String>>,
 }
 
 /// Fields `registration.update()` may change.
@@ -402,6 +409,8 @@ pub struct ProviderInfo {
     /// `'https'` for a provider served over TLS, else `'http'`.
     #[napi(ts_type = "'http' | 'https'")]
     pub protocol: String,
+    /// The provider requires a token of every call (sent automatically; never shown).
+    pub token: bool,
     pub version: String,
     /// Declared methods; empty means every method.
     pub methods: Vec<String>,
@@ -423,6 +432,7 @@ impl ProviderInfo {
             host: node.host.clone(),
             port: u32::from(node.port),
             protocol: if node.https { "https" } else { "http" }.to_string(),
+            token: node.token,
             version: node.version.clone(),
             methods: node.methods.clone(),
             gray: node.gray,

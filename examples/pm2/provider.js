@@ -3,13 +3,21 @@
 // node; a reload or stop drains a worker without losing a call.
 //
 //   ZK=127.0.0.1:2181 PORT=20080 pm2 start examples/pm2/ecosystem.config.js
+//
+// With AUTH=user:password and TOKEN=1 every worker requires its own provider token (a new one
+// on every start; consumers with the same credentials send it): see docs/security.md.
 
 const http = require('node:http')
 const lemon = require('../../lib')
 
-const cluster = new lemon.Cluster({ zk: process.env.ZK || '127.0.0.1:2181', host: process.env.HOST || '127.0.0.1' })
+const cluster = new lemon.Cluster({
+  zk: process.env.ZK || '127.0.0.1:2181',
+  host: process.env.HOST || '127.0.0.1',
+  ...(process.env.AUTH ? { auth: process.env.AUTH } : {}),
+})
 const service = lemon.service({
   cluster,
+  ...(process.env.TOKEN === '1' ? { token: true } : {}),
   app: process.env.APP || 'movie',
   group: process.env.GROUP || 'query',
   version: process.env.VERSION || 'V1',

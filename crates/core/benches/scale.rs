@@ -43,6 +43,7 @@ fn provider(i: usize, weight: u32) -> Arc<Provider> {
         pid: None,
         author: String::new(),
         description: String::new(),
+        token: false,
     };
     Arc::new(Provider {
         address: format!("{host}:8080"),
@@ -253,6 +254,7 @@ fn attempts<'a>(
         deadline_ms: 1_000,
         idempotent: false,
         gray: false,
+        tokens: None,
         metrics,
         app: "bench",
         group: "scale",

@@ -30,6 +30,13 @@ pub enum Error {
         status: u16,
         body: String,
     },
+    /// The provider requires a token (`token`) this process may not read, or refused the tokens
+    /// it could read (a 401 also after reading them again).
+    Unauthorized {
+        service: String,
+        address: String,
+        detail: String,
+    },
     /// The provider's reply is not JSON, or the connection broke mid-reply.
     BadResponse { address: String, detail: String },
     /// The provider's reply is larger than `maxResponseBytes` (code `ERR_BAD_RESPONSE`). It is the
@@ -119,6 +126,7 @@ impl Error {
             Error::Connect { .. } => "ERR_CONNECT",
             Error::Tls { .. } => "ERR_TLS",
             Error::ProviderStatus { .. } => "ERR_PROVIDER_STATUS",
+            Error::Unauthorized { .. } => "ERR_UNAUTHORIZED",
             Error::BadResponse { .. } | Error::ResponseTooLarge { .. } => "ERR_BAD_RESPONSE",
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::ZkTls { .. } => "ERR_ZK_TLS",
@@ -154,6 +162,7 @@ impl Error {
             Error::Connect { address, .. }
             | Error::Tls { address, .. }
             | Error::ProviderStatus { address, .. }
+            | Error::Unauthorized { address, .. }
             | Error::BadResponse { address, .. }
             | Error::ResponseTooLarge { address, .. } => Some(address),
             Error::Caused { error, .. } => error.address(),
@@ -275,6 +284,9 @@ impl fmt::Display for Error {
             Error::Timeout { address: None, after_ms } => write!(f, "call did not complete within {after_ms} ms"),
             Error::Connect { address, detail } => write!(f, "cannot connect to provider {address}: {detail}"),
             Error::Tls { address, detail } => write!(f, "no TLS with provider {address}: {detail} (the Cluster's `tls` option; the request was not sent)"),
+            Error::Unauthorized { service, address, detail } => {
+                write!(f, "calls to {service} at {address} were not authorized: {detail}")
+            }
             Error::ProviderStatus { address, status, body } => {
                 write!(f, "provider {address} answered HTTP {status}")?;
                 if !body.is_empty() {

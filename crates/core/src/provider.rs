@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::Mutex;
+use zookeeper_client::Acl;
 
 use crate::error::{Error, Result};
 use crate::options::Fields;
 use crate::registry::path::ServicePaths;
+use crate::registry::token::{self, Token};
 use crate::registry::{check_host, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::zk::{EphemeralId, Folder, ZkSession};
 
@@ -18,11 +20,14 @@ pub struct ProvideOptions {
     pub app: String,
     pub group: String,
     pub node: ProviderNode,
+    /// The token calls must carry (`token`), and who besides this identity may read it
+    /// (`tokenReaders`).
+    pub token: Option<(Token, Vec<Acl>)>,
 }
 
 impl ProvideOptions {
     /// Reads `{ app, group, port, host?, protocol?, version?, methods?, gray?, weight?, author?,
-    /// description? }`.
+    /// description?, token?, tokenReaders? }`.
     /// `default_host` is used when `host` is absent; `now_ms` and `pid` are recorded in the node.
     pub fn from_value(v: &Value, default_host: &str, now_ms: u64, pid: u32) -> Result<Self> {
         let mut f = Fields::new("provide", v)?;
@@ -47,6 +52,25 @@ impl ProvideOptions {
                 ))
             }
         };
+        let token = match f.value("token") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+            Some(Value::Bool(true)) => Some(Token::generate()?),
+            Some(Value::String(given)) => Some(Token::given(given, "provide.token")?),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "provide.token",
+                    "must be true (a random token) or a string",
+                ))
+            }
+        };
+        let readers = f.strings("tokenReaders")?.unwrap_or_default();
+        if token.is_none() && !readers.is_empty() {
+            return Err(Error::invalid(
+                "provide.tokenReaders",
+                "needs `token` (true or a string): without one there is nothing to read",
+            ));
+        }
+        let readers = token::parse_readers(&readers, "provide.tokenReaders")?;
         let mut node = ProviderNode {
             host,
             port,
@@ -59,11 +83,17 @@ impl ProvideOptions {
             pid: Some(pid),
             author: String::new(),
             description: String::new(),
+            token: token.is_some(),
         };
         apply_patch(&mut node, &mut f)?;
         f.finish()?;
         check_size(&node, "provide")?;
-        Ok(ProvideOptions { app, group, node })
+        Ok(ProvideOptions {
+            app,
+            group,
+            node,
+            token: token.map(|t| (t, readers)),
+        })
     }
 }
 
@@ -139,6 +169,8 @@ pub struct Registration {
     id: EphemeralId,
     node: Mutex<Option<ProviderNode>>,
     service: ServicePaths,
+    /// The token calls must carry and its node, with `token`.
+    token: Option<(Token, EphemeralId)>,
 }
 
 impl Registration {
@@ -150,21 +182,54 @@ impl Registration {
     ) -> Result<Registration> {
         let service = ServicePaths::new(root, &opts.app, &opts.group)?;
         let prefix = format!("{}-", opts.node.address());
-        let (id, path) = session
+        // The token's node first: a consumer that sees the provider node finds its token.
+        let token = match opts.token {
+            Some((token, readers)) => {
+                let id = create_token_node(&session, &service, &prefix, &token, readers).await?;
+                Some((token, id))
+            }
+            None => None,
+        };
+        let created = session
             .create_ephemeral(
                 &service.providers,
                 Folder::Owned,
                 &prefix,
                 opts.node.to_json(),
             )
-            .await?;
-        tracing::info!(path, "provider registered");
+            .await;
+        let (id, path) = match created {
+            Ok(created) => created,
+            Err(e) => {
+                if let Some((_, id)) = &token {
+                    let _ = session.remove_ephemeral(*id).await;
+                }
+                return Err(e);
+            }
+        };
+        tracing::info!(path, token = token.is_some(), "provider registered");
         Ok(Registration {
             session,
             id,
             node: Mutex::new(Some(opts.node)),
             service,
+            token,
         })
+    }
+
+    /// Whether calls must carry this provider's token.
+    pub fn requires_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Whether `header` (the [`crate::registry::TOKEN_HEADER`] of a request, `None` when absent)
+    /// carries this provider's token; always `true` without `token`. Compared in constant time.
+    pub fn verify_token(&self, header: Option<&str>) -> bool {
+        match (&self.token, header) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some((token, _)), Some(header)) => token.accepts(header),
+        }
     }
 
     /// The znode path in the current session (changes when a session expires).
@@ -207,8 +272,41 @@ impl Registration {
         if guard.take().is_none() {
             return Ok(());
         }
-        self.session.remove_ephemeral(self.id).await
+        let removed = self.session.remove_ephemeral(self.id).await;
+        // The token goes after the provider node: no consumer is left with one and not the other.
+        if let Some((_, id)) = &self.token {
+            self.session.remove_ephemeral(*id).await?;
+        }
+        removed
     }
+}
+
+/// Writes `token` into `{service}/tokens/{prefix}NNNNNNNNNN`, readable by this identity and
+/// `readers` only. Without credentials it is refused: a node anyone may read protects nothing.
+async fn create_token_node(
+    session: &ZkSession,
+    service: &ServicePaths,
+    prefix: &str,
+    token: &Token,
+    readers: Vec<Acl>,
+) -> Result<EphemeralId> {
+    if session.options().auth.is_none() {
+        return Err(Error::invalid(
+            "provide.token",
+            "needs credentials: give the cluster `auth: 'user:password'` (ZooKeeper's digest scheme); \
+             without them the token's node would be readable by anyone, which protects nothing",
+        ));
+    }
+    let (id, _) = session
+        .create_ephemeral_with(
+            &service.tokens,
+            Folder::Listed,
+            prefix,
+            token.secret().to_vec(),
+            Some(token::node_acls(&readers)),
+        )
+        .await?;
+    Ok(id)
 }
 
 #[cfg(test)]
@@ -226,6 +324,29 @@ mod tests {
             (o.node.weight, o.node.gray, o.node.timestamp, o.node.pid),
             (50, true, Some(123), Some(7))
         );
+    }
+
+    #[test]
+    fn a_token_is_flagged_in_the_node_never_written_there() {
+        let v = json!({"app":"a","group":"g","port":1,"token":"0123456789abcdef-secret"});
+        let o = ProvideOptions::from_value(&v, "h", 0, 0).unwrap();
+        assert!(o.node.token);
+        let data = String::from_utf8(o.node.to_json()).unwrap();
+        assert!(
+            data.contains(r#""token":true"#) && !data.contains("secret"),
+            "{data}"
+        );
+        assert!(!format!("{o:?}").contains("secret"));
+        let generated =
+            json!({"app":"a","group":"g","port":1,"token":true,"tokenReaders":["ip:127.0.0.1"]});
+        let o = ProvideOptions::from_value(&generated, "h", 0, 0).unwrap();
+        let (token, readers) = o.token.unwrap();
+        assert_eq!((token.secret().len(), readers.len()), (43, 1));
+        let off = json!({"app":"a","group":"g","port":1,"token":false});
+        assert!(ProvideOptions::from_value(&off, "h", 0, 0)
+            .unwrap()
+            .token
+            .is_none());
     }
 
     #[test]
@@ -264,6 +385,22 @@ mod tests {
             (
                 json!({"app":"a","group":"g","port":1,"colour":"red"}),
                 "provide.colour",
+            ),
+            (
+                json!({"app":"a","group":"g","port":1,"token":1}),
+                "provide.token",
+            ),
+            (
+                json!({"app":"a","group":"g","port":1,"token":"short"}),
+                "provide.token",
+            ),
+            (
+                json!({"app":"a","group":"g","port":1,"tokenReaders":["ip:1.2.3.4"]}),
+                "provide.tokenReaders",
+            ),
+            (
+                json!({"app":"a","group":"g","port":1,"token":true,"tokenReaders":["world:anyone"]}),
+                "provide.tokenReaders[0]",
             ),
         ];
         for (v, field) in cases {

@@ -87,7 +87,7 @@ impl TlsMaterial {
         if f.value("servername").is_some() {
             return Err(Error::invalid(
                 format!("{field}.servername"),
-                "is not supported: the server's certificate is checked against the host as written in `zk` (connect by a name or address the certificate lists)",
+                "is not supported: the ZooKeeper client inside (zookeeper-client 0.11) checks the server's certificate against the host as written in `zk` and can verify no other name — only skip the name check, which is not offered; connect by a name or address the certificate lists",
             ));
         }
         let material = Self::from_fields(&mut f, field, true)?;

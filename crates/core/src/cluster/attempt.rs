@@ -20,11 +20,12 @@ use tokio::time::Instant;
 use super::breaker::{BreakerOptions, Permit, State};
 use super::budget::RetryBudget;
 use super::targets::Targets;
-use crate::balance::{Balancer, Candidates, Pick};
+use crate::balance::{Balancer, Candidate, Candidates, Pick};
 use crate::clock::mono_ms;
 use crate::error::{Error, Result};
 use crate::lock::lock;
 use crate::metrics::Metrics;
+use crate::registry::TokenBook;
 use crate::rng::Rng;
 use crate::stats::Outcome;
 use crate::transport::{Endpoint, Transport};
@@ -54,6 +55,8 @@ pub struct Attempts<'a, T> {
     pub idempotent: bool,
     /// A gray call carries the gray header, so the provider's own calls stay in the lane.
     pub gray: bool,
+    /// The tokens of the providers that require one (see [`crate::registry::token`]).
+    pub tokens: Option<&'a TokenBook>,
     /// Where retries, breaker changes and ejections are reported.
     pub metrics: &'a Metrics,
     pub app: &'a str,
@@ -186,21 +189,69 @@ impl<T: Transport> Attempts<'_, T> {
         };
         let _inflight = c.stats.start();
         let started = std::time::Instant::now();
-        let result = self
-            .transport
+        let result = match self.tokens.filter(|_| c.provider.node.token) {
+            None => self.post(c, None, timeout).await,
+            Some(book) => self.post_with_token(book, c, timeout).await,
+        };
+        let latency = started.elapsed().as_secs_f64() * 1000.0;
+        record.finish(latency, &result);
+        result
+    }
+
+    async fn post(
+        &self,
+        c: &Candidate,
+        token: Option<&hyper::header::HeaderValue>,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        self.transport
             .post(
                 Endpoint {
                     address: &c.provider.address,
                     https: c.provider.node.https,
+                    token,
                 },
                 &self.path,
                 self.body.clone(),
                 timeout,
                 self.gray,
             )
-            .await;
-        let latency = started.elapsed().as_secs_f64() * 1000.0;
-        record.finish(latency, &result);
+            .await
+    }
+
+    /// A call to a provider that requires a token: with the endpoint's tokens and, when it
+    /// answers 401, again after reading them anew — a process that just started on that port (a
+    /// pm2 reload) has a token this consumer has not read yet, and for a few milliseconds none
+    /// in ZooKeeper. So up to [`TOKEN_REREADS`] times (at once, then after 25, 50 and 100 ms),
+    /// within the attempt's time. The handler has not run when a provider refuses a token, so
+    /// sending again is safe for every method.
+    async fn post_with_token(
+        &self,
+        book: &TokenBook,
+        c: &Candidate,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        let address = &c.provider.address;
+        let mut seen = book.generation();
+        let header = book.header(address)?;
+        let mut result = self.post(c, header.as_ref(), timeout).await;
+        for round in 0..TOKEN_REREADS {
+            if !refused_token(&result) {
+                return result;
+            }
+            if round > 0 {
+                let pause = Duration::from_millis(25 << (round - 1));
+                tokio::time::sleep(pause.min(self.attempt_timeout()?)).await;
+            }
+            book.refresh(seen).await;
+            seen = book.generation();
+            let header = book.header(address)?;
+            let left = self.attempt_timeout()?.min(timeout);
+            result = self.post(c, header.as_ref(), left).await;
+        }
+        if refused_token(&result) {
+            return Err(book.refused(address));
+        }
         result
     }
 
@@ -276,4 +327,13 @@ impl<T> Drop for Recorder<'_, '_, T> {
             self.attempts.candidates.breaker(self.index).release_probe();
         }
     }
+}
+
+/// How many times a 401 makes an attempt read the provider's tokens again and resend.
+const TOKEN_REREADS: u32 = 4;
+
+/// Whether a provider refused the call for its token (`401`, `ERR_UNAUTHORIZED`).
+fn refused_token(result: &Result<Bytes>) -> bool {
+    matches!(result, Err(e @ Error::ProviderStatus { status: 401, .. })
+        if e.remote_code().as_deref() == Some("ERR_UNAUTHORIZED"))
 }

@@ -201,6 +201,7 @@ impl Bed {
             deadline_ms: self.row.deadline_ms,
             idempotent: self.row.idempotent,
             gray: false,
+            tokens: None,
             metrics: &self.metrics,
             app: "app",
             group: "group",

@@ -179,6 +179,7 @@ impl Consumer {
             deadline_ms: s.deadline.as_millis() as u64,
             idempotent: s.idempotent,
             gray,
+            tokens: Some(&self.tokens),
             metrics: &self.metrics,
             app: &self.opts.app,
             group: &self.opts.group,

@@ -26,7 +26,8 @@ use crate::lock::lock;
 use crate::metrics::Metrics;
 use crate::registry::path::ServicePaths;
 use crate::registry::{
-    follow_providers, keep_written, start_from_cache, CacheFile, Change, LiveProviders, Provider,
+    follow_providers, follow_tokens, keep_written, start_from_cache, CacheFile, Change,
+    LiveProviders, Provider, TokenBook,
 };
 use crate::transport::HttpTransport;
 use crate::zk::{EphemeralId, ZkSession};
@@ -83,6 +84,8 @@ pub struct Consumer {
     /// Budget, bulkhead, pending failbacks.
     invoker: Invoker,
     transport: Arc<HttpTransport>,
+    /// The tokens of this service's providers that require one.
+    tokens: Arc<TokenBook>,
     metrics: Arc<Metrics>,
     session: Arc<ZkSession>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -113,6 +116,17 @@ impl Consumer {
             live.changes
                 .subscribe(move |c: &Change| m.providers(&app, &group, c.total));
         }
+        let tokens = TokenBook::new(session.clone(), &service);
+        {
+            // Tokens are read only once a provider of the service asks for one.
+            let book = tokens.clone();
+            live.changes.subscribe(move |c: &Change| {
+                if c.added.iter().chain(&c.updated).any(|p| p.node.token) {
+                    book.want();
+                }
+            });
+        }
+        let follow_tokens = tokio::spawn(follow_tokens(tokens.clone(), warnings.clone()));
         let governance = Arc::new(Governance::default());
         let follow = tokio::spawn(follow_providers(
             session.clone(),
@@ -215,9 +229,16 @@ impl Consumer {
             peers: RwLock::new(HashMap::new()),
             invoker,
             transport,
+            tokens,
             metrics,
             session,
-            tasks: Mutex::new(vec![follow, routers, configurators, register]),
+            tasks: Mutex::new(vec![
+                follow,
+                follow_tokens,
+                routers,
+                configurators,
+                register,
+            ]),
             node,
             closed: AtomicBool::new(false),
             cached: AtomicBool::new(false),

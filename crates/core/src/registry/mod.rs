@@ -7,6 +7,8 @@ mod fallback;
 mod live;
 pub mod path;
 mod provider;
+pub mod token;
+mod token_book;
 mod watch;
 
 pub use cache::{CacheFile, Cached};
@@ -16,6 +18,8 @@ pub use live::LiveProviders;
 pub use provider::{
     check_host, format_address, parse_method_list, ProviderNode, DEFAULT_WEIGHT, MAX_WEIGHT,
 };
+pub use token::{Token, TOKEN_HEADER};
+pub use token_book::{follow_tokens, TokenBook};
 pub use watch::follow_providers;
 
 #[cfg(test)]
@@ -41,6 +45,7 @@ pub(crate) mod testing {
                 pid: None,
                 author: String::new(),
                 description: String::new(),
+                token: false,
             },
             nodes: vec![],
         })

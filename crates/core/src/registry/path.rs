@@ -80,6 +80,9 @@ pub struct ServicePaths {
     pub routers: String,
     /// `{root}/{app}/{group}/configurators`: runtime overrides (JSON).
     pub configurators: String,
+    /// `{root}/{app}/{group}/tokens`: the providers' tokens, one node each, readable by their
+    /// readers only (see [`super::token`]).
+    pub tokens: String,
 }
 
 impl ServicePaths {
@@ -94,6 +97,7 @@ impl ServicePaths {
             consumers: format!("{base}/consumers"),
             routers: format!("{base}/routers"),
             configurators: format!("{base}/configurators"),
+            tokens: format!("{base}/tokens"),
         })
     }
 }

@@ -37,6 +37,8 @@ pub struct ProviderNode {
     pub pid: Option<u32>,
     pub author: String,
     pub description: String,
+    /// The provider requires its token (see [`super::token`]); the token itself is never here.
+    pub token: bool,
 }
 
 impl ProviderNode {
@@ -71,6 +73,9 @@ impl ProviderNode {
         }
         if self.https {
             v["protocol"] = json!("https");
+        }
+        if self.token {
+            v["token"] = json!(true);
         }
         serde_json::to_vec(&v).unwrap_or_default()
     }
@@ -194,6 +199,9 @@ impl ProviderNode {
                 .and_then(|n| u32::try_from(n).ok()),
             author: text_field(&obj, "author"),
             description: text_field(&obj, "description"),
+            // Read liberally: anything but a clear `true` means no token, and a consumer then
+            // learns from the provider's 401 that one is needed.
+            token: obj.get("token").and_then(boolean).unwrap_or(false),
         })
     }
 }
@@ -384,6 +392,7 @@ mod tests {
             pid: Some(42),
             author: "me".into(),
             description: "d".into(),
+            token: true,
         };
         let back = ProviderNode::parse("127.0.0.1:8080-0000000001", &node.to_json()).unwrap();
         assert_eq!(back, node);

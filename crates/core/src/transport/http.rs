@@ -26,6 +26,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use super::pool::{ConnectError, Pool};
 use super::{Endpoint, Transport, GRAY_HEADER};
 use crate::error::{Error, Result};
+use crate::registry::TOKEN_HEADER;
 use crate::tls::{explain_rustls, TlsMaterial};
 
 /// Transport settings.
@@ -132,6 +133,9 @@ impl HttpTransport {
         headers.insert(USER_AGENT, AGENT);
         if gray {
             headers.insert(GRAY_HEADER, GRAY);
+        }
+        if let Some(token) = to.token {
+            headers.insert(TOKEN_HEADER, token.clone());
         }
         let mut resends = 0;
         let (response, pooled) = loop {

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hyper::header::HeaderValue;
 
 use crate::error::Result;
 
@@ -24,6 +25,9 @@ pub struct Endpoint<'a> {
     pub address: &'a str,
     /// It is served over HTTPS.
     pub https: bool,
+    /// The provider's tokens, sent as [`crate::registry::TOKEN_HEADER`]; `None` for providers
+    /// without one.
+    pub token: Option<&'a HeaderValue>,
 }
 
 /// Sends one request to one provider.

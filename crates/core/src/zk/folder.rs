@@ -22,6 +22,9 @@ pub enum Folder {
     /// Created open: processes with other credentials add their own nodes to it too (a
     /// service's `consumers`).
     Shared,
+    /// Only the session's identity adds or removes nodes, anyone lists them (a service's
+    /// `tokens`: the names are endpoints, the secrets are in the nodes, each with its own ACL).
+    Listed,
 }
 
 /// Creates `folder` with the ACL its `kind` calls for, and its missing ancestors open. An
@@ -36,6 +39,8 @@ pub(super) async fn create(
     let acls = match kind {
         Folder::Owned => access.acls(),
         Folder::Shared => Acls::anyone_all(),
+        Folder::Listed if access == Access::Open => Acls::anyone_all(),
+        Folder::Listed => Access::Creator.acls(),
     };
     let options = CreateMode::Persistent.with_acls(acls);
     // Twice at most: the ancestors are made once, then the folder.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
-use zookeeper_client::{Client, CreateMode, EventType, SessionState};
+use zookeeper_client::{Acl, Acls, Client, CreateMode, EventType, SessionState};
 
 use super::auth::{self, Access, Credentials};
 use super::folder::{self, Folder};
@@ -67,6 +67,8 @@ struct Ephemeral {
     /// endpoint each keep their own node.
     prefix: String,
     data: Vec<u8>,
+    /// The node's own ACL; `None` = the session's `access`.
+    acls: Option<Vec<Acl>>,
     /// Full path in the session given by `session`, if it exists there.
     path: Option<String>,
     session: u64,
@@ -181,12 +183,26 @@ impl ZkSession {
         prefix: &str,
         data: Vec<u8>,
     ) -> Result<(EphemeralId, String)> {
+        self.create_ephemeral_with(parent, folder, prefix, data, None)
+            .await
+    }
+
+    /// [`ZkSession::create_ephemeral`] with the node's own ACL instead of the session's
+    /// `access` (a provider token's node: its readers only).
+    pub async fn create_ephemeral_with(
+        &self,
+        parent: &str,
+        folder: Folder,
+        prefix: &str,
+        data: Vec<u8>,
+        acls: Option<Vec<Acl>>,
+    ) -> Result<(EphemeralId, String)> {
         self.wait_connected(self.opts.connect_timeout).await?;
         let mut ephemerals = self.ephemerals.lock().await;
         let client = self.client()?;
         let session = self.epoch().session;
         let path = match self
-            .create_node(&client, parent, folder, prefix, &data)
+            .create_node(&client, parent, folder, prefix, &data, acls.as_deref())
             .await
         {
             Ok(path) => path,
@@ -204,6 +220,7 @@ impl ZkSession {
                 folder,
                 prefix: prefix.to_string(),
                 data,
+                acls,
                 path: Some(path.clone()),
                 session,
             },
@@ -308,6 +325,7 @@ impl ZkSession {
                 entry.folder,
                 &entry.prefix,
                 &entry.data,
+                entry.acls.as_deref(),
             )
             .await
         {
@@ -408,8 +426,10 @@ impl ZkSession {
         folder: Folder,
         prefix: &str,
         data: &[u8],
+        acls: Option<&[Acl]>,
     ) -> Result<String> {
-        let options = CreateMode::EphemeralSequential.with_acls(self.opts.access.acls());
+        let acls = acls.map_or_else(|| self.opts.access.acls(), Acls::new);
+        let options = CreateMode::EphemeralSequential.with_acls(acls);
         let path = format!("{parent}/{prefix}");
         let mut attempts = 0;
         loop {
@@ -465,6 +485,7 @@ impl ZkSession {
                     entry.folder,
                     &entry.prefix,
                     &entry.data,
+                    entry.acls.as_deref(),
                 )
                 .await
             {
