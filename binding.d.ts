@@ -44,11 +44,42 @@ export declare class Admin {
   history(service: string): Promise<import('./lib/admin').RulesVersion[]>
   /**
    * Every recorded version of the configuration document at `path`, oldest first (see
-   * docs/configuration.md#history).
+   * docs/configuration.md#history); secrets masked unless `reveal`.
    */
-  configHistory(path: string): Promise<import('./lib/admin').ConfigVersion[]>
-  /** The stores running the configuration document at `path`, with the version each applied. */
+  configHistory(path: string, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigVersion[]>
+  /**
+   * The stores running the configuration document at `path`, with the version each applied
+   * and the id of the key each holds.
+   */
   configInstances(path: string): Promise<import('./lib/admin').ConfigInstance[]>
+  /**
+   * The configuration document at `path` now, or one key of it (`a:b:c`); secrets masked
+   * unless `reveal`.
+   */
+  configGet(path: string, key?: string | null, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigDocument>
+  /** Sets one key (`a:b:c`) to a JSON value as a new version (a missing document is created). */
+  configSet(path: string, key: string, value: unknown, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigWriteResult>
+  /**
+   * Replaces the whole document as a new version (pass the version it was read at as
+   * `ifVersion`).
+   */
+  configReplace(path: string, document: Record<string, unknown>, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigWriteResult>
+  /**
+   * The differences between two versions (`from`, `to`: default the current one), or
+   * between a version and a `document` (e.g. a file's).
+   */
+  configDiff(path: string, between?: import('./lib/admin').ConfigDiffSpec, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigDiff>
+  /** Writes version `version`'s content as a new version. */
+  configRollback(path: string, version: number, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigWriteResult>
+  /** Only the keys in which two documents differ, each with both values. */
+  configCompare(path: string, other: string, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigComparison>
+  /** Copies `keys` of the document at `path` into the document at `target` as one version. */
+  configCopy(path: string, target: string, keys: string[], options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigWriteResult>
+  /**
+   * A key rotation step: `{ newKeyEnv }` seals every secret for the old key (`keyEnv`) and
+   * the new one; `{ newKeyEnv, finish: true }` keeps only the new key's part.
+   */
+  configRotateKey(path: string, rotation: import('./lib/admin').KeyRotation, options?: import('./lib/admin').ConfigCallOptions): Promise<import('./lib/admin').ConfigWriteResult>
   /** The differences from version `from` to `to` (default: the current version). */
   diff(service: string, from: number, to?: number | undefined | null): Promise<import('./lib/admin').RulesDiff>
   /** Replaces the rules document (`{ routers, configurators }`) as a new version. */
@@ -443,6 +474,12 @@ export interface ClusterStatsInfo {
 }
 
 /**
+ * The id of a secret key (8 hex digits naming it without revealing it; what `ENC(...)` values
+ * sealed during a rotation and `config <path> instances` show).
+ */
+export declare function configKeyId(key: string): string
+
+/**
  * The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
  * `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
  */
@@ -548,6 +585,12 @@ export interface ConsumerStatsInfo {
   failures: number
   pendingFailbacks: number
 }
+
+/**
+ * Opens an `"ENC(...)"` value with `key` (the part sealed for it, during a key rotation).
+ * Throws `ERR_CONFIG_DECRYPT` when it does not open, `ERR_INVALID_ARG` for a bad key.
+ */
+export declare function decryptConfigValue(sealed: string, key: string): string
 
 /**
  * Seals `plaintext` as an `"ENC(...)"` value (AES-256-GCM) with `key` (64 hex digits or base64

@@ -131,9 +131,11 @@ test('lemon-cluster config <path> history lists every version with message and i
   for (const out of [json.out, text.out, json.err, text.err]) {
     for (const plain of ['sw0rdfish', 'n3w-t0ken']) assert.ok(!out.includes(plain), `${plain} in the CLI output`)
   }
-  const sealed = json.json[1].changes.find((c) => c.key === 'token').new
-  assert.match(sealed, /^ENC\(/)
-  assert.ok(!text.out.includes(sealed), 'the ciphertext is masked in the printed history')
+  // The core masks: the JSON answer too shows ENC(…), never the ciphertext.
+  assert.equal(json.json[1].changes.find((c) => c.key === 'token').new, 'ENC(…)')
+  const sealed = JSON.parse(await zkGet(cs, '/shop/config')).token
+  assert.match(sealed, /^ENC\([A-Za-z0-9+/=]+\)$/)
+  for (const out of [json.out, text.out]) assert.ok(!out.includes(sealed.slice(4, -1)), 'the ciphertext is masked in the history')
 
   const bad = await cli(['--zk', cs, 'config', 'shop/config', 'history'])
   assert.equal(bad.code, 2, bad.out + bad.err)

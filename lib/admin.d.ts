@@ -183,6 +183,16 @@ export interface RulesVersion {
   changes: KeyChange[]
 }
 
+/** One changed key of a configuration document; secrets masked (`ENC(…)`) unless revealed. */
+export interface ConfigKeyChange {
+  key: string
+  kind: 'added' | 'removed' | 'modified'
+  old?: unknown
+  new?: unknown
+  /** The entry kept only the key: the values were too large to record. */
+  valuesOmitted?: true
+}
+
 /** One version of a configuration document (docs/configuration.md#history). */
 export interface ConfigVersion {
   version: number
@@ -190,13 +200,94 @@ export interface ConfigVersion {
   who: string
   host: string | null
   pid: number | null
-  /** `save` (a store), `create` (a store created the missing tree) or `external` (zkCli). */
+  /** `save` (a store), `create` (a store created the missing tree), `external` (zkCli), or an operator's `set`, `edit`, `rollback`, `copy`, `rotate-key`, `rotate-key-finish`. */
   action: string
   message: string
   external: boolean
   recorded: boolean
-  /** Values as stored (secrets `ENC(...)`); `null` for an external version (unknown). */
-  changes: Array<{ key: string; kind: 'added' | 'removed' | 'modified'; old?: unknown; new?: unknown; valuesOmitted?: true }> | null
+  /** Whether the entry holds the whole document (so the version can be rolled back to and diffed). */
+  content: boolean
+  /** `null` for an external version (unknown). */
+  changes: ConfigKeyChange[] | null
+}
+
+/** Options of every `admin.config*()` call. */
+export interface ConfigCallOptions {
+  /** The document's layout, as its stores' `layout` option. Default `document`. */
+  layout?: 'document' | 'tree'
+  /** Show secrets decrypted with the key (audited as `config.reveal`: who, which keys). */
+  reveal?: boolean
+  /** The environment variable holding the secret key (for `reveal`, sealing, rotation). Default `LEMON_CONFIG_KEY`. */
+  keyEnv?: string
+  /** Recorded in the history entry and the audit log. */
+  message?: string
+  /** Refuse (`ERR_CONFIG_CONFLICT`) unless the document is at this version. */
+  ifVersion?: number
+  /** Write despite a check (a rollback to secrets the key does not open; `rotate-key --finish` while instances hold another key). */
+  force?: boolean
+  /** The console user on whose behalf (recorded as `{by} (via {identity})`). */
+  by?: string
+}
+
+/** `admin.configGet()`. */
+export interface ConfigDocument {
+  path: string
+  layout: 'document' | 'tree'
+  exists: boolean
+  /** The history version now (an unrecorded write from outside counts as one). */
+  version: number
+  /** Written outside lemon-cluster and not recorded yet. */
+  external: boolean
+  /** Why the znode's content is unusable (not a JSON object), else `null`. */
+  invalid: string | null
+  /** The whole document (without `key`). */
+  document?: Record<string, unknown>
+  /** With `key`. */
+  key?: string
+  value?: unknown
+}
+
+/** What `admin.configDiff()` compares: two versions (default the current one), or a version and a document. */
+export interface ConfigDiffSpec {
+  from?: number
+  to?: number
+  /** A document (e.g. a file's) to compare version `from` with. */
+  document?: Record<string, unknown>
+}
+
+export interface ConfigDiff {
+  path: string
+  from: number
+  /** A version, or `'file'`. */
+  to: number | 'file'
+  changes: ConfigKeyChange[]
+}
+
+/** `admin.configCompare()`: only the differing keys. */
+export interface ConfigComparison {
+  path: string
+  other: string
+  version: number
+  otherVersion: number
+  differences: Array<{ key: string; kind: 'modified' | 'onlyHere' | 'onlyThere'; value: unknown; otherValue: unknown }>
+}
+
+/** A write of a configuration document. */
+export interface ConfigWriteResult {
+  path: string
+  /** The version written (the current one when nothing changed). */
+  version: number
+  unchanged: boolean
+  changes: ConfigKeyChange[]
+  /** Key rotation: the number of secrets resealed and the new key's id. */
+  secrets?: number
+  keyId?: string
+}
+
+/** `admin.configRotateKey()`: the variable holding the new key; `finish` drops the old key's parts. */
+export interface KeyRotation {
+  newKeyEnv: string
+  finish?: boolean
 }
 
 /** A store running a configuration document. */
@@ -209,6 +300,8 @@ export interface ConfigInstance {
   version: number | null
   zxid: number
   source: 'zookeeper' | 'snapshot' | 'empty'
+  /** The id of the secret key the store holds (`null`: none). */
+  keyId: string | null
 }
 
 export interface RulesDiff {

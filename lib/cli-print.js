@@ -29,20 +29,16 @@ function formatChanges(changes) {
     .join('\n')
 }
 
-// A sealed secret is shown as ENC(…): its ciphertext tells nothing, but is not for a screen.
-function masked(v) {
-  return typeof v === 'string' && /^ENC\(.*\)$/s.test(v) ? 'ENC(…)' : show(v)
-}
-
 function formatConfigChanges(changes) {
   if (changes === null) return '  (changed outside lemon-cluster: changes unknown)'
   if (changes.length === 0) return '  (no change)'
   return changes
     .map((c) => {
       if (c.valuesOmitted) return `  ${c.kind === 'added' ? '+' : c.kind === 'removed' ? '-' : '~'} ${c.key} (values too large to record)`
-      if (c.kind === 'added') return `  + ${c.key}: ${masked(c.new)}`
-      if (c.kind === 'removed') return `  - ${c.key}: ${masked(c.old)}`
-      return `  ~ ${c.key}: ${masked(c.old)} -> ${masked(c.new)}`
+      // Values come masked from the core (ENC(…)) unless --reveal.
+      if (c.kind === 'added') return `  + ${c.key}: ${show(c.new)}`
+      if (c.kind === 'removed') return `  - ${c.key}: ${show(c.old)}`
+      return `  ~ ${c.key}: ${show(c.old)} -> ${show(c.new)}`
     })
     .join('\n')
 }
@@ -152,7 +148,7 @@ const PRINT = {
     v
       .map(
         (e) =>
-          `version ${e.version}  ${when(e.at)}  ${e.who}${e.external ? ' (external)' : ''}  ${e.action}${e.message ? `: ${e.message}` : ''}\n${formatConfigChanges(e.changes)}`,
+          `version ${e.version}  ${when(e.at)}  ${e.who}${e.external ? ' (external)' : ''}  ${e.action}${e.message ? `: ${e.message}` : ''}${e.content ? '' : '  [content not recorded: no rollback to it]'}\n${formatConfigChanges(e.changes)}`,
       )
       .join('\n') || '(no version)',
   configInstances: (v) =>
@@ -162,7 +158,30 @@ const PRINT = {
           ['INSTANCE', (i) => i.instance],
           ['VERSION', (i) => (i.version === null ? `unrecorded (zxid ${i.zxid})` : i.version)],
           ['SOURCE', (i) => i.source],
+          ['KEY', (i) => i.keyId || '-'],
         ]),
+  configGet: (v) => {
+    const head = `${v.path} version ${v.version}${v.external ? ' (changed outside lemon-cluster)' : ''}${v.exists ? '' : ' (no document)'}`
+    const bad = v.invalid ? `\nUNUSABLE (the stores keep their last good data): ${v.invalid}` : ''
+    const body = v.key !== undefined ? `${v.key} = ${JSON.stringify(v.value, null, 2)}` : JSON.stringify(v.document, null, 2)
+    return `${head}${bad}\n${body}`
+  },
+  configWrite: (v) =>
+    `${v.path}: ${v.unchanged ? `unchanged, still version ${v.version}` : `version ${v.version}`}\n${formatConfigChanges(v.changes)}`,
+  configRotate: (v) =>
+    `${v.path}: version ${v.version}, ${v.secrets} secret(s) resealed (new key ${v.keyId})\n${formatConfigChanges(v.changes)}`,
+  configDiff: (v) =>
+    `${v.path}: version ${v.from} -> ${v.to === 'file' ? 'the file' : `version ${v.to}`}\n${formatConfigChanges(v.changes)}`,
+  configCompare: (v) => {
+    if (v.differences.length === 0) return `${v.path} (version ${v.version}) and ${v.other} (version ${v.otherVersion}) do not differ`
+    return table(v.differences, [
+      ['KEY', (d) => d.key],
+      [v.path, (d) => (d.kind === 'onlyThere' ? '(absent)' : show(d.value))],
+      [v.other, (d) => (d.kind === 'onlyHere' ? '(absent)' : show(d.otherValue))],
+    ])
+  },
+  keygen: (v) => `${v.key}\n(key id ${v.keyId}; keep the key secret: export LEMON_CONFIG_KEY=...)`,
+  text: (v) => v,
   diff: (v) => `${v.service}: version ${v.from} -> ${v.to}\n${formatChanges(v.changes)}`,
   simulate: (v) => `${formatSimulation(v)}\nchanges:\n${formatChanges(v.changes)}`,
   write: formatWrite,

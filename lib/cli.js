@@ -11,6 +11,7 @@ const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { PRINT } = require('./cli-print')
 const { sessionOptions, SESSION_FLAGS, UsageError } = require('./cli-session')
+const configCommands = require('./cli-config')
 
 const GLOBAL_USAGE = `usage: lemon-cluster [--zk HOSTS | $LEMON_ZK] [--root /lemonhjuice] [--auth user:pass | $LEMON_ZK_AUTH]
                      [--zk-tls-ca PEM [--zk-tls-cert PEM --zk-tls-key PEM]] [--json] <command>
@@ -26,12 +27,18 @@ commands:
   degrade <app>/<group> on [--fallback JSON] | off
   rules <app>/<group> get | set FILE | edit | history | diff V1 [V2] | rollback V | simulate FILE
   audit [--limit N]                          the newest entries of the audit log
-  config <path> history | instances          every version of a configuration document (its stores record each save); the stores running it
+  config <path> get [KEY] | set KEY JSON | edit | history | diff V1 [V2] | diff [V1] --file F | rollback V
+              | instances | compare <other-path> [--copy KEY ...]  [--layout tree] [--reveal] [--key-env VAR]
+                                             a configuration document: read, write, versions, diff, rollback, the stores running it
+  encrypt VALUE | decrypt VALUE | keygen     seal or open an ENC(...) value with $LEMON_CONFIG_KEY (--key-env VAR); a new key
+  rotate-key <path> --new-key-env VAR [--finish]
+                                             re-encrypt a document's secrets for a new key, with a window where both keys open them
   console [--port 8780] [--host 127.0.0.1]   the admin console (web page and HTTP API); 'console users add NAME --role R' first
 
 Global flags may come before or after the command. Writes take -m/--message (recorded in the
 history and the audit log) and print the diff they made; --force writes a change that leaves a
-method or the service without an eligible provider. 'lemon-cluster <command> --help' for more.`
+method or the service without an eligible provider. Secrets (ENC(...)) are shown masked unless --reveal
+(audited). 'lemon-cluster <command> --help' for more.`
 
 const HELP = {
   services: [
@@ -71,12 +78,9 @@ const HELP = {
     'rules <app>/<group> get | set FILE | edit | history | diff V1 [V2] | rollback V | simulate FILE',
     "A service's rules are one document, { routers, configurators }, versioned as a whole.\n  get            the current document and its version\n  set FILE       replace it (FILE '-' = stdin); validated by the consumers' own parser first\n  edit           open $EDITOR on the current document, validate, write (refused if someone else wrote meanwhile)\n  history        every version: who, when, message, what changed; changes made outside (zkCli) show as external\n  diff V1 [V2]   the differences between two versions (V2 defaults to the current one)\n  rollback V     write version V's document as a new version\n  simulate FILE  what FILE would do: each endpoint's share, gray consumers, methods left without a provider\nWrites take -m MESSAGE, --force (see 'lemon-cluster --help') and --if-version V (refuse unless the current version is V).",
   ],
-  config: [
-    'config <path> history | instances',
-    "A configuration document, named by its znode path (a store's rootPath + name, e.g. /shop/config).\n  history        every version its stores saved: who, when, message, the changed keys with old and new values; versions written outside (zkCli) show as external. Secrets stay masked (ENC(...) is shown as ENC(…))\n  instances      the stores running it (host:pid), the version each applied, and whether from ZooKeeper or its snapshot",
-  ],
   audit: ['audit [--limit N]', 'The newest N (default 50) entries of the audit log: every write, who, when, with which message.'],
   console: require('./console/command').HELP,
+  ...configCommands.HELP,
 }
 
 const WRITES = new Set(['weight', 'disable', 'enable', 'gray', 'degrade'])
@@ -98,8 +102,22 @@ function parseArgs(argv) {
     '--role': 'role',
     '--tls-cert': 'tlsCert',
     '--tls-key': 'tlsKey',
+    '--layout': 'layout',
+    '--key-env': 'keyEnv',
+    '--new-key-env': 'newKeyEnv',
+    '--file': 'file',
   }
-  const boolean = { '--json': 'json', '--force': 'force', '--off': 'off', '--help': 'help', '-h': 'help', '--no-auth': 'noAuth' }
+  const boolean = {
+    '--json': 'json',
+    '--force': 'force',
+    '--off': 'off',
+    '--help': 'help',
+    '-h': 'help',
+    '--no-auth': 'noAuth',
+    '--reveal': 'reveal',
+    '--finish': 'finish',
+    '--copy': 'copy',
+  }
   const flags = {}
   const rest = []
   for (let i = 0; i < argv.length; i++) {
@@ -193,9 +211,13 @@ async function edit(admin, service, flags) {
 async function run(flags, rest, Admin) {
   const [command, ...args] = rest
   const options = sessionOptions(flags)
-  if (flags.force && !WRITES.has(command) && !(command === 'rules' && RULE_WRITES.has(args[1]))) {
-    throw new UsageError('--force is only for changes (weight, disable, enable, gray, degrade, rules set/edit/rollback)')
+  const forced = WRITES.has(command) || (command === 'rules' && RULE_WRITES.has(args[1])) || configCommands.forceAllowed(command, args)
+  if (flags.force && !forced) {
+    throw new UsageError(
+      '--force is only for changes (weight, disable, enable, gray, degrade, rules set/edit/rollback, config rollback, rotate-key)',
+    )
   }
+  if (flags.reveal && command !== 'config') throw new UsageError('--reveal goes with config <path> get | history | diff | compare')
   const admin = new Admin(options)
   try {
     switch (command) {
@@ -280,20 +302,10 @@ async function run(flags, rest, Admin) {
             )
         }
       }
-      case 'config': {
-        const [target, sub] = args
-        if (!target || !target.startsWith('/')) throw new UsageError("config needs the document's znode path, e.g. /shop/config")
-        switch (sub) {
-          case 'history':
-            noMore(args, 2, 'config history')
-            return ['configHistory', await admin.configHistory(target)]
-          case 'instances':
-            noMore(args, 2, 'config instances')
-            return ['configInstances', await admin.configInstances(target)]
-          default:
-            throw new UsageError(`config needs one of history, instances${sub ? `, got ${JSON.stringify(sub)}` : ''}`)
-        }
-      }
+      case 'config':
+        return await configCommands.config(admin, flags, args)
+      case 'rotate-key':
+        return await configCommands.rotateKey(admin, flags, args)
       case 'audit':
         noMore(args, 0, command)
         return ['audit', await admin.audit(flags.limit === undefined ? 50 : number(flags.limit, '--limit'))]
@@ -328,6 +340,11 @@ async function main(argv) {
     // The session's own warnings (reconnecting, ...) would be a second line on stderr: every
     // failure is already the command's one-line reason. LEMON_LOG=warn shows them.
     if (process.env.LEMON_LOG === undefined) process.env.LEMON_LOG = 'off'
+    if (['encrypt', 'decrypt', 'keygen'].includes(rest[0])) {
+      const [kind, value] = configCommands.secrets(rest[0], flags, rest.slice(1), require('./native').binding)
+      process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${PRINT[kind](value)}\n`)
+      return 0
+    }
     const { Admin } = require('./index.js')
     const [kind, value] = await run(flags, rest, Admin)
     process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${PRINT[kind](value)}\n`)

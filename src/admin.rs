@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use lemon_core::admin::console::AuditNote;
 use lemon_core::admin::history::WriteOptions;
+use lemon_core::admin::reveal::ConfigCall;
 use lemon_core::admin::{parse_service, Admin, AdminOptions};
 use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Result};
@@ -55,6 +56,26 @@ impl JsAdmin {
         answer(env, async move {
             let (app, group) = parse_service(&service)?;
             op(inner, app, group).await
+        })
+    }
+}
+
+impl JsAdmin {
+    /// The promise of `op(admin, call)` for a configuration call's `options`.
+    fn for_config<'env, F, Fut>(
+        &self,
+        env: &'env Env,
+        options: Option<Value>,
+        op: F,
+    ) -> Result<Json<'env>>
+    where
+        F: FnOnce(Arc<Admin>, ConfigCall) -> Fut + Send + 'static,
+        Fut: Future<Output = lemon_core::Result<Value>> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        answer(env, async move {
+            let call = ConfigCall::from_value(&options.unwrap_or(Value::Null))?;
+            op(inner, call).await
         })
     }
 }
@@ -178,17 +199,25 @@ impl JsAdmin {
     }
 
     /// Every recorded version of the configuration document at `path`, oldest first (see
-    /// docs/configuration.md#history).
+    /// docs/configuration.md#history); secrets masked unless `reveal`.
     #[napi(
         catch_unwind,
+        ts_args_type = "path: string, options?: import('./lib/admin').ConfigCallOptions",
         ts_return_type = "Promise<import('./lib/admin').ConfigVersion[]>"
     )]
-    pub fn config_history<'env>(&self, env: &'env Env, path: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move { inner.config_history(&path).await })
+    pub fn config_history<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            a.config_history(&path, &call).await
+        })
     }
 
-    /// The stores running the configuration document at `path`, with the version each applied.
+    /// The stores running the configuration document at `path`, with the version each applied
+    /// and the id of the key each holds.
     #[napi(
         catch_unwind,
         ts_return_type = "Promise<import('./lib/admin').ConfigInstance[]>"
@@ -196,6 +225,168 @@ impl JsAdmin {
     pub fn config_instances<'env>(&self, env: &'env Env, path: String) -> Result<Json<'env>> {
         let inner = self.inner.clone();
         answer(env, async move { inner.config_instances(&path).await })
+    }
+
+    /// The configuration document at `path` now, or one key of it (`a:b:c`); secrets masked
+    /// unless `reveal`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, key?: string | null, options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigDocument>"
+    )]
+    pub fn config_get<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        key: Option<String>,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            a.config_get(&path, key.as_deref(), &call).await
+        })
+    }
+
+    /// Sets one key (`a:b:c`) to a JSON value as a new version (a missing document is created).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, key: string, value: unknown, options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigWriteResult>"
+    )]
+    pub fn config_set<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        key: String,
+        value: Value,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            a.config_set(&path, &key, &value, &call).await
+        })
+    }
+
+    /// Replaces the whole document as a new version (pass the version it was read at as
+    /// `ifVersion`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, document: Record<string, unknown>, options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigWriteResult>"
+    )]
+    pub fn config_replace<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        document: Value,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            a.config_replace(&path, &document, &call).await
+        })
+    }
+
+    /// The differences between two versions (`from`, `to`: default the current one), or
+    /// between a version and a `document` (e.g. a file's).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, between?: import('./lib/admin').ConfigDiffSpec, options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigDiff>"
+    )]
+    pub fn config_diff<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        between: Option<Value>,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            let b = between.unwrap_or(Value::Null);
+            let mut f = lemon_core::options::Fields::new("between", &b)?;
+            let from = f.integer("from", 0, i64::MAX)?.map(|n| n as u64);
+            let to = f.integer("to", 0, i64::MAX)?.map(|n| n as u64);
+            let document = f.value("document").cloned();
+            f.finish()?;
+            a.config_diff(&path, from, to, document.as_ref(), &call)
+                .await
+        })
+    }
+
+    /// Writes version `version`'s content as a new version.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, version: number, options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigWriteResult>"
+    )]
+    pub fn config_rollback<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        version: f64,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            let v = self::version("version", version)?;
+            a.config_rollback(&path, v, &call).await
+        })
+    }
+
+    /// Only the keys in which two documents differ, each with both values.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, other: string, options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigComparison>"
+    )]
+    pub fn config_compare<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        other: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            a.config_compare(&path, &other, &call).await
+        })
+    }
+
+    /// Copies `keys` of the document at `path` into the document at `target` as one version.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, target: string, keys: string[], options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigWriteResult>"
+    )]
+    pub fn config_copy<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        target: String,
+        keys: Vec<String>,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            a.config_copy(&path, &target, &keys, &call).await
+        })
+    }
+
+    /// A key rotation step: `{ newKeyEnv }` seals every secret for the old key (`keyEnv`) and
+    /// the new one; `{ newKeyEnv, finish: true }` keeps only the new key's part.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, rotation: import('./lib/admin').KeyRotation, options?: import('./lib/admin').ConfigCallOptions",
+        ts_return_type = "Promise<import('./lib/admin').ConfigWriteResult>"
+    )]
+    pub fn config_rotate_key<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        rotation: Value,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        self.for_config(env, options, move |a, call| async move {
+            let mut f = lemon_core::options::Fields::new("rotation", &rotation)?;
+            let new_env = f.required_string("newKeyEnv")?;
+            let finish = f.boolean("finish")?.unwrap_or(false);
+            f.finish()?;
+            a.config_rotate_key(&path, &new_env, finish, &call).await
+        })
     }
 
     /// The differences from version `from` to `to` (default: the current version).

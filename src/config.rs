@@ -204,6 +204,27 @@ pub fn encrypt_config_value(env: Env, plaintext: String, key: String) -> Result<
     Ok(secret::encrypt(&key, &plaintext))
 }
 
+/// Opens an `"ENC(...)"` value with `key` (the part sealed for it, during a key rotation).
+/// Throws `ERR_CONFIG_DECRYPT` when it does not open, `ERR_INVALID_ARG` for a bad key.
+#[napi(catch_unwind)]
+#[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds
+pub fn decrypt_config_value(env: Env, sealed: String, key: String) -> Result<String> {
+    let key = throw(&env, secret::SecretKey::parse(&key, "key"))?;
+    throw(
+        &env,
+        secret::decrypt(Some(&key), sealed.trim(), "the value"),
+    )
+}
+
+/// The id of a secret key (8 hex digits naming it without revealing it; what `ENC(...)` values
+/// sealed during a rotation and `config <path> instances` show).
+#[napi(catch_unwind)]
+#[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds
+pub fn config_key_id(env: Env, key: String) -> Result<String> {
+    let key = throw(&env, secret::SecretKey::parse(&key, "key"))?;
+    Ok(key.id())
+}
+
 /// The options the native half of the store reads (`host`, `port`, `name`, ...): the store in
 /// `lib/nconf.js` checks options against this list, adding its own JavaScript ones.
 #[napi(catch_unwind)]

@@ -82,6 +82,20 @@ pub enum Error {
     ConfigInvalid { path: String, detail: String },
     /// A configuration save kept losing the compare-and-set race; nothing was written.
     ConfigConflict { path: String, attempts: u32 },
+    /// An operator's write was based on another version than the current one (`ifVersion`,
+    /// `edit`); nothing was written. Code `ERR_CONFIG_CONFLICT`, like a store's conflict.
+    ConfigChanged { path: String, detail: String },
+    /// The content of a configuration version is not recorded (an entry too large to keep its
+    /// document, one written before documents were recorded, or pruned): it cannot be rolled
+    /// back to or compared.
+    ConfigVersionUnknown {
+        path: String,
+        version: u64,
+        detail: String,
+    },
+    /// A key rotation step was refused (values not sealed for the keys, instances still on the
+    /// old key); nothing was written.
+    ConfigRotation { path: String, detail: String },
     /// A write to a configuration store opened with `readOnly`.
     ConfigReadOnly { path: String },
     /// An `ENC(...)` value cannot be decrypted (no key, wrong key, corrupted), or a key is unusable.
@@ -140,7 +154,9 @@ impl Error {
             Error::Degraded { .. } => "ERR_DEGRADED",
             Error::Caused { error, .. } => error.code(),
             Error::ConfigInvalid { .. } => "ERR_CONFIG_INVALID",
-            Error::ConfigConflict { .. } => "ERR_CONFIG_CONFLICT",
+            Error::ConfigConflict { .. } | Error::ConfigChanged { .. } => "ERR_CONFIG_CONFLICT",
+            Error::ConfigVersionUnknown { .. } => "ERR_CONFIG_VERSION_UNKNOWN",
+            Error::ConfigRotation { .. } => "ERR_CONFIG_ROTATION",
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
             Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
@@ -341,6 +357,15 @@ impl fmt::Display for Error {
                 f,
                 "could not save {path}: another writer changed it {attempts} times in a row; nothing was written, the changes are kept for the next save"
             ),
+            Error::ConfigChanged { path, detail } => write!(
+                f,
+                "not written: {path} changed since it was read ({detail}); look at the change (config {path} history) and try again"
+            ),
+            Error::ConfigVersionUnknown { path, version, detail } => write!(
+                f,
+                "the content of version {version} of {path} is not recorded ({detail})"
+            ),
+            Error::ConfigRotation { path, detail } => write!(f, "key rotation of {path} refused: {detail}; nothing was written"),
             Error::ConfigReadOnly { path } => write!(f, "the configuration store for {path} is read-only (readOnly: true)"),
             Error::ConfigDecrypt { key, detail } => write!(f, "cannot decrypt `{key}`: {detail}"),
             Error::ConfigTooLarge { path, key, bytes, limit } => write!(

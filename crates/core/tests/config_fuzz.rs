@@ -101,6 +101,13 @@ impl Znodes {
                     prop_assert!(!self.has_children(path), "not empty: {}", path);
                     prop_assert!(self.0.remove(path).is_some(), "missing: {}", path);
                 }
+                ops::Op::Sequential { path, .. } => {
+                    prop_assert!(
+                        false,
+                        "a tree plan never creates sequential nodes: {}",
+                        path
+                    )
+                }
             }
         }
         Ok(())

@@ -23,10 +23,12 @@
 
 pub mod audit;
 pub mod config;
+pub mod config_write;
 pub mod console;
 pub mod history;
 pub mod inventory;
 pub mod report;
+pub mod reveal;
 pub mod rules;
 pub mod simulate;
 pub mod write;

@@ -172,13 +172,19 @@ pub const MAX_DEPTH: usize = 127;
 /// Reads a patch sent by the JavaScript store (a JSON array of [`PatchOp`]). A key nested so deep
 /// that the saved document would pass [`MAX_DEPTH`] is refused here, before anything walks it.
 pub fn parse_patch(json: &str) -> Result<Patch> {
-    let mut patch: Patch =
+    let patch: Patch =
         serde_json::from_str(json).map_err(|e| Error::invalid("patch", e.to_string()))?;
+    check_patch(patch)
+}
+
+/// Checks a patch made in Rust (an operator's write) as [`parse_patch`] checks the store's:
+/// depth, and a whole-document replacement by an object only.
+pub fn check_patch(mut patch: Patch) -> Result<Patch> {
     // Removing a key deeper than any readable document is a no-op; dropping it here lets an app
     // take back a refused deep key with `clear(key)` instead of being stuck with it.
     patch.retain(|op| !(op.deleted && op.path.len() > MAX_DEPTH));
     for op in &patch {
-        let depth = op.path.len() + op.value.as_ref().map_or(0, nesting);
+        let depth = op.path.len() + op.value.as_ref().map_or(0, |v| nesting(v, MAX_DEPTH + 1));
         if depth > MAX_DEPTH {
             let mut key = op.path.join(":");
             if key.len() > 80 {
@@ -207,12 +213,17 @@ pub fn parse_patch(json: &str) -> Result<Patch> {
     Ok(patch)
 }
 
-/// How many objects and arrays are nested in `value` (0 for a scalar). Recursion is safe: a
-/// parsed value is at most 128 levels deep.
-fn nesting(value: &Value) -> usize {
+/// How many objects and arrays are nested in `value` (0 for a scalar), counted up to `limit`:
+/// the recursion stops there, so a value built outside serde_json's parser (which stops at 128
+/// levels) cannot exhaust the stack.
+fn nesting(value: &Value, limit: usize) -> usize {
+    if limit == 0 {
+        return 0;
+    }
+    let inner = |v: &Value| nesting(v, limit - 1);
     match value {
-        Value::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
-        Value::Object(map) => 1 + map.values().map(nesting).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(inner).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(inner).max().unwrap_or(0),
         _ => 0,
     }
 }

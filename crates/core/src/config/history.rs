@@ -7,7 +7,11 @@
 //! `{ version, at, who, host, pid, action, external, message, ... }` in a `.lemon/history`
 //! folder, with the same identity rule (`digest:user` with credentials, else `pid N@host`). A
 //! configuration entry carries the changed keys with their old and new values as stored —
-//! secrets sealed (`ENC(...)`) — instead of whole documents, which can be as large as a packet.
+//! secrets sealed (`ENC(...)`) — and the whole document it wrote (sealed too) when that takes at
+//! most [`MAX_DOCUMENT_BYTES`]: what a rollback writes back and a diff of two versions compares,
+//! exactly, even across versions written outside (an external entry holds the document as the
+//! save that found it read it). Where the save would not fit with it, the entry keeps only the
+//! changes, then only the keys; such a version cannot be rolled back to (see docs/configuration.md).
 //!
 //! Where: beside the document, so that a store inside a chroot and an operator outside it name
 //! the same znodes: the document `/a/b/app` keeps its history in
@@ -35,6 +39,22 @@ const RESERVED: &str = ".lemon";
 /// An entry whose changes would take more than this keeps only the keys and kinds: a record
 /// must not make a save too large to send.
 const MAX_CHANGES_BYTES: usize = 64 * 1024;
+
+/// Documents larger than this are not kept in their entry: history stays small (50 entries of a
+/// document near the packet limit would be 50 MiB in ZooKeeper's memory).
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// How much an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The changes with their values, and the whole document (when it takes at most
+    /// [`MAX_DOCUMENT_BYTES`]).
+    Document,
+    /// The changes with their values (up to 64 KiB of them, else the keys).
+    Values,
+    /// The changed keys and kinds only.
+    Keys,
+}
 
 /// The history folder of the document at `path` (see the module comment).
 pub fn dir(path: &str) -> String {
@@ -132,8 +152,8 @@ impl Author {
 /// The operations that record a save from `old` to `new` (raw documents: secrets sealed),
 /// built on `base_zxid` (the zxid of the version the save replaces; 0 when there is none):
 /// the external entry first when that version was written outside, the save's entry, and the
-/// deletion of entries beyond the limit. Empty with `historyLimit: 0`. Without `values` the
-/// entry keeps only the changed keys and kinds (for a save that would not fit otherwise).
+/// deletion of entries beyond the limit. Empty with `historyLimit: 0`. `detail` says how much
+/// the entries keep (less for a save that would not fit otherwise).
 #[allow(clippy::too_many_arguments)]
 pub fn plan(
     opts: &ConfigOptions,
@@ -143,7 +163,7 @@ pub fn plan(
     new: &Map<String, Value>,
     author: &Author,
     now: u64,
-    values: bool,
+    detail: Detail,
 ) -> Vec<Op> {
     let limit = opts.history_limit;
     if limit == 0 {
@@ -153,7 +173,7 @@ pub fn plan(
     let mut version = rec.version;
     let mut entries = Vec::new();
     // Something that no entry wrote: a zkCli write, or a document made before the history.
-    let external = base_zxid != 0 && base_zxid != rec.zxid;
+    let external = is_external(rec, base_zxid);
     if external {
         version += 1;
         entries.push(json!({
@@ -162,6 +182,9 @@ pub fn plan(
             "message": format!("changed outside lemon-cluster (found by {} before its save)", author.who),
             "changes": Value::Null, "keys": old.len(),
         }));
+        if detail == Detail::Document {
+            keep_document(&mut entries[0], old);
+        }
     }
     version += 1;
     let changes = document::diff(old, new, &opts.separator);
@@ -169,8 +192,13 @@ pub fn plan(
         "version": version, "at": now, "who": author.who, "host": author.host,
         "pid": author.pid, "action": author.action, "external": false,
         "message": author.message,
-        "changes": changes_value(&changes, if values { MAX_CHANGES_BYTES } else { 0 }),
+        "changes": changes_value(&changes, if detail == Detail::Keys { 0 } else { MAX_CHANGES_BYTES }),
     }));
+    if detail == Detail::Document {
+        if let Some(e) = entries.last_mut() {
+            keep_document(e, new);
+        }
+    }
     let mut ops: Vec<Op> = entries
         .iter()
         .map(|e| Op::Create {
@@ -186,6 +214,24 @@ pub fn plan(
         });
     }
     ops
+}
+
+/// Adds `document` to an entry when it is small enough (see [`MAX_DOCUMENT_BYTES`]).
+fn keep_document(entry: &mut Value, doc: &Map<String, Value>) {
+    if serde_json::to_vec(doc).map_or(usize::MAX, |b| b.len()) <= MAX_DOCUMENT_BYTES {
+        entry["document"] = Value::Object(doc.clone());
+    }
+}
+
+/// The version the entries of [`plan`] record last (the save's own): one more than the last
+/// recorded, two when the version replaced was written outside.
+pub fn next_version(rec: &Recorded, base_zxid: i64) -> u64 {
+    rec.version + 1 + u64::from(is_external(rec, base_zxid))
+}
+
+/// Whether the version with zxid `base_zxid` was written outside (no entry wrote it).
+pub fn is_external(rec: &Recorded, base_zxid: i64) -> bool {
+    base_zxid != 0 && base_zxid != rec.zxid
 }
 
 /// `[{ key, kind, old?, new? }]`, or only keys and kinds when the values take more than `max`
@@ -261,9 +307,11 @@ mod tests {
         };
         let old = doc(json!({"a": 1, "s": "ENC(old)", "same": true}));
         let new = doc(json!({"a": 2, "s": "ENC(new)", "same": true, "b": {"c": 3}}));
-        let ops = plan(&o, &rec, 40, &old, &new, &author(), 99, true);
+        let ops = plan(&o, &rec, 40, &old, &new, &author(), 99, Detail::Values);
         assert_eq!(ops.len(), 1, "no external entry, nothing to trim: {ops:?}");
         let (path, e) = entry(&ops[0]);
+        assert!(e.get("document").is_none(), "Values keeps no document");
+        assert_eq!(next_version(&rec, 40), 2);
         assert_eq!(path, "/shop/.lemon/history/config/config/v0000000002");
         assert_eq!(
             (&e["version"], &e["who"], &e["message"], &e["at"]),
@@ -309,11 +357,17 @@ mod tests {
             &doc(json!({"a": 2})),
             &author(),
             1,
-            true,
+            Detail::Document,
         );
         let (p4, e4) = entry(&ops[0]);
         let (p5, e5) = entry(&ops[1]);
         assert!(p4.ends_with("v0000000004") && p5.ends_with("v0000000005"));
+        assert_eq!(next_version(&rec, 55), 5);
+        // Each entry keeps the document of its version: the external one as the save found it.
+        assert_eq!(
+            (&e4["document"], &e5["document"]),
+            (&json!({"a": 1}), &json!({"a": 2}))
+        );
         assert_eq!(
             (&e4["external"], &e4["action"]),
             (&json!(true), &json!("external"))
@@ -330,7 +384,7 @@ mod tests {
                 &doc(json!({"a": 1})),
                 &author(),
                 1,
-                true
+                Detail::Values
             )
             .len(),
             2
@@ -344,7 +398,7 @@ mod tests {
                 &doc(json!({"a": 1})),
                 &author(),
                 1,
-                true
+                Detail::Values
             )
             .len(),
             1
@@ -369,7 +423,7 @@ mod tests {
             &doc(json!({"a": 1})),
             &author(),
             1,
-            true,
+            Detail::Values,
         );
         let deleted: Vec<&str> = ops
             .iter()
@@ -388,7 +442,7 @@ mod tests {
             &doc(json!({"a": 1})),
             &author(),
             1,
-            true
+            Detail::Values
         )
         .is_empty());
     }

@@ -25,13 +25,21 @@ pub enum Op {
         path: String,
         version: Option<i32>,
     },
+    /// A persistent sequential node (`path` is its prefix): an audit entry sent with an
+    /// operator's write. Never the first operation.
+    Sequential {
+        path: String,
+        data: Vec<u8>,
+    },
 }
 
 /// About how many bytes the request for `ops` sends (paths and data, plus each op's header).
 pub fn request_size(ops: &[Op]) -> usize {
     ops.iter()
         .map(|op| match op {
-            Op::Create { path, data } | Op::Set { path, data, .. } => path.len() + data.len() + 64,
+            Op::Create { path, data }
+            | Op::Set { path, data, .. }
+            | Op::Sequential { path, data } => path.len() + data.len() + 64,
             Op::Delete { path, .. } => path.len() + 32,
         })
         .sum()
@@ -61,6 +69,7 @@ pub async fn commit(
     access: Access,
 ) -> Result<Option<Stat>, zookeeper_client::Error> {
     let options = CreateMode::Persistent.with_acls(access.acls());
+    let sequential = CreateMode::PersistentSequential.with_acls(access.acls());
     match ops {
         [] => Ok(None),
         [Op::Create { path, data }] => client
@@ -73,6 +82,10 @@ pub async fn commit(
             version,
         }] => client.set_data(path, data, *version).await.map(Some),
         [Op::Delete { path, version }] => client.delete(path, *version).await.map(|()| None),
+        [Op::Sequential { path, data }] => client
+            .create(path, data, &sequential)
+            .await
+            .map(|(stat, _)| Some(stat)),
         _ => {
             let mut writer: MultiWriter<'_> = client.new_multi_writer();
             for op in ops {
@@ -84,6 +97,7 @@ pub async fn commit(
                         version,
                     } => writer.add_set_data(path, data, *version)?,
                     Op::Delete { path, version } => writer.add_delete(path, *version)?,
+                    Op::Sequential { path, data } => writer.add_create(path, data, &sequential)?,
                 }
             }
             // The first operation is the save's own (a history record follows it): its `Stat`.

@@ -34,14 +34,39 @@ pub const MAX_SAVE_ATTEMPTS: u32 = 64;
 /// What a request adds to its data and paths, generously: header, ACL, lengths.
 const WRITE_OVERHEAD: usize = 512;
 
+/// What an operator's write (`admin/config_write.rs`) adds to a save: the version it was based
+/// on, and more operations for the same transaction (its audit entry).
+#[derive(Default)]
+pub struct Extra<'a> {
+    /// Refuse (`ERR_CONFIG_CONFLICT`) unless the document is at this history version: a
+    /// whole-document write made from what the operator saw is not rebased on a newer one.
+    pub if_version: Option<u64>,
+    /// The operations to send with the save, given the history version it writes.
+    #[allow(clippy::type_complexity)]
+    pub ops: Option<&'a (dyn Fn(u64) -> Result<Vec<Op>> + Send + Sync)>,
+}
+
+/// What a save wrote.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Saved {
+    /// Whether anything was written (a save that changes nothing writes nothing).
+    pub written: bool,
+    /// The history version now (the one written; the current one when nothing was).
+    pub version: u64,
+    /// The raw document before and after (secrets sealed).
+    pub before: Arc<Map<String, Value>>,
+    pub after: Arc<Map<String, Value>>,
+}
+
 /// Writes `patch` with compare-and-set, rebasing it on newer versions as needed. The caller
 /// holds the store's one-save-at-a-time lock and clears the state's `writing` afterwards.
-pub(super) async fn save(
+pub(crate) async fn save(
     state: &ConfigState,
     session: &ZkSession,
     patch: &Patch,
     author: &Author,
-) -> Result<()> {
+    extra: &Extra<'_>,
+) -> Result<Saved> {
     let opts = state.options();
     let access = session.options().access;
     let mut reread = false;
@@ -58,21 +83,44 @@ pub(super) async fn save(
         document::apply(&mut new, patch, &mut |path, old, value| {
             secret::seal(opts.key.as_ref(), &path.join(&opts.separator), old, value)
         })?;
-        let Some(ops) = plan(opts, &base, &new)? else {
-            return Ok(());
+        let before = match opts.layout {
+            Layout::Document => base.raw.clone(),
+            Layout::Tree => base.stored.clone(),
         };
-        let [full, lean] = record(&client, opts, access, &base, &new, author).await?;
-        let ops = with_record(opts, patch, ops, full, lean)?;
+        let Some(ops) = plan(opts, &base, &new)? else {
+            // Nothing to write; an operator's write still learns the version (and its check).
+            let mut version = 0;
+            if extra.if_version.is_some() || extra.ops.is_some() {
+                let rec = history::recorded(&client, opts).await?;
+                check_version(opts, &rec, &base, extra)?;
+                version = rec.version + u64::from(history::is_external(&rec, base.zxid));
+            }
+            let after = Arc::new(new);
+            return Ok(Saved {
+                written: false,
+                version,
+                before,
+                after,
+            });
+        };
+        let (version, tiers) = record(&client, opts, access, &base, &new, author, extra).await?;
+        let ops = with_record(opts, patch, ops, tiers)?;
         let new = Arc::new(new);
         state.set_writing(Some(new.clone()));
+        let saved = Saved {
+            written: true,
+            version,
+            before,
+            after: new.clone(),
+        };
         match send(&client, opts, access, base.exists(), &ops).await? {
             Sent::Written(Some(stat)) if opts.layout == Layout::Document => {
                 state.accept_written(new, &stat);
-                return Ok(());
+                return Ok(saved);
             }
             Sent::Written(_) => {
                 state.accept(read(&client, opts).await?);
-                return Ok(());
+                return Ok(saved);
             }
             Sent::Conflict => {
                 tracing::debug!(attempt, path = %opts.path, "save conflict; rebasing");
@@ -100,8 +148,17 @@ pub(super) async fn create_missing(
         // Recorded like a save, so the next save does not take it for a write from outside.
         let mut author = Author::of_store(opts, "created by the store with the data in use");
         author.action = "create".into();
-        let [full, lean] = record(client, opts, access, &base, &base.raw, &author).await?;
-        let ops = with_record(opts, &Patch::new(), ops, full, lean)?;
+        let (_, tiers) = record(
+            client,
+            opts,
+            access,
+            &base,
+            &base.raw,
+            &author,
+            &Extra::default(),
+        )
+        .await?;
+        let ops = with_record(opts, &Patch::new(), ops, tiers)?;
         // Created, or another process was first: the read tells.
         send(client, opts, access, false, &ops).await?;
     }
@@ -109,31 +166,52 @@ pub(super) async fn create_missing(
     Ok(())
 }
 
-/// The writes with their history record, checked for size: the record with the changed values
-/// when that fits, else with the keys only — a record never makes a save too large that would
-/// fit without it.
+/// The writes with their history record, checked for size: the record with the document and
+/// the changed values when that fits, else with the changed values, else with the keys only — a
+/// record never makes a save too large that would fit without it.
 fn with_record(
     opts: &ConfigOptions,
     patch: &Patch,
     ops: Vec<Op>,
-    full: Vec<Op>,
-    lean: Vec<Op>,
+    tiers: [Vec<Op>; 3],
 ) -> Result<Vec<Op>> {
     // Too large without a record: the refusal names the save's own size.
     fits(opts, patch, &ops)?;
-    let mut all = ops.clone();
-    all.extend(full);
-    if fits(opts, patch, &all).is_ok() {
-        return Ok(all);
+    let [document, values, keys] = tiers;
+    for tier in [document, values] {
+        let mut all = ops.clone();
+        all.extend(tier);
+        if fits(opts, patch, &all).is_ok() {
+            return Ok(all);
+        }
     }
     let mut all = ops;
-    all.extend(lean);
+    all.extend(keys);
     fits(opts, patch, &all)?;
     Ok(all)
 }
 
-/// The history entries of a save (see `history.rs`), to be sent with its writes: with the
-/// changed values, and with the keys only.
+/// Refuses a write based on another version than the current one (see [`Extra::if_version`]).
+fn check_version(
+    opts: &ConfigOptions,
+    rec: &history::Recorded,
+    base: &Base,
+    extra: &Extra<'_>,
+) -> Result<()> {
+    let now = rec.version + u64::from(history::is_external(rec, base.zxid));
+    match extra.if_version {
+        Some(v) if v != now => Err(Error::ConfigChanged {
+            path: opts.path.clone(),
+            detail: format!(
+                "the change was based on version {v}, the document is now at version {now}"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The history entries of a save (see `history.rs`) in three sizes (see [`with_record`]), with
+/// the extra operations of an operator's write, and the version they record.
 async fn record(
     client: &zookeeper_client::Client,
     opts: &ConfigOptions,
@@ -141,11 +219,23 @@ async fn record(
     base: &Base,
     new: &Map<String, Value>,
     author: &Author,
-) -> Result<[Vec<Op>; 2]> {
-    if opts.history_limit == 0 {
-        return Ok([vec![], vec![]]);
+    extra: &Extra<'_>,
+) -> Result<(u64, [Vec<Op>; 3])> {
+    if opts.history_limit == 0 && extra.if_version.is_none() && extra.ops.is_none() {
+        // A store without history: nothing to read, nothing to record.
+        return Ok((0, [vec![], vec![], vec![]]));
     }
     let rec = history::recorded(client, opts).await?;
+    check_version(opts, &rec, base, extra)?;
+    let zxid = if base.exists() { base.zxid } else { 0 };
+    let version = history::next_version(&rec, zxid);
+    let more = match extra.ops {
+        Some(f) => f(version)?,
+        None => vec![],
+    };
+    if opts.history_limit == 0 {
+        return Ok((version, [more.clone(), more.clone(), more]));
+    }
     if !rec.exists {
         if !base.exists() {
             ops::ensure_parents(client, &opts.path, access)
@@ -158,10 +248,21 @@ async fn record(
         Layout::Document => &base.raw,
         Layout::Tree => &base.stored,
     };
-    let zxid = if base.exists() { base.zxid } else { 0 };
     let now = crate::now_ms();
-    let plan = |values| history::plan(opts, &rec, zxid, old, new, author, now, values);
-    Ok([plan(true), plan(false)])
+    let plan = |detail| {
+        let mut ops = history::plan(opts, &rec, zxid, old, new, author, now, detail);
+        ops.extend(more.iter().cloned());
+        ops
+    };
+    use history::Detail;
+    Ok((
+        version,
+        [
+            plan(Detail::Document),
+            plan(Detail::Values),
+            plan(Detail::Keys),
+        ],
+    ))
 }
 
 /// The writes that turn what ZooKeeper holds (`base`) into `new`; `None` when nothing needs

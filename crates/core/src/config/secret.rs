@@ -1,7 +1,12 @@
 //! Encrypted configuration values: `"ENC(...)"` strings, AES-256-GCM.
 //!
 //! A sealed value is `ENC(` + base64(12-byte random nonce ‖ ciphertext ‖ 16-byte tag) + `)`. The
-//! key is 32 bytes, given as 64 hex digits or as base64. ZooKeeper and the snapshot file only
+//! key is 32 bytes, given as 64 hex digits or as base64. During a key rotation (see
+//! `admin/config_write.rs`) a value is sealed for two keys at once, each part tagged with the
+//! [`key_id`] of its key: `ENC(1a2b3c4d:…;9f8e7d6c:…)`; a store opens the part of its own key,
+//! so processes holding the old key and processes holding the new one read the same plaintext.
+//! The key id is a key check value (a block of the cipher under the key, as payment systems
+//! print for their keys): it names the key without telling anything about it. ZooKeeper and the snapshot file only
 //! ever hold the sealed form; the application's view holds the plaintext. The tag authenticates
 //! the value, so a wrong key or a corrupted value is detected, and such a value is left out of
 //! the view (and reported) instead of being handed over as if it were the secret — the rule
@@ -52,6 +57,28 @@ impl SecretKey {
     }
 }
 
+impl SecretKey {
+    /// The short public name of the key: 8 hex digits of the GCM tag of nothing under a fixed
+    /// nonce no sealed value uses (random nonces of 96 bits never meet it).
+    pub fn id(&self) -> String {
+        let tag = Aes256Gcm::new(&self.0)
+            .encrypt(Nonce::from_slice(KEY_ID_NONCE), &[][..])
+            .unwrap_or_default();
+        tag.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The nonce of [`SecretKey::id`].
+const KEY_ID_NONCE: &[u8; NONCE_LEN] = b"lemon key id";
+
+/// Reads the key held by the environment variable `var` (`None` when it is unset or empty).
+pub fn key_from_env(var: &str) -> Result<Option<SecretKey>> {
+    match std::env::var(var) {
+        Ok(k) if !k.trim().is_empty() => Ok(Some(SecretKey::parse(&k, var)?)),
+        _ => Ok(None),
+    }
+}
+
 /// A fresh random key, base64 (what `secretKey` / `LEMON_CONFIG_KEY` expect).
 pub fn generate_key() -> String {
     B64.encode(Aes256Gcm::generate_key(&mut OsRng))
@@ -90,6 +117,56 @@ pub fn decrypt(key: Option<&SecretKey>, sealed: &str, name: &str) -> Result<Stri
         .strip_prefix(PREFIX)
         .and_then(|s| s.strip_suffix(SUFFIX))
         .ok_or_else(|| fail("the value is not of the form ENC(...)"))?;
+    let body = match parts(body) {
+        None => body,
+        Some(parts) => {
+            let id = key.id();
+            match parts.iter().find(|(k, _)| *k == id) {
+                Some((_, b)) => b,
+                None => {
+                    let ids: Vec<&str> = parts.iter().map(|(k, _)| *k).collect();
+                    return Err(fail(&format!(
+                        "the value is sealed for the key(s) {}, the key configured here is {id}",
+                        ids.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    open_body(key, body, name)
+}
+
+/// The `(key id, body)` parts of a value sealed for named keys; `None` for a single untagged
+/// body (every value sealed outside a rotation).
+fn parts(body: &str) -> Option<Vec<(&str, &str)>> {
+    if !body.contains(':') {
+        return None;
+    }
+    Some(
+        body.split(';')
+            .map(|p| p.split_once(':').unwrap_or(("", p)))
+            .collect(),
+    )
+}
+
+/// The key ids a sealed value names (empty for an untagged one).
+pub fn sealed_for(sealed: &str) -> Vec<String> {
+    let body = sealed
+        .strip_prefix(PREFIX)
+        .and_then(|s| s.strip_suffix(SUFFIX))
+        .unwrap_or("");
+    parts(body)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+fn open_body(key: &SecretKey, body: &str, name: &str) -> Result<String> {
+    let fail = |detail: &str| Error::ConfigDecrypt {
+        key: name.to_string(),
+        detail: detail.to_string(),
+    };
     let raw = B64
         .decode(body.trim())
         .map_err(|_| fail("the value is not valid base64"))?;
@@ -101,6 +178,101 @@ pub fn decrypt(key: Option<&SecretKey>, sealed: &str, name: &str) -> Result<Stri
         .decrypt(Nonce::from_slice(nonce), ct)
         .map_err(|_| fail("wrong key or corrupted value (authentication failed)"))?;
     String::from_utf8(plain).map_err(|_| fail("the plaintext is not UTF-8"))
+}
+
+/// The first step of a key rotation: `sealed` (opened with `old`) sealed for both keys, each
+/// part tagged with its key's id — the old part kept as it is, so a store on the old key sees
+/// the very ciphertext it opened before. Idempotent: a value already sealed for both is
+/// returned unchanged.
+pub fn seal_for_both(old: &SecretKey, new: &SecretKey, sealed: &str, name: &str) -> Result<String> {
+    let plain = decrypt(Some(old), sealed, name)?;
+    let body = |key: &SecretKey| -> Option<String> {
+        let inner = sealed.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+        match parts(inner) {
+            None => Some(inner.to_string()).filter(|_| decrypt(Some(key), sealed, name).is_ok()),
+            Some(ps) => {
+                let id = key.id();
+                ps.into_iter()
+                    .find(|(k, _)| *k == id)
+                    .map(|(_, b)| b.to_string())
+            }
+        }
+    };
+    let old_body = body(old).unwrap_or_default();
+    let new_body = match body(new) {
+        Some(b)
+            if decrypt(
+                Some(new),
+                &format!("{PREFIX}{}:{b}{SUFFIX}", new.id()),
+                name,
+            )
+            .is_ok() =>
+        {
+            b
+        }
+        _ => {
+            let fresh = encrypt(new, &plain);
+            fresh[PREFIX.len()..fresh.len() - SUFFIX.len()].to_string()
+        }
+    };
+    Ok(format!(
+        "{PREFIX}{}:{old_body};{}:{new_body}{SUFFIX}",
+        old.id(),
+        new.id()
+    ))
+}
+
+/// The last step of a key rotation: `sealed` reduced to the part of `key` (untagged again, the
+/// form every version reads). Fails when that part is missing or does not open.
+pub fn seal_for_only(key: &SecretKey, sealed: &str, name: &str) -> Result<String> {
+    decrypt(Some(key), sealed, name)?;
+    let inner = &sealed[PREFIX.len()..sealed.len() - SUFFIX.len()];
+    let id = key.id();
+    Ok(match parts(inner) {
+        None => sealed.to_string(),
+        Some(ps) => {
+            let body = ps
+                .into_iter()
+                .find(|(k, _)| *k == id)
+                .map(|(_, b)| b)
+                .unwrap_or_default();
+            format!("{PREFIX}{body}{SUFFIX}")
+        }
+    })
+}
+
+/// Calls `f` on every sealed string of `doc` (with its key name), replacing it with what `f`
+/// returns; the first error stops the walk.
+pub fn map_sealed(
+    doc: &mut Map<String, Value>,
+    sep: &str,
+    f: &mut dyn FnMut(&str, &str) -> Result<String>,
+) -> Result<usize> {
+    fn walk(
+        map: &mut Map<String, Value>,
+        sep: &str,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, &str) -> Result<String>,
+    ) -> Result<usize> {
+        let mut n = 0;
+        for (k, v) in map.iter_mut() {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}{sep}{k}")
+            };
+            match v {
+                Value::String(s) if is_sealed(s) => {
+                    *s = f(&name, s)?;
+                    n += 1;
+                }
+                Value::Object(m) => n += walk(m, sep, &name, f)?,
+                _ => {}
+            }
+        }
+        Ok(n)
+    }
+    walk(doc, sep, "", f)
 }
 
 /// The application's view of a raw document: every sealed string replaced by its plaintext.
@@ -257,6 +429,52 @@ mod tests {
         let (view, errors) = unseal(&raw, None, ":");
         assert_eq!(Value::Object(view), json!({"db": {"user": "u"}, "n": 1}));
         assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn a_rotation_seals_for_both_keys_then_for_the_new_one_only() {
+        let old = key();
+        let new = SecretKey::parse(&"22".repeat(32), "k").unwrap();
+        assert_eq!(old.id().len(), 8);
+        assert_ne!(old.id(), new.id());
+        assert_eq!(old.id(), key().id(), "the id is the key's, not random");
+        let sealed = encrypt(&old, "pw");
+        let both = seal_for_both(&old, &new, &sealed, "db:pw").unwrap();
+        assert_eq!(sealed_for(&both), vec![old.id(), new.id()]);
+        assert!(
+            both.contains(&sealed[4..sealed.len() - 1]),
+            "the old part is kept as it was"
+        );
+        for k in [&old, &new] {
+            assert_eq!(decrypt(Some(k), &both, "db:pw").unwrap(), "pw");
+        }
+        assert_eq!(
+            seal_for_both(&old, &new, &both, "db:pw").unwrap(),
+            both,
+            "idempotent"
+        );
+        let other = SecretKey::parse(&"33".repeat(32), "k").unwrap();
+        let e = decrypt(Some(&other), &both, "db:pw").unwrap_err();
+        assert!(
+            e.to_string().contains(&old.id()) && e.to_string().contains(&other.id()),
+            "{e}"
+        );
+        // Sealing for the new key must be able to open the value with the old one.
+        assert_eq!(
+            seal_for_both(&other, &new, &sealed, "db:pw")
+                .unwrap_err()
+                .code(),
+            "ERR_CONFIG_DECRYPT"
+        );
+        let only = seal_for_only(&new, &both, "db:pw").unwrap();
+        assert!(sealed_for(&only).is_empty());
+        assert_eq!(decrypt(Some(&new), &only, "db:pw").unwrap(), "pw");
+        assert!(decrypt(Some(&old), &only, "db:pw").is_err());
+        assert!(
+            seal_for_only(&new, &sealed, "db:pw").is_err(),
+            "never sealed for it"
+        );
+        assert_eq!(seal_for_only(&new, &only, "db:pw").unwrap(), only);
     }
 
     #[test]

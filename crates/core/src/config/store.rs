@@ -107,7 +107,14 @@ impl ConfigStore {
         let _one_at_a_time = self.saving.lock().await;
         self.session.wait_connected(opts.connect_timeout).await?;
         let author = super::history::Author::of_store(opts, message);
-        let result = super::save::save(&self.state, &self.session, &patch, &author).await;
+        let result = super::save::save(
+            &self.state,
+            &self.session,
+            &patch,
+            &author,
+            &super::save::Extra::default(),
+        )
+        .await;
         self.state.set_writing(None);
         result?;
         Ok(self.state.updates_since(since))
