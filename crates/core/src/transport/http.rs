@@ -152,6 +152,17 @@ impl HttpTransport {
                         resends += 1;
                         request = unsent;
                     }
+                    // Not sent on a new connection: it ended at once, and how is the reason.
+                    Some(_) if !pooled.reused => {
+                        let ended = match pooled.ended.take() {
+                            Some(end) => end.await.ok().flatten(),
+                            None => None,
+                        };
+                        return Err(match ended {
+                            Some(why) => connect_failure(address, ConnectError::Handshake(why)),
+                            None => request_failure(address, e.into_error()),
+                        });
+                    }
                     _ => return Err(request_failure(address, e.into_error())),
                 },
             }

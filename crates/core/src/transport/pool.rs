@@ -29,6 +29,7 @@ use hyper::header::HeaderValue;
 use hyper::Uri;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::oneshot;
 use tower_service::Service;
 
 use crate::lock::{lock, read, write};
@@ -71,6 +72,10 @@ pub(super) struct Pooled {
     pub(super) sender: Sender,
     /// It served a request before (so a failure to send on it is worth one more connection).
     pub(super) reused: bool,
+    /// A new connection's end: the error it ended with. A provider that refuses the connection
+    /// right after the TLS handshake (a TLS 1.3 server missing the client certificate it asked
+    /// for) can end it before the first request is sent; the refusal is then only here.
+    pub(super) ended: Option<oneshot::Receiver<Option<hyper::Error>>>,
 }
 
 impl Pool {
@@ -123,13 +128,17 @@ impl Pool {
                 return Ok(Pooled {
                     sender,
                     reused: true,
+                    ended: None,
                 });
             }
         }
-        self.connect(address, https).await.map(|sender| Pooled {
-            sender,
-            reused: false,
-        })
+        self.connect(address, https)
+            .await
+            .map(|(sender, ended)| Pooled {
+                sender,
+                reused: false,
+                ended: Some(ended),
+            })
     }
 
     fn take_idle(&self, host: &Host) -> Option<Sender> {
@@ -158,7 +167,11 @@ impl Pool {
 
     /// A new connection; its task runs on the caller's Tokio runtime until the connection ends
     /// (the provider closes it, or its last sender is dropped).
-    async fn connect(self: &Arc<Self>, address: &str, https: bool) -> Result<Sender, ConnectError> {
+    async fn connect(
+        self: &Arc<Self>,
+        address: &str,
+        https: bool,
+    ) -> Result<(Sender, oneshot::Receiver<Option<hyper::Error>>), ConnectError> {
         let uri: Uri = format!("{}://{address}", if https { "https" } else { "http" })
             .parse()
             .map_err(|e: hyper::http::uri::InvalidUri| ConnectError::Connect(e.into()))?;
@@ -171,13 +184,15 @@ impl Pool {
             .handshake(io)
             .await
             .map_err(ConnectError::Handshake)?;
+        let (ended, end) = oneshot::channel();
         tokio::spawn(async move {
-            let _ = connection.await;
+            // Nobody listens once the connection went into the pool: the send may fail.
+            let _ = ended.send(connection.await.err());
         });
         if !self.sweeping.swap(true, Ordering::AcqRel) {
             tokio::spawn(sweep(Arc::downgrade(self)));
         }
-        Ok(sender)
+        Ok((sender, end))
     }
 
     /// Closes the connections idle too long, and forgets providers with none.
