@@ -38,10 +38,40 @@ export declare class Admin {
   consumers(service: string): Promise<import('./lib/admin').ConsumerProcess[]>
   /** What the consumers of a service report: breaker, ejection, p99, errors, budget. */
   health(service: string): Promise<import('./lib/admin').HealthReport>
+  /** A service page's answer: providers, consumers, health, rules and history from one read. */
+  overview(service: string): Promise<import('./lib/admin').ServiceOverview>
   /** The rules of a service now, with their version. */
   rules(service: string): Promise<import('./lib/admin').RulesState>
   /** Every version of a service's rules, oldest first. */
   history(service: string): Promise<import('./lib/admin').RulesVersion[]>
+  /**
+   * The configuration documents under `under` (default `/`), found by the folders their
+   * stores keep beside them (history, instances).
+   */
+  configDocuments(under?: string | undefined | null): Promise<import('./lib/admin').ConfigDocuments>
+  /**
+   * Starts a gray release of the configuration document at `path` (see
+   * docs/configuration.md#gray-release): `{ selector, set | document, message?, force?,
+   * layout? }`. Rejects with `ERR_CONFIG_GRAY_EXISTS` while one is in progress (unless
+   * `force`), `ERR_INVALID_ARG`, `ERR_CONFIG_TOO_LARGE`, `ERR_CONFIG_DECRYPT`.
+   */
+  configGrayStart(path: string, options: import('./lib/admin').GrayStartOptions): Promise<import('./lib/admin').GrayStarted>
+  /**
+   * The gray release of the document at `path` (`active: false` when there is none) and
+   * every instance, with whether the selector picks it and whether it runs the release.
+   */
+  configGrayStatus(path: string, options?: import('./lib/admin').GrayOptions): Promise<import('./lib/admin').GrayStatus>
+  /**
+   * Makes the gray release of `path` the main version for everyone (one version in the
+   * history, the release deleted in the same write). Rejects with `ERR_NOT_FOUND` when there
+   * is none.
+   */
+  configGrayPromote(path: string, options?: import('./lib/admin').GrayOptions): Promise<import('./lib/admin').GrayPromoted>
+  /**
+   * Takes the gray release of `path` back: its instances return to the main version.
+   * Rejects with `ERR_NOT_FOUND` when there is none.
+   */
+  configGrayAbort(path: string, options?: import('./lib/admin').GrayOptions): Promise<import('./lib/admin').GrayAborted>
   /**
    * Every recorded version of the configuration document at `path`, oldest first (see
    * docs/configuration.md#history); secrets masked unless `reveal`.

@@ -46,30 +46,42 @@ test('1,000 services and a 10,000-endpoint service render paginated, with paging
   await page.waitForSelector('a.service-link')
   // Each measured from a fresh navigation (the page loads, checks the session, asks the API,
   // renders) to the first page of rows; the best of 3, as the machine is shared.
-  const measure = async (hash, ready) => {
+  // Also how long the page waited for its one large API answer (the rest is loading the page
+  // and drawing), from the browser's own resource timing.
+  const measure = async (hash, ready, api) => {
     let best = Infinity
+    let answer
     for (let i = 0; i < 3; i++) {
       await page.goto('about:blank')
       const started = Date.now()
       await page.goto(`${running.url}${hash}`)
       await page.waitForFunction(ready, { timeout: 20000 })
-      best = Math.min(best, Date.now() - started)
+      const took = Date.now() - started
+      if (took < best) {
+        best = took
+        answer = await page.evaluate(
+          (api) => Math.round(performance.getEntriesByType('resource').find((e) => e.name.endsWith(api))?.duration ?? NaN),
+          api,
+        )
+      }
     }
-    return best
+    return `${best} ms (its API answer ${answer} ms)`
   }
   const services = await measure(
     '#/services',
     () => document.querySelectorAll('a.service-link').length === 100 && document.querySelector('.pager')?.textContent.includes('of 1000'),
+    '/api/services',
   )
   const wide = await measure(
     '#/service/big/wide',
     () =>
       document.querySelectorAll('#endpoints tbody tr').length === 100 &&
       document.querySelector('#endpoints .pager')?.textContent.includes('of 10000'),
+    '/api/services/big/wide/overview',
   )
-  console.log(`# first render: 1,000 services ${services} ms, 10,000 endpoints ${wide} ms`)
+  console.log(`# first render: 1,000 services ${services}, 10,000 endpoints ${wide}`)
   // Reported, not asserted: speed is measured, a timed assertion on a shared machine only flakes.
-  assert.ok(Number.isFinite(services) && Number.isFinite(wide))
+  assert.match(`${services} ${wide}`, /^\d+ ms .* \d+ ms /)
   await page.waitForSelector('#history')
   // Paging and filtering stay on the page: no new request, the rows change.
   await page.click('#endpoints .pager button:last-child')

@@ -302,6 +302,8 @@
         ),
       ),
     )
+    // Emptied on close, so nothing of this change is left for the next dialog to show.
+    dialog.addEventListener('close', () => fill(dialog), { once: true })
     dialog.showModal()
     message.focus()
   }
@@ -383,30 +385,21 @@
   async function renderService(svc) {
     chrome('#/services')
     fill(view, h('p', { class: 'muted' }, `Loading ${svc}…`))
-    // The endpoints first (the one large answer), then the rest: the page shows the
-    // endpoints as soon as they arrive.
+    // One answer for the whole page (the server reads the service once: at 10,000 endpoints
+    // a read of the provider set is most of the cost); the live health then refreshes alone.
     const mine = ++renders
-    let providers
+    let o
     try {
-      providers = await api('GET', `${svcPath(svc)}/providers`)
+      o = await api('GET', `${svcPath(svc)}/overview`)
     } catch (e) {
       return fill(view, h('h1', null, svc), failed(e), h('p', null, h('a', { href: '#/services' }, '← All services')))
     }
-    if (mine !== renders) return
-    drawService(svc, { providers })
-    try {
-      const [consumers, rules, history, live] = await Promise.all(
-        ['consumers', 'rules', 'history', 'health'].map((part) => api('GET', `${svcPath(svc)}/${part}`)),
-      )
-      if (mine === renders) drawService(svc, { providers, consumers, rules, history, live })
-    } catch (e) {
-      if (mine === renders) view.append(failed(e))
-    }
+    if (mine === renders)
+      drawService(svc, { providers: o.providers, consumers: o.consumers, rules: o.rules, history: o.history, live: o.health })
   }
 
-  /** Draws a service page; before `consumers` is there, only its endpoints. */
-  function drawService(svc, { providers, consumers, rules, history, live = { endpoints: [], consumers: [], silent: 0 } }) {
-    const partial = !consumers
+  /** Draws a service page from its overview; the live health is then refreshed every 2 s. */
+  function drawService(svc, { providers, consumers, rules, history, live }) {
     const editor = may('editor')
     const change = (title, c) => review(svc, title, { change: c }, (o) => api('POST', `${svcPath(svc)}/change`, { change: c, ...o }))
 
@@ -489,17 +482,6 @@
       )
     }
     filter.addEventListener('input', () => ((page = 0), drawEndpoints()))
-    if (partial) {
-      fill(
-        view,
-        h('p', null, h('a', { href: '#/services' }, '← All services')),
-        h('h1', null, svc),
-        h('p', { class: 'muted' }, `${providers.endpoints.length} endpoints · loading consumers, live health, rules and history…`),
-        h('div', { class: 'card' }, h('div', { class: 'row spread' }, h('h2', null, 'Endpoints'), filter), endpointsBox),
-      )
-      return drawEndpoints()
-    }
-
     const healthBox = h('div', { id: 'health' })
     const updated = h('span', { class: 'muted', id: 'health-updated' })
     const drawHealth = () => {
@@ -1021,26 +1003,25 @@
     )
   }
 
-  function renderConfig() {
-    chrome('#/config')
-    fill(
-      view,
-      h('h1', null, 'Configuration'),
-      h(
-        'div',
-        { class: 'card empty' },
-        h(
-          'p',
-          null,
-          'Configuration release management — browse documents, edit with validation, diff, history and rollback, gray release, instances, compare — arrives with issue 12.',
-        ),
-        h(
-          'p',
-          null,
-          'The operations layer does not manage configuration documents yet, so this page shows none rather than guess. Until then, configuration is read and written through the nconf store (lemon-cluster/nconf).',
-        ),
-      ),
-    )
+  // The configuration pages (config.js) draw with the same parts.
+  window.lemonConsole = {
+    h,
+    fill,
+    badge,
+    toast,
+    api,
+    failed,
+    paged,
+    changesList,
+    when,
+    ago,
+    show,
+    may,
+    chrome,
+    view,
+    dialog,
+    session,
+    route,
   }
 
   // --- routing ----------------------------------------------------------------------------------
@@ -1059,7 +1040,8 @@
     if (m) return renderService(m[1])
     if (hash === '/audit') return renderAudit()
     if (hash === '/accounts') return renderAccounts()
-    if (hash === '/config') return renderConfig()
+    const config = /^\/config(\/.*)?$/.exec(hash)
+    if (config) return config[1] ? window.lemonConfig.renderDocument(config[1]) : window.lemonConfig.renderDocuments()
     return renderServices()
   }
 
@@ -1073,5 +1055,6 @@
       }
     }
   })
-  route()
+  // config.js (loaded after this file) registers its pages before the first route.
+  document.addEventListener('DOMContentLoaded', route)
 })()

@@ -140,6 +140,15 @@ export interface HealthReport {
   silent: number
 }
 
+/** `admin.overview()`: what `providers()`, `consumers()`, `health()`, `rules()` and `history()` answer, from one read. */
+export interface ServiceOverview {
+  providers: ProvidersReport
+  consumers: ConsumerProcess[]
+  health: HealthReport
+  rules: RulesState
+  history: RulesVersion[]
+}
+
 /** A service's rules as one document; `null`: no node. */
 export interface RulesDocument {
   routers?: { gray?: { percent?: number; hosts?: string[]; keyPercent?: number; force?: boolean } } | null
@@ -183,6 +192,25 @@ export interface RulesVersion {
   changes: KeyChange[]
 }
 
+/** `admin.configDocuments(under)`: the documents some store saved or runs. */
+export interface ConfigDocuments {
+  documents: {
+    /** The document's znode path (a store's rootPath + name). */
+    path: string
+    /** Whether the znode exists now. */
+    exists: boolean
+    /** `tree` when the znode has children; `null` when it does not exist. */
+    layout: 'document' | 'tree' | null
+    /** The newest recorded history version; `null`: no history. */
+    version: number | null
+    /** Stores running it now. */
+    instances: number
+    modifiedAt: number | null
+  }[]
+  /** The search stopped at its bounds (depth 8, 4096 listings): name a deeper folder. */
+  truncated: boolean
+}
+
 /** One changed key of a configuration document; secrets masked (`ENC(…)`) unless revealed. */
 export interface ConfigKeyChange {
   key: string
@@ -200,7 +228,7 @@ export interface ConfigVersion {
   who: string
   host: string | null
   pid: number | null
-  /** `save` (a store), `create` (a store created the missing tree), `external` (zkCli), or an operator's `set`, `edit`, `rollback`, `copy`, `rotate-key`, `rotate-key-finish`. */
+  /** `save` (a store), `create` (a store created the missing tree), `external` (zkCli), or an operator's `set`, `edit`, `rollback`, `copy`, `rotate-key`, `rotate-key-finish`, `gray.promote`. */
   action: string
   message: string
   external: boolean
@@ -302,6 +330,80 @@ export interface ConfigInstance {
   source: 'zookeeper' | 'snapshot' | 'empty'
   /** The id of the secret key the store holds (`null`: none). */
   keyId: string | null
+  /** The store's `labels` option. */
+  labels: string[]
+  /** The zxid of the gray release it runs (`GrayStatus.zxid`), `null` on the main version. */
+  grayZxid: number | null
+}
+
+/** Whom a gray release is for: exactly one of these. `host:pid` as `ConfigInstance.instance`. */
+export type GraySelector = { hosts: string[] } | { instances: string[] } | { labels: string[] } | { percent: number }
+
+/** `-m` and `--layout tree` of the gray operations; `by` as in `WriteOptions`. */
+export interface GrayOptions {
+  message?: string
+  layout?: 'document' | 'tree'
+  by?: string
+}
+
+/** `configGrayStart`: the selector and either `set` (`{ 'db:host': 'new' }`, keys joined by `:`) or a whole `document`. */
+export interface GrayStartOptions extends GrayOptions {
+  selector: GraySelector
+  set?: Record<string, unknown>
+  document?: Record<string, unknown>
+  /** Replace a release in progress instead of refusing with `ERR_CONFIG_GRAY_EXISTS`. */
+  force?: boolean
+}
+
+export interface GrayStarted {
+  path: string
+  selector: GraySelector
+  /** From the main version to what the selected instances run. */
+  changes: ConfigKeyChange[]
+  /** The main version the release was made on (`version`: its history version, `null` if not recorded). */
+  base: { version: number | null; zxid: number }
+  /** Whether it replaced a release in progress (`force`). */
+  replaced: boolean
+}
+
+export interface GrayInstance extends ConfigInstance {
+  /** The selector picks it. */
+  selected: boolean
+  /** It runs the release now. */
+  gray: boolean
+}
+
+export interface GrayStatus {
+  path: string
+  /** Whether a release is in progress; the other fields but `instances` only when it is. */
+  active: boolean
+  selector?: GraySelector
+  /** From the main version now to what the selected instances run. */
+  changes?: ConfigKeyChange[]
+  base?: { version: number | null; zxid: number }
+  at?: number
+  who?: string
+  message?: string
+  /** The release's zxid (what `ConfigInstance.grayZxid` of its instances says). */
+  zxid?: number
+  instances: GrayInstance[]
+}
+
+export interface GrayPromoted {
+  path: string
+  /** The history version written; `null` when the main version held the changes already. */
+  version: number | null
+  selector: GraySelector
+  /** What the instances not in the release see change. */
+  changes: ConfigKeyChange[]
+}
+
+export interface GrayAborted {
+  path: string
+  /** `null` when the release's znode could not be read (it is deleted all the same). */
+  selector: GraySelector | null
+  /** What the instances in the release go back by. */
+  changes: ConfigKeyChange[]
 }
 
 export interface RulesDiff {
@@ -376,7 +478,7 @@ export interface AuditEntry {
 }
 
 /** The admin console's records in `{root}/.lemon/console/{kind}/{name}`. */
-export type ConsoleKind = 'accounts' | 'tokens' | 'sessions'
+export type ConsoleKind = 'accounts' | 'tokens' | 'sessions' | 'logins'
 
 export interface ConsoleRecord {
   name: string

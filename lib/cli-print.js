@@ -196,4 +196,4 @@ const PRINT = {
     ]),
 }
 
-module.exports = { PRINT }
+module.exports = { PRINT, formatConfigChanges }

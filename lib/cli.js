@@ -9,9 +9,12 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { PRINT } = require('./cli-print')
+const { PRINT: TABLES } = require('./cli-print')
+const { gray, PRINT: GRAY_PRINT } = require('./cli-gray')
 const { sessionOptions, SESSION_FLAGS, UsageError } = require('./cli-session')
 const configCommands = require('./cli-config')
+
+const PRINT = { ...TABLES, ...GRAY_PRINT }
 
 const GLOBAL_USAGE = `usage: lemon-cluster [--zk HOSTS | $LEMON_ZK] [--root /lemonhjuice] [--auth user:pass | $LEMON_ZK_AUTH]
                      [--zk-tls-ca PEM [--zk-tls-cert PEM --zk-tls-key PEM]] [--json] <command>
@@ -33,6 +36,9 @@ commands:
   encrypt VALUE | decrypt VALUE | keygen     seal or open an ENC(...) value with $LEMON_CONFIG_KEY (--key-env VAR); a new key
   rotate-key <path> --new-key-env VAR [--finish]
                                              re-encrypt a document's secrets for a new key, with a window where both keys open them
+  config <path> gray start (--hosts h | --instances host:pid,... | --labels l | --percent N) (--set KEY JSON ... | --file F)
+                | gray status | gray promote | gray abort [--layout tree]
+                                             a pending version for chosen instances first; promote makes it the main one, abort takes it back
   console [--port 8780] [--host 127.0.0.1]   the admin console (web page and HTTP API); 'console users add NAME --role R' first
 
 Global flags may come before or after the command. Writes take -m/--message (recorded in the
@@ -82,6 +88,11 @@ const HELP = {
   console: require('./console/command').HELP,
   ...configCommands.HELP,
 }
+// The gray release's subcommands, beside the other config ones (lib/cli-gray.js).
+HELP.config = [
+  `${HELP.config[0]}\n       config <path> gray start|status|promote|abort`,
+  `${HELP.config[1]}\n  gray start (--hosts h | --instances host:pid,... | --labels l | --percent N) (--set KEY JSON ... | --file F)\n                     a gray release: the changes go to the selected instances only (--percent: a stable share by host:pid); one at a time, --force replaces it\n  gray status        the selector, the changes against the main version, and which instances run it\n  gray promote       make it the main version for everyone (one version in the history)\n  gray abort         take it back: its instances return to the main version`,
+]
 
 const WRITES = new Set(['weight', 'disable', 'enable', 'gray', 'degrade'])
 const RULE_WRITES = new Set(['set', 'edit', 'rollback'])
@@ -102,6 +113,8 @@ function parseArgs(argv) {
     '--role': 'role',
     '--tls-cert': 'tlsCert',
     '--tls-key': 'tlsKey',
+    '--instances': 'instances',
+    '--labels': 'labels',
     '--layout': 'layout',
     '--key-env': 'keyEnv',
     '--new-key-env': 'newKeyEnv',
@@ -128,7 +141,13 @@ function parseArgs(argv) {
     }
     const eq = a.startsWith('--') ? a.indexOf('=') : -1
     const name = eq > 0 ? a.slice(0, eq) : a
-    if (valued[name]) {
+    if (name === '--set' && eq < 0) {
+      // --set KEY JSON, repeatable: two values.
+      const [key, value] = [argv[i + 1], argv[i + 2]]
+      if (key === undefined || value === undefined) throw new UsageError('--set needs KEY and JSON')
+      i += 2
+      ;(flags.set = flags.set || []).push([key, value])
+    } else if (valued[name]) {
       const v = eq > 0 ? a.slice(eq + 1) : argv[++i]
       if (v === undefined) throw new UsageError(`${name} needs a value`)
       flags[valued[name]] = v
@@ -211,10 +230,12 @@ async function edit(admin, service, flags) {
 async function run(flags, rest, Admin) {
   const [command, ...args] = rest
   const options = sessionOptions(flags)
-  const forced = WRITES.has(command) || (command === 'rules' && RULE_WRITES.has(args[1])) || configCommands.forceAllowed(command, args)
+  const grayStart = command === 'config' && args[1] === 'gray' && args[2] === 'start'
+  const forced =
+    WRITES.has(command) || (command === 'rules' && RULE_WRITES.has(args[1])) || configCommands.forceAllowed(command, args) || grayStart
   if (flags.force && !forced) {
     throw new UsageError(
-      '--force is only for changes (weight, disable, enable, gray, degrade, rules set/edit/rollback, config rollback, rotate-key)',
+      '--force is only for changes (weight, disable, enable, gray, degrade, rules set/edit/rollback, config rollback, config gray start, rotate-key)',
     )
   }
   if (flags.reveal && command !== 'config') throw new UsageError('--reveal goes with config <path> get | history | diff | compare')
@@ -303,6 +324,10 @@ async function run(flags, rest, Admin) {
         }
       }
       case 'config':
+        if (args[1] === 'gray') {
+          if (!args[0] || !args[0].startsWith('/')) throw new UsageError("config needs the document's znode path, e.g. /shop/config")
+          return await gray(admin, args[0], args.slice(2), flags)
+        }
         return await configCommands.config(admin, flags, args)
       case 'rotate-key':
         return await configCommands.rotateKey(admin, flags, args)

@@ -74,6 +74,8 @@ declare namespace register {
     historyLimit?: number
     /** TLS to ZooKeeper's `secureClientPort`, as the Cluster's `zkTls` (PEM text or file paths). */
     zkTls?: { ca: string; cert?: string; key?: string }
+    /** What a gray release (`config <path> gray start --labels l`) can select this store by. */
+    labels?: string[]
     type?: 'zookeeper'
   }
 

@@ -3,7 +3,8 @@
 #   * ZooKeeper (Debian's `zookeeper` package) unless ZOOKEEPER_HOME /
 #     ZOOKEEPER_CLASSPATH point at another install,
 #   * Java (openjdk-17-jre-headless) if missing,
-#   * Chromium (Debian's `chromium`) for the admin console's browser tests, if missing,
+#   * Chromium (Debian's `chromium`) for the admin console's browser tests, and Firefox
+#     (`firefox-esr`) for its Firefox smoke test, if missing,
 #   * npm dependencies when node_modules is missing or stale,
 #   * the native addon (cargo is incremental: fast when nothing changed), on Linux against the
 #     glibc baseline with cargo-zigbuild (installed from PyPI when missing).
@@ -70,6 +71,13 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   log "Chromium: found (${CHROMIUM:-/usr/bin/chromium})"
 else
   packages+=(chromium)
+fi
+# The console's Firefox smoke test (puppeteer-core over WebDriver BiDi); about 10 s to install
+# (119 MB) on the test machine.
+if [ -x "${FIREFOX:-/usr/bin/firefox-esr}" ]; then
+  log "Firefox: found (${FIREFOX:-/usr/bin/firefox-esr})"
+else
+  packages+=(firefox-esr)
 fi
 # The TLS tests make their certificates with openssl; Netty's TLS pieces come with zookeeper.
 if command -v openssl >/dev/null 2>&1; then

@@ -176,6 +176,17 @@ impl JsAdmin {
         })
     }
 
+    /// A service page's answer: providers, consumers, health, rules and history from one read.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ServiceOverview>"
+    )]
+    pub fn overview<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
+        self.for_service(env, service, |a, app, group| async move {
+            a.overview(&app, &group).await
+        })
+    }
+
     /// The rules of a service now, with their version.
     #[napi(
         catch_unwind,
@@ -195,6 +206,104 @@ impl JsAdmin {
     pub fn history<'env>(&self, env: &'env Env, service: String) -> Result<Json<'env>> {
         self.for_service(env, service, |a, app, group| async move {
             a.history(&app, &group).await
+        })
+    }
+
+    /// The configuration documents under `under` (default `/`), found by the folders their
+    /// stores keep beside them (history, instances).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<import('./lib/admin').ConfigDocuments>"
+    )]
+    pub fn config_documents<'env>(
+        &self,
+        env: &'env Env,
+        under: Option<String>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let under = under.unwrap_or_else(|| "/".to_string());
+        answer(env, async move { inner.config_documents(&under).await })
+    }
+
+    /// Starts a gray release of the configuration document at `path` (see
+    /// docs/configuration.md#gray-release): `{ selector, set | document, message?, force?,
+    /// layout? }`. Rejects with `ERR_CONFIG_GRAY_EXISTS` while one is in progress (unless
+    /// `force`), `ERR_INVALID_ARG`, `ERR_CONFIG_TOO_LARGE`, `ERR_CONFIG_DECRYPT`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options: import('./lib/admin').GrayStartOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayStarted>"
+    )]
+    pub fn config_gray_start<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Value,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        answer(env, async move {
+            inner.config_gray_start(&path, &options).await
+        })
+    }
+
+    /// The gray release of the document at `path` (`active: false` when there is none) and
+    /// every instance, with whether the selector picks it and whether it runs the release.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: import('./lib/admin').GrayOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayStatus>"
+    )]
+    pub fn config_gray_status<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(Value::Object(Default::default()));
+        answer(env, async move {
+            inner.config_gray_status(&path, &options).await
+        })
+    }
+
+    /// Makes the gray release of `path` the main version for everyone (one version in the
+    /// history, the release deleted in the same write). Rejects with `ERR_NOT_FOUND` when there
+    /// is none.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: import('./lib/admin').GrayOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayPromoted>"
+    )]
+    pub fn config_gray_promote<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(Value::Object(Default::default()));
+        answer(env, async move {
+            inner.config_gray_promote(&path, &options).await
+        })
+    }
+
+    /// Takes the gray release of `path` back: its instances return to the main version.
+    /// Rejects with `ERR_NOT_FOUND` when there is none.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "path: string, options?: import('./lib/admin').GrayOptions",
+        ts_return_type = "Promise<import('./lib/admin').GrayAborted>"
+    )]
+    pub fn config_gray_abort<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<Value>,
+    ) -> Result<Json<'env>> {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(Value::Object(Default::default()));
+        answer(env, async move {
+            inner.config_gray_abort(&path, &options).await
         })
     }
 

@@ -1,8 +1,8 @@
 'use strict'
 // The admin console's test parts: accounts added with the CLI the way an operator adds them
 // (password on stdin), the console started as `lemon-cluster console` in its own process, an
-// HTTP client that keeps the session cookie, and Debian's Chromium driven by puppeteer-core
-// (never a downloaded browser) with a fresh profile.
+// HTTP client that keeps the session cookie, and Debian's Chromium and Firefox ESR driven by
+// puppeteer-core (never a downloaded browser) with a fresh profile.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -11,6 +11,7 @@ const { spawn } = require('node:child_process')
 const { CLI, cli } = require('./ops')
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
+const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr'
 
 /** Runs the CLI with `input` on stdin; resolves to `{ code, out, err }`. */
 const cliWithInput = (args, input, { timeoutMs = 30000 } = {}) => cli(args, { input, timeoutMs })
@@ -23,11 +24,15 @@ async function addAccount(zk, name, role, password, extra = []) {
 }
 
 /**
- * Starts `lemon-cluster console --port 0 ...args`; resolves once it prints its URL to
- * `{ url, child, exited, stderr, stop() }`, or rejects with what it printed when it exits first.
+ * Starts `lemon-cluster console --port 0 ...args` (with `env` added to this process's
+ * environment); resolves once it prints its URL to `{ url, child, exited, stderr, stop() }`, or
+ * rejects with what it printed when it exits first.
  */
-function startConsoleProcess(args, { limitMs = 120000 } = {}) {
-  const child = spawn(process.execPath, [CLI, 'console', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+function startConsoleProcess(args, { limitMs = 120000, env = {} } = {}) {
+  const child = spawn(process.execPath, [CLI, 'console', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   let out = ''
   let err = ''
   child.stderr.on('data', (d) => (err += d))
@@ -123,6 +128,25 @@ async function launchBrowser() {
 }
 
 /**
+ * Debian's Firefox ESR, headless, driven over WebDriver BiDi (puppeteer-core makes and removes
+ * a fresh profile); null when it is not installed (`scripts/setup.sh` installs it).
+ */
+async function launchFirefox() {
+  if (!fs.existsSync(FIREFOX)) return null
+  const puppeteer = require('puppeteer-core')
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    defaultViewport: { width: 1280, height: 800 },
+    timeout: 60000,
+  })
+  const close = browser.close.bind(browser)
+  browser.close = () => close().catch(() => {})
+  return browser
+}
+
+/**
  * Where the test run writes its screenshots: `target/screenshots/`, so a test run leaves the
  * checkout clean. `LEMON_SCREENSHOTS=docs` writes them over the ones docs/console.md shows
  * (then commit them by hand).
@@ -133,4 +157,4 @@ const SCREENSHOTS =
     : path.join(__dirname, '..', '..', 'target', 'screenshots')
 fs.mkdirSync(SCREENSHOTS, { recursive: true })
 
-module.exports = { addAccount, cliWithInput, startConsoleProcess, client, launchBrowser, SCREENSHOTS, CHROMIUM }
+module.exports = { addAccount, cliWithInput, startConsoleProcess, client, launchBrowser, launchFirefox, SCREENSHOTS, CHROMIUM, FIREFOX }

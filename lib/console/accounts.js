@@ -105,15 +105,18 @@ class Accounts {
     if (!existed) throw new ConsoleError('ERR_NOT_FOUND', 404, `account ${name} not found`)
   }
 
-  /** The account if `password` is its password, else null (in about the same time). */
+  /**
+   * `{ account, known }`: the account when `password` is its password, else null (in about
+   * the same time); `known`: whether the account exists (for the login limits' records).
+   */
   async check(name, password) {
     if (typeof name !== 'string' || typeof password !== 'string' || !NAME.test(name)) {
       await verifyPassword('x', await decoyHash())
-      return null
+      return { account: null, known: false }
     }
     const record = await this.admin.consoleRecord('accounts', name)
     const ok = await verifyPassword(password, record ? record.data.hash : await decoyHash())
-    return ok && record ? { name, role: record.data.role } : null
+    return { account: ok && record ? { name, role: record.data.role } : null, known: !!record }
   }
 
   /** Starts a session: `{ id, csrf, expires }`; only the id's hash is stored. */
@@ -192,42 +195,4 @@ class Accounts {
   }
 }
 
-/**
- * Failed logins per client address and per account name: after `limit` failures within
- * `windowMs` further attempts are refused until the window has passed. Kept in the process:
- * each console limits the attempts it receives.
- */
-class LoginLimiter {
-  constructor({ limit = 5, windowMs = 15 * 60 * 1000 } = {}) {
-    this.limit = limit
-    this.windowMs = windowMs
-    this.failures = new Map()
-  }
-
-  /** Seconds to wait before `keys` may try again, 0 when they may now. */
-  retryAfter(keys, now = Date.now()) {
-    let wait = 0
-    for (const k of keys) {
-      const f = this.failures.get(k)
-      if (!f) continue
-      if (now - f.first > this.windowMs) this.failures.delete(k)
-      else if (f.count >= this.limit) wait = Math.max(wait, Math.ceil((f.first + this.windowMs - now) / 1000))
-    }
-    return wait
-  }
-
-  fail(keys, now = Date.now()) {
-    if (this.failures.size > 100000) this.failures.clear()
-    for (const k of keys) {
-      const f = this.failures.get(k)
-      if (!f || now - f.first > this.windowMs) this.failures.set(k, { first: now, count: 1 })
-      else f.count++
-    }
-  }
-
-  succeed(keys) {
-    for (const k of keys) this.failures.delete(k)
-  }
-}
-
-module.exports = { Accounts, LoginLimiter, ConsoleError, ROLES, atLeast, checkRole, checkName, MIN_PASSWORD, SESSION_MS }
+module.exports = { Accounts, ConsoleError, ROLES, NAME, atLeast, checkRole, checkName, MIN_PASSWORD, SESSION_MS }

@@ -12,6 +12,25 @@ const AUDIT_LIMIT = 1000
 
 const service = (p) => `${p.app}/${p.group}`
 
+/**
+ * Reads of a service's whole provider set in flight, by method and service: requests that
+ * arrive while one is running share its answer (every open service page asks for the live
+ * health every 2 s; at 10,000 endpoints each read is a large one). Nothing is kept after the
+ * answer, so no one sees anything older than their own request.
+ */
+const inFlight = new WeakMap()
+function shared(admin, method, svc) {
+  if (!inFlight.has(admin)) inFlight.set(admin, new Map())
+  const reads = inFlight.get(admin)
+  const key = `${method} ${svc}`
+  let p = reads.get(key)
+  if (!p) {
+    p = admin[method](svc).finally(() => reads.delete(key))
+    reads.set(key, p)
+  }
+  return p
+}
+
 function writeOptions(body, user) {
   const o = { by: user.name }
   if (body.message !== undefined) {
@@ -28,6 +47,57 @@ function need(body, key, type) {
   if (type === 'object' ? v === null || typeof v !== 'object' || Array.isArray(v) : typeof v !== type)
     throw new ConsoleError('ERR_INVALID_ARG', 400, `the body needs ${key} (${type})`)
   return v
+}
+
+/** The configuration document a request names: `path=/shop/config` (checked by the core). */
+function documentPath(from, field = 'path') {
+  const p = from[field]
+  if (typeof p !== 'string' || !p.startsWith('/'))
+    throw new ConsoleError('ERR_INVALID_ARG', 400, `name the configuration document by its znode path: ${field}=/shop/config`)
+  return p
+}
+
+/** The document's layout, as its stores' `layout` option (`document` unless `tree`). */
+function layoutOf(from) {
+  if (from.layout === undefined || from.layout === '') return {}
+  if (from.layout !== 'document' && from.layout !== 'tree')
+    throw new ConsoleError('ERR_INVALID_ARG', 400, `layout is document or tree, got ${JSON.stringify(from.layout)}`)
+  return { layout: from.layout }
+}
+
+/** `?from=V&to=W`, each optional, as integers. */
+function versions(query, names) {
+  const out = {}
+  for (const n of names) {
+    if (query[n] === undefined || query[n] === '') continue
+    const v = Number(query[n])
+    if (!Number.isInteger(v) || v < 0) throw new ConsoleError('ERR_INVALID_ARG', 400, `${n} must be a version number`)
+    out[n] = v
+  }
+  return out
+}
+
+function has(body, key) {
+  if (!(key in body)) throw new ConsoleError('ERR_INVALID_ARG', 400, `the body needs ${key}`)
+  return body[key]
+}
+
+function keyList(body) {
+  const keys = body.keys
+  if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string'))
+    throw new ConsoleError('ERR_INVALID_ARG', 400, 'the body needs keys: the keys to copy, e.g. ["db:pool"]')
+  return keys
+}
+
+/** The options of a configuration write: message, ifVersion, force, layout, and who. */
+function configWrite(body, user) {
+  return { ...writeOptions(body, user), ...layoutOf(body) }
+}
+
+/** The options of a gray operation: message, layout, and who. */
+function grayWrite(body, user) {
+  const { message, by } = writeOptions(body, user)
+  return { ...(message === undefined ? {} : { message }), by, ...layoutOf(body) }
 }
 
 /** Filters audit entries by free text (who, action, target, message) and exact action prefix. */
@@ -57,7 +127,9 @@ const ROUTES = [
   ['GET', '/api/services', 'viewer', ({ admin }) => admin.services()],
   ['GET', '/api/services/:app/:group/providers', 'viewer', ({ admin, params }) => admin.providers(service(params))],
   ['GET', '/api/services/:app/:group/consumers', 'viewer', ({ admin, params }) => admin.consumers(service(params))],
-  ['GET', '/api/services/:app/:group/health', 'viewer', ({ admin, params }) => admin.health(service(params))],
+  ['GET', '/api/services/:app/:group/health', 'viewer', ({ admin, params }) => shared(admin, 'health', service(params))],
+  // The service page's first answer, from one read of the service (providers, consumers, health).
+  ['GET', '/api/services/:app/:group/overview', 'viewer', ({ admin, params }) => shared(admin, 'overview', service(params))],
   ['GET', '/api/services/:app/:group/rules', 'viewer', ({ admin, params }) => admin.rules(service(params))],
   ['GET', '/api/services/:app/:group/history', 'viewer', ({ admin, params }) => admin.history(service(params))],
   [
@@ -92,6 +164,85 @@ const ROUTES = [
     'editor',
     ({ admin, params, body, user }) => admin.rollback(service(params), need(body, 'version', 'number'), writeOptions(body, user)),
   ],
+  // Configuration documents, named by their znode path in ?path= (a path has slashes).
+  ['GET', '/api/config', 'viewer', ({ admin, query }) => admin.configDocuments(query.under || '/')],
+  ['GET', '/api/config/document', 'viewer', ({ admin, query }) => admin.configGet(documentPath(query), null, layoutOf(query))],
+  ['GET', '/api/config/history', 'viewer', ({ admin, query }) => admin.configHistory(documentPath(query), layoutOf(query))],
+  ['GET', '/api/config/instances', 'viewer', ({ admin, query }) => admin.configInstances(documentPath(query))],
+  [
+    'GET',
+    '/api/config/diff',
+    'viewer',
+    ({ admin, query }) => admin.configDiff(documentPath(query), versions(query, ['from', 'to']), layoutOf(query)),
+  ],
+  [
+    'GET',
+    '/api/config/compare',
+    'viewer',
+    ({ admin, query }) => admin.configCompare(documentPath(query), documentPath(query, 'other'), layoutOf(query)),
+  ],
+  ['GET', '/api/config/gray', 'viewer', ({ admin, query }) => admin.configGrayStatus(documentPath(query), layoutOf(query))],
+  // A proposed document checked as a store checks it, with its diff from the current version:
+  // what the editor asks as the operator types, and shows before a publish. Read-only.
+  [
+    'POST',
+    '/api/config/preview',
+    'viewer',
+    ({ admin, body }) => admin.configDiff(documentPath(body), { document: need(body, 'document', 'object') }, layoutOf(body)),
+  ],
+  // Revealing a secret: admins only, audited by the operations layer (who, which key, never the
+  // value); needs the key the console was started with ($LEMON_CONFIG_KEY).
+  [
+    'POST',
+    '/api/config/reveal',
+    'admin',
+    ({ admin, body, user }) =>
+      admin.configGet(documentPath(body), need(body, 'key', 'string'), { ...layoutOf(body), reveal: true, by: user.name }),
+  ],
+  [
+    'PUT',
+    '/api/config/key',
+    'editor',
+    ({ admin, body, user }) =>
+      admin.configSet(documentPath(body), need(body, 'key', 'string'), has(body, 'value'), configWrite(body, user)),
+  ],
+  [
+    'PUT',
+    '/api/config/document',
+    'editor',
+    ({ admin, body, user }) => admin.configReplace(documentPath(body), need(body, 'document', 'object'), configWrite(body, user)),
+  ],
+  [
+    'POST',
+    '/api/config/rollback',
+    'editor',
+    ({ admin, body, user }) => admin.configRollback(documentPath(body), need(body, 'version', 'number'), configWrite(body, user)),
+  ],
+  [
+    'POST',
+    '/api/config/copy',
+    'editor',
+    ({ admin, body, user }) => admin.configCopy(documentPath(body), documentPath(body, 'target'), keyList(body), configWrite(body, user)),
+  ],
+  [
+    'POST',
+    '/api/config/gray/start',
+    'editor',
+    ({ admin, body, user }) => {
+      const o = { ...grayWrite(body, user), selector: need(body, 'selector', 'object') }
+      if (body.set !== undefined) o.set = need(body, 'set', 'object')
+      if (body.document !== undefined) o.document = need(body, 'document', 'object')
+      if (body.force !== undefined) o.force = body.force === true
+      return admin.configGrayStart(documentPath(body), o)
+    },
+  ],
+  [
+    'POST',
+    '/api/config/gray/promote',
+    'editor',
+    ({ admin, body, user }) => admin.configGrayPromote(documentPath(body), grayWrite(body, user)),
+  ],
+  ['POST', '/api/config/gray/abort', 'editor', ({ admin, body, user }) => admin.configGrayAbort(documentPath(body), grayWrite(body, user))],
   [
     'GET',
     '/api/audit',

@@ -11,7 +11,8 @@ const http = require('node:http')
 const https = require('node:https')
 const net = require('node:net')
 const os = require('node:os')
-const { Accounts, LoginLimiter, ConsoleError, atLeast, SESSION_MS } = require('./accounts')
+const { Accounts, ConsoleError, atLeast, SESSION_MS } = require('./accounts')
+const { LoginLimits } = require('./limits')
 const { match } = require('./api')
 const { headers, cookies, readJson, send, sendError, loadPage, servePage } = require('./http')
 
@@ -30,15 +31,10 @@ function sameToken(a, b) {
 }
 
 /**
- * Failed logins allowed in 15 minutes: 5 per account name (guessing one password), 20 per
- * client address (trying many names).
+ * The request handler of a console over `admin`. options: { noAuth, secure, log, limits }
+ * (limits.js: failed logins per address, name and account).
  */
-const defaultLimits = () => ({ byName: new LoginLimiter({ limit: 5 }), byAddress: new LoginLimiter({ limit: 20 }) })
-
-/**
- * The request handler of a console over `admin`. options: { noAuth, secure, log, limiter }.
- */
-function consoleHandler(admin, { noAuth = false, secure = false, log = () => {}, limiter = defaultLimits() } = {}) {
+function consoleHandler(admin, { noAuth = false, secure = false, log = () => {}, limits = new LoginLimits(admin) } = {}) {
   const accounts = new Accounts(admin)
   const page = loadPage()
   const cookieName = secure ? '__Host-lemon_session' : 'lemon_session'
@@ -75,20 +71,19 @@ function consoleHandler(admin, { noAuth = false, secure = false, log = () => {},
     checkOrigin(req)
     const body = await readJson(req)
     const name = typeof body.name === 'string' ? body.name.slice(0, 64) : ''
-    const keys = [`ip:${req.socket.remoteAddress}`, `name:${name}`]
-    const wait = Math.max(limiter.byAddress.retryAfter([keys[0]]), limiter.byName.retryAfter([keys[1]]))
+    const address = req.socket.remoteAddress
+    const wait = await limits.retryAfter(address, name)
     if (wait > 0) {
       const e = new ConsoleError('ERR_CONSOLE_RATE_LIMITED', 429, `too many failed logins: try again in ${wait} s`)
       e.retryAfter = wait
       throw e
     }
-    const account = await accounts.check(body.name, body.password)
+    const { account, known } = await accounts.check(body.name, body.password)
     if (!account) {
-      limiter.byAddress.fail([keys[0]])
-      limiter.byName.fail([keys[1]])
+      await limits.fail(address, name, known)
       throw new ConsoleError('ERR_CONSOLE_AUTH', 401, 'wrong account name or password')
     }
-    limiter.byName.succeed([keys[1]])
+    await limits.succeed(name)
     const session = await accounts.login(account)
     send(
       res,

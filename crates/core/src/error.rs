@@ -109,6 +109,9 @@ pub enum Error {
         bytes: usize,
         limit: usize,
     },
+    /// A gray release of the configuration document at `path` is in progress already (`detail`:
+    /// whose, for whom, since when); nothing was written.
+    ConfigGrayExists { path: String, detail: String },
     /// A rule document given to the operations layer is refused by the consumers' own parser
     /// (code `ERR_BAD_ROUTER` or `ERR_BAD_CONFIGURATOR`, as the consumers' warning); nothing was
     /// written.
@@ -160,6 +163,7 @@ impl Error {
             Error::ConfigReadOnly { .. } => "ERR_CONFIG_READ_ONLY",
             Error::ConfigDecrypt { .. } => "ERR_CONFIG_DECRYPT",
             Error::ConfigTooLarge { .. } => "ERR_CONFIG_TOO_LARGE",
+            Error::ConfigGrayExists { .. } => "ERR_CONFIG_GRAY_EXISTS",
             Error::BadRule {
                 node: "routers", ..
             } => "ERR_BAD_ROUTER",
@@ -373,6 +377,11 @@ impl fmt::Display for Error {
                 "not saved: with `{key}` the write to {path} is {bytes} bytes, and ZooKeeper accepts at most {limit} bytes per request \
                  (its jute.maxbuffer; it would drop the connection); nothing was sent and `{key}` stays pending: make it smaller, \
                  use layout: 'tree' (one znode per key), or set `juteMaxBuffer` if the ensemble's jute.maxbuffer is larger"
+            ),
+            Error::ConfigGrayExists { path, detail } => write!(
+                f,
+                "{path} has a gray release in progress already ({detail}); nothing was written: promote or abort it first, \
+                 or replace it with --force (`force: true`)"
             ),
             Error::BadRule { node, service, detail } => write!(
                 f,

@@ -210,6 +210,8 @@ impl Admin {
             out.push(json!({
                 "instance": name, "host": v["host"], "pid": v["pid"], "zxid": zxid,
                 "version": by_zxid.get(&zxid), "source": v["source"], "keyId": v["keyId"],
+                "labels": v.get("labels").cloned().unwrap_or(json!([])),
+                "grayZxid": v.get("gray").cloned().unwrap_or(Value::Null),
             }));
         }
         Ok(Value::Array(out))

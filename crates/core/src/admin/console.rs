@@ -1,9 +1,9 @@
-//! The admin console's own records — accounts, API tokens, sessions — as small JSON nodes in
-//! `{root}/.lemon/console/{kind}/{name}`, so any number of console processes against one
-//! ensemble share them. The console (lib/console/) decides what a record holds (a scrypt hash,
-//! a role, an expiry); this layer only keeps them: compare-and-set writes, one audit entry in the
-//! same `multi` as the write it records, and ACLs that keep password hashes from other
-//! identities (with `auth` only the session's identity may read them).
+//! The admin console's own records — accounts, API tokens, sessions, failed logins — as small
+//! JSON nodes in `{root}/.lemon/console/{kind}/{name}`, so any number of console processes
+//! against one ensemble share them. The console (lib/console/) decides what a record holds (a
+//! scrypt hash, a role, an expiry); this layer only keeps them: compare-and-set writes, one
+//! audit entry in the same `multi` as the write it records, and ACLs that keep password hashes
+//! from other identities (with `auth` only the session's identity may read them).
 
 use serde_json::{json, Value};
 use zookeeper_client::{Acls, CreateMode};
@@ -11,8 +11,9 @@ use zookeeper_client::{Acls, CreateMode};
 use super::Admin;
 use crate::error::{Error, Result};
 
-/// The kinds of record the console keeps.
-pub const KINDS: [&str; 3] = ["accounts", "tokens", "sessions"];
+/// The kinds of record the console keeps (`logins`: the failed logins of an account, so the
+/// rate limit holds across every console of the ensemble).
+pub const KINDS: [&str; 4] = ["accounts", "tokens", "sessions", "logins"];
 /// A record's JSON is at most this large (an account is about 300 bytes).
 const MAX_RECORD_BYTES: usize = 16 * 1024;
 

@@ -177,6 +177,11 @@ impl Admin {
     pub async fn rules(&self, app: &str, group: &str) -> Result<Value> {
         let client = self.client().await?;
         let cur = self.current(&client, app, group).await?;
+        Ok(Self::rules_value(&cur))
+    }
+
+    /// [`Admin::rules`] of a service already read.
+    pub(super) fn rules_value(cur: &Current) -> Value {
         let (in_force, refused) = match cur.rules.parse(&cur.view.paths.service) {
             Ok(p) => (json!(rules::summary(&p)), Value::Null),
             Err(e) => (
@@ -184,14 +189,14 @@ impl Admin {
                 json!({"code": e.code(), "message": e.to_string()}),
             ),
         };
-        Ok(json!({
+        json!({
             "service": cur.view.paths.service,
             "version": cur.version(),
             "external": cur.external,
             "rules": cur.rules.to_value(),
             "inForce": in_force,
             "refused": refused,
-        }))
+        })
     }
 
     /// Every version of a service's rules, oldest first, each with its changes; an external
@@ -199,6 +204,11 @@ impl Admin {
     pub async fn history(&self, app: &str, group: &str) -> Result<Value> {
         let client = self.client().await?;
         let cur = self.current(&client, app, group).await?;
+        Ok(Self::history_value(&cur))
+    }
+
+    /// [`Admin::history`] of a service already read.
+    pub(super) fn history_value(cur: &Current) -> Value {
         let mut out: Vec<Value> = cur
             .entries
             .iter()
@@ -236,7 +246,7 @@ impl Admin {
                 "changes": rules::diff(&before, &cur.rules),
             }));
         }
-        Ok(Value::Array(out))
+        Value::Array(out)
     }
 
     /// The document of one version (the current one when it is the external one).
@@ -282,13 +292,7 @@ impl Admin {
     }
 
     /// `(node, hash)` → the newest version that wrote that document.
-    pub(super) async fn hash_versions(
-        &self,
-        app: &str,
-        group: &str,
-    ) -> Result<HashMap<(String, String), u64>> {
-        let client = self.client().await?;
-        let cur = self.current(&client, app, group).await?;
+    pub(super) fn hash_versions(cur: &Current) -> HashMap<(String, String), u64> {
         let mut map = HashMap::new();
         for e in &cur.entries {
             let Some(v) = e["version"].as_u64() else {
@@ -312,7 +316,7 @@ impl Admin {
                 );
             }
         }
-        Ok(map)
+        map
     }
 }
 

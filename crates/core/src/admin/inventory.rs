@@ -13,6 +13,7 @@ use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use zookeeper_client::Client;
 
+use super::history::Current;
 use super::rules::{self, Rules};
 use super::Admin;
 use crate::balance::warmup::DEFAULT_WARMUP;
@@ -160,11 +161,7 @@ impl Admin {
     /// that cannot be used, with the reason.
     pub async fn providers(&self, app: &str, group: &str) -> Result<Value> {
         let view = self.existing_service(app, group).await?;
-        Ok(json!({
-            "service": view.paths.service,
-            "endpoints": endpoints(&view),
-            "rejected": view.rejected.iter().map(|r| json!({"name": r.name, "reason": r.reason})).collect::<Vec<_>>(),
-        }))
+        Ok(providers_value(&view))
     }
 
     /// The consumer processes of a service: host, pid, version, balancer, mode, lemon-cluster
@@ -177,8 +174,34 @@ impl Admin {
     /// What the consumers report: per consumer its calls, retry budget, rule versions applied
     /// and its view of every provider; per endpoint which consumers eject it.
     pub async fn health(&self, app: &str, group: &str) -> Result<Value> {
-        let view = self.existing_service(app, group).await?;
-        let versions = self.hash_versions(app, group).await?;
+        let client = self.client().await?;
+        let cur = self.current(&client, app, group).await?;
+        self.check_exists(&cur.view, app, group)?;
+        Ok(Self::health_of(&cur))
+    }
+
+    /// A service page's answer: its providers, consumers, health, rules and history from one
+    /// read of the service (the five separate calls each read the whole provider set, which at
+    /// 10,000 endpoints is most of the page's first render).
+    pub async fn overview(&self, app: &str, group: &str) -> Result<Value> {
+        let client = self.client().await?;
+        let cur = self.current(&client, app, group).await?;
+        self.check_exists(&cur.view, app, group)?;
+        let health = Self::health_of(&cur);
+        Ok(json!({
+            "providers": providers_value(&cur.view),
+            "consumers": cur.view.consumer_list(),
+            "health": health,
+            "rules": Self::rules_value(&cur),
+            "history": Self::history_value(&cur),
+        }))
+    }
+
+    /// [`Admin::health`] of a service already read (with its history, which maps the rule
+    /// hashes the consumers report to versions).
+    fn health_of(cur: &Current) -> Value {
+        let view = &cur.view;
+        let versions = Self::hash_versions(cur);
         let mut ejected_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut consumers = Vec::new();
         for (name, data, version) in &view.consumers {
@@ -236,18 +259,24 @@ impl Admin {
                 json!({ "address": p.address, "ejected": !by.is_empty(), "ejectedBy": by })
             })
             .collect();
-        Ok(json!({
+        json!({
             "service": view.paths.service,
             "consumers": consumers,
             "endpoints": endpoints,
             "silent": view.consumers.len() - consumers.len(),
-        }))
+        })
     }
 
     /// The service, or `ERR_NOT_FOUND` when nothing exists under its folder.
     pub(super) async fn existing_service(&self, app: &str, group: &str) -> Result<ServiceView> {
         let client = self.client().await?;
         let view = self.read_service(&client, app, group).await?;
+        self.check_exists(&view, app, group)?;
+        Ok(view)
+    }
+
+    /// `ERR_NOT_FOUND` when nothing exists under the service's folder.
+    fn check_exists(&self, view: &ServiceView, app: &str, group: &str) -> Result<()> {
         if !view.exists {
             return Err(Error::NotFound {
                 what: format!(
@@ -256,7 +285,7 @@ impl Admin {
                 ),
             });
         }
-        Ok(view)
+        Ok(())
     }
 
     /// Reads providers, consumers and both rule nodes of a service at once.
@@ -380,6 +409,15 @@ fn service_summary(app: &str, group: &str, view: &ServiceView) -> Value {
         "rejected": view.rejected.len(),
         "rules": in_force,
         "refusedRules": refused,
+    })
+}
+
+/// [`Admin::providers`] of a service already read.
+fn providers_value(view: &ServiceView) -> Value {
+    json!({
+        "service": view.paths.service,
+        "endpoints": endpoints(view),
+        "rejected": view.rejected.iter().map(|r| json!({"name": r.name, "reason": r.reason})).collect::<Vec<_>>(),
     })
 }
 

@@ -11,6 +11,8 @@
 //!   ZooKeeper `multi`; rollback as a new version.
 //! - [`audit`]: the bounded audit log of every write.
 //! - [`config`]: configuration documents: the history their stores record with every save.
+//! - [`documents`]: the configuration documents under a folder, found by their stores' folders.
+//! - [`gray`]: a configuration document's gray release: start, status, promote, abort.
 //! - [`simulate`]: the dry run — endpoint shares, gray consumer hosts, methods left without a
 //!   provider — computed from the live providers with the consumers' own routing and weighing.
 //! - [`report`]: the consumer's side, the compact health summary it publishes in its own node.
@@ -25,6 +27,8 @@ pub mod audit;
 pub mod config;
 pub mod config_write;
 pub mod console;
+pub mod documents;
+pub mod gray;
 pub mod history;
 pub mod inventory;
 pub mod report;

@@ -9,17 +9,23 @@
 //! created on first sight (unless `readOnly`); one deleted later is waited for, not re-created.
 //! The tree layout watches the whole subtree with a persistent *recursive* watch and re-reads
 //! the tree after each burst of events.
+//!
+//! A second persistent watch follows the document's gray release znode (`gray.rs`), re-added
+//! with the first. An event of either re-reads both, and the state takes the two reads as one
+//! step, so a promote (one transaction writing the document and deleting the release) is never
+//! seen half done, whichever watch reports first.
 
 use std::sync::{Arc, Weak};
 
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
 
+use super::gray;
 use super::instance;
 use super::options::Layout;
 use super::read::read;
 use super::save::create_missing;
-use super::state::ConfigState;
+use super::state::{ConfigState, GrayRead};
 use crate::error::{from_zk, Error, Result};
 use crate::zk::{follow_sessions, Access, Epoch, ZkSession};
 
@@ -61,15 +67,40 @@ pub(super) async fn follow(session: Arc<ZkSession>, state: Weak<ConfigState>) {
     follow_sessions(session, &mut on_error, run).await;
 }
 
-/// Reads the znode (tree) into the state, creating it when it was never seen and the store may
-/// write.
+/// Reads the znode (tree) and the gray release into the state, creating the znode when it was
+/// never seen and the store may write. The release is read first: a promote deletes it in the
+/// transaction that writes the document, so a read of the document after it sees the promoted
+/// version whenever the release read saw it gone.
 async fn load(client: &Client, state: &ConfigState, access: Access) -> Result<()> {
+    let release = read_gray(client, state).await?;
     let found = read(client, state.options()).await?;
     if found.is_missing() && state.never_seen() && !state.options().read_only {
+        state.set_gray(release);
         return create_missing(client, state, access).await;
     }
-    state.accept(found);
+    state.accept_with(found, release);
     Ok(())
+}
+
+/// Reads the document's gray release znode. One that cannot be parsed is reported and the
+/// release in use kept.
+async fn read_gray(client: &Client, state: &ConfigState) -> Result<GrayRead> {
+    let opts = state.options();
+    let node = gray::path(&opts.path);
+    match client.get_data(&node).await {
+        Ok((data, stat)) => match gray::Release::parse(&node, &data) {
+            Ok(release) => Ok(GrayRead::Release {
+                zxid: stat.mzxid,
+                release,
+            }),
+            Err(e) => {
+                state.warnings().error(&e, e.to_string(), Some(&opts.path));
+                Ok(GrayRead::Unreadable)
+            }
+        },
+        Err(zookeeper_client::Error::NoNode) => Ok(GrayRead::None),
+        Err(e) => Err(super::read::refused(opts, "get_data", e)),
+    }
 }
 
 async fn follow_session(
@@ -89,6 +120,10 @@ async fn follow_session(
     };
     let mut watcher = client
         .watch(&path, mode)
+        .await
+        .map_err(|e| from_zk("watch", e))?;
+    let mut gray_watcher = client
+        .watch(&gray::path(&path), AddWatchMode::Persistent)
         .await
         .map_err(|e| from_zk("watch", e))?;
     // What this session's instance node holds (see `instance.rs`).
@@ -136,6 +171,22 @@ async fn follow_session(
                     EventType::NodeDeleted => s.accept(super::read::Read::Missing),
                     EventType::NodeChildrenChanged => {}
                 }
+                instance::report(client, &s, access, &mut reported).await;
+            }
+            event = std::panic::AssertUnwindSafe(gray_watcher.changed()).catch_unwind() => {
+                let Ok(event) = event else { return Ok(()) };
+                let Some(s) = state.upgrade() else { return Ok(()) };
+                if event.event_type == EventType::Session {
+                    // As above: a terminal event ends the session's run, a reconnect re-adds both
+                    // watches and reads again.
+                    if event.session_state.is_terminated()
+                        || matches!(event.session_state, SessionState::SyncConnected | SessionState::ConnectedReadOnly)
+                    {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                load(client, &s, access).await?;
                 instance::report(client, &s, access, &mut reported).await;
             }
             changed = epochs.changed() => {

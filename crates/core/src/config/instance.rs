@@ -1,11 +1,13 @@
 //! Which store runs which version: each store keeps one ephemeral znode beside its document —
 //! `/a/.lemon/instances/config/app/{host}:{pid}` for the document `/a/app` (the same place
-//! rule as `history.rs`) — holding `{ host, pid, zxid, source, keyId }`: the zxid of the version
-//! it applied (the operations layer maps it to a history version), whether that came from
-//! ZooKeeper or the snapshot, and the id of the secret key it holds (so a key rotation can tell
-//! when every instance runs the new key; the id names the key, it does not reveal it). Written only when one of those changes (bounded cost: one small
-//! write per applied version), re-created by every new session, gone with the session at
-//! `close()` or the process's end. Reporting never disturbs following: a failure is logged.
+//! rule as `history.rs`) — holding `{ host, pid, zxid, source, labels, gray, keyId }`: the zxid
+//! of the version it applied (the operations layer maps it to a history version), whether that
+//! came from ZooKeeper or the snapshot, the store's `labels`, the zxid of the gray release it
+//! runs (`null`: the main version) and the id of the secret key it holds (so a key rotation can
+//! tell when every instance runs the new key; the id names the key, it does not reveal it).
+//! Written only when one of those changes (bounded cost: one small write per applied version),
+//! re-created by every new session, gone with the session at `close()` or the process's end.
+//! Reporting never disturbs following: a failure is logged.
 
 use serde_json::json;
 use zookeeper_client::{Client, CreateMode};
@@ -33,6 +35,7 @@ pub(super) async fn report(
     let base = state.base();
     let data = json!({
         "host": host, "pid": pid, "zxid": base.zxid, "source": state.source().as_str(),
+        "labels": opts.labels, "gray": state.gray_zxid(),
         "keyId": opts.key.as_ref().map(|k| k.id()),
     })
     .to_string()

@@ -13,10 +13,12 @@
 
 pub mod document;
 mod follow;
+pub mod gray;
 pub mod history;
 pub mod instance;
 pub mod ops;
 pub mod options;
+pub mod outside;
 pub mod read;
 pub mod release;
 pub mod save;

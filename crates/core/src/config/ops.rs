@@ -88,18 +88,7 @@ pub async fn commit(
             .map(|(stat, _)| Some(stat)),
         _ => {
             let mut writer: MultiWriter<'_> = client.new_multi_writer();
-            for op in ops {
-                match op {
-                    Op::Create { path, data } => writer.add_create(path, data, &options)?,
-                    Op::Set {
-                        path,
-                        data,
-                        version,
-                    } => writer.add_set_data(path, data, *version)?,
-                    Op::Delete { path, version } => writer.add_delete(path, *version)?,
-                    Op::Sequential { path, data } => writer.add_create(path, data, &sequential)?,
-                }
-            }
+            add(&mut writer, ops, access)?;
             // The first operation is the save's own (a history record follows it): its `Stat`.
             let results = writer.commit().await?;
             Ok(match results.into_iter().next() {
@@ -111,6 +100,30 @@ pub async fn commit(
             })
         }
     }
+}
+
+/// Adds `ops` to a transaction another writer (the operations layer) commits with its own
+/// operations.
+pub fn add(
+    writer: &mut MultiWriter<'_>,
+    ops: &[Op],
+    access: Access,
+) -> Result<(), zookeeper_client::Error> {
+    let options = CreateMode::Persistent.with_acls(access.acls());
+    let sequential = CreateMode::PersistentSequential.with_acls(access.acls());
+    for op in ops {
+        match op {
+            Op::Create { path, data } => writer.add_create(path, data, &options)?,
+            Op::Set {
+                path,
+                data,
+                version,
+            } => writer.add_set_data(path, data, *version)?,
+            Op::Delete { path, version } => writer.add_delete(path, *version)?,
+            Op::Sequential { path, data } => writer.add_create(path, data, &sequential)?,
+        }
+    }
+    Ok(())
 }
 
 /// Makes sure the parents of `root` exist (the root itself is created by the first save or

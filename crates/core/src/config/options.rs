@@ -50,6 +50,7 @@ pub const NAMES: &[&str] = &[
     "juteMaxBuffer",
     "historyLimit",
     "zkTls",
+    "labels",
 ];
 
 /// Versions of a document kept in its history unless `historyLimit` says otherwise.
@@ -78,6 +79,8 @@ pub struct ConfigOptions {
     pub max_request: usize,
     /// Versions kept in the document's history (`historyLimit`, default 50; 0 records none).
     pub history_limit: usize,
+    /// What a gray release may select this store by (`labels: ['canary']`; see `gray.rs`).
+    pub labels: Vec<String>,
 }
 
 impl ConfigOptions {
@@ -135,7 +138,22 @@ impl ConfigOptions {
             .integer("historyLimit", 0, 10_000)?
             .map_or(DEFAULT_HISTORY_LIMIT, |n| n as usize);
         let tls = crate::tls::TlsMaterial::from_value(f.value("zkTls"), "zkTls")?;
+        let labels = f.strings("labels")?.unwrap_or_default();
         f.finish()?;
+        if labels.len() > 64 {
+            return Err(Error::invalid(
+                "labels",
+                format!("must be at most 64 labels, got {}", labels.len()),
+            ));
+        }
+        if let Some(bad) = labels.iter().find(|l| {
+            l.is_empty() || l.len() > 64 || l.contains(',') || l.chars().any(char::is_control)
+        }) {
+            return Err(Error::invalid(
+                "labels",
+                format!("each label is 1 to 64 printable characters without commas, got {bad:?}"),
+            ));
+        }
 
         if separator.is_empty() {
             return Err(Error::invalid("logicalSeparator", "must not be empty"));
@@ -166,6 +184,7 @@ impl ConfigOptions {
             key,
             max_request,
             history_limit,
+            labels,
         })
     }
 }

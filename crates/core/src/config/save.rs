@@ -169,7 +169,7 @@ pub(super) async fn create_missing(
 /// The writes with their history record, checked for size: the record with the document and
 /// the changed values when that fits, else with the changed values, else with the keys only — a
 /// record never makes a save too large that would fit without it.
-fn with_record(
+pub(super) fn with_record(
     opts: &ConfigOptions,
     patch: &Patch,
     ops: Vec<Op>,
@@ -212,7 +212,7 @@ fn check_version(
 
 /// The history entries of a save (see `history.rs`) in three sizes (see [`with_record`]), with
 /// the extra operations of an operator's write, and the version they record.
-async fn record(
+pub(super) async fn record(
     client: &zookeeper_client::Client,
     opts: &ConfigOptions,
     access: Access,
@@ -267,7 +267,11 @@ async fn record(
 
 /// The writes that turn what ZooKeeper holds (`base`) into `new`; `None` when nothing needs
 /// writing.
-fn plan(opts: &ConfigOptions, base: &Base, new: &Map<String, Value>) -> Result<Option<Vec<Op>>> {
+pub(super) fn plan(
+    opts: &ConfigOptions,
+    base: &Base,
+    new: &Map<String, Value>,
+) -> Result<Option<Vec<Op>>> {
     let ops = match opts.layout {
         Layout::Document => {
             if *new == *base.raw && base.exists() {

@@ -9,6 +9,12 @@
 //! "is this new?" is one comparison: re-reads after a reconnect or a new session, and the echo
 //! of our own write, never produce a second event. A version whose content did not change
 //! produces none either.
+//!
+//! A gray release (`gray.rs`) the store is selected for is an overlay: the store keeps the main
+//! document (`raw`, what a save builds on and what ZooKeeper holds) and applies main + the
+//! release's changes (`applied`, what the view, the changes and the snapshot file are made of).
+//! Reads of the main document and of the release arrive together (`accept_with`), so a promote
+//! — both written in one transaction — is never seen half done.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -17,7 +23,8 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 use zookeeper_client::Stat;
 
-use super::document::{self, KeyChange};
+use super::document::{self, KeyChange, Patch};
+use super::gray::{self, Me, Release};
 use super::options::ConfigOptions;
 use super::read::Read;
 use super::secret;
@@ -95,10 +102,33 @@ impl Base {
     }
 }
 
+/// What a read of the gray release znode found.
+#[derive(Debug)]
+pub enum GrayRead {
+    /// No release.
+    None,
+    /// A release; `zxid` is its znode's mzxid.
+    Release { zxid: i64, release: Release },
+    /// A release this store cannot read (reported); the one in use is kept.
+    Unreadable,
+}
+
+/// The release this store runs: its znode's mzxid and its changes.
+#[derive(Debug, Clone, PartialEq)]
+struct Running {
+    zxid: i64,
+    changes: Arc<Patch>,
+}
+
 struct State {
     generation: u64,
     source: Source,
+    /// The main document (what ZooKeeper holds, or the snapshot's until it answers).
     raw: Arc<Map<String, Value>>,
+    /// What the store uses: `raw` with the gray release it runs applied.
+    applied: Arc<Map<String, Value>>,
+    /// The gray release it runs, when it is selected for one.
+    gray: Option<Running>,
     view: Arc<Map<String, Value>>,
     /// mzxid of the newest version seen (valid or not); 0 before the first read.
     mzxid: i64,
@@ -119,6 +149,8 @@ struct State {
 /// The state of one store, shared by the store, its follower and its saves.
 pub struct ConfigState {
     opts: ConfigOptions,
+    /// This machine's address, as the instance report names it (a selector's `host`).
+    host: String,
     state: Mutex<State>,
     /// Every update, for the application's listeners.
     pub updates: Emitter<Update>,
@@ -138,10 +170,13 @@ impl ConfigState {
         let empty = Arc::new(Map::new());
         ConfigState {
             opts,
+            host: crate::client::default_host(),
             state: Mutex::new(State {
                 generation: 0,
                 source: Source::Empty,
                 raw: empty.clone(),
+                applied: empty.clone(),
+                gray: None,
                 view: empty.clone(),
                 mzxid: 0,
                 version: None,
@@ -170,11 +205,73 @@ impl ConfigState {
 
     /// Accepts what a read of the znode (or the tree) found.
     pub fn accept(&self, read: Read) {
-        match read {
-            Read::Document { data, stat } => self.accept_document(&data, &stat),
-            Read::Tree(tree) => self.accept_tree(tree),
-            Read::Missing => self.node_deleted(),
+        let mut st = self.lock();
+        self.accept_locked(&mut st, read);
+    }
+
+    /// Accepts a read of the main document and of the gray release, taken together, as one
+    /// step: a promote (the new main version and the release's deletion) is one change for the
+    /// stores outside the release and none for those in it.
+    pub fn accept_with(&self, read: Read, gray: GrayRead) {
+        let mut st = self.lock();
+        self.set_gray_locked(&mut st, gray);
+        self.accept_locked(&mut st, read);
+    }
+
+    /// Takes note of the gray release without applying it (the next accepted read applies it).
+    pub(super) fn set_gray(&self, gray: GrayRead) {
+        let mut st = self.lock();
+        self.set_gray_locked(&mut st, gray);
+    }
+
+    fn set_gray_locked(&self, st: &mut State, gray: GrayRead) {
+        st.gray = match gray {
+            GrayRead::None => None,
+            GrayRead::Unreadable => return,
+            GrayRead::Release { zxid, release } => {
+                let me = Me {
+                    doc: &self.opts.path,
+                    host: &self.host,
+                    pid: std::process::id(),
+                    labels: &self.opts.labels,
+                };
+                release.selector.matches(me).then(|| Running {
+                    zxid,
+                    changes: Arc::new(release.changes),
+                })
+            }
+        };
+    }
+
+    /// The zxid of the gray release this store runs, for its instance report.
+    pub(super) fn gray_zxid(&self) -> Option<i64> {
+        let st = self.lock();
+        match st.source {
+            Source::ZooKeeper => st.gray.as_ref().map(|g| g.zxid),
+            _ => None,
         }
+    }
+
+    fn accept_locked(&self, st: &mut State, read: Read) {
+        match read {
+            Read::Document { data, stat } => self.accept_document(st, &data, &stat),
+            Read::Tree(tree) => self.accept_tree(st, tree),
+            Read::Missing => {
+                self.node_deleted(st);
+                self.reapply(st);
+            }
+        }
+    }
+
+    /// Applies the gray release in force to the main version in use, when that changes what the
+    /// store uses (a release started, changed, aborted while the main version stayed).
+    fn reapply(&self, st: &mut State) {
+        if !st.settled || st.source != Source::ZooKeeper {
+            return;
+        }
+        let raw = st.raw.clone();
+        let mzxid = st.mzxid;
+        self.commit(st, raw, Origin::Remote, mzxid);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -208,10 +305,11 @@ impl ConfigState {
     /// Accepts the document this store just wrote (document layout).
     pub(super) fn accept_written(&self, new: Arc<Map<String, Value>>, stat: &Stat) {
         let mut st = self.lock();
+        let st = &mut *st;
         if stat.mzxid > st.mzxid {
             st.mzxid = stat.mzxid;
             st.version = Some(stat.version);
-            self.commit(&mut st, new, Origin::Local, stat.mzxid);
+            self.commit(st, new, Origin::Local, stat.mzxid);
         }
     }
 
@@ -317,32 +415,44 @@ impl ConfigState {
         }
     }
 
+    /// What the store uses over the main document `raw`: with the gray release it runs.
+    fn overlay(st: &State, raw: &Arc<Map<String, Value>>) -> Arc<Map<String, Value>> {
+        match &st.gray {
+            Some(g) => Arc::new(gray::overlay(raw, &g.changes)),
+            None => raw.clone(),
+        }
+    }
+
     /// Replaces the document, decrypting the view. Returns nothing: callers emit.
     fn install(&self, st: &mut State, raw: Arc<Map<String, Value>>, source: Source) {
-        let (view, errors) = secret::unseal(&raw, self.opts.key.as_ref(), &self.opts.separator);
+        let applied = Self::overlay(st, &raw);
+        let (view, errors) = secret::unseal(&applied, self.opts.key.as_ref(), &self.opts.separator);
         for e in errors {
             self.warnings
                 .error(&e, e.to_string(), Some(&self.opts.path));
         }
         st.raw = raw;
+        st.applied = applied;
         st.view = Arc::new(view);
         st.source = source;
     }
 
     /// Accepts what a read of the znode returned (document layout).
-    pub fn accept_document(&self, data: &[u8], stat: &Stat) {
-        let mut st = self.lock();
+    fn accept_document(&self, st: &mut State, data: &[u8], stat: &Stat) {
         if stat.mzxid <= st.mzxid {
-            return;
+            return self.reapply(st);
         }
         st.mzxid = stat.mzxid;
         st.version = Some(stat.version);
         let new = match document::parse(&self.opts.path, data) {
             Ok(doc) => Arc::new(doc),
-            Err(e) => return self.refuse(&mut st, &e, "the znode does not hold a JSON object"),
+            Err(e) => {
+                self.refuse(st, &e, "the znode does not hold a JSON object");
+                return self.reapply(st);
+            }
         };
-        let origin = origin(&st, &new);
-        self.commit(&mut st, new, origin, stat.mzxid);
+        let origin = origin(st, &new);
+        self.commit(st, new, origin, stat.mzxid);
     }
 
     /// Keeps the last good data for a version that is not usable, and says so.
@@ -354,17 +464,16 @@ impl ConfigState {
     }
 
     /// Accepts a read of the whole tree (tree layout).
-    pub fn accept_tree(&self, read: TreeRead) {
-        let mut st = self.lock();
+    fn accept_tree(&self, st: &mut State, read: TreeRead) {
         if read.zxid < st.mzxid {
-            return;
+            return self.reapply(st);
         }
         if read.zxid == st.mzxid {
             // The same tree read again (the re-read after a conflict): a later look, so its
             // versions are at least as fresh, and a save must build on them to ever succeed.
             st.version = read.versions.get(&self.opts.path).copied();
             st.tree_versions = Arc::new(read.versions);
-            return;
+            return self.reapply(st);
         }
         st.mzxid = read.zxid;
         st.version = read.versions.get(&self.opts.path).copied();
@@ -376,15 +485,17 @@ impl ConfigState {
                 path: self.opts.path.clone(),
                 detail: "the tree has no keys and its root does not hold '{}' (every key deleted by hand, or the root re-created bare); write '{}' into the root to remove every key on purpose".into(),
             };
-            return self.refuse(&mut st, &e, "the tree holds no keys");
+            self.refuse(st, &e, "the tree holds no keys");
+            return self.reapply(st);
         }
-        let origin = origin(&st, &new);
-        self.commit(&mut st, new, origin, read.zxid);
+        let origin = origin(st, &new);
+        self.commit(st, new, origin, read.zxid);
     }
 
     /// Makes `new` the current version and tells everyone who needs to know.
     fn commit(&self, st: &mut State, new: Arc<Map<String, Value>>, origin: Origin, mzxid: i64) {
-        let changes = document::diff(&st.raw, &new, &self.opts.separator);
+        let applied = Self::overlay(st, &new);
+        let changes = document::diff(&st.applied, &applied, &self.opts.separator);
         let source_changed = st.source != Source::ZooKeeper;
         if source_changed && st.settled {
             // The counterpart of the `ERR_CONFIG_STALE` warning of the fallback.
@@ -401,12 +512,19 @@ impl ConfigState {
         st.settled = true;
         self.loaded.send_replace(true);
         if changes.is_empty() && !source_changed {
+            // Nothing the application sees changed, but the main version may have (a promote
+            // seen by a store in the release): later overlays build on it.
+            st.raw = new;
+            st.applied = applied;
             return;
         }
         self.install(st, new, Source::ZooKeeper);
         st.generation += 1;
         if let Some(w) = &self.snapshot {
-            w.write(st.generation, st.raw.clone());
+            // What the store applied, gray keys included: a store restarted on it during an
+            // outage runs what it ran, and drops an aborted release's keys as one change when
+            // ZooKeeper answers again.
+            w.write(st.generation, st.applied.clone());
         }
         let update = Update {
             generation: st.generation,
@@ -425,12 +543,11 @@ impl ConfigState {
     }
 
     /// The znode is gone: keep the data, forget the version (a save creates it again).
-    fn node_deleted(&self) {
-        let mut st = self.lock();
+    fn node_deleted(&self, st: &mut State) {
         if !st.settled {
             // ZooKeeper answered: waiting longer for the first load would not help.
             let why = format!("{} does not exist", self.opts.path);
-            self.fall_back(&mut st, &why);
+            self.fall_back(st, &why);
         }
         st.stored = Arc::new(Map::new());
         st.tree_versions = Arc::new(BTreeMap::new());

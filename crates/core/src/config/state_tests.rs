@@ -7,6 +7,7 @@ use zookeeper_client::Stat;
 
 use super::*;
 use crate::config::document::ChangeKind;
+use crate::config::gray::Release;
 
 fn stat(mzxid: i64, version: i32) -> Stat {
     Stat {
@@ -60,7 +61,10 @@ async fn one_update_per_version_that_changes_something() {
         (br#"{"a":2,"b":true}"#, 16),
     ];
     for (data, mzxid) in steps {
-        store.accept_document(data, &stat(mzxid, 0));
+        store.accept(Read::Document {
+            data: data.to_vec(),
+            stat: stat(mzxid, 0),
+        });
     }
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
@@ -95,12 +99,21 @@ async fn one_update_per_version_that_changes_something() {
 #[tokio::test]
 async fn our_own_write_is_local_even_when_the_watch_reads_it_first() {
     let (store, seen, _) = store();
-    store.accept_document(br#"{"a":1}"#, &stat(10, 0));
+    store.accept(Read::Document {
+        data: br#"{"a":1}"#.to_vec(),
+        stat: stat(10, 0),
+    });
     let ours = Arc::new(serde_json::from_str(r#"{"a":1,"mine":true}"#).unwrap());
     store.set_writing(Some(ours));
-    store.accept_document(br#"{"a":1,"mine":true}"#, &stat(11, 1));
+    store.accept(Read::Document {
+        data: br#"{"a":1,"mine":true}"#.to_vec(),
+        stat: stat(11, 1),
+    });
     store.set_writing(None);
-    store.accept_document(br#"{"a":1,"mine":true,"theirs":1}"#, &stat(12, 2));
+    store.accept(Read::Document {
+        data: br#"{"a":1,"mine":true,"theirs":1}"#.to_vec(),
+        stat: stat(12, 2),
+    });
     let origins: Vec<Origin> = seen.lock().unwrap().iter().map(|u| u.1).collect();
     assert_eq!(origins, vec![Origin::Remote, Origin::Local, Origin::Remote]);
 }
@@ -114,7 +127,10 @@ async fn without_zookeeper_the_first_load_falls_back_after_the_timeout() {
     assert_eq!(first.source, Source::Empty);
     assert!(warnings.lock().unwrap().contains(&"ERR_CONFIG_STALE"));
     // ZooKeeper answering later is reported as a change.
-    store.accept_document(br#"{"x":1}"#, &stat(3, 0));
+    store.accept(Read::Document {
+        data: br#"{"x":1}"#.to_vec(),
+        stat: stat(3, 0),
+    });
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(store.current().source, Source::ZooKeeper);
 }
@@ -128,14 +144,14 @@ async fn a_hollow_tree_keeps_the_last_good_data_and_a_marked_one_empties_it() {
         zxid,
         hollow,
     };
-    store.accept_tree(read(json!({"k": "v"}), 5, false));
-    store.accept_tree(read(json!({}), 6, true));
+    store.accept(Read::Tree(read(json!({"k": "v"}), 5, false)));
+    store.accept(Read::Tree(read(json!({}), 6, true)));
     assert_eq!(store.current().view.get("k"), Some(&json!("v")));
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert!(warnings.lock().unwrap().contains(&"ERR_CONFIG_INVALID"));
     // What a save builds on is the tree as it is (nothing), not the data in use.
     assert!(store.base().stored.is_empty());
-    store.accept_tree(read(json!({}), 7, false));
+    store.accept(Read::Tree(read(json!({}), 7, false)));
     assert!(store.current().view.is_empty());
     let last = seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last.2, vec![("k".to_string(), ChangeKind::Removed)]);
@@ -166,4 +182,76 @@ async fn a_corrupted_snapshot_is_reported_as_corrupted_not_as_missing() {
     );
     assert!(all.contains("is corrupted"), "{all}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A release for this process (`percent: 100` picks every instance) or for nobody.
+fn release(mine: bool, changes: serde_json::Value) -> GrayRead {
+    let selector = if mine {
+        json!({"percent": 100})
+    } else {
+        json!({"instances": ["elsewhere:1"]})
+    };
+    let record = json!({"selector": selector, "changes": changes});
+    GrayRead::Release {
+        zxid: 50,
+        release: Release::parse("/g", &serde_json::to_vec(&record).unwrap()).unwrap(),
+    }
+}
+
+fn doc(data: &[u8], mzxid: i64) -> Read {
+    Read::Document {
+        data: data.to_vec(),
+        stat: stat(mzxid, 0),
+    }
+}
+
+#[tokio::test]
+async fn a_gray_release_is_one_change_in_and_out_and_promote_is_none_for_its_instances() {
+    let changes = json!([{"path": ["a"], "value": 2}]);
+    for mine in [true, false] {
+        let (store, seen, _) = store();
+        store.accept_with(doc(br#"{"a":1,"b":1}"#, 10), GrayRead::None);
+        // Started: one change for the selected store, none for the others.
+        store.accept_with(doc(br#"{"a":1,"b":1}"#, 10), release(mine, changes.clone()));
+        assert_eq!(store.current().view["a"], json!(if mine { 2 } else { 1 }));
+        assert_eq!(store.gray_zxid(), mine.then_some(50));
+        // A main version written meanwhile (a save of b) reaches both, under the overlay.
+        store.accept_with(doc(br#"{"a":1,"b":2}"#, 11), release(mine, changes.clone()));
+        assert_eq!(store.current().view["a"], json!(if mine { 2 } else { 1 }));
+        // What a save builds on is the main document, never the overlay.
+        assert_eq!(store.base().raw["a"], json!(1));
+        // Promoted: main + changes in one transaction with the release's deletion.
+        store.accept_with(doc(br#"{"a":2,"b":2}"#, 12), GrayRead::None);
+        let n = seen.lock().unwrap().len();
+        // Both: the first load, b, and the release either when it starts (gray) or when it is
+        // promoted (the others) — never twice.
+        assert_eq!(n, 3);
+        let kinds: Vec<Vec<String>> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|u| u.2.iter().map(|c| c.0.clone()).collect())
+            .collect();
+        if mine {
+            assert_eq!(kinds, vec![vec!["a", "b"], vec!["a"], vec!["b"]]);
+        } else {
+            assert_eq!(kinds, vec![vec!["a", "b"], vec!["b"], vec!["a"]]);
+        }
+        // A second release aborted: the selected store goes back (one change), the others see
+        // nothing.
+        store.accept_with(
+            doc(br#"{"a":2,"b":2}"#, 12),
+            release(mine, json!([{"path": ["c"], "value": true}])),
+        );
+        store.accept_with(doc(br#"{"a":2,"b":2}"#, 12), GrayRead::None);
+        assert_eq!(seen.lock().unwrap().len(), if mine { 5 } else { 3 });
+        assert!(!store.current().view.contains_key("c"));
+        // The promoted version stays the main one (the gray store took it in silently).
+        assert_eq!(store.current().view["a"], json!(2));
+        assert_eq!(store.base().raw["a"], json!(2));
+        // An unreadable release keeps what is in use.
+        store.accept_with(doc(br#"{"a":2,"b":2}"#, 12), release(mine, changes.clone()));
+        store.accept_with(doc(br#"{"a":2,"b":2}"#, 12), GrayRead::Unreadable);
+        assert_eq!(store.gray_zxid(), mine.then_some(50));
+    }
 }
