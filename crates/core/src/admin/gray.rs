@@ -15,6 +15,8 @@ use crate::config::history::{self, Author};
 use crate::config::ops::{self, Op};
 use crate::config::options::{ConfigOptions, Layout};
 use crate::config::outside::{self, Main};
+use crate::config::release;
+use crate::config::save::Extra;
 use crate::config::secret;
 use crate::error::{Error, Result};
 use crate::options::Fields;
@@ -78,9 +80,12 @@ fn zk_err(e: zookeeper_client::Error) -> Error {
 }
 
 impl Admin {
+    /// The document's options, with the environment's key (`LEMON_CONFIG_KEY`) for sealing.
     fn config_opts(&self, path: &str, layout: Layout) -> Result<ConfigOptions> {
         super::config::check_path(path)?;
-        outside::options_for(path, layout)
+        let mut opts = release::options_for(path, layout)?;
+        opts.key = super::reveal::ConfigCall::from_value(&Value::Null)?.key()?;
+        Ok(opts)
     }
 
     /// The release of the document at `path` (or why its znode cannot be read) and the znode's
@@ -393,8 +398,6 @@ impl Admin {
         for _ in 0..PROMOTE_ATTEMPTS {
             let (r, stat) = self.need_release(&client, path).await?;
             let r = r?;
-            let main = outside::read_main(&client, &opts).await?;
-            let new = gray::overlay(main.doc(), &r.changes);
             let author = Author {
                 who: actor.who.clone(),
                 host: crate::client::default_host(),
@@ -402,43 +405,68 @@ impl Admin {
                 message: c.message.clone(),
                 action: "gray.promote".into(),
             };
-            let access = self.opts.zk.access;
-            let mut list =
-                outside::writes(&client, &opts, access, &main, &new, &r.changes, &author)
-                    .await?
-                    .unwrap_or_default();
-            let wrote = !list.is_empty();
-            list.push(Op::Delete {
-                path: gray::path(path),
-                version: Some(stat.version),
-            });
-            let rec = history::recorded(&client, &opts).await?;
-            let version = if wrote {
-                rec.version + created(&list, &history::dir(path))
-            } else {
-                0
+            // The release's deletion and the audit entry go with the save, in its transaction.
+            let node = gray::path(path);
+            let audit_of = |version: u64| {
+                self.audit_entry(
+                    c.by.as_deref(),
+                    "promote",
+                    path,
+                    version,
+                    &c.message,
+                    r.changes.len(),
+                )
             };
-            let changes = document::diff(main.doc(), &new, ":");
-            let audit = self.audit_entry(
-                c.by.as_deref(),
-                "promote",
-                path,
-                version,
-                &c.message,
-                changes.len(),
-            );
-            match self.commit_with_audit(&client, &list, &audit).await {
-                Ok(()) => {
-                    self.trim_audit(&client).await;
-                    return Ok(json!({
-                        "path": path, "version": if wrote { json!(version) } else { Value::Null },
-                        "selector": r.selector.to_value(),
-                        "changes": shown(history::changes_value(&changes, usize::MAX)),
-                    }));
+            let audit_dir = self.audit_dir();
+            let with_save = |version: u64| -> Result<Vec<Op>> {
+                Ok(vec![
+                    Op::Delete {
+                        path: node.clone(),
+                        version: Some(stat.version),
+                    },
+                    Op::Sequential {
+                        path: format!("{audit_dir}/a-"),
+                        data: serde_json::to_vec(&audit_of(version)).unwrap_or_default(),
+                    },
+                ])
+            };
+            let extra = Extra {
+                if_version: None,
+                ops: Some(&with_save),
+            };
+            let saved = match release::write(
+                &self.session,
+                opts.clone(),
+                &r.changes,
+                &author,
+                &extra,
+            )
+            .await
+            {
+                Ok(saved) => saved,
+                // The release changed meanwhile (replaced with --force): read it again.
+                Err(Error::ConfigConflict { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if !saved.written {
+                // The main version holds the changes already: only the release goes.
+                let list = [Op::Delete {
+                    path: node.clone(),
+                    version: Some(stat.version),
+                }];
+                match self.commit_with_audit(&client, &list, &audit_of(0)).await {
+                    Ok(()) => {}
+                    Err(Ok(())) => continue,
+                    Err(Err(e)) => return Err(e),
                 }
-                Err(Ok(())) => continue,
-                Err(Err(e)) => return Err(e),
             }
+            self.trim_audit(&client).await;
+            let changes = document::diff(&saved.before, &saved.after, ":");
+            return Ok(json!({
+                "path": path, "version": if saved.written { json!(saved.version) } else { Value::Null },
+                "selector": r.selector.to_value(),
+                "changes": shown(history::changes_value(&changes, usize::MAX)),
+            }));
         }
         Err(Error::ConfigConflict {
             path: path.into(),
@@ -513,13 +541,6 @@ fn op_path(op: &Op) -> &str {
         | Op::Delete { path, .. }
         | Op::Sequential { path, .. } => path,
     }
-}
-
-/// How many history entries `ops` create (the save's, and an external one before it).
-fn created(ops: &[Op], dir: &str) -> u64 {
-    ops.iter()
-        .filter(|op| matches!(op, Op::Create { path, .. } if path.starts_with(dir)))
-        .count() as u64
 }
 
 /// `by who since when, for whom` of a release, for messages.

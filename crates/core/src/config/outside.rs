@@ -1,21 +1,15 @@
-//! Writing a document's main version from outside a store — the operations layer's gray
-//! promote — with exactly a store's save: the same plan for both layouts (one version-checked
-//! set of the document, or one write per changed key of the tree), the same history entry in the
-//! same `multi`, the same size check. The caller adds its own operations (the audit entry, the
-//! release's deletion) to the list and commits it; a conflict means "read again".
+//! The main document of a configuration document as a reader outside a store (the operations
+//! layer's gray release) sees it: the document and the zxid of its version, either layout. The
+//! gray promote writes through `release.rs`, exactly a store's save.
 
 use serde_json::{Map, Value};
 use zookeeper_client::Client;
 
-use super::document::{self, Patch};
-use super::history::Author;
-use super::ops::Op;
-use super::options::{ConfigOptions, Layout};
+use super::document;
+use super::options::ConfigOptions;
 use super::read::{read, Read};
-use super::save;
 use super::state::Base;
 use crate::error::{Error, Result};
-use crate::zk::Access;
 
 /// The main document as ZooKeeper holds it now, and what a write must check against.
 pub struct Main {
@@ -80,46 +74,4 @@ pub async fn read_main(client: &Client, opts: &ConfigOptions) -> Result<Main> {
         },
     };
     Ok(Main { base })
-}
-
-/// The writes that make `new` the main version over `main`, with its history entry (a save's,
-/// recorded as `author`); `None` when `new` is what ZooKeeper holds. `patch` names the keys for
-/// the size check's message.
-pub async fn writes(
-    client: &Client,
-    opts: &ConfigOptions,
-    access: Access,
-    main: &Main,
-    new: &Map<String, Value>,
-    patch: &Patch,
-    author: &Author,
-) -> Result<Option<Vec<Op>>> {
-    let Some(ops) = save::plan(opts, &main.base, new)? else {
-        return Ok(None);
-    };
-    if !main.base.exists() {
-        super::ops::ensure_parents(client, &opts.path, access)
-            .await
-            .map_err(|e| super::read::refused(opts, "mkdir", e))?;
-    }
-    let extra = save::Extra::default();
-    let (_, tiers) = save::record(client, opts, access, &main.base, new, author, &extra).await?;
-    save::with_record(opts, patch, ops, tiers).map(Some)
-}
-
-/// Options naming the document at `path` (a znode path) in `layout`, for the readers and
-/// writers of this module; the secret key is the environment's (`LEMON_CONFIG_KEY`), as a
-/// store's without `secretKey`.
-pub fn options_for(path: &str, layout: Layout) -> Result<ConfigOptions> {
-    let name = path.strip_prefix('/').unwrap_or(path);
-    let layout = match layout {
-        Layout::Document => "document",
-        Layout::Tree => "tree",
-    };
-    ConfigOptions::from_value(&serde_json::json!({ "name": name, "layout": layout })).map_err(|e| {
-        match e {
-            Error::InvalidArg { .. } => Error::invalid("path", e.to_string()),
-            other => other,
-        }
-    })
 }
