@@ -205,6 +205,11 @@ test('labels and percent select stores; a store joining during a release gets wh
     const want = picked.get(a.hello.pid).selected ? 'half' : 'off'
     assert.equal((await read(a, 'flag')).value, want, `pid ${a.hello.pid}`)
   }
+
+  // --hosts: every store on that host (all of them here, on one machine), replacing the release.
+  const host = picked.get(canary.hello.pid).host
+  await ops(doc, 'gray', 'start', '--hosts', host, '--set', 'flag', '"host"', '--force')
+  for (const a of all) await reads(a, 'flag', 'host', `pid ${a.hello.pid} on ${host}`)
   await ops(doc, 'gray', 'abort')
 })
 
@@ -376,4 +381,27 @@ test('a secret in a release is sealed as a save seals it; no plaintext in ZooKee
   for (const text of [started.out, started.err, status.out, node, history.out, stored]) {
     for (const plain of ['old-s3cret', 'n3w-s3cret']) assert.ok(!text.includes(plain), `${plain} in ${text.slice(0, 200)}`)
   }
+})
+
+test("a release this store may not read (another identity's ACL) is reported and never stops it following its document", async () => {
+  const { zkSet } = require('../harness/zookeeper')
+  const cs = suite.zk.connectString
+  const doc = '/gray10'
+  await zkCreate(cs, doc, JSON.stringify({ v: 1 }))
+  const store = suite.open({ name: 'gray10' })
+  assert.equal(store.conf.get('v'), 1)
+  const { Admin } = require('..')
+  const admin = new Admin({ zk: cs, auth: 'ops:pw', acl: 'private' })
+  suite.cleanups.push(() => admin.close())
+  await admin.configGrayStart(doc, { selector: { percent: 100 }, set: { v: 2 } })
+  // ZooKeeper does not tell a session of changes to a node it may not read; the next read of
+  // the document reads the release too.
+  await zkSet(cs, doc, JSON.stringify({ v: 1, w: true }))
+  await waitFor(() => store.conf.get('w') === true, { timeoutMs: 15000, what: 'the store to keep following its document' })
+  assert.equal(store.conf.get('v'), 1)
+  assert.ok(
+    store.warnings.some((w) => w.code === 'ERR_ZK_AUTH' && /gray release/.test(w.message)),
+    JSON.stringify(store.warnings),
+  )
+  await admin.configGrayAbort(doc)
 })

@@ -143,8 +143,9 @@ test("edit a key in the console: the diff first, then a running app's onUpdated;
   await page.click('#config-apply')
   await waitFor(() => running.updates.includes(5), { timeoutMs: 15000, what: "the app's onUpdated with a=5" })
 
-  // The whole-document editor checks as you type: not JSON, then valid with one change.
-  await page.waitForSelector('#config-text')
+  // The whole-document editor checks as you type: not JSON, then valid with one change. The page
+  // re-renders after the write: wait for the editor that shows it, not the one it replaces.
+  await page.waitForFunction(() => /"a": 5/.test(document.querySelector('#config-text')?.value ?? ''), { timeout: 10000 })
   await page.$eval('#config-text', (t) => (t.value = ''))
   await page.type('#config-text', '{ "a": ')
   await page.waitForFunction(() => document.querySelector('#config-status')?.textContent.includes('Not JSON'))

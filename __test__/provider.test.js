@@ -63,10 +63,13 @@ async function checkServing(port, { ownParser = true } = {}) {
   const missing = await post(port, '/movie/query/deleteMovie', {})
   assert.equal(missing.status, 404)
   assert.equal(missing.json.error.code, 'ERR_NO_METHOD')
+  assert.match(missing.headers.get('x-response-time'), /^\d+\.\d{3}ms$/, 'errors carry the response time too')
+  assert.equal(missing.headers.get('content-length'), String(Buffer.byteLength(missing.text)))
 
   const failed = await post(port, '/movie/query/fail', {})
   assert.equal(failed.status, 500)
   assert.deepEqual(failed.json, { error: { code: 'E_DB', message: 'the database is down' } })
+  assert.match(failed.headers.get('x-response-time'), /^\d+\.\d{3}ms$/)
   assert.doesNotMatch(failed.text, /at .*\.js/, 'no stack trace leaks')
 
   const bad = await post(port, '/movie/query/getMovie', '{not json')

@@ -5,9 +5,12 @@
 //   slow       — one of 3 providers answers 50 ms late: p99 per balancer vs BalancedPool;
 //   crash      — kill -9 of one provider mid-run: failed calls and time to recover;
 //   https      — throughput over HTTPS (providers with a certificate of a CA made for the run):
-//                consumer.call vs undici BalancedPool over HTTPS vs consumer.call over plain HTTP.
+//                consumer.call vs undici BalancedPool over HTTPS vs consumer.call over plain HTTP;
+//   provider   — the provider side: autocannon against each provider variant (./provider-side.js);
+//   startup    — new Cluster() to the first successful call (./startup.js).
+// The throughput table's first row is autocannon, the limit: no client library at all.
 //
-//   node benchmark/rpc.js [--calls 100000] [--rounds 3] [--only throughput,slow,crash,https]
+//   node benchmark/rpc.js [--calls 100000] [--rounds 3] [--only throughput,slow,crash,https,provider,startup]
 
 const fs = require('node:fs')
 const http = require('node:http')
@@ -15,7 +18,9 @@ const { BalancedPool } = require('undici')
 const { makePki } = require('../harness/tls')
 const lemon = require('../lib')
 const { startZooKeeper } = require('../harness/zookeeper')
-const { startProviderProcess, runLoad, median, sleep } = require('./lib')
+const { startProviderProcess, runLoad, blast, median, sleep } = require('./lib')
+const { providerSide } = require('./provider-side')
+const { startup } = require('./startup')
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -24,7 +29,7 @@ const opt = (name, dflt) => {
 }
 const CALLS = Number(opt('calls', 100000))
 const ROUNDS = Number(opt('rounds', 3))
-const ONLY = opt('only', 'throughput,slow,crash,https').split(',')
+const ONLY = opt('only', 'throughput,slow,crash,https,provider,startup').split(',')
 const CONCURRENCY = 64
 const PATH = '/bench/g/echo'
 const BODY = JSON.stringify({ id: 42, name: 'lemon' })
@@ -113,22 +118,38 @@ async function throughput(ctx) {
   const procs = await providers([0, 0, 0])
   const ports = procs.map((p) => p.port)
   await register(ctx, ports)
-  const results = { lemon: [], balancedPool: [], nodeHttp: [] }
+  // autocannon, the limit: a load generator that only sends the same request and reads the reply.
+  const limit = {
+    call: null,
+    run: (total) => blast(ports, { path: PATH, body: BODY, concurrency: CONCURRENCY, total }),
+    close() {},
+  }
+  const results = { autocannon: [], lemon: [], balancedPool: [], nodeHttp: [] }
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of Object.keys(results)) {
-      const peer = await peers[name](ports, ctx)
-      await runLoad(peer.call, { concurrency: CONCURRENCY, total: 2000 }) // warm up connections and JIT
-      results[name].push(await runLoad(peer.call, { concurrency: CONCURRENCY, total: CALLS }))
+      const peer = name === 'autocannon' ? limit : await peers[name](ports, ctx)
+      const run = peer.run || ((total) => runLoad(peer.call, { concurrency: CONCURRENCY, total }))
+      await run(2000) // warm up connections and JIT
+      results[name].push(await run(CALLS))
       await peer.close()
     }
   }
   for (const p of procs) p.kill()
+  const { autocannon: ac, balancedPool: bp } = results
   console.log(`\n### Throughput: 3 providers, ${CONCURRENCY} concurrent, ${CALLS} calls, median of ${ROUNDS} rounds\n`)
-  console.log('| client | calls/s | vs BalancedPool | p50 ms | p99 ms | p99 vs BP | CPU µs/call | CPU vs BP | failed |')
-  console.log('|---|---|---|---|---|---|---|---|---|')
-  console.log(row('lemon `consumer.call` (roundrobin)', results.lemon, results.balancedPool))
-  console.log(row('undici `BalancedPool`', results.balancedPool, results.balancedPool))
-  console.log(row('`node:http` keep-alive round robin', results.nodeHttp, results.balancedPool))
+  console.log(
+    '| client | calls/s | vs autocannon | vs BalancedPool | p50 ms | p99 ms | p99 vs autocannon | p99 vs BP | CPU µs/call | CPU vs BP | failed |',
+  )
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+  const line = (name, rs) => {
+    const m = (k, of = rs) => median(of.map((r) => r[k]))
+    const x = (k, base) => `${(m(k) / m(k, base)).toFixed(2)}×`
+    return `| ${name} | ${Math.round(m('rps'))} | ${x('rps', ac)} | ${x('rps', bp)} | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${x('p99', ac)} | ${x('p99', bp)} | ${m('cpuUsPerCall').toFixed(1)} | ${x('cpuUsPerCall', bp)} | ${rs.reduce((a, r) => a + r.failures, 0)} |`
+  }
+  console.log(line('autocannon 9 (the limit: no client library)', ac))
+  console.log(line('lemon `consumer.call` (roundrobin)', results.lemon))
+  console.log(line('undici `BalancedPool`', bp))
+  console.log(line('`node:http` keep-alive round robin', results.nodeHttp))
 }
 
 async function httpsThroughput(ctx) {
@@ -279,13 +300,15 @@ async function main() {
   }
   const os = require('node:os')
   console.log(
-    `## RPC benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, undici ${require('undici/package.json').version}`,
+    `## RPC benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, undici ${require('undici/package.json').version}, autocannon ${require('autocannon/package.json').version}, loadavg ${os.loadavg()[0].toFixed(1)}`,
   )
   try {
     if (ONLY.includes('throughput')) await throughput(ctx)
     if (ONLY.includes('slow')) await slow(ctx)
     if (ONLY.includes('crash')) await crash(ctx)
     if (ONLY.includes('https')) await httpsThroughput(ctx)
+    if (ONLY.includes('provider')) await providerSide({ calls: CALLS, rounds: ROUNDS, concurrency: CONCURRENCY, path: PATH, body: BODY })
+    if (ONLY.includes('startup')) await startup(ctx)
   } finally {
     await cluster.close()
     await registrar.close()

@@ -15,6 +15,17 @@ function runInLane(gray, fn) {
   return lane.run({ gray: Boolean(gray) }, fn)
 }
 
+/**
+ * Runs a request's handler in its lane (see runInLane), or, for a request that is not gray while
+ * no lane is entered, calls it as it is: it is then not gray either way, and entering a lane
+ * turns on the async-context tracking of every promise in the process, which a provider that
+ * never sees a gray request should not pay for.
+ */
+function inLane(gray, fn) {
+  if (!gray && lane.getStore() === undefined) return fn()
+  return lane.run({ gray: Boolean(gray) }, fn)
+}
+
 /** Whether the current async context is gray (false outside any handler). */
 function isGray() {
   return lane.getStore()?.gray === true
@@ -26,4 +37,4 @@ function headerIsGray(headers) {
   return v === '1' || v === 'true'
 }
 
-module.exports = { GRAY_HEADER, runInLane, isGray, headerIsGray }
+module.exports = { GRAY_HEADER, runInLane, inLane, isGray, headerIsGray }

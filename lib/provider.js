@@ -10,7 +10,7 @@ const net = require('node:net')
 const tls = require('node:tls')
 const { checkName, TOKEN_HEADER } = require('./native').binding
 const { invalidArg: invalid } = require('./errors')
-const { GRAY_HEADER, runInLane, headerIsGray } = require('./gray')
+const { GRAY_HEADER, inLane, headerIsGray } = require('./gray')
 const { scraping } = require('./prometheus')
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -35,43 +35,53 @@ function checkSegment(field, value) {
 }
 
 /**
- * Reads a JSON body, at most `limit` bytes. A larger body is refused with 413, but only once the
- * client has sent all of it (read and dropped, for at most BODY_DRAIN_MS): closing a connection
- * the client is still writing to resets it, and the reset would destroy the 413 reply before the
- * client has read it.
+ * Reads a JSON body, at most `limit` bytes, then calls `done(error, value)` once. A larger body is
+ * refused with 413, but only once the client has sent all of it (read and dropped, for at most
+ * BODY_DRAIN_MS): closing a connection the client is still writing to resets it, and the reset
+ * would destroy the 413 reply before the client has read it. A callback, not a promise: this is
+ * on every request's path, and a promise per request (and its microtask) measured slower.
  */
-function readJson(req, limit) {
-  return new Promise((resolve, reject) => {
-    const chunks = []
-    let size = 0
-    let refused = false
-    req.on('data', (chunk) => {
-      size += chunk.length
-      if (refused) return
-      if (size > limit) {
-        refused = true
-        chunks.length = 0
-        const error = new RequestError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`)
-        const timer = setTimeout(() => reject(error), BODY_DRAIN_MS)
-        req.once('end', () => {
-          clearTimeout(timer)
-          reject(error)
-        })
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('error', reject)
-    req.on('end', () => {
-      if (refused) return
-      const text = Buffer.concat(chunks).toString('utf8')
-      if (text.trim() === '') return resolve(null)
-      try {
-        resolve(JSON.parse(text))
-      } catch (e) {
-        reject(new RequestError(400, 'ERR_BAD_REQUEST', `request body is not JSON: ${e.message}`))
-      }
-    })
+function readJson(req, limit, callback) {
+  let called = false
+  const done = (error, value) => {
+    if (called) return
+    called = true
+    callback(error, value)
+  }
+  let chunks = null
+  let first = null
+  let size = 0
+  let refused = false
+  req.on('data', (chunk) => {
+    size += chunk.length
+    if (refused) return
+    if (size > limit) {
+      refused = true
+      first = chunks = null
+      const error = new RequestError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`)
+      const timer = setTimeout(() => done(error), BODY_DRAIN_MS)
+      req.once('end', () => {
+        clearTimeout(timer)
+        done(error)
+      })
+      return
+    }
+    if (first === null) first = chunk
+    else (chunks ??= [first]).push(chunk)
+  })
+  req.on('error', done)
+  req.on('end', () => {
+    if (refused) return
+    const text = first === null ? '' : (chunks === null ? first : Buffer.concat(chunks)).toString('utf8')
+    let value
+    try {
+      value = JSON.parse(text)
+    } catch (e) {
+      // Whitespace only (or nothing) is `null`; looked at only when parsing failed.
+      if (text.trim() === '') return done(null, null)
+      return done(new RequestError(400, 'ERR_BAD_REQUEST', `request body is not JSON: ${e.message}`))
+    }
+    done(null, value)
   })
 }
 
@@ -102,10 +112,13 @@ function tokenRefusal(registration, req) {
 function sendJson(res, status, value) {
   if (res.headersSent || res.destroyed) return
   const body = JSON.stringify(value === undefined ? null : value)
-  res.statusCode = status
-  res.setHeader('content-type', 'application/json; charset=utf-8')
-  res.setHeader('content-length', Buffer.byteLength(body))
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
   res.end(body)
+}
+
+/** Whether `value` is a promise (or another thenable) to wait for. */
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function'
 }
 
 /**
@@ -141,6 +154,8 @@ class Service {
     this.registrationOptions = registration
     this._tokenRequired = registration.token !== undefined && registration.token !== null && registration.token !== false
     this._methods = new Map(names.map((n) => [n, methods[n]]))
+    // The URL of each method as consumers send it, so a request's method is one lookup.
+    this._routes = new Map(names.map((n) => [this.prefix + encodeURIComponent(n), n]))
     this._inFlight = 0
     this._idle = []
     this._draining = false
@@ -181,27 +196,22 @@ class Service {
     return async (ctx, next) => {
       if (!this.matches(ctx.req)) return next()
       ctx.respond = false
-      await this.dispatch(ctx.req, ctx.res, ctx.req.readableEnded ? ctx.request.body : undefined)
+      await this.dispatch(ctx.req, ctx.res, ctx.req.readableEnded ? ctx.request.body : undefined, true)
     }
   }
 
-  /** Handles one request addressed to this service. Never throws. */
-  async dispatch(req, res, parsedBody) {
+  /**
+   * Handles one request addressed to this service: method, route, body, the method's call, the
+   * answer. Never throws. With `wait`, returns a promise of the answer (Koa's chain awaits it);
+   * without, a promise only while an async method runs.
+   * The steps are plain calls and callbacks, with no promise of their own, so that a request
+   * whose method answers at once costs little more than a hand-written handler.
+   */
+  dispatch(req, res, parsedBody, wait = false) {
     const started = process.hrtime.bigint()
-    let responseTimeMs = 0
-    let name = '_unknown'
     this._inFlight++
-    // The response time ends when the headers are written: hook writeHead, which Node also
-    // calls for implicit headers.
-    const writeHead = res.writeHead
-    res.writeHead = function (...args) {
-      if (!res.headersSent) {
-        responseTimeMs = Number(process.hrtime.bigint() - started) / 1e6
-        res.setHeader('X-Response-Time', `${responseTimeMs.toFixed(3)}ms`)
-      }
-      return writeHead.apply(this, args)
-    }
     if (this._draining) res.setHeader('connection', 'close')
+    let name = '_unknown'
     try {
       // Before anything else, so that a caller without the token learns nothing (not even
       // which methods exist).
@@ -213,45 +223,104 @@ class Service {
         res.setHeader('allow', 'POST')
         throw new RequestError(405, 'ERR_METHOD_NOT_ALLOWED', `use POST, not ${req.method}`)
       }
-      const path = req.url.slice(this.prefix.length).split('?')[0]
-      let requested
-      try {
-        requested = decodeURIComponent(path)
-      } catch {
-        requested = path
-      }
-      const fn = this._methods.get(requested)
+      name = this._route(req.url)
+      const fn = this._methods.get(name)
       // Unknown names are reported as `_unknown`, so random paths cannot flood statsd with names.
-      if (fn) name = requested
-      if (!fn) throw new RequestError(404, 'ERR_NO_METHOD', `${this.app}/${this.group} has no method ${JSON.stringify(requested)}`)
-      const args = parsedBody !== undefined ? parsedBody : await readJson(req, this.maxBodyBytes)
-      const gray = headerIsGray(req.headers)
-      const result = await runInLane(gray, () => fn(args, { method: name, gray, req }))
-      sendJson(res, 200, result)
+      if (fn === undefined) {
+        const requested = name
+        name = '_unknown'
+        throw new RequestError(404, 'ERR_NO_METHOD', `${this.app}/${this.group} has no method ${JSON.stringify(requested)}`)
+      }
+      if (parsedBody !== undefined) return this._invoke(req, res, started, name, fn, parsedBody)
+      const read = (resolve) =>
+        readJson(req, this.maxBodyBytes, (error, args) => {
+          const answered = error ? this._fail(req, res, started, name, error) : this._invoke(req, res, started, name, fn, args)
+          if (resolve) resolve(answered)
+        })
+      // A promise only for a caller that waits (Koa's middleware chain): one per request cost
+      // measurably on the plain path.
+      return wait ? new Promise(read) : read(null)
     } catch (e) {
-      if (e instanceof RequestError) {
-        if (e.status === 413) {
-          // The connection is not reused after a refused body: close it once the reply is out
-          // (at once if the client is still sending after BODY_DRAIN_MS).
-          if (!res.headersSent) res.setHeader('connection', 'close')
-          res.once('finish', () => {
-            if (!req.complete) req.socket?.destroy()
-          })
-        }
-        sendJson(res, e.status, { error: { code: e.code, message: e.message } })
-      } else {
-        // A handler's error: its code and message, never its stack.
-        const code = e && typeof e.code === 'string' ? e.code : 'ERR_HANDLER'
-        const message = e && e.message !== undefined ? String(e.message) : String(e)
-        sendJson(res, 500, { error: { code, message } })
-      }
-    } finally {
-      if (this.cluster && (this._reporting || scraping())) {
-        this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
-      }
-      this._inFlight--
-      if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
+      return this._fail(req, res, started, name, e)
     }
+  }
+
+  /** The method name a request URL asks for: a known path at once, else decoded. */
+  _route(url) {
+    const known = this._routes.get(url)
+    if (known !== undefined) return known
+    const path = url.slice(this.prefix.length).split('?')[0]
+    try {
+      return decodeURIComponent(path)
+    } catch {
+      return path
+    }
+  }
+
+  /** Calls the method, in the request's lane, and answers with what it returns. */
+  _invoke(req, res, started, name, fn, args) {
+    const gray = headerIsGray(req.headers)
+    let result
+    try {
+      result = inLane(gray, () => fn(args, { method: name, gray, req }))
+    } catch (e) {
+      return this._fail(req, res, started, name, e)
+    }
+    if (!isThenable(result)) return this._answer(res, started, name, 200, result)
+    return Promise.resolve(result).then(
+      (value) => this._answer(res, started, name, 200, value),
+      (e) => this._fail(req, res, started, name, e),
+    )
+  }
+
+  /** Answers a failed request: a RequestError with its status, a method's error with 500. */
+  _fail(req, res, started, name, e) {
+    if (e instanceof RequestError) {
+      if (e.status === 413) {
+        // The connection is not reused after a refused body: close it once the reply is out
+        // (at once if the client is still sending after BODY_DRAIN_MS).
+        if (!res.headersSent) res.setHeader('connection', 'close')
+        res.once('finish', () => {
+          if (!req.complete) req.socket?.destroy()
+        })
+      }
+      return this._answer(res, started, name, e.status, { error: { code: e.code, message: e.message } })
+    }
+    // A handler's error: its code and message, never its stack.
+    const code = e && typeof e.code === 'string' ? e.code : 'ERR_HANDLER'
+    const message = e && e.message !== undefined ? String(e.message) : String(e)
+    return this._answer(res, started, name, 500, { error: { code, message } })
+  }
+
+  /**
+   * Sends `value` as JSON with all headers in one writeHead; the response time is taken right
+   * before it, so `X-Response-Time` ends when the headers are written. Then the request is done.
+   */
+  _answer(res, started, name, status, value) {
+    let body
+    try {
+      body = JSON.stringify(value === undefined ? null : value)
+    } catch (e) {
+      status = 500
+      body = JSON.stringify({ error: { code: 'ERR_HANDLER', message: String(e && e.message) } })
+    }
+    const responseTimeMs = Number(process.hrtime.bigint() - started) / 1e6
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'X-Response-Time': `${responseTimeMs.toFixed(3)}ms`,
+      })
+      res.end(body)
+    }
+    if (this.cluster && (this._reporting || scraping())) {
+      // The answer is out; a closed cluster refusing the figures must not fail the request.
+      try {
+        this.cluster.recordServed(this.app, this.group, name, res.statusCode, responseTimeMs)
+      } catch {}
+    }
+    this._inFlight--
+    if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
   }
 
   /**

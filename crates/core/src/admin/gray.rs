@@ -2,7 +2,7 @@
 //! what a release is and how the stores apply it): start one for some instances, see who runs
 //! it, promote it to the main version, or abort it. Every write is one ZooKeeper `multi` with
 //! its audit entry; promote is a save of the main document (its history entry in the same
-//! `multi`, as `config/outside.rs` plans it) together with the release's deletion, so the
+//! `multi`, written by `config/release.rs` as a store's save) together with the release's deletion, so the
 //! instances never see one without the other.
 
 use serde_json::{json, Map, Value};
@@ -14,7 +14,8 @@ use crate::config::gray::{self, Me, Release, Selector};
 use crate::config::history::{self, Author};
 use crate::config::ops::{self, Op};
 use crate::config::options::{ConfigOptions, Layout};
-use crate::config::outside::{self, Main};
+use crate::config::release::{self, Loaded};
+use crate::config::save::Extra;
 use crate::config::secret;
 use crate::error::{Error, Result};
 use crate::options::Fields;
@@ -78,9 +79,12 @@ fn zk_err(e: zookeeper_client::Error) -> Error {
 }
 
 impl Admin {
+    /// The document's options, with the environment's key (`LEMON_CONFIG_KEY`) for sealing.
     fn config_opts(&self, path: &str, layout: Layout) -> Result<ConfigOptions> {
         super::config::check_path(path)?;
-        outside::options_for(path, layout)
+        let mut opts = release::options_for(path, layout)?;
+        opts.key = super::reveal::ConfigCall::from_value(&Value::Null)?.key()?;
+        Ok(opts)
     }
 
     /// The release of the document at `path` (or why its znode cannot be read) and the znode's
@@ -110,15 +114,22 @@ impl Admin {
             })
     }
 
+    /// The main document as ZooKeeper holds it now (a document that cannot be used is refused
+    /// with its `ERR_CONFIG_INVALID`; a tree with no keys reads as empty).
+    async fn gray_main(&self, opts: &ConfigOptions) -> Result<Loaded> {
+        let main = release::load(&self.session, opts).await?;
+        match (&main.invalid, opts.layout) {
+            (Some(detail), Layout::Document) => Err(Error::ConfigInvalid {
+                path: opts.path.clone(),
+                detail: detail.clone(),
+            }),
+            _ => Ok(main),
+        }
+    }
+
     /// The history version whose write is the main version `main` (`None`: not recorded).
-    async fn main_version(
-        &self,
-        client: &Client,
-        opts: &ConfigOptions,
-        main: &Main,
-    ) -> Result<Option<u64>> {
-        let rec = history::recorded(client, opts).await?;
-        Ok((main.zxid() != 0 && rec.zxid == main.zxid()).then_some(rec.version))
+    fn main_version(main: &Loaded) -> Option<u64> {
+        (main.zxid != 0 && !main.external).then_some(main.version)
     }
 
     fn audit_entry(
@@ -195,7 +206,7 @@ impl Admin {
         f.finish()?;
         let opts = self.config_opts(path, c.layout)?;
         let client = self.client().await?;
-        let main = outside::read_main(&client, &opts).await?;
+        let main = self.gray_main(&opts).await?;
         let wanted =
             match (set, whole) {
                 (Some(Value::Object(set)), None) => {
@@ -214,7 +225,7 @@ impl Admin {
                             deleted: false,
                         });
                     }
-                    let mut doc = main.doc().clone();
+                    let mut doc = main.doc.clone();
                     document::apply(&mut doc, &patch, &mut |_, _, v| Ok(v))?;
                     doc
                 }
@@ -233,22 +244,22 @@ impl Admin {
         let depth_check = serde_json::to_string(&wanted)
             .map_err(|e| Error::invalid("document", e.to_string()))?;
         document::parse(path, depth_check.as_bytes())?;
-        let wanted = sealed(&opts, main.doc(), wanted)?;
-        let changes = gray::changes_between(main.doc(), &wanted);
+        let wanted = sealed(&opts, &main.doc, wanted)?;
+        let changes = gray::changes_between(&main.doc, &wanted);
         if changes.is_empty() {
             return Err(Error::invalid(
                 "options",
                 format!("the release changes nothing: {path} holds these values already"),
             ));
         }
-        let base_version = self.main_version(&client, &opts, &main).await?;
+        let base_version = Self::main_version(&main);
         let actor = self.actor_by(c.by.as_deref());
         let record = Release::record(
             &selector,
             &changes,
             ":",
             json!({
-                "base": { "version": base_version, "zxid": main.zxid() },
+                "base": { "version": base_version, "zxid": main.zxid },
                 "at": crate::now_ms(), "who": actor.who, "host": crate::client::default_host(),
                 "pid": actor.pid, "message": c.message,
             }),
@@ -258,7 +269,7 @@ impl Admin {
         // Promote writes main + changes with its history entry in one request: refuse a release
         // that could never be promoted, before anything is written.
         let promoted =
-            serde_json::to_vec(&gray::overlay(main.doc(), &changes)).map_or(0, |b| b.len());
+            serde_json::to_vec(&gray::overlay(&main.doc, &changes)).map_or(0, |b| b.len());
         let bytes = data.len() + promoted + 1024;
         if bytes > opts.max_request {
             return Err(Error::ConfigTooLarge {
@@ -320,11 +331,11 @@ impl Admin {
             Err(Err(e)) => return Err(e),
         }
         self.trim_audit(&client).await;
-        let after = gray::overlay(main.doc(), &changes);
+        let after = gray::overlay(&main.doc, &changes);
         Ok(json!({
             "path": path, "selector": selector.to_value(), "replaced": replaced,
-            "changes": shown(history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX)),
-            "base": { "version": base_version, "zxid": main.zxid() },
+            "changes": shown(history::changes_value(&document::diff(&main.doc, &after, ":"), usize::MAX)),
+            "base": { "version": base_version, "zxid": main.zxid },
         }))
     }
 
@@ -348,8 +359,8 @@ impl Admin {
             }
             return Ok(json!({ "path": path, "active": false, "instances": instances }));
         };
-        let main = outside::read_main(&client, &opts).await?;
-        let after = gray::overlay(main.doc(), &r.changes);
+        let main = self.gray_main(&opts).await?;
+        let after = gray::overlay(&main.doc, &r.changes);
         if let Value::Array(list) = &mut instances {
             for i in list {
                 let labels: Vec<String> = i["labels"]
@@ -373,7 +384,7 @@ impl Admin {
         let rec = &r.record;
         Ok(json!({
             "path": path, "active": true, "selector": r.selector.to_value(),
-            "changes": shown(history::changes_value(&document::diff(main.doc(), &after, ":"), usize::MAX)),
+            "changes": shown(history::changes_value(&document::diff(&main.doc, &after, ":"), usize::MAX)),
             "base": rec["base"], "at": rec["at"], "who": rec["who"], "message": rec["message"],
             "zxid": stat.mzxid, "instances": instances,
         }))
@@ -393,8 +404,6 @@ impl Admin {
         for _ in 0..PROMOTE_ATTEMPTS {
             let (r, stat) = self.need_release(&client, path).await?;
             let r = r?;
-            let main = outside::read_main(&client, &opts).await?;
-            let new = gray::overlay(main.doc(), &r.changes);
             let author = Author {
                 who: actor.who.clone(),
                 host: crate::client::default_host(),
@@ -402,43 +411,68 @@ impl Admin {
                 message: c.message.clone(),
                 action: "gray.promote".into(),
             };
-            let access = self.opts.zk.access;
-            let mut list =
-                outside::writes(&client, &opts, access, &main, &new, &r.changes, &author)
-                    .await?
-                    .unwrap_or_default();
-            let wrote = !list.is_empty();
-            list.push(Op::Delete {
-                path: gray::path(path),
-                version: Some(stat.version),
-            });
-            let rec = history::recorded(&client, &opts).await?;
-            let version = if wrote {
-                rec.version + created(&list, &history::dir(path))
-            } else {
-                0
+            // The release's deletion and the audit entry go with the save, in its transaction.
+            let node = gray::path(path);
+            let audit_of = |version: u64| {
+                self.audit_entry(
+                    c.by.as_deref(),
+                    "promote",
+                    path,
+                    version,
+                    &c.message,
+                    r.changes.len(),
+                )
             };
-            let changes = document::diff(main.doc(), &new, ":");
-            let audit = self.audit_entry(
-                c.by.as_deref(),
-                "promote",
-                path,
-                version,
-                &c.message,
-                changes.len(),
-            );
-            match self.commit_with_audit(&client, &list, &audit).await {
-                Ok(()) => {
-                    self.trim_audit(&client).await;
-                    return Ok(json!({
-                        "path": path, "version": if wrote { json!(version) } else { Value::Null },
-                        "selector": r.selector.to_value(),
-                        "changes": shown(history::changes_value(&changes, usize::MAX)),
-                    }));
+            let audit_dir = self.audit_dir();
+            let with_save = |version: u64| -> Result<Vec<Op>> {
+                Ok(vec![
+                    Op::Delete {
+                        path: node.clone(),
+                        version: Some(stat.version),
+                    },
+                    Op::Sequential {
+                        path: format!("{audit_dir}/a-"),
+                        data: serde_json::to_vec(&audit_of(version)).unwrap_or_default(),
+                    },
+                ])
+            };
+            let extra = Extra {
+                if_version: None,
+                ops: Some(&with_save),
+            };
+            let saved = match release::write(
+                &self.session,
+                opts.clone(),
+                &r.changes,
+                &author,
+                &extra,
+            )
+            .await
+            {
+                Ok(saved) => saved,
+                // The release changed meanwhile (replaced with --force): read it again.
+                Err(Error::ConfigConflict { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if !saved.written {
+                // The main version holds the changes already: only the release goes.
+                let list = [Op::Delete {
+                    path: node.clone(),
+                    version: Some(stat.version),
+                }];
+                match self.commit_with_audit(&client, &list, &audit_of(0)).await {
+                    Ok(()) => {}
+                    Err(Ok(())) => continue,
+                    Err(Err(e)) => return Err(e),
                 }
-                Err(Ok(())) => continue,
-                Err(Err(e)) => return Err(e),
             }
+            self.trim_audit(&client).await;
+            let changes = document::diff(&saved.before, &saved.after, ":");
+            return Ok(json!({
+                "path": path, "version": if saved.written { json!(saved.version) } else { Value::Null },
+                "selector": r.selector.to_value(),
+                "changes": shown(history::changes_value(&changes, usize::MAX)),
+            }));
         }
         Err(Error::ConfigConflict {
             path: path.into(),
@@ -462,11 +496,11 @@ impl Admin {
             // back to the main version, and the operator is not stuck with it.
             let (selector, changes) = match r {
                 Ok(r) => {
-                    let main = outside::read_main(&client, &opts).await?;
-                    let gray_doc = gray::overlay(main.doc(), &r.changes);
+                    let main = self.gray_main(&opts).await?;
+                    let gray_doc = gray::overlay(&main.doc, &r.changes);
                     (
                         r.selector.to_value(),
-                        document::diff(&gray_doc, main.doc(), ":"),
+                        document::diff(&gray_doc, &main.doc, ":"),
                     )
                 }
                 Err(_) => (Value::Null, Vec::new()),
@@ -513,13 +547,6 @@ fn op_path(op: &Op) -> &str {
         | Op::Delete { path, .. }
         | Op::Sequential { path, .. } => path,
     }
-}
-
-/// How many history entries `ops` create (the save's, and an external one before it).
-fn created(ops: &[Op], dir: &str) -> u64 {
-    ops.iter()
-        .filter(|op| matches!(op, Op::Create { path, .. } if path.starts_with(dir)))
-        .count() as u64
 }
 
 /// `by who since when, for whom` of a release, for messages.

@@ -83,8 +83,8 @@ async fn load(client: &Client, state: &ConfigState, access: Access) -> Result<()
     Ok(())
 }
 
-/// Reads the document's gray release znode. One that cannot be parsed is reported and the
-/// release in use kept.
+/// Reads the document's gray release znode. One that cannot be parsed or read (no permission)
+/// is reported and the release in use kept.
 async fn read_gray(client: &Client, state: &ConfigState) -> Result<GrayRead> {
     let opts = state.options();
     let node = gray::path(&opts.path);
@@ -100,7 +100,19 @@ async fn read_gray(client: &Client, state: &ConfigState) -> Result<GrayRead> {
             }
         },
         Err(zookeeper_client::Error::NoNode) => Ok(GrayRead::None),
-        Err(e) => Err(super::read::refused(opts, "get_data", e)),
+        Err(e) => match super::read::refused(opts, "get_data", e) {
+            e @ Error::ZkUnavailable { .. } => Err(e),
+            e => {
+                // A release this store may not read (its ACL belongs to another identity) never
+                // stops it from following its document: reported, and the release in use kept.
+                state.warnings().error(
+                    &e,
+                    format!("the gray release of {}: {e}", opts.path),
+                    Some(&opts.path),
+                );
+                Ok(GrayRead::Unreadable)
+            }
+        },
     }
 }
 

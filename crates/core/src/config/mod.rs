@@ -18,7 +18,6 @@ pub mod history;
 pub mod instance;
 pub mod ops;
 pub mod options;
-pub mod outside;
 pub mod read;
 pub mod release;
 pub mod save;

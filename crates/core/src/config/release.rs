@@ -25,6 +25,8 @@ pub struct Loaded {
     pub doc: Map<String, Value>,
     /// Whether the znode (the tree's root) exists.
     pub exists: bool,
+    /// The zxid of the write that made the current version (0 when the znode does not exist).
+    pub zxid: i64,
     /// Its history version (an unrecorded write from outside counts as one).
     pub version: u64,
     /// Whether the version was written outside lemon-cluster and is not recorded yet.
@@ -70,6 +72,7 @@ pub async fn load(session: &ZkSession, opts: &ConfigOptions) -> Result<Loaded> {
     Ok(Loaded {
         doc,
         exists,
+        zxid,
         version: rec.version + u64::from(external),
         external,
         invalid,

@@ -23,7 +23,7 @@ use crate::registry::Provider;
 use crate::rng::Rng;
 use crate::route::Empty;
 use crate::stats::ProviderStats;
-use crate::transport::{encode_segment, HttpTransport};
+use crate::transport::{push_segment, HttpTransport};
 
 impl Consumer {
     /// Calls `method` with a JSON `body` and returns the JSON reply, or the fallback standing in
@@ -153,12 +153,9 @@ impl Consumer {
                 method: method.to_string(),
                 detail: format!("{detail} under {}", self.service.providers),
             })?;
-        let path = format!(
-            "/{}/{}/{}",
-            encode_segment(&self.opts.app),
-            encode_segment(&self.opts.group),
-            encode_segment(method)
-        );
+        let mut path = String::with_capacity(self.path_prefix.len() + method.len());
+        path.push_str(&self.path_prefix);
+        push_segment(&mut path, method);
         let balancer = self.balancers[s.load_balance as usize].as_ref();
         Ok(Attempts {
             service: &self.service.service,

@@ -71,6 +71,8 @@ pub struct Consumer {
     service: ServicePaths,
     opts: ConsumerOptions,
     host: String,
+    /// `/{app}/{group}/`, encoded once: a call's path is this and its method.
+    path_prefix: String,
     live: Arc<LiveProviders>,
     governance: Arc<Governance>,
     /// One balancer per algorithm, in [`Algorithm::ALL`] order (a configurator may switch).
@@ -209,11 +211,17 @@ impl Consumer {
             },
             warnings.clone(),
         );
+        let path_prefix = format!(
+            "/{}/{}/",
+            crate::transport::encode_segment(&opts.app),
+            crate::transport::encode_segment(&opts.group)
+        );
         let consumer = Arc::new_cyclic(|me| Consumer {
             me: me.clone(),
             service,
             opts,
             host: host.to_string(),
+            path_prefix,
             live,
             governance,
             balancers,

@@ -7,24 +7,23 @@
 //! default `keepAliveTimeout` (5 s) can close them under us, the usual cause of a spurious
 //! "socket hang up" on a reused connection.
 //!
-//! The client is hyper's pooled HTTP/1 client used directly. reqwest (which wraps the same
-//! client) was measured to spend a large share of a call's client CPU on work this transport does
-//! not need: URL parsing with IDNA host processing, its redirect and header layers and a boxed
-//! request future per call. Requests here are built from an address and a path that are already
-//! known to be valid.
+//! The connections are hyper's HTTP/1 connections in this transport's own pool (`pool.rs`).
+//! reqwest, and then hyper-util's pooled client under it, were measured to spend a large share
+//! of a call's client CPU on work this transport does not need: URL parsing with IDNA host
+//! processing, redirect and header layers, a boxed request future, and a task spawned per call
+//! to put the connection back. Requests here are built from an address and a path that are
+//! already known to be valid, in origin form with a `Host` header made once per provider.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper::{Method, Request, Uri};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::pool::{ConnectError, Pool};
 use super::{Endpoint, Transport, GRAY_HEADER};
 use crate::error::{Error, Result};
 use crate::registry::TOKEN_HEADER;
@@ -66,10 +65,13 @@ const AGENT: HeaderValue =
 const GRAY: HeaderValue = HeaderValue::from_static("1");
 /// Replies up to this size are copied out of the connection's read buffer (see `read_body`).
 const SMALL_REPLY: usize = 16 * 1024;
+/// How many reused connections in a row a request may find closed before it was sent (each time
+/// it goes out on the next one, or on a new connection) before the failure is the call's.
+const RESENDS: u32 = 8;
 
 /// The shared HTTP client.
 pub struct HttpTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Arc<Pool>,
     opts: TransportOptions,
 }
 
@@ -90,12 +92,12 @@ impl HttpTransport {
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(opts.max_idle_per_host)
-            .pool_idle_timeout(opts.idle_timeout)
-            .build(connector);
-        Ok(HttpTransport { client, opts })
+        let pool = Arc::new(Pool::new(
+            connector,
+            opts.max_idle_per_host,
+            opts.idle_timeout,
+        ));
+        Ok(HttpTransport { pool, opts })
     }
 
     async fn exchange(
@@ -112,19 +114,20 @@ impl HttpTransport {
                 detail: "it serves plain HTTP and `tls.require` is set".into(),
             });
         }
-        let uri = Uri::builder()
-            .scheme(if to.https { "https" } else { "http" })
-            .authority(address)
-            .path_and_query(path)
-            .build()
-            .map_err(|e| Error::Connect {
-                address: address.to_string(),
-                detail: format!("not a usable HTTP address ({e})"),
-            })?;
+        let unusable = |detail: String| Error::Connect {
+            address: address.to_string(),
+            detail: format!("not a usable HTTP address ({detail})"),
+        };
+        let host = self
+            .pool
+            .host(address, to.https)
+            .ok_or_else(|| unusable("not a valid Host header".into()))?;
+        let uri = Uri::try_from(path).map_err(|e| unusable(e.to_string()))?;
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
+        headers.insert(HOST, host.header.clone());
         headers.insert(CONTENT_TYPE, JSON);
         headers.insert(ACCEPT, JSON);
         headers.insert(USER_AGENT, AGENT);
@@ -134,11 +137,36 @@ impl HttpTransport {
         if let Some(token) = to.token {
             headers.insert(TOKEN_HEADER, token.clone());
         }
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| classify(address, e))?;
+        let mut resends = 0;
+        let (response, pooled) = loop {
+            let mut pooled = self
+                .pool
+                .checkout(&host, address, to.https)
+                .await
+                .map_err(|e| connect_failure(address, e))?;
+            match pooled.sender.try_send_request(request).await {
+                Ok(response) => break (response, pooled),
+                Err(mut e) => match e.take_message() {
+                    // Not sent: the reused connection was closed under us. Another one.
+                    Some(unsent) if pooled.reused && resends < RESENDS => {
+                        resends += 1;
+                        request = unsent;
+                    }
+                    // Not sent on a new connection: it ended at once, and how is the reason.
+                    Some(_) if !pooled.reused => {
+                        let ended = match pooled.ended.take() {
+                            Some(end) => end.await.ok().flatten(),
+                            None => None,
+                        };
+                        return Err(match ended {
+                            Some(why) => connect_failure(address, ConnectError::Handshake(why)),
+                            None => request_failure(address, e.into_error()),
+                        });
+                    }
+                    _ => return Err(request_failure(address, e.into_error())),
+                },
+            }
+        };
         let status = response.status();
         let declared = response
             .headers()
@@ -149,6 +177,8 @@ impl HttpTransport {
             return Err(self.too_large(address));
         }
         let buf = self.read_body(address, response.into_body()).await?;
+        // Read to the end: the connection can take the next request.
+        self.pool.checkin(&host, pooled.sender);
         if !status.is_success() {
             let text = String::from_utf8_lossy(&buf[..buf.len().min(1024)]).into_owned();
             return Err(Error::ProviderStatus {
@@ -246,22 +276,34 @@ impl Transport for HttpTransport {
     }
 }
 
-fn classify(address: &str, e: hyper_util::client::legacy::Error) -> Error {
-    if let Some(detail) = tls_failure(&e, address) {
-        Error::Tls {
+fn connect_failure(address: &str, e: ConnectError) -> Error {
+    let e: Box<dyn std::error::Error + Send + Sync> = match e {
+        ConnectError::Connect(e) => e,
+        ConnectError::Handshake(e) => Box::new(e),
+    };
+    let e: &(dyn std::error::Error + 'static) = &*e;
+    match tls_failure(e, address) {
+        Some(detail) => Error::Tls {
             address: address.to_string(),
             detail,
-        }
-    } else if e.is_connect() {
-        Error::Connect {
+        },
+        None => Error::Connect {
             address: address.to_string(),
-            detail: root_cause(&e),
-        }
-    } else {
-        Error::BadResponse {
+            detail: root_cause(e),
+        },
+    }
+}
+
+fn request_failure(address: &str, e: hyper::Error) -> Error {
+    match tls_failure(&e, address) {
+        Some(detail) => Error::Tls {
+            address: address.to_string(),
+            detail,
+        },
+        None => Error::BadResponse {
             address: address.to_string(),
             detail: format!("the request failed ({})", root_cause(&e)),
-        }
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 //! script another, so every mode is tested without sockets.
 
 mod http;
+mod pool;
 
 use std::future::Future;
 use std::time::Duration;
@@ -48,14 +49,28 @@ pub trait Transport: Send + Sync {
 /// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters).
 pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_segment(&mut out, s);
+    out
+}
+
+/// [`encode_segment`] appended to `out`; a segment that needs no encoding (every method name
+/// the registry accepts) is copied as it is.
+pub fn push_segment(out: &mut String, s: &str) {
+    if s.bytes().all(unreserved) {
+        out.push_str(s);
+        return;
+    }
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+        if unreserved(b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
+}
+
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
 }
 
 #[cfg(test)]
@@ -67,5 +82,8 @@ mod tests {
         assert_eq!(encode_segment("getMovie"), "getMovie");
         assert_eq!(encode_segment("a b/c?"), "a%20b%2Fc%3F");
         assert_eq!(encode_segment("电影"), "%E7%94%B5%E5%BD%B1");
+        let mut path = String::from("/a/g/");
+        push_segment(&mut path, "get Movie");
+        assert_eq!(path, "/a/g/get%20Movie");
     }
 }
