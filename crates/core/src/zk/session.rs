@@ -325,17 +325,7 @@ impl ZkSession {
             return;
         }
         let session = self.epoch().session;
-        match self
-            .create_node(
-                client,
-                &entry.parent,
-                entry.folder,
-                &entry.prefix,
-                &entry.data,
-                entry.acls.as_deref(),
-            )
-            .await
-        {
+        match self.create_entry(client, entry).await {
             Ok(path) => {
                 self.warnings.warn(
                     WarningCode::ZkNodeDeleted,
@@ -396,17 +386,7 @@ impl ZkSession {
                 // No session right now: the next one re-creates it, or a later attempt does.
                 let Ok(client) = this.client() else { continue };
                 let session = this.epoch().session;
-                match this
-                    .create_node(
-                        &client,
-                        &entry.parent,
-                        entry.folder,
-                        &entry.prefix,
-                        &entry.data,
-                        entry.acls.as_deref(),
-                    )
-                    .await
-                {
+                match this.create_entry(&client, entry).await {
                     Ok(path) => {
                         tracing::info!(path, attempt, "re-created ephemeral node");
                         entry.path = Some(path.clone());
@@ -493,6 +473,19 @@ impl ZkSession {
         auth::classify(operation, path, self.opts.auth.as_ref(), err)
     }
 
+    /// Creates `entry`'s node again (after its session ended or it was deleted).
+    async fn create_entry(&self, client: &Client, entry: &Ephemeral) -> Result<String> {
+        self.create_node(
+            client,
+            &entry.parent,
+            entry.folder,
+            &entry.prefix,
+            &entry.data,
+            entry.acls.as_deref(),
+        )
+        .await
+    }
+
     async fn create_node(
         &self,
         client: &Client,
@@ -552,17 +545,7 @@ impl ZkSession {
             if entry.session == session && entry.path.is_some() {
                 continue;
             }
-            match self
-                .create_node(
-                    &client,
-                    &entry.parent,
-                    entry.folder,
-                    &entry.prefix,
-                    &entry.data,
-                    entry.acls.as_deref(),
-                )
-                .await
-            {
+            match self.create_entry(&client, entry).await {
                 Ok(path) => {
                     tracing::info!(path, "re-created ephemeral node in the new session");
                     entry.path = Some(path.clone());
