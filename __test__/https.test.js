@@ -7,14 +7,12 @@
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
 const https = require('node:https')
-const express = require('express')
-const Koa = require('koa')
 const lemon = require('../lib')
 const { Cluster } = lemon
 const { zooKeeperForFile } = require('./harness/file')
 const { zkGet } = require('../harness/zookeeper')
 const { makePki } = require('../harness/tls')
-const { startProvider, waitFor } = require('./harness/providers')
+const { startProvider, serviceHandler, waitFor } = require('./harness/providers')
 
 const pki = makePki()
 after(() => pki.remove())
@@ -51,24 +49,7 @@ async function listenTls(handler, { mutual = false } = {}) {
 /** Serves `group` over HTTPS with `kind` ('express' | 'koa' | 'http'), registered through `cluster`. */
 async function httpsService(cluster, group, kind, listenOptions) {
   const options = { cluster, app: 'tls', group, methods }
-  let service
-  let handler
-  if (kind === 'express') {
-    const app = express()
-    const middleware = lemon.express(options)
-    app.use(middleware)
-    service = middleware.service
-    handler = app
-  } else if (kind === 'koa') {
-    const app = new Koa()
-    const middleware = lemon.koa(options)
-    app.use(middleware)
-    service = middleware.service
-    handler = app.callback()
-  } else {
-    service = lemon.service(options)
-    handler = service.handler()
-  }
+  const { service, handler } = serviceHandler(kind, options)
   const server = await listenTls(handler, listenOptions)
   await service.register(server)
   cleanups.push(() => service.close({ drainTimeoutMs: 100 }))

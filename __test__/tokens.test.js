@@ -14,14 +14,12 @@ const https = require('node:https')
 const os = require('node:os')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
-const express = require('express')
-const Koa = require('koa')
 const lemon = require('../lib')
 const { Cluster, Admin } = lemon
 const { freePort } = require('../harness/zookeeper')
 const { makePki } = require('../harness/tls')
 const { zooKeeperForFile, otherZooKeeperClient, runFixture } = require('./harness/file')
-const { startProvider, waitFor } = require('./harness/providers')
+const { startProvider, serviceHandler, waitFor } = require('./harness/providers')
 
 const pki = makePki()
 after(() => pki.remove())
@@ -63,25 +61,7 @@ function newCluster(extra = {}) {
 /** Serves `group` with `kind` ('express' | 'koa' | 'http'), plain or over TLS, registered through `cluster`. */
 async function tokenService(cluster, group, kind, { tls = false, token = true, tokenReaders = [digestId(READER)] } = {}) {
   const options = { cluster, app: 'tok', group, methods, token, tokenReaders }
-  let service
-  let handler
-  if (kind === 'express') {
-    const app = express()
-    app.use(express.json())
-    const middleware = lemon.express(options)
-    app.use(middleware)
-    service = middleware.service
-    handler = app
-  } else if (kind === 'koa') {
-    const app = new Koa()
-    const middleware = lemon.koa(options)
-    app.use(middleware)
-    service = middleware.service
-    handler = app.callback()
-  } else {
-    service = lemon.service(options)
-    handler = service.handler()
-  }
+  const { service, handler } = serviceHandler(kind, options, { json: true })
   // Counts the provider's refusals: a consumer that follows the tokens has none once settled.
   const counts = { refused: 0 }
   const counted = (req, res) => {

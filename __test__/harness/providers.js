@@ -67,4 +67,29 @@ async function deadPort() {
 }
 
 /** Polls `check()` every 10 ms until it returns truthy; fails after `timeoutMs`. */
-module.exports = { startProvider, deadPort, waitFor, rejection }
+/**
+ * A request handler serving `options` (lemon.service()'s) with `kind`: 'express' (after
+ * express.json() when `json`), 'koa', or 'http' (plain node:http). Returns { service, handler }.
+ */
+function serviceHandler(kind, options, { json = false } = {}) {
+  const lemon = require('../..')
+  if (kind === 'express') {
+    const express = require('express')
+    const app = express()
+    if (json) app.use(express.json())
+    const middleware = lemon.express(options)
+    app.use(middleware)
+    return { service: middleware.service, handler: app }
+  }
+  if (kind === 'koa') {
+    const Koa = require('koa')
+    const app = new Koa()
+    const middleware = lemon.koa(options)
+    app.use(middleware)
+    return { service: middleware.service, handler: app.callback() }
+  }
+  const service = lemon.service(options)
+  return { service, handler: service.handler() }
+}
+
+module.exports = { startProvider, serviceHandler, deadPort, waitFor, rejection }
