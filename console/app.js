@@ -240,26 +240,22 @@
   }
 
   /**
-   * Asks the core for the diff and dry run of `proposal`, shows them, takes a message, and
-   * writes with `write({ message, force, ifVersion })`.
+   * The one write dialog, for rules and configuration documents alike: `title`, `note` (what
+   * the write is based on), `body` (the changes and what else to read first), a message, then
+   * `write({ message })` on `verb` (the button), or Cancel; `done(answer)` is the toast. Its
+   * parts are named by `id` (`${id}-message`, `${id}-apply`); `extra` (an option of the write)
+   * goes under the message.
    */
-  async function review(svc, title, proposal, write) {
-    let p
-    try {
-      p = await api('POST', `${svcPath(svc)}/preview`, proposal)
-    } catch (e) {
-      return toast(`${title}: ${e.message}`, true)
-    }
+  function writeDialog({ id, title, note, verb, body, extra, disabled, write, done }) {
     const message = h('input', {
-      id: 'preview-message',
+      id: `${id}-message`,
       type: 'text',
       required: true,
       placeholder: 'why (recorded in the history and the audit log)',
     })
-    const force = h('input', { id: 'preview-force', type: 'checkbox' })
     const error = h('div', { role: 'alert' })
-    const risky = p.orphaned && p.orphaned.length > 0
-    const apply = h('button', { class: 'primary', type: 'submit', id: 'preview-apply' }, 'Apply')
+    const apply = h('button', { class: 'primary', type: 'submit', id: `${id}-apply` }, verb)
+    if (disabled) apply.disabled = true
     fill(
       dialog,
       h(
@@ -274,9 +270,9 @@
             }
             apply.disabled = true
             try {
-              const r = await write({ message: message.value, force: force.checked, ifVersion: p.version })
+              const r = await write({ message: message.value })
               dialog.close()
-              toast(r.unchanged ? `${svc}: unchanged, still version ${r.version}` : `${svc}: version ${r.version} written`)
+              toast(done(r))
               route()
             } catch (e) {
               apply.disabled = false
@@ -284,15 +280,13 @@
             }
           },
         },
-        h('h2', { id: 'preview-title' }, `${title} — ${svc}`),
-        h('p', { class: 'muted' }, `Based on version ${p.version}. Nothing is written until you apply.`),
+        h('h2', { id: 'preview-title' }, title),
+        h('p', { class: 'muted' }, `${note} Nothing is written until you ${verb.toLowerCase()}.`),
         h('h2', null, 'Changes'),
-        changesList(p.changes),
-        h('h2', null, 'Dry run: what the consumers will do'),
-        dryRun(p),
-        h('label', { for: 'preview-message' }, 'Message'),
+        body,
+        h('label', { for: `${id}-message` }, 'Message'),
         message,
-        risky ? h('label', { for: 'preview-force' }, force, ' Apply anyway (force)') : null,
+        extra,
         error,
         h(
           'div',
@@ -302,10 +296,35 @@
         ),
       ),
     )
-    // Emptied on close, so nothing of this change is left for the next dialog to show.
+    // Emptied on close, so nothing of this write is left for the next dialog to show.
     dialog.addEventListener('close', () => fill(dialog), { once: true })
     dialog.showModal()
     message.focus()
+  }
+
+  /**
+   * Asks the core for the diff and dry run of `proposal`, shows them, takes a message, and
+   * writes with `write({ message, force, ifVersion })`.
+   */
+  async function review(svc, title, proposal, write) {
+    let p
+    try {
+      p = await api('POST', `${svcPath(svc)}/preview`, proposal)
+    } catch (e) {
+      return toast(`${title}: ${e.message}`, true)
+    }
+    const force = h('input', { id: 'preview-force', type: 'checkbox' })
+    const risky = p.orphaned && p.orphaned.length > 0
+    writeDialog({
+      id: 'preview',
+      title: `${title} — ${svc}`,
+      note: `Based on version ${p.version}.`,
+      verb: 'Apply',
+      body: [changesList(p.changes), h('h2', null, 'Dry run: what the consumers will do'), dryRun(p)],
+      extra: risky ? h('label', { for: 'preview-force' }, force, ' Apply anyway (force)') : null,
+      write: (o) => write({ ...o, force: force.checked, ifVersion: p.version }),
+      done: (r) => (r.unchanged ? `${svc}: unchanged, still version ${r.version}` : `${svc}: version ${r.version} written`),
+    })
   }
 
   // --- services ---------------------------------------------------------------------------------
@@ -1013,15 +1032,14 @@
     failed,
     paged,
     changesList,
+    writeDialog,
     when,
     ago,
     show,
     may,
     chrome,
     view,
-    dialog,
     session,
-    route,
   }
 
   // --- routing ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 // every value put on the page as text; every answer is `lemon.Admin`'s (docs/console.md).
 'use strict'
 ;(() => {
-  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, dialog, route } = window.lemonConsole
+  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, writeDialog } = window.lemonConsole
 
   const docHash = (path, layout) => `#/config${path}${layout === 'tree' ? '?layout=tree' : ''}`
   const query = (params) => new URLSearchParams(params).toString()
@@ -146,58 +146,16 @@
    * `note` says what the write is based on.
    */
   function confirmWrite(title, changes, note, write, { requireChange = true } = {}) {
-    const message = h('input', {
-      id: 'config-message',
-      type: 'text',
-      required: true,
-      placeholder: 'why (recorded in the history and the audit log)',
+    writeDialog({
+      id: 'config',
+      title,
+      note,
+      verb: 'Publish',
+      body: changes ? keyChanges({ changes }) : h('p', { class: 'muted' }, 'See above.'),
+      disabled: requireChange && changes && changes.length === 0,
+      write,
+      done: (r) => (r && r.version !== undefined && r.version !== null ? `${title}: version ${r.version}` : `${title}: done`),
     })
-    const error = h('div', { role: 'alert' })
-    const apply = h('button', { class: 'primary', type: 'submit', id: 'config-apply' }, 'Publish')
-    if (requireChange && changes && changes.length === 0) apply.disabled = true
-    fill(
-      dialog,
-      h(
-        'form',
-        {
-          method: 'dialog',
-          onsubmit: async (ev) => {
-            ev.preventDefault()
-            if (!message.value.trim()) {
-              fill(error, h('p', { class: 'error' }, 'Say why: the message is recorded with the change.'))
-              return message.focus()
-            }
-            apply.disabled = true
-            try {
-              const r = await write({ message: message.value })
-              dialog.close()
-              toast(r && r.version !== undefined && r.version !== null ? `${title}: version ${r.version}` : `${title}: done`)
-              route()
-            } catch (e) {
-              apply.disabled = false
-              fill(error, failed(e))
-            }
-          },
-        },
-        h('h2', { id: 'preview-title' }, title),
-        h('p', { class: 'muted' }, note, ' Nothing is written until you publish.'),
-        h('h2', null, 'Changes'),
-        changes ? keyChanges({ changes }) : h('p', { class: 'muted' }, 'See above.'),
-        h('label', { for: 'config-message' }, 'Message'),
-        message,
-        error,
-        h(
-          'div',
-          { class: 'row', style: 'margin-top:12px' },
-          apply,
-          h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel'),
-        ),
-      ),
-    )
-    // Emptied on close, so nothing of this write is left for the next one to show.
-    dialog.addEventListener('close', () => fill(dialog), { once: true })
-    dialog.showModal()
-    message.focus()
   }
 
   /** One document: `target` is its path, `?layout=tree` for the tree layout. */
