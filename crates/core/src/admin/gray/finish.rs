@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{common, shown};
+use super::{common_only, shown};
 use crate::admin::Admin;
 use crate::config::document;
 use crate::config::gray;
@@ -13,7 +13,6 @@ use crate::config::ops::Op;
 use crate::config::release;
 use crate::config::save::Extra;
 use crate::error::{Error, Result};
-use crate::options::Fields;
 
 /// Attempts of a promote that lost a race with a save (it is re-planned on the newer version).
 const PROMOTE_ATTEMPTS: u32 = 5;
@@ -23,9 +22,7 @@ impl Admin {
     /// changes (history entry, audit entry) and the release's deletion in one `multi`.
     /// `{ message?, layout?, by? }`. Resolves to `{ path, version, changes, selector }`.
     pub async fn config_gray_promote(&self, path: &str, options: &Value) -> Result<Value> {
-        let mut f = Fields::new("options", options)?;
-        let c = common(&mut f)?;
-        f.finish()?;
+        let c = common_only(options)?;
         let opts = self.config_opts(path, c.layout)?;
         let client = self.client().await?;
         let actor = self.actor_by(c.by.as_deref());
@@ -113,9 +110,7 @@ impl Admin {
     /// the others see nothing. `{ message?, layout?, by? }`. Resolves to `{ path, changes,
     /// selector }` (`changes`: what the gray instances go back by).
     pub async fn config_gray_abort(&self, path: &str, options: &Value) -> Result<Value> {
-        let mut f = Fields::new("options", options)?;
-        let c = common(&mut f)?;
-        f.finish()?;
+        let c = common_only(options)?;
         let opts = self.config_opts(path, c.layout)?;
         let client = self.client().await?;
         self.ensure_dirs(&client, &gray::path(path)).await?;

@@ -32,22 +32,8 @@ struct Common {
 
 fn common(f: &mut Fields<'_>) -> Result<Common> {
     let message = f.string("message")?.unwrap_or_default();
-    if message.len() > 4096 {
-        return Err(Error::invalid(
-            "options.message",
-            "must be at most 4096 bytes",
-        ));
-    }
-    let layout = match f.string("layout")?.as_deref() {
-        None | Some("document") => Layout::Document,
-        Some("tree") => Layout::Tree,
-        Some(other) => {
-            return Err(Error::invalid(
-                "options.layout",
-                format!("must be 'document' or 'tree', got {other:?}"),
-            ))
-        }
-    };
+    super::console::check_message("options.message", &message)?;
+    let layout = Layout::from_name("options.layout", f.string("layout")?.as_deref())?;
     let by = f.string("by")?;
     super::console::check_by(by.as_deref())?;
     Ok(Common {
@@ -55,6 +41,14 @@ fn common(f: &mut Fields<'_>) -> Result<Common> {
         layout,
         by,
     })
+}
+
+/// The options of a gray operation that reads nothing more than [`Common`].
+fn common_only(options: &Value) -> Result<Common> {
+    let mut f = Fields::new("options", options)?;
+    let c = common(&mut f)?;
+    f.finish()?;
+    Ok(c)
 }
 
 fn zk_err(e: zookeeper_client::Error) -> Error {

@@ -3,22 +3,19 @@
 
 use serde_json::{json, Value};
 
-use super::{common, shown};
+use super::{common_only, shown};
 use crate::admin::Admin;
 use crate::config::document;
 use crate::config::gray::{self, Me};
 use crate::config::history;
 use crate::error::Result;
-use crate::options::Fields;
 
 impl Admin {
     /// The gray release of the document at `path`: `{ path, active, selector?, changes?, base?,
     /// at?, who?, message?, instances }` — `changes` against the main version now, and every
     /// instance with `selected` (the selector matches it) and `gray` (it runs the release).
     pub async fn config_gray_status(&self, path: &str, options: &Value) -> Result<Value> {
-        let mut f = Fields::new("options", options)?;
-        let c = common(&mut f)?;
-        f.finish()?;
+        let c = common_only(options)?;
         let opts = self.config_opts(path, c.layout)?;
         let client = self.client().await?;
         let release = self.release(&client, path).await?;
