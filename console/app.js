@@ -780,59 +780,84 @@
     )
   }
 
-  /** The raw rules document, validated by the core as you type (the preview call). */
-  function rulesEditor(svc, rules) {
-    const text = h('textarea', { class: 'code', id: 'rules-text', spellcheck: 'false', 'aria-label': 'rules document (JSON)' })
-    text.value = JSON.stringify(rules.rules, null, 2)
-    const status = h('div', { id: 'rules-status', role: 'status', 'aria-live': 'polite' })
-    const apply = h('button', { type: 'button', class: 'primary', id: 'rules-review' }, 'Review and apply…')
+  /**
+   * A JSON document typed in a text box, checked by the core as you type: `check(document)`
+   * resolves to `{ ready, show, ... }` (whether it may be written, what to say of it), kept
+   * with its document as the last check; `onReview(text, last)` runs on the button. A reply
+   * to an older text is dropped. Its parts are named by `id` (`${id}-text`, `${id}-status`,
+   * `${id}-review`); `waitForCheck` keeps the button off until a check says `ready`.
+   */
+  function checkedEditor({ id, label, value, button, check, onReview, waitForCheck }) {
+    const text = h('textarea', { class: 'code', id: `${id}-text`, spellcheck: 'false', 'aria-label': label })
+    text.value = JSON.stringify(value, null, 2)
+    const status = h('div', { id: `${id}-status`, role: 'status', 'aria-live': 'polite' })
+    const review = h('button', { type: 'button', class: 'primary', id: `${id}-review` }, button)
     let seq = 0
     let pending
+    let last = null
     const validate = async () => {
       const mine = ++seq
       let document
       try {
         document = JSON.parse(text.value)
       } catch (e) {
-        apply.disabled = true
+        review.disabled = true
         return fill(status, h('p', { class: 'error' }, `Not JSON: ${e.message}`))
       }
       try {
-        const p = await api('POST', `${svcPath(svc)}/preview`, { document })
+        const answer = await check(document)
         if (mine !== seq) return
-        apply.disabled = false
-        fill(
-          status,
-          h('p', { class: 'ok' }, badge('valid', 'ok'), `${p.changes.length} change(s) from version ${p.version}`),
-          p.orphaned.length ? h('p', { class: 'error' }, `Leaves without a provider: ${p.orphaned.join(', ')}`) : null,
-        )
+        last = { document, ...answer }
+        review.disabled = !answer.ready
+        fill(status, answer.show)
       } catch (e) {
         if (mine !== seq) return
-        apply.disabled = true
+        review.disabled = true
         fill(status, failed(e))
       }
     }
     text.addEventListener('input', () => {
       clearTimeout(pending)
+      if (waitForCheck) review.disabled = true
       pending = setTimeout(validate, 250)
     })
-    apply.addEventListener('click', () => {
-      let document
-      try {
-        document = JSON.parse(text.value)
-      } catch (e) {
-        return toast(`Not JSON: ${e.message}`, true)
-      }
-      review(svc, 'Replace the rules', { document }, (o) => api('PUT', `${svcPath(svc)}/rules`, { document, ...o }))
-    })
+    if (waitForCheck) review.disabled = true
+    review.addEventListener('click', () => onReview(text.value, last))
+    return [text, status, h('div', { class: 'row' }, review)]
+  }
+
+  /** The raw rules document, validated by the core as you type (the preview call). */
+  function rulesEditor(svc, rules) {
     return h(
       'div',
       { class: 'card', id: 'rules-editor' },
       h('h2', null, 'Rules document'),
       h('p', { class: 'muted' }, '{ "routers": …, "configurators": … } — checked by the consumers’ own parser as you type.'),
-      text,
-      status,
-      h('div', { class: 'row' }, apply),
+      checkedEditor({
+        id: 'rules',
+        label: 'rules document (JSON)',
+        value: rules.rules,
+        button: 'Review and apply…',
+        check: async (document) => {
+          const p = await api('POST', `${svcPath(svc)}/preview`, { document })
+          return {
+            ready: true,
+            show: [
+              h('p', { class: 'ok' }, badge('valid', 'ok'), `${p.changes.length} change(s) from version ${p.version}`),
+              p.orphaned.length ? h('p', { class: 'error' }, `Leaves without a provider: ${p.orphaned.join(', ')}`) : null,
+            ],
+          }
+        },
+        onReview: (source) => {
+          let document
+          try {
+            document = JSON.parse(source)
+          } catch (e) {
+            return toast(`Not JSON: ${e.message}`, true)
+          }
+          review(svc, 'Replace the rules', { document }, (o) => api('PUT', `${svcPath(svc)}/rules`, { document, ...o }))
+        },
+      }),
     )
   }
 
@@ -1033,6 +1058,7 @@
     paged,
     changesList,
     writeDialog,
+    checkedEditor,
     when,
     ago,
     show,

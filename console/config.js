@@ -5,7 +5,7 @@
 // every value put on the page as text; every answer is `lemon.Admin`'s (docs/console.md).
 'use strict'
 ;(() => {
-  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, writeDialog } = window.lemonConsole
+  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, writeDialog, checkedEditor } = window.lemonConsole
 
   const docHash = (path, layout) => `#/config${path}${layout === 'tree' ? '?layout=tree' : ''}`
   const query = (params) => new URLSearchParams(params).toString()
@@ -283,47 +283,6 @@
 
   /** The whole document as JSON, checked by the core as you type, published after its diff. */
   function editorCard({ path, layout, doc }) {
-    const text = h('textarea', { class: 'code', id: 'config-text', spellcheck: 'false', 'aria-label': 'the document (JSON)' })
-    text.value = JSON.stringify(doc.document || {}, null, 2)
-    const status = h('div', { id: 'config-status', role: 'status', 'aria-live': 'polite' })
-    const publish = h('button', { type: 'button', class: 'primary', id: 'config-review' }, 'Review and publish…')
-    let seq = 0
-    let pending
-    let last = null
-    const check = async () => {
-      const mine = ++seq
-      let document
-      try {
-        document = JSON.parse(text.value)
-      } catch (e) {
-        publish.disabled = true
-        return fill(status, h('p', { class: 'error' }, `Not JSON: ${e.message}`))
-      }
-      try {
-        const d = await api('POST', '/api/config/preview', { path, document, ...(layout ? { layout } : {}) })
-        if (mine !== seq) return
-        last = { document, changes: d.changes }
-        publish.disabled = last.changes.length === 0
-        fill(status, h('p', { class: 'ok' }, badge('valid', 'ok'), `${last.changes.length} change(s) from version ${doc.version}`))
-      } catch (e) {
-        if (mine !== seq) return
-        publish.disabled = true
-        fill(status, failed(e))
-      }
-    }
-    text.addEventListener('input', () => {
-      clearTimeout(pending)
-      publish.disabled = true
-      pending = setTimeout(check, 250)
-    })
-    publish.disabled = true
-    publish.addEventListener('click', () => {
-      if (!last) return
-      const { document, changes } = last
-      confirmWrite(`Replace the document — ${path}`, changes, `Based on version ${doc.version}.`, (o) =>
-        api('PUT', '/api/config/document', { path, document, ifVersion: doc.version, ...(layout ? { layout } : {}), ...o }),
-      )
-    })
     return h(
       'div',
       { class: 'card', id: 'config-editor' },
@@ -333,9 +292,28 @@
         { class: 'muted' },
         'Checked as the stores check it as you type. A masked secret (ENC(…)) keeps the secret stored at its key; a new plain value where a secret was is sealed on write.',
       ),
-      text,
-      status,
-      h('div', { class: 'row' }, publish),
+      checkedEditor({
+        id: 'config',
+        label: 'the document (JSON)',
+        value: doc.document || {},
+        button: 'Review and publish…',
+        waitForCheck: true,
+        check: async (document) => {
+          const d = await api('POST', '/api/config/preview', { path, document, ...(layout ? { layout } : {}) })
+          return {
+            ready: d.changes.length > 0,
+            show: h('p', { class: 'ok' }, badge('valid', 'ok'), `${d.changes.length} change(s) from version ${doc.version}`),
+            changes: d.changes,
+          }
+        },
+        onReview: (_, last) => {
+          if (!last) return
+          const { document, changes } = last
+          confirmWrite(`Replace the document — ${path}`, changes, `Based on version ${doc.version}.`, (o) =>
+            api('PUT', '/api/config/document', { path, document, ifVersion: doc.version, ...(layout ? { layout } : {}), ...o }),
+          )
+        },
+      }),
     )
   }
 
