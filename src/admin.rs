@@ -61,6 +61,25 @@ impl JsAdmin {
         })
     }
 
+    /// The promise of `op(admin, app, group, write)` for a rules write's `options` (`-m`,
+    /// `--force`, `ifVersion`, `by`).
+    fn for_write<'env, F, Fut>(
+        &self,
+        env: &'env Env,
+        service: String,
+        options: Option<Value>,
+        op: F,
+    ) -> Result<Json<'env>>
+    where
+        F: FnOnce(Arc<Admin>, String, String, WriteOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = lemon_core::Result<Value>> + Send + 'static,
+    {
+        self.for_service(env, service, |a, app, group| async move {
+            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+            op(a, app, group, w).await
+        })
+    }
+
     /// The promise of `op(admin, call)` for a configuration call's `options`.
     fn for_config<'env, F, Fut>(
         &self,
@@ -527,8 +546,7 @@ impl JsAdmin {
         document: Value,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        self.for_service(env, service, move |a, app, group| async move {
-            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+        self.for_write(env, service, options, |a, app, group, w| async move {
             a.set_rules(&app, &group, &document, &w).await
         })
     }
@@ -548,8 +566,7 @@ impl JsAdmin {
         change: Value,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        self.for_service(env, service, move |a, app, group| async move {
-            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+        self.for_write(env, service, options, |a, app, group, w| async move {
             a.change(&app, &group, &change, &w).await
         })
     }
@@ -567,8 +584,7 @@ impl JsAdmin {
         version: f64,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        self.for_service(env, service, move |a, app, group| async move {
-            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+        self.for_write(env, service, options, move |a, app, group, w| async move {
             let v = self::version("version", version)?;
             a.rollback(&app, &group, v, &w).await
         })
