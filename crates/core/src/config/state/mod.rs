@@ -12,7 +12,7 @@
 //! of our own write, never produce a second event. A version whose content did not change
 //! produces none either.
 //!
-//! A gray release (`gray.rs`) the store is selected for is an overlay: the store keeps the main
+//! A gray release (`config/gray.rs`) the store is selected for is an overlay: the store keeps the main
 //! document (`raw`, what a save builds on and what ZooKeeper holds) and applies main + the
 //! release's changes (`applied`, what the view, the changes and the snapshot file are made of).
 //! Reads of the main document and of the release arrive together (`accept_with`), so a promote
