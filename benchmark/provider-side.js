@@ -31,13 +31,13 @@ const cpuOf = (u) => u.user + u.system
 /**
  * `rounds` measured rounds of about `seconds` per variant. `against` (a path) adds a row served
  * by another copy of lib/provider.js, compared with `lemon.service().handler()`: the A/B of two
- * versions in one run; `only` (keys) runs some variants (a framework's comparison needs its own).
+ * versions in one run; `only` (keys) runs some of the variants.
  */
 async function providerSide({ rounds, concurrency, path, body, seconds = 1, against, only }) {
-  // `only`: keys to run (the minimal handler always runs: every ratio is to it).
-  const variants = VARIANTS.filter(
-    ([key, , , framework]) => !only || key === 'bare' || (only.includes(key) && (!framework || only.includes(framework))),
-  )
+  // `only`: keys to run, with the minimal handler (every ratio is to it) and the framework's own
+  // variant of each lemon one picked.
+  const wanted = only && new Set(['bare', ...only, ...VARIANTS.filter(([k]) => only.includes(k)).map(([, , , f]) => f)])
+  const variants = VARIANTS.filter(([key]) => !wanted || wanted.has(key))
   if (against) variants.splice(2, 0, ['lemon-http-b', 'lemon-http', `the same from \`${against}\``, 'lemon-http'])
   const procs = new Map()
   const amounts = new Map()
