@@ -39,6 +39,9 @@ async function providerSide({ rounds, concurrency, path, body, seconds = 1, agai
   const wanted = only && new Set(['bare', ...only, ...VARIANTS.filter(([k]) => only.includes(k)).map(([, , , f]) => f)])
   const variants = VARIANTS.filter(([key]) => !wanted || wanted.has(key))
   if (against) variants.splice(2, 0, ['lemon-http-b', 'lemon-http', `the same from \`${against}\``, 'lemon-http'])
+  // Requests for about `seconds` at `rps`, so that a slow framework's round is not five times as
+  // long as the minimal handler's.
+  const windowOf = (rps) => Math.max(2000, Math.round((rps * seconds) / 1000) * 1000)
   const procs = new Map()
   const amounts = new Map()
   const results = new Map(variants.map(([key]) => [key, []]))
@@ -48,10 +51,7 @@ async function providerSide({ rounds, concurrency, path, body, seconds = 1, agai
       procs.set(key, proc)
       const run = (total) => blast([proc.port], { path, body, concurrency, total })
       await run(3000) // connections and JIT
-      const { rps } = await run(3000)
-      // Requests for about `seconds` of this variant, so that a slow framework's round is not
-      // five times as long as the bare handler's.
-      amounts.set(key, Math.max(2000, Math.round((rps * seconds) / 1000) * 1000))
+      amounts.set(key, windowOf((await run(10000)).rps))
     }
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? variants : [...variants].reverse()
@@ -62,6 +62,8 @@ async function providerSide({ rounds, concurrency, path, body, seconds = 1, agai
         r.providerCpuUs = (cpuOf(await proc.ask('cpu')) - cpu0) / r.calls
         if (r.failures > 0) throw new Error(`provider variant ${key}: ${r.failures} failed requests`)
         results.get(key).push(r)
+        // The next round's window from this one's rate (a short warm-up run underestimates it).
+        amounts.set(key, windowOf(r.rps))
       }
     }
   } finally {
