@@ -114,8 +114,9 @@ class Service {
     this.registrationOptions = registration
     this._tokenRequired = registration.token !== undefined && registration.token !== null && registration.token !== false
     this._methods = new Map(names.map((n) => [n, methods[n]]))
-    // The URL of each method as consumers send it, so a request's method is one lookup.
-    this._routes = new Map(names.map((n) => [this.prefix + encodeURIComponent(n), n]))
+    // The URL of each method as consumers send it, so a request's method and its function are
+    // one lookup.
+    this._routes = new Map(names.map((n) => [this.prefix + encodeURIComponent(n), { name: n, fn: methods[n] }]))
     this._inFlight = 0
     this._idle = []
     this._draining = false
@@ -183,8 +184,9 @@ class Service {
         res.setHeader('allow', 'POST')
         throw new RequestError(405, 'ERR_METHOD_NOT_ALLOWED', `use POST, not ${req.method}`)
       }
-      name = this._route(req.url)
-      const fn = this._methods.get(name)
+      const route = this._route(req.url)
+      name = route.name
+      const fn = route.fn
       // Unknown names are reported as `_unknown`, so random paths cannot flood statsd with names.
       if (fn === undefined) {
         const requested = name
@@ -258,16 +260,21 @@ class Service {
     })
   }
 
-  /** The method name a request URL asks for: a known path at once, else decoded. */
+  /**
+   * The method a request URL asks for, `{ name, fn }`: a known path at once, else its name
+   * decoded (and `fn` undefined when no method has it).
+   */
   _route(url) {
     const known = this._routes.get(url)
     if (known !== undefined) return known
     const path = url.slice(this.prefix.length).split('?')[0]
+    let name
     try {
-      return decodeURIComponent(path)
+      name = decodeURIComponent(path)
     } catch {
-      return path
+      name = path
     }
+    return { name, fn: this._methods.get(name) }
   }
 
   /** Calls the method, in the request's lane, and answers with what it returns. */
