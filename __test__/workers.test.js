@@ -49,6 +49,12 @@ test('four workers terminated with calls in flight and no close(): the process e
   for (let run = 0; run < 5; run++) await runWorkers(4, 'terminate', 'together')
 })
 
+test('workers that start while others run and end, the main thread without the addon: the process exits each time', async () => {
+  for (const mode of ['close', 'exit', 'terminate']) {
+    for (let run = 0; run < 2; run++) await runWorkers(4, mode, 'staggered')
+  }
+})
+
 test('workers that process.exit() with calls in flight, one after another: the process exits each time', async () => {
   for (let run = 0; run < 3; run++) await runWorkers(2, 'exit', 'one-by-one')
   for (let run = 0; run < 3; run++) await runWorkers(2, 'terminate', 'one-by-one')
