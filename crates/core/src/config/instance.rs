@@ -7,7 +7,9 @@
 //! tell when every instance runs the new key; the id names the key, it does not reveal it).
 //! Written only when one of those changes (bounded cost: one small write per applied version),
 //! re-created by every new session, gone with the session at `close()` or the process's end.
-//! Reporting never disturbs following: a failure is logged.
+//! One deleted by another client while the store runs is written again (`follow.rs` watches it):
+//! a missing report would hide the process from a key rotation's check. Reporting never disturbs
+//! following: a failure is logged.
 
 use serde_json::json;
 use zookeeper_client::{Client, CreateMode};
@@ -19,6 +21,16 @@ use crate::zk::Access;
 pub fn dir(path: &str) -> String {
     let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
     format!("{parent}/.lemon/instances/config/{name}")
+}
+
+/// This process's instance node for the document at `path`.
+pub fn node(path: &str) -> String {
+    format!(
+        "{}/{}:{}",
+        dir(path),
+        crate::client::default_host(),
+        std::process::id()
+    )
 }
 
 /// Writes this process's instance node when what it reports changed since `last` (the data
@@ -44,7 +56,7 @@ pub(super) async fn report(
         return;
     }
     let dir = dir(&opts.path);
-    let node = format!("{dir}/{host}:{pid}");
+    let node = node(&opts.path);
     let written = async {
         if last.is_some() {
             return client.set_data(&node, &data, None).await.map(|_| ());
@@ -67,6 +79,8 @@ pub(super) async fn report(
     .await;
     match written {
         Ok(()) => *last = Some(data),
+        // Deleted by another client: created afresh at the next attempt.
+        Err(zookeeper_client::Error::NoNode) if last.is_some() => *last = None,
         Err(e) => tracing::debug!(path = %node, error = %e, "instance report not written"),
     }
 }
