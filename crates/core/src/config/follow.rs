@@ -153,12 +153,13 @@ async fn follow_session(
     // written (or was deleted), tried again with backoff rather than only at the next change or
     // reconnect.
     let mut reported = None;
+    let mut report_warned = false;
     let mut report_pause = Duration::from_millis(200);
     let mut deletions = Deletions::default();
     match state.upgrade() {
         Some(s) => {
             load(client, &s, access).await?;
-            instance::report(client, &s, access, &mut reported).await;
+            instance::report(client, &s, access, &mut reported, &mut report_warned).await;
         }
         None => return Ok(()),
     }
@@ -198,7 +199,7 @@ async fn follow_session(
                     EventType::NodeDeleted => s.accept(super::read::Read::Missing),
                     EventType::NodeChildrenChanged => {}
                 }
-                instance::report(client, &s, access, &mut reported).await;
+                instance::report(client, &s, access, &mut reported, &mut report_warned).await;
             }
             event = std::panic::AssertUnwindSafe(gray_watcher.changed()).catch_unwind() => {
                 let Ok(event) = event else { return Ok(()) };
@@ -214,7 +215,7 @@ async fn follow_session(
                     continue;
                 }
                 load(client, &s, access).await?;
-                instance::report(client, &s, access, &mut reported).await;
+                instance::report(client, &s, access, &mut reported, &mut report_warned).await;
             }
             event = std::panic::AssertUnwindSafe(report_watcher.changed()).catch_unwind() => {
                 let Ok(event) = event else { return Ok(()) };
@@ -248,7 +249,7 @@ async fn follow_session(
             }
             _ = tokio::time::sleep(report_pause), if reported.is_none() => {
                 let Some(s) = state.upgrade() else { return Ok(()) };
-                instance::report(client, &s, access, &mut reported).await;
+                instance::report(client, &s, access, &mut reported, &mut report_warned).await;
                 report_pause = (report_pause * 2).min(Duration::from_secs(5));
             }
         }

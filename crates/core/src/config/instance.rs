@@ -15,6 +15,8 @@ use serde_json::json;
 use zookeeper_client::{Client, CreateMode};
 
 use super::state::ConfigState;
+use crate::error::Error;
+use crate::events::WarningCode;
 use crate::zk::Access;
 
 /// The folder of the instance nodes of the document at `path`.
@@ -40,6 +42,7 @@ pub(super) async fn report(
     state: &ConfigState,
     access: Access,
     last: &mut Option<Vec<u8>>,
+    warned: &mut bool,
 ) {
     let opts = state.options();
     let host = crate::client::default_host();
@@ -57,30 +60,56 @@ pub(super) async fn report(
     }
     let dir = dir(&opts.path);
     let node = node(&opts.path);
-    let written = async {
-        if last.is_some() {
-            return client.set_data(&node, &data, None).await.map(|_| ());
+    if last.is_some() {
+        match client.set_data(&node, &data, None).await {
+            Ok(_) => {
+                *last = Some(data);
+                return;
+            }
+            // Deleted by another client: created afresh at the next attempt.
+            Err(zookeeper_client::Error::NoNode) => {
+                *last = None;
+                return;
+            }
+            Err(e) => tracing::debug!(path = %node, error = %e, "instance report not updated"),
         }
-        let persistent = CreateMode::Persistent.with_acls(access.acls());
-        match client.mkdir(&dir, &persistent).await {
-            Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-            Err(e) => return Err(e),
+        return;
+    }
+    let written = async {
+        let acls = access.acls();
+        let refused = |op: &str, _: &str, e| super::read::refused(opts, op, e);
+        if let Some(notice) = crate::zk::create_lemon(client, &dir, &acls, &acls, refused).await? {
+            state
+                .warnings()
+                .warn(WarningCode::ZkAcl, notice, Some(&dir));
         }
         let ephemeral = CreateMode::Ephemeral.with_acls(access.acls());
         match client.create(&node, &data, &ephemeral).await {
             Ok(_) => Ok(()),
             // Left by this process's previous connection of the same session.
-            Err(zookeeper_client::Error::NodeExists) => {
-                client.set_data(&node, &data, None).await.map(|_| ())
-            }
-            Err(e) => Err(e),
+            Err(zookeeper_client::Error::NodeExists) => client
+                .set_data(&node, &data, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| super::read::refused(opts, "set_data", e)),
+            Err(e) => Err(super::read::refused(opts, "create", e)),
         }
     }
     .await;
     match written {
-        Ok(()) => *last = Some(data),
-        // Deleted by another client: created afresh at the next attempt.
-        Err(zookeeper_client::Error::NoNode) if last.is_some() => *last = None,
+        Ok(()) => {
+            *last = Some(data);
+            *warned = false;
+        }
+        // Refused (an ACL), or otherwise not for a passing outage: said once until written.
+        Err(e) if !*warned && !matches!(e, Error::ZkUnavailable { .. }) => {
+            *warned = true;
+            state.warnings().error(
+                &e,
+                format!("this process's instance report {node} was not written: {e}; retrying in the background"),
+                Some(&node),
+            );
+        }
         Err(e) => tracing::debug!(path = %node, error = %e, "instance report not written"),
     }
 }
