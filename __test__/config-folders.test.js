@@ -111,3 +111,18 @@ test('a shared folder only one identity may add to (left by an older version): t
     'its own report is written',
   )
 })
+
+test("a document's own folders left open (made without auth): a store with auth warns ERR_ZK_ACL for each, with the setAcl to run", async () => {
+  const cs = suite.zk.connectString
+  await zkCreate(cs, '/opened/.lemon/instances/config/doc', '', { parents: true })
+  await zkCreate(cs, '/opened/.lemon/history/config/doc', '', { parents: true })
+  await zkCreate(cs, '/opened/doc', '{"a":0}')
+  const { warnings } = suite.open({ name: 'opened/doc', auth: 'o:pw-o' })
+  for (const folder of ['/opened/.lemon/instances/config/doc', '/opened/.lemon/history/config/doc']) {
+    const w = await waitFor(() => warnings.find((x) => x.code === 'ERR_ZK_ACL' && x.path === folder), {
+      timeoutMs: 15000,
+      what: `the ERR_ZK_ACL warning for ${folder}: ${JSON.stringify(warnings)}`,
+    })
+    assert.match(w.message, new RegExp(`setAcl ${folder.replace(/\./g, '\\.')} auth::cdrwa`))
+  }
+})

@@ -83,6 +83,23 @@ pub(super) async fn report(
                 .warnings()
                 .warn(WarningCode::ZkAcl, notice, Some(&dir));
         }
+        // Once per session: a document's own folders left open (by an older version, or by
+        // hand) let anyone delete its instance reports and add history versions to roll back to.
+        if access != Access::Open {
+            for folder in [dir.clone(), super::history::dir(&opts.path)] {
+                if crate::zk::folder_is_open(client, &folder).await {
+                    state.warnings().warn(
+                        WarningCode::ZkAcl,
+                        format!(
+                            "{folder} lets anyone add or delete nodes, so anyone may delete this document's instance reports \
+                             or add history versions to it; restrict it (zkCli, after addauth digest with the store's `auth`: \
+                             setAcl {folder} auth::cdrwa)"
+                        ),
+                        Some(&folder),
+                    );
+                }
+            }
+        }
         let ephemeral = CreateMode::Ephemeral.with_acls(access.acls());
         match client.create(&node, &data, &ephemeral).await {
             Ok(_) => Ok(()),

@@ -183,8 +183,9 @@ fn lets_anyone_add(acls: &[Acl]) -> bool {
     })
 }
 
-/// Whether anyone at all may add or remove nodes in `folder` (`false` when it cannot be read).
-pub(super) async fn is_open(client: &Client, folder: &str) -> bool {
+/// Whether anyone at all may add or remove nodes in `folder` (`false` when it cannot be read
+/// or does not exist).
+pub async fn is_open(client: &Client, folder: &str) -> bool {
     match client.get_acl(folder).await {
         Ok((acls, _)) => open_to_anyone(&acls),
         Err(_) => false,
