@@ -155,6 +155,39 @@ test('in Chromium: log in, find the service, see 3 endpoints and 2 consumers, di
     what: 'the consumer to call all three again',
   })
 
+  // The rules document editor: checked by the core as you type, reviewed in the same dialog,
+  // which Cancel closes and empties.
+  const typeRules = (text) =>
+    page.$eval(
+      '#rules-text',
+      (t, v) => {
+        t.value = v
+        t.dispatchEvent(new Event('input'))
+      },
+      text,
+    )
+  const rulesStatus = (pattern) =>
+    page.waitForFunction((p) => new RegExp(p).test(document.querySelector('#rules-status')?.textContent), { timeout: 10000 }, pattern)
+  const reviewOff = () => page.$eval('#rules-review', (b) => b.disabled)
+  const rulesNow = await page.$eval('#rules-text', (t) => t.value)
+  await typeRules('{ "routers": ')
+  await rulesStatus('Not JSON')
+  assert.equal(await reviewOff(), true)
+  await typeRules(JSON.stringify({ routers: { gray: { percent: 'lots' } } }))
+  await rulesStatus('ERR_BAD_ROUTER')
+  assert.equal(await reviewOff(), true)
+  await typeRules(rulesNow)
+  await rulesStatus('^valid0 change\\(s\\) from version \\d+$')
+  assert.equal(await reviewOff(), false)
+  await page.click('#rules-review')
+  await page.waitForSelector('dialog[open] #preview-message')
+  assert.match(
+    await page.$eval('dialog', (d) => d.textContent),
+    /^Replace the rules — shop\/cartBased on version \d+\. Nothing is written until you apply\./,
+  )
+  await page.evaluate(() => [...document.querySelectorAll('dialog[open] button')].find((b) => b.textContent === 'Cancel').click())
+  await page.waitForFunction(() => !document.querySelector('dialog[open]') && document.querySelector('dialog').childElementCount === 0)
+
   // A provider that starts answering 500 is marked ejected on the open page, without a reload.
   const sick = providers.find((p) => `127.0.0.1:${p.hello.port}` === addresses[1])
   await sick.request({ status: 500 })

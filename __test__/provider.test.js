@@ -84,6 +84,10 @@ async function checkServing(port, { ownParser = true } = {}) {
   const get = await fetch(`http://127.0.0.1:${port}/movie/query/getMovie`)
   assert.equal(get.status, 405)
   assert.equal(get.headers.get('allow'), 'POST')
+  // A header set before the answer's own (here `allow`) is kept beside them.
+  assert.equal(get.headers.get('content-type'), 'application/json; charset=utf-8')
+  assert.match(get.headers.get('x-response-time'), /^\d+\.\d{3}ms$/)
+  assert.equal(get.headers.get('content-length'), String(Buffer.byteLength(await get.text())))
 }
 
 test('Express: with and without express.json(); other paths go to next()', async () => {
@@ -208,4 +212,20 @@ test('graceful close: the node goes first, requests in flight still finish', asy
   release()
   assert.equal(await inFlight, 'done')
   assert.deepEqual(await closing, { drained: true, inFlight: 0 })
+})
+
+test('a request whose client goes away mid-body is no longer in flight: close() drains at once', async () => {
+  const s = lemon.service({ app: 'abort', group: 'g', methods: { echo: (args) => args } })
+  const server = await listen(s.handler())
+  const net = require('node:net')
+  const socket = net.connect(server.address().port, '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  // Headers and half of the body, then the connection is gone.
+  socket.write('POST /abort/g/echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":')
+  await waitFor(() => s.inFlight === 1, { what: 'the request to arrive' })
+  socket.destroy()
+  await waitFor(() => s.inFlight === 0, { what: 'the aborted request to leave the in-flight count', timeoutMs: 5000 })
+  const started = Date.now()
+  assert.deepEqual(await s.close({ drainTimeoutMs: 10000 }), { drained: true, inFlight: 0 })
+  assert.ok(Date.now() - started < 5000, 'close() did not wait for the drain timeout')
 })

@@ -23,6 +23,12 @@ function startProcess(script, args) {
         port: Number(String(d).trim()),
         pid: child.pid,
         cpuUs: () => processCpuUs(child.pid),
+        // The process's own reply to `message` over IPC (for a script that answers one).
+        ask: (message) =>
+          new Promise((res) => {
+            child.once('message', res)
+            child.send(message)
+          }),
         kill(signal = 'SIGTERM') {
           try {
             child.kill(signal)
@@ -124,6 +130,9 @@ async function blast(ports, { path: urlPath, body, concurrency = 64, total = 100
         connections: concurrency,
         amount: total,
         duration: maxMs / 1000,
+        // autocannon ends a run on its sampling tick (1 s by default): a short one ends it soon
+        // after the last reply instead of up to a second later.
+        sampleInt: 50,
       },
       (err, res) => (err ? reject(err) : resolve(res)),
     )

@@ -1,14 +1,20 @@
 'use strict'
 // One provider of the provider-side benchmark in its own process: the same method served by one
 // of the variants below, each doing the same work (read the body, parse the JSON, call the method,
-// answer JSON). Prints its port on stdout once listening. argv: variant
+// answer JSON). Prints its port on stdout once listening, and answers the message 'cpu' over IPC
+// with its process.cpuUsage() (µs), which the benchmark reads right before and after a measured
+// window. argv: variant [module]
 //   bare           a minimal hand-written node:http JSON handler — the limit;
 //   lemon-http     lemon.service().handler() on node:http;
 //   express-json   Express with express.json() and a route;
 //   express-lemon  lemon.express() on Express;
 //   koa-body       Koa with @koa/bodyparser and a route;
 //   koa-lemon      lemon.koa() on Koa.
+// `module` (lemon-http only) serves with the `service()` of another copy of lib/provider.js, e.g.
+// the last commit's put beside it (`git show HEAD:lib/provider.js > lib/provider.old.js`), for an
+// A/B run of two versions in the same benchmark.
 const http = require('node:http')
+const path = require('node:path')
 const lemon = require('../lib')
 
 const PATH = '/bench/g/echo'
@@ -34,7 +40,7 @@ const variants = {
         res.end(body)
       })
     }),
-  'lemon-http': () => http.createServer(lemon.service(service).handler()),
+  'lemon-http': (module) => http.createServer((module ? require(path.resolve(module)) : lemon).service(service).handler()),
   'express-json': () => {
     const express = require('express')
     const app = express()
@@ -71,7 +77,10 @@ if (!make) {
   console.error(`unknown variant ${process.argv[2]}; one of ${Object.keys(variants).join(', ')}`)
   process.exit(2)
 }
-const server = make()
+const server = make(process.argv[3])
 server.keepAliveTimeout = 65000
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`))
+process.on('message', (m) => {
+  if (m === 'cpu') process.send(process.cpuUsage())
+})
 process.on('disconnect', () => process.exit(0))

@@ -11,6 +11,9 @@
 // The throughput table's first row is autocannon, the limit: no client library at all.
 //
 //   node benchmark/rpc.js [--calls 100000] [--rounds 3] [--only throughput,slow,crash,https,provider,startup]
+//     provider only: [--provider-seconds 1] (per variant and round; --rounds defaults to 7 there, --calls
+//     does not apply) [--against lib/provider.old.js] (an A/B row: another copy of lib/provider.js)
+//     [--variants bare,lemon-http,...] (some of ./provider-variant.js's)
 
 const fs = require('node:fs')
 const http = require('node:http')
@@ -307,7 +310,17 @@ async function main() {
     if (ONLY.includes('slow')) await slow(ctx)
     if (ONLY.includes('crash')) await crash(ctx)
     if (ONLY.includes('https')) await httpsThroughput(ctx)
-    if (ONLY.includes('provider')) await providerSide({ calls: CALLS, rounds: ROUNDS, concurrency: CONCURRENCY, path: PATH, body: BODY })
+    if (ONLY.includes('provider'))
+      await providerSide({
+        // Rounds of about a second per variant; more of them than the others' (medians of 7).
+        rounds: Number(opt('rounds', 7)),
+        seconds: Number(opt('provider-seconds', 1)),
+        against: opt('against'),
+        only: opt('variants')?.split(','),
+        concurrency: CONCURRENCY,
+        path: PATH,
+        body: BODY,
+      })
     if (ONLY.includes('startup')) await startup(ctx)
   } finally {
     await cluster.close()

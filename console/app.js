@@ -240,26 +240,22 @@
   }
 
   /**
-   * Asks the core for the diff and dry run of `proposal`, shows them, takes a message, and
-   * writes with `write({ message, force, ifVersion })`.
+   * The one write dialog, for rules and configuration documents alike: `title`, `note` (what
+   * the write is based on), `body` (the changes and what else to read first), a message, then
+   * `write({ message })` on `verb` (the button), or Cancel; `done(answer)` is the toast. Its
+   * parts are named by `id` (`${id}-message`, `${id}-apply`); `extra` (an option of the write)
+   * goes under the message.
    */
-  async function review(svc, title, proposal, write) {
-    let p
-    try {
-      p = await api('POST', `${svcPath(svc)}/preview`, proposal)
-    } catch (e) {
-      return toast(`${title}: ${e.message}`, true)
-    }
+  function writeDialog({ id, title, note, verb, body, extra, disabled, write, done }) {
     const message = h('input', {
-      id: 'preview-message',
+      id: `${id}-message`,
       type: 'text',
       required: true,
       placeholder: 'why (recorded in the history and the audit log)',
     })
-    const force = h('input', { id: 'preview-force', type: 'checkbox' })
     const error = h('div', { role: 'alert' })
-    const risky = p.orphaned && p.orphaned.length > 0
-    const apply = h('button', { class: 'primary', type: 'submit', id: 'preview-apply' }, 'Apply')
+    const apply = h('button', { class: 'primary', type: 'submit', id: `${id}-apply` }, verb)
+    if (disabled) apply.disabled = true
     fill(
       dialog,
       h(
@@ -274,9 +270,9 @@
             }
             apply.disabled = true
             try {
-              const r = await write({ message: message.value, force: force.checked, ifVersion: p.version })
+              const r = await write({ message: message.value })
               dialog.close()
-              toast(r.unchanged ? `${svc}: unchanged, still version ${r.version}` : `${svc}: version ${r.version} written`)
+              toast(done(r))
               route()
             } catch (e) {
               apply.disabled = false
@@ -284,15 +280,13 @@
             }
           },
         },
-        h('h2', { id: 'preview-title' }, `${title} — ${svc}`),
-        h('p', { class: 'muted' }, `Based on version ${p.version}. Nothing is written until you apply.`),
+        h('h2', { id: 'preview-title' }, title),
+        h('p', { class: 'muted' }, `${note} Nothing is written until you ${verb.toLowerCase()}.`),
         h('h2', null, 'Changes'),
-        changesList(p.changes),
-        h('h2', null, 'Dry run: what the consumers will do'),
-        dryRun(p),
-        h('label', { for: 'preview-message' }, 'Message'),
+        body,
+        h('label', { for: `${id}-message` }, 'Message'),
         message,
-        risky ? h('label', { for: 'preview-force' }, force, ' Apply anyway (force)') : null,
+        extra,
         error,
         h(
           'div',
@@ -302,10 +296,35 @@
         ),
       ),
     )
-    // Emptied on close, so nothing of this change is left for the next dialog to show.
+    // Emptied on close, so nothing of this write is left for the next dialog to show.
     dialog.addEventListener('close', () => fill(dialog), { once: true })
     dialog.showModal()
     message.focus()
+  }
+
+  /**
+   * Asks the core for the diff and dry run of `proposal`, shows them, takes a message, and
+   * writes with `write({ message, force, ifVersion })`.
+   */
+  async function review(svc, title, proposal, write) {
+    let p
+    try {
+      p = await api('POST', `${svcPath(svc)}/preview`, proposal)
+    } catch (e) {
+      return toast(`${title}: ${e.message}`, true)
+    }
+    const force = h('input', { id: 'preview-force', type: 'checkbox' })
+    const risky = p.orphaned && p.orphaned.length > 0
+    writeDialog({
+      id: 'preview',
+      title: `${title} — ${svc}`,
+      note: `Based on version ${p.version}.`,
+      verb: 'Apply',
+      body: [changesList(p.changes), h('h2', null, 'Dry run: what the consumers will do'), dryRun(p)],
+      extra: risky ? h('label', { for: 'preview-force' }, force, ' Apply anyway (force)') : null,
+      write: (o) => write({ ...o, force: force.checked, ifVersion: p.version }),
+      done: (r) => (r.unchanged ? `${svc}: unchanged, still version ${r.version}` : `${svc}: version ${r.version} written`),
+    })
   }
 
   // --- services ---------------------------------------------------------------------------------
@@ -761,59 +780,84 @@
     )
   }
 
-  /** The raw rules document, validated by the core as you type (the preview call). */
-  function rulesEditor(svc, rules) {
-    const text = h('textarea', { class: 'code', id: 'rules-text', spellcheck: 'false', 'aria-label': 'rules document (JSON)' })
-    text.value = JSON.stringify(rules.rules, null, 2)
-    const status = h('div', { id: 'rules-status', role: 'status', 'aria-live': 'polite' })
-    const apply = h('button', { type: 'button', class: 'primary', id: 'rules-review' }, 'Review and apply…')
+  /**
+   * A JSON document typed in a text box, checked by the core as you type: `check(document)`
+   * resolves to `{ ready, show, ... }` (whether it may be written, what to say of it), kept
+   * with its document as the last check; `onReview(text, last)` runs on the button. A reply
+   * to an older text is dropped. Its parts are named by `id` (`${id}-text`, `${id}-status`,
+   * `${id}-review`); `waitForCheck` keeps the button off until a check says `ready`.
+   */
+  function checkedEditor({ id, label, value, button, check, onReview, waitForCheck }) {
+    const text = h('textarea', { class: 'code', id: `${id}-text`, spellcheck: 'false', 'aria-label': label })
+    text.value = JSON.stringify(value, null, 2)
+    const status = h('div', { id: `${id}-status`, role: 'status', 'aria-live': 'polite' })
+    const review = h('button', { type: 'button', class: 'primary', id: `${id}-review` }, button)
     let seq = 0
     let pending
+    let last = null
     const validate = async () => {
       const mine = ++seq
       let document
       try {
         document = JSON.parse(text.value)
       } catch (e) {
-        apply.disabled = true
+        review.disabled = true
         return fill(status, h('p', { class: 'error' }, `Not JSON: ${e.message}`))
       }
       try {
-        const p = await api('POST', `${svcPath(svc)}/preview`, { document })
+        const answer = await check(document)
         if (mine !== seq) return
-        apply.disabled = false
-        fill(
-          status,
-          h('p', { class: 'ok' }, badge('valid', 'ok'), `${p.changes.length} change(s) from version ${p.version}`),
-          p.orphaned.length ? h('p', { class: 'error' }, `Leaves without a provider: ${p.orphaned.join(', ')}`) : null,
-        )
+        last = { document, ...answer }
+        review.disabled = !answer.ready
+        fill(status, answer.show)
       } catch (e) {
         if (mine !== seq) return
-        apply.disabled = true
+        review.disabled = true
         fill(status, failed(e))
       }
     }
     text.addEventListener('input', () => {
       clearTimeout(pending)
+      if (waitForCheck) review.disabled = true
       pending = setTimeout(validate, 250)
     })
-    apply.addEventListener('click', () => {
-      let document
-      try {
-        document = JSON.parse(text.value)
-      } catch (e) {
-        return toast(`Not JSON: ${e.message}`, true)
-      }
-      review(svc, 'Replace the rules', { document }, (o) => api('PUT', `${svcPath(svc)}/rules`, { document, ...o }))
-    })
+    if (waitForCheck) review.disabled = true
+    review.addEventListener('click', () => onReview(text.value, last))
+    return [text, status, h('div', { class: 'row' }, review)]
+  }
+
+  /** The raw rules document, validated by the core as you type (the preview call). */
+  function rulesEditor(svc, rules) {
     return h(
       'div',
       { class: 'card', id: 'rules-editor' },
       h('h2', null, 'Rules document'),
       h('p', { class: 'muted' }, '{ "routers": …, "configurators": … } — checked by the consumers’ own parser as you type.'),
-      text,
-      status,
-      h('div', { class: 'row' }, apply),
+      checkedEditor({
+        id: 'rules',
+        label: 'rules document (JSON)',
+        value: rules.rules,
+        button: 'Review and apply…',
+        check: async (document) => {
+          const p = await api('POST', `${svcPath(svc)}/preview`, { document })
+          return {
+            ready: true,
+            show: [
+              h('p', { class: 'ok' }, badge('valid', 'ok'), `${p.changes.length} change(s) from version ${p.version}`),
+              p.orphaned.length ? h('p', { class: 'error' }, `Leaves without a provider: ${p.orphaned.join(', ')}`) : null,
+            ],
+          }
+        },
+        onReview: (source) => {
+          let document
+          try {
+            document = JSON.parse(source)
+          } catch (e) {
+            return toast(`Not JSON: ${e.message}`, true)
+          }
+          review(svc, 'Replace the rules', { document }, (o) => api('PUT', `${svcPath(svc)}/rules`, { document, ...o }))
+        },
+      }),
     )
   }
 
@@ -1013,15 +1057,15 @@
     failed,
     paged,
     changesList,
+    writeDialog,
+    checkedEditor,
     when,
     ago,
     show,
     may,
     chrome,
     view,
-    dialog,
     session,
-    route,
   }
 
   // --- routing ----------------------------------------------------------------------------------

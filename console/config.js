@@ -5,7 +5,7 @@
 // every value put on the page as text; every answer is `lemon.Admin`'s (docs/console.md).
 'use strict'
 ;(() => {
-  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, dialog, route } = window.lemonConsole
+  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, writeDialog, checkedEditor } = window.lemonConsole
 
   const docHash = (path, layout) => `#/config${path}${layout === 'tree' ? '?layout=tree' : ''}`
   const query = (params) => new URLSearchParams(params).toString()
@@ -146,58 +146,16 @@
    * `note` says what the write is based on.
    */
   function confirmWrite(title, changes, note, write, { requireChange = true } = {}) {
-    const message = h('input', {
-      id: 'config-message',
-      type: 'text',
-      required: true,
-      placeholder: 'why (recorded in the history and the audit log)',
+    writeDialog({
+      id: 'config',
+      title,
+      note,
+      verb: 'Publish',
+      body: changes ? keyChanges({ changes }) : h('p', { class: 'muted' }, 'See above.'),
+      disabled: requireChange && changes && changes.length === 0,
+      write,
+      done: (r) => (r && r.version !== undefined && r.version !== null ? `${title}: version ${r.version}` : `${title}: done`),
     })
-    const error = h('div', { role: 'alert' })
-    const apply = h('button', { class: 'primary', type: 'submit', id: 'config-apply' }, 'Publish')
-    if (requireChange && changes && changes.length === 0) apply.disabled = true
-    fill(
-      dialog,
-      h(
-        'form',
-        {
-          method: 'dialog',
-          onsubmit: async (ev) => {
-            ev.preventDefault()
-            if (!message.value.trim()) {
-              fill(error, h('p', { class: 'error' }, 'Say why: the message is recorded with the change.'))
-              return message.focus()
-            }
-            apply.disabled = true
-            try {
-              const r = await write({ message: message.value })
-              dialog.close()
-              toast(r && r.version !== undefined && r.version !== null ? `${title}: version ${r.version}` : `${title}: done`)
-              route()
-            } catch (e) {
-              apply.disabled = false
-              fill(error, failed(e))
-            }
-          },
-        },
-        h('h2', { id: 'preview-title' }, title),
-        h('p', { class: 'muted' }, note, ' Nothing is written until you publish.'),
-        h('h2', null, 'Changes'),
-        changes ? keyChanges({ changes }) : h('p', { class: 'muted' }, 'See above.'),
-        h('label', { for: 'config-message' }, 'Message'),
-        message,
-        error,
-        h(
-          'div',
-          { class: 'row', style: 'margin-top:12px' },
-          apply,
-          h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel'),
-        ),
-      ),
-    )
-    // Emptied on close, so nothing of this write is left for the next one to show.
-    dialog.addEventListener('close', () => fill(dialog), { once: true })
-    dialog.showModal()
-    message.focus()
   }
 
   /** One document: `target` is its path, `?layout=tree` for the tree layout. */
@@ -325,47 +283,6 @@
 
   /** The whole document as JSON, checked by the core as you type, published after its diff. */
   function editorCard({ path, layout, doc }) {
-    const text = h('textarea', { class: 'code', id: 'config-text', spellcheck: 'false', 'aria-label': 'the document (JSON)' })
-    text.value = JSON.stringify(doc.document || {}, null, 2)
-    const status = h('div', { id: 'config-status', role: 'status', 'aria-live': 'polite' })
-    const publish = h('button', { type: 'button', class: 'primary', id: 'config-review' }, 'Review and publish…')
-    let seq = 0
-    let pending
-    let last = null
-    const check = async () => {
-      const mine = ++seq
-      let document
-      try {
-        document = JSON.parse(text.value)
-      } catch (e) {
-        publish.disabled = true
-        return fill(status, h('p', { class: 'error' }, `Not JSON: ${e.message}`))
-      }
-      try {
-        const d = await api('POST', '/api/config/preview', { path, document, ...(layout ? { layout } : {}) })
-        if (mine !== seq) return
-        last = { document, changes: d.changes }
-        publish.disabled = last.changes.length === 0
-        fill(status, h('p', { class: 'ok' }, badge('valid', 'ok'), `${last.changes.length} change(s) from version ${doc.version}`))
-      } catch (e) {
-        if (mine !== seq) return
-        publish.disabled = true
-        fill(status, failed(e))
-      }
-    }
-    text.addEventListener('input', () => {
-      clearTimeout(pending)
-      publish.disabled = true
-      pending = setTimeout(check, 250)
-    })
-    publish.disabled = true
-    publish.addEventListener('click', () => {
-      if (!last) return
-      const { document, changes } = last
-      confirmWrite(`Replace the document — ${path}`, changes, `Based on version ${doc.version}.`, (o) =>
-        api('PUT', '/api/config/document', { path, document, ifVersion: doc.version, ...(layout ? { layout } : {}), ...o }),
-      )
-    })
     return h(
       'div',
       { class: 'card', id: 'config-editor' },
@@ -375,9 +292,28 @@
         { class: 'muted' },
         'Checked as the stores check it as you type. A masked secret (ENC(…)) keeps the secret stored at its key; a new plain value where a secret was is sealed on write.',
       ),
-      text,
-      status,
-      h('div', { class: 'row' }, publish),
+      checkedEditor({
+        id: 'config',
+        label: 'the document (JSON)',
+        value: doc.document || {},
+        button: 'Review and publish…',
+        waitForCheck: true,
+        check: async (document) => {
+          const d = await api('POST', '/api/config/preview', { path, document, ...(layout ? { layout } : {}) })
+          return {
+            ready: d.changes.length > 0,
+            show: h('p', { class: 'ok' }, badge('valid', 'ok'), `${d.changes.length} change(s) from version ${doc.version}`),
+            changes: d.changes,
+          }
+        },
+        onReview: (_, last) => {
+          if (!last) return
+          const { document, changes } = last
+          confirmWrite(`Replace the document — ${path}`, changes, `Based on version ${doc.version}.`, (o) =>
+            api('PUT', '/api/config/document', { path, document, ifVersion: doc.version, ...(layout ? { layout } : {}), ...o }),
+          )
+        },
+      }),
     )
   }
 

@@ -2,7 +2,7 @@
 // `lemon-cluster config <path> gray start | status | promote | abort`: the command line of a
 // configuration document's gray release, read into `lemon.Admin`'s options, and how its answers
 // print. The release itself — selectors, sealing, the one-multi promote — is the core's
-// (crates/core/src/admin/gray.rs).
+// (crates/core/src/admin/gray/).
 
 const fs = require('node:fs')
 const { UsageError } = require('./cli-session')

@@ -16,14 +16,14 @@ function runInLane(gray, fn) {
 }
 
 /**
- * Runs a request's handler in its lane (see runInLane), or, for a request that is not gray while
- * no lane is entered, calls it as it is: it is then not gray either way, and entering a lane
- * turns on the async-context tracking of every promise in the process, which a provider that
- * never sees a gray request should not pay for.
+ * Calls a method, `fn(args, context)`, in a request's lane (see runInLane), or, for a request
+ * that is not gray while no lane is entered, calls it as it is: it is then not gray either way,
+ * and entering a lane turns on the async-context tracking of every promise in the process, which
+ * a provider that never sees a gray request should not pay for.
  */
-function inLane(gray, fn) {
-  if (!gray && lane.getStore() === undefined) return fn()
-  return lane.run({ gray: Boolean(gray) }, fn)
+function inLane(gray, fn, args, context) {
+  if (!gray && lane.getStore() === undefined) return fn(args, context)
+  return lane.run({ gray: Boolean(gray) }, fn, args, context)
 }
 
 /** Whether the current async context is gray (false outside any handler). */

@@ -35,57 +35,6 @@ function checkSegment(field, value) {
 }
 
 /**
- * Reads a JSON body, at most `limit` bytes, then calls `done(error, value)` once. A larger body is
- * refused with 413, but only once the client has sent all of it (read and dropped, for at most
- * BODY_DRAIN_MS): closing a connection the client is still writing to resets it, and the reset
- * would destroy the 413 reply before the client has read it. A callback, not a promise: this is
- * on every request's path, and a promise per request (and its microtask) measured slower.
- */
-function readJson(req, limit, callback) {
-  let called = false
-  const done = (error, value) => {
-    if (called) return
-    called = true
-    callback(error, value)
-  }
-  let chunks = null
-  let first = null
-  let size = 0
-  let refused = false
-  req.on('data', (chunk) => {
-    size += chunk.length
-    if (refused) return
-    if (size > limit) {
-      refused = true
-      first = chunks = null
-      const error = new RequestError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`)
-      const timer = setTimeout(() => done(error), BODY_DRAIN_MS)
-      req.once('end', () => {
-        clearTimeout(timer)
-        done(error)
-      })
-      return
-    }
-    if (first === null) first = chunk
-    else (chunks ??= [first]).push(chunk)
-  })
-  req.on('error', done)
-  req.on('end', () => {
-    if (refused) return
-    const text = first === null ? '' : (chunks === null ? first : Buffer.concat(chunks)).toString('utf8')
-    let value
-    try {
-      value = JSON.parse(text)
-    } catch (e) {
-      // Whitespace only (or nothing) is `null`; looked at only when parsing failed.
-      if (text.trim() === '') return done(null, null)
-      return done(new RequestError(400, 'ERR_BAD_REQUEST', `request body is not JSON: ${e.message}`))
-    }
-    done(null, value)
-  })
-}
-
-/**
  * The token step (`token` of the service): a request must carry this provider's token. The
  * comparison runs in the binding, so the token stays in Rust; the header is then removed from
  * the request, so a handler that logs its headers cannot log it either. Before the service is
@@ -114,6 +63,17 @@ function sendJson(res, status, value) {
   const body = JSON.stringify(value === undefined ? null : value)
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
   res.end(body)
+}
+
+/**
+ * X-Response-Time's value: `ns` in milliseconds with three decimals (`0.482ms`), what
+ * `toFixed(3)` writes but for a tie on the half microsecond, which this rounds up; made without
+ * toFixed's call into C++, about 50 instead of 110 ns on every request.
+ */
+function responseTimeText(ns) {
+  const us = Math.round(ns / 1000)
+  const frac = us % 1000
+  return `${(us - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}ms`
 }
 
 /** Whether `value` is a promise (or another thenable) to wait for. */
@@ -154,8 +114,9 @@ class Service {
     this.registrationOptions = registration
     this._tokenRequired = registration.token !== undefined && registration.token !== null && registration.token !== false
     this._methods = new Map(names.map((n) => [n, methods[n]]))
-    // The URL of each method as consumers send it, so a request's method is one lookup.
-    this._routes = new Map(names.map((n) => [this.prefix + encodeURIComponent(n), n]))
+    // The URL of each method as consumers send it, so a request's method and its function are
+    // one lookup.
+    this._routes = new Map(names.map((n) => [this.prefix + encodeURIComponent(n), { name: n, fn: methods[n] }]))
     this._inFlight = 0
     this._idle = []
     this._draining = false
@@ -223,8 +184,9 @@ class Service {
         res.setHeader('allow', 'POST')
         throw new RequestError(405, 'ERR_METHOD_NOT_ALLOWED', `use POST, not ${req.method}`)
       }
-      name = this._route(req.url)
-      const fn = this._methods.get(name)
+      const route = this._route(req.url)
+      name = route.name
+      const fn = route.fn
       // Unknown names are reported as `_unknown`, so random paths cannot flood statsd with names.
       if (fn === undefined) {
         const requested = name
@@ -232,29 +194,87 @@ class Service {
         throw new RequestError(404, 'ERR_NO_METHOD', `${this.app}/${this.group} has no method ${JSON.stringify(requested)}`)
       }
       if (parsedBody !== undefined) return this._invoke(req, res, started, name, fn, parsedBody)
-      const read = (resolve) =>
-        readJson(req, this.maxBodyBytes, (error, args) => {
-          const answered = error ? this._fail(req, res, started, name, error) : this._invoke(req, res, started, name, fn, args)
-          if (resolve) resolve(answered)
-        })
       // A promise only for a caller that waits (Koa's middleware chain): one per request cost
       // measurably on the plain path.
-      return wait ? new Promise(read) : read(null)
+      if (!wait) return this._read(req, res, started, name, fn, null)
+      return new Promise((resolve) => this._read(req, res, started, name, fn, resolve))
     } catch (e) {
       return this._fail(req, res, started, name, e)
     }
   }
 
-  /** The method name a request URL asks for: a known path at once, else decoded. */
+  /**
+   * Reads the request's JSON body, at most `maxBodyBytes`, then calls the method (or answers the
+   * error) once, and gives `resolve`, when there is one, what that returned. A larger body is
+   * refused with 413, but only once the client has sent all of it (read and dropped, for at most
+   * BODY_DRAIN_MS): closing a connection the client is still writing to resets it, and the reset
+   * would destroy the 413 reply before the client has read it. Listeners and one `finish`, no
+   * promise and no callback of its own: this is on every request's path, where each closure
+   * and promise is garbage to collect.
+   */
+  _read(req, res, started, name, fn, resolve) {
+    const limit = this.maxBodyBytes
+    let chunks = null
+    let first = null
+    let size = 0
+    // refused: the body is over the limit, the rest is being read and dropped.
+    let refused = false
+    let finished = false
+    const finish = (error, args) => {
+      if (finished) return
+      finished = true
+      const answered = error ? this._fail(req, res, started, name, error) : this._invoke(req, res, started, name, fn, args)
+      if (resolve !== null) resolve(answered)
+    }
+    req.on('data', (chunk) => {
+      size += chunk.length
+      if (refused) return
+      if (size > limit) {
+        refused = true
+        first = chunks = null
+        const error = new RequestError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`)
+        const timer = setTimeout(() => finish(error), BODY_DRAIN_MS)
+        req.once('end', () => {
+          clearTimeout(timer)
+          finish(error)
+        })
+        return
+      }
+      if (first === null) first = chunk
+      else (chunks ??= [first]).push(chunk)
+    })
+    // A request the client aborted ends here: answered (to nobody) and no longer in flight.
+    req.on('error', finish)
+    req.on('end', () => {
+      if (refused) return
+      const text = first === null ? '' : (chunks === null ? first : Buffer.concat(chunks)).toString('utf8')
+      let value
+      try {
+        value = JSON.parse(text)
+      } catch (e) {
+        // Whitespace only (or nothing) is `null`; looked at only when parsing failed.
+        if (text.trim() === '') return finish(null, null)
+        return finish(new RequestError(400, 'ERR_BAD_REQUEST', `request body is not JSON: ${e.message}`))
+      }
+      finish(null, value)
+    })
+  }
+
+  /**
+   * The method a request URL asks for, `{ name, fn }`: a known path at once, else its name
+   * decoded (and `fn` undefined when no method has it).
+   */
   _route(url) {
     const known = this._routes.get(url)
     if (known !== undefined) return known
     const path = url.slice(this.prefix.length).split('?')[0]
+    let name
     try {
-      return decodeURIComponent(path)
+      name = decodeURIComponent(path)
     } catch {
-      return path
+      name = path
     }
+    return { name, fn: this._methods.get(name) }
   }
 
   /** Calls the method, in the request's lane, and answers with what it returns. */
@@ -262,7 +282,7 @@ class Service {
     const gray = headerIsGray(req.headers)
     let result
     try {
-      result = inLane(gray, () => fn(args, { method: name, gray, req }))
+      result = inLane(gray, fn, args, { method: name, gray, req })
     } catch (e) {
       return this._fail(req, res, started, name, e)
     }
@@ -304,13 +324,18 @@ class Service {
       status = 500
       body = JSON.stringify({ error: { code: 'ERR_HANDLER', message: String(e && e.message) } })
     }
-    const responseTimeMs = Number(process.hrtime.bigint() - started) / 1e6
+    const responseTimeNs = Number(process.hrtime.bigint() - started)
+    const responseTimeMs = responseTimeNs / 1e6
     if (!res.headersSent && !res.destroyed) {
-      res.writeHead(status, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'X-Response-Time': `${responseTimeMs.toFixed(3)}ms`,
-      })
+      // A flat list, not an object: node:http walks it without a `for…in` (measured faster).
+      res.writeHead(status, [
+        'content-type',
+        'application/json; charset=utf-8',
+        'content-length',
+        Buffer.byteLength(body),
+        'X-Response-Time',
+        responseTimeText(responseTimeNs),
+      ])
       res.end(body)
     }
     if (this.cluster && (this._reporting || scraping())) {
@@ -320,7 +345,7 @@ class Service {
       } catch {}
     }
     this._inFlight--
-    if (this._inFlight === 0) for (const wake of this._idle.splice(0)) wake()
+    if (this._inFlight === 0 && this._idle.length > 0) for (const wake of this._idle.splice(0)) wake()
   }
 
   /**

@@ -9,7 +9,7 @@ use lemon_core::admin::console::AuditNote;
 use lemon_core::admin::history::WriteOptions;
 use lemon_core::admin::reveal::ConfigCall;
 use lemon_core::admin::{parse_service, Admin, AdminOptions};
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
 use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
@@ -32,15 +32,18 @@ pub struct JsAdmin {
 
 type Json<'env> = PromiseRaw<'env, Value>;
 
-/// The promise of a core operation's JSON answer.
-fn answer<'env, F>(env: &'env Env, fut: F) -> Result<Json<'env>>
-where
-    F: Future<Output = lemon_core::Result<Value>> + Send + 'static,
-{
-    promise(env, fut, |_, v| Ok(v))
-}
-
 impl JsAdmin {
+    /// The promise of `op(admin)`: the shell every method shares (the admin moved into the
+    /// task, its answer settled on the JavaScript thread, a core error rejected with its code).
+    fn with_admin<'env, T, F, Fut>(&self, env: &'env Env, op: F) -> Result<PromiseRaw<'env, T>>
+    where
+        T: ToNapiValue + Send + 'static,
+        F: FnOnce(Arc<Admin>) -> Fut,
+        Fut: Future<Output = lemon_core::Result<T>> + Send + 'static,
+    {
+        promise(env, op(self.inner.clone()), |_, v| Ok(v))
+    }
+
     /// The promise of `op(admin, app, group)` for a service named `'app/group'`.
     fn for_service<'env, F, Fut>(
         &self,
@@ -52,15 +55,31 @@ impl JsAdmin {
         F: FnOnce(Arc<Admin>, String, String) -> Fut + Send + 'static,
         Fut: Future<Output = lemon_core::Result<Value>> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        answer(env, async move {
+        self.with_admin(env, |a| async move {
             let (app, group) = parse_service(&service)?;
-            op(inner, app, group).await
+            op(a, app, group).await
         })
     }
-}
 
-impl JsAdmin {
+    /// The promise of `op(admin, app, group, write)` for a rules write's `options` (`-m`,
+    /// `--force`, `ifVersion`, `by`).
+    fn for_write<'env, F, Fut>(
+        &self,
+        env: &'env Env,
+        service: String,
+        options: Option<Value>,
+        op: F,
+    ) -> Result<Json<'env>>
+    where
+        F: FnOnce(Arc<Admin>, String, String, WriteOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = lemon_core::Result<Value>> + Send + 'static,
+    {
+        self.for_service(env, service, |a, app, group| async move {
+            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+            op(a, app, group, w).await
+        })
+    }
+
     /// The promise of `op(admin, call)` for a configuration call's `options`.
     fn for_config<'env, F, Fut>(
         &self,
@@ -72,12 +91,16 @@ impl JsAdmin {
         F: FnOnce(Arc<Admin>, ConfigCall) -> Fut + Send + 'static,
         Fut: Future<Output = lemon_core::Result<Value>> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        answer(env, async move {
+        self.with_admin(env, |a| async move {
             let call = ConfigCall::from_value(&options.unwrap_or(Value::Null))?;
-            op(inner, call).await
+            op(a, call).await
         })
     }
+}
+
+/// A gray operation's options: an omitted object reads as `{}`.
+fn gray_options(options: Option<Value>) -> Value {
+    options.unwrap_or(Value::Object(Default::default()))
 }
 
 fn version(field: &str, v: f64) -> lemon_core::Result<u64> {
@@ -139,8 +162,7 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').ServiceSummary[]>"
     )]
     pub fn services<'env>(&self, env: &'env Env) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move { inner.services().await })
+        self.with_admin(env, |a| async move { a.services().await })
     }
 
     /// The endpoints of a service (effective weight, gray, disabled, version, instances, ...).
@@ -220,9 +242,8 @@ impl JsAdmin {
         env: &'env Env,
         under: Option<String>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
         let under = under.unwrap_or_else(|| "/".to_string());
-        answer(env, async move { inner.config_documents(&under).await })
+        self.with_admin(env, |a| async move { a.config_documents(&under).await })
     }
 
     /// Starts a gray release of the configuration document at `path` (see
@@ -240,9 +261,8 @@ impl JsAdmin {
         path: String,
         options: Value,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move {
-            inner.config_gray_start(&path, &options).await
+        self.with_admin(env, |a| async move {
+            a.config_gray_start(&path, &options).await
         })
     }
 
@@ -259,10 +279,9 @@ impl JsAdmin {
         path: String,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        let options = options.unwrap_or(Value::Object(Default::default()));
-        answer(env, async move {
-            inner.config_gray_status(&path, &options).await
+        let options = gray_options(options);
+        self.with_admin(env, |a| async move {
+            a.config_gray_status(&path, &options).await
         })
     }
 
@@ -280,10 +299,9 @@ impl JsAdmin {
         path: String,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        let options = options.unwrap_or(Value::Object(Default::default()));
-        answer(env, async move {
-            inner.config_gray_promote(&path, &options).await
+        let options = gray_options(options);
+        self.with_admin(env, |a| async move {
+            a.config_gray_promote(&path, &options).await
         })
     }
 
@@ -300,10 +318,9 @@ impl JsAdmin {
         path: String,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        let options = options.unwrap_or(Value::Object(Default::default()));
-        answer(env, async move {
-            inner.config_gray_abort(&path, &options).await
+        let options = gray_options(options);
+        self.with_admin(env, |a| async move {
+            a.config_gray_abort(&path, &options).await
         })
     }
 
@@ -332,8 +349,7 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').ConfigInstance[]>"
     )]
     pub fn config_instances<'env>(&self, env: &'env Env, path: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move { inner.config_instances(&path).await })
+        self.with_admin(env, |a| async move { a.config_instances(&path).await })
     }
 
     /// The configuration document at `path` now, or one key of it (`a:b:c`); secrets masked
@@ -530,8 +546,7 @@ impl JsAdmin {
         document: Value,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        self.for_service(env, service, move |a, app, group| async move {
-            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+        self.for_write(env, service, options, |a, app, group, w| async move {
             a.set_rules(&app, &group, &document, &w).await
         })
     }
@@ -551,8 +566,7 @@ impl JsAdmin {
         change: Value,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        self.for_service(env, service, move |a, app, group| async move {
-            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+        self.for_write(env, service, options, |a, app, group, w| async move {
             a.change(&app, &group, &change, &w).await
         })
     }
@@ -570,8 +584,7 @@ impl JsAdmin {
         version: f64,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        self.for_service(env, service, move |a, app, group| async move {
-            let w = WriteOptions::from_value(&options.unwrap_or(Value::Null))?;
+        self.for_write(env, service, options, move |a, app, group, w| async move {
             let v = self::version("version", version)?;
             a.rollback(&app, &group, v, &w).await
         })
@@ -620,9 +633,8 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').AuditEntry[]>"
     )]
     pub fn audit<'env>(&self, env: &'env Env, limit: Option<u32>) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move {
-            inner.audit(limit.unwrap_or(50) as usize).await
+        self.with_admin(env, move |a| async move {
+            a.audit(limit.unwrap_or(50) as usize).await
         })
     }
 
@@ -634,8 +646,7 @@ impl JsAdmin {
         ts_return_type = "Promise<import('./lib/admin').ConsoleRecord[]>"
     )]
     pub fn console_records<'env>(&self, env: &'env Env, kind: String) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move { inner.console_records(&kind).await })
+        self.with_admin(env, |a| async move { a.console_records(&kind).await })
     }
 
     /// One console record `{ name, version, data }`, or `null`.
@@ -650,8 +661,7 @@ impl JsAdmin {
         kind: String,
         name: String,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move { inner.console_record(&kind, &name).await })
+        self.with_admin(env, |a| async move { a.console_record(&kind, &name).await })
     }
 
     /// Creates a console record (no `ifVersion`) or replaces it with compare-and-set; the
@@ -670,11 +680,9 @@ impl JsAdmin {
         data: Value,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move {
+        self.with_admin(env, |a| async move {
             let (if_version, audit) = record_options(options)?;
-            inner
-                .console_put(&kind, &name, &data, if_version, audit.as_ref())
+            a.console_put(&kind, &name, &data, if_version, audit.as_ref())
                 .await
         })
     }
@@ -693,10 +701,9 @@ impl JsAdmin {
         name: String,
         options: Option<Value>,
     ) -> Result<Json<'env>> {
-        let inner = self.inner.clone();
-        answer(env, async move {
+        self.with_admin(env, |a| async move {
             let (if_version, audit) = record_options(options)?;
-            let existed = inner
+            let existed = a
                 .console_delete(&kind, &name, if_version, audit.as_ref())
                 .await?;
             Ok(Value::Bool(existed))
@@ -710,15 +717,10 @@ impl JsAdmin {
         ts_return_type = "Promise<void>"
     )]
     pub fn console_audit<'env>(&self, env: &'env Env, note: Value) -> Result<PromiseRaw<'env, ()>> {
-        let inner = self.inner.clone();
-        promise(
-            env,
-            async move {
-                let note = AuditNote::from_value(&note)?;
-                inner.console_audit(&note).await
-            },
-            |_, ()| Ok(()),
-        )
+        self.with_admin(env, |a| async move {
+            let note = AuditNote::from_value(&note)?;
+            a.console_audit(&note).await
+        })
     }
 
     /// Ends the session; nothing of it keeps Node's event loop alive afterwards.

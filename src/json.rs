@@ -2,11 +2,84 @@
 //! one N-API call each, instead of one per property as a serde walk of the object would take.
 //! This is the call path's hottest conversion.
 
-use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
-use napi::{Env, JsString, Result, ValueType};
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::ptr;
 
-fn json<'env>(env: &'env Env) -> Result<Object<'env>> {
-    env.get_global()?.get_named_property::<Object>("JSON")
+use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, Object, Unknown};
+use napi::{sys, Env, JsString, JsValue, Result, ValueType};
+
+/// `JSON.stringify` and `JSON.parse` of one environment, held by reference: looking them up by
+/// name on every call (the global, then `JSON`, then the function) made V8 find each name in
+/// its string table three times per call.
+struct Functions {
+    env: sys::napi_env,
+    stringify: sys::napi_ref,
+    parse: sys::napi_ref,
+}
+
+thread_local! {
+    static FUNCTIONS: RefCell<Vec<Functions>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `JSON.stringify` (`parse: false`) or `JSON.parse` of `env`.
+fn function(env: &Env, parse: bool) -> Result<sys::napi_value> {
+    let raw = env.raw();
+    let cached = FUNCTIONS.with(|f| {
+        f.borrow()
+            .iter()
+            .find(|f| f.env == raw)
+            .map(|f| (f.stringify, f.parse))
+    });
+    let (stringify, parse_ref) = match cached {
+        Some(refs) => refs,
+        None => remember(env)?,
+    };
+    let mut value = ptr::null_mut();
+    let reference = if parse { parse_ref } else { stringify };
+    let status = unsafe { sys::napi_get_reference_value(raw, reference, &mut value) };
+    if status != sys::Status::napi_ok || value.is_null() {
+        return Err(napi::Error::from_reason("JSON is not available"));
+    }
+    Ok(value)
+}
+
+/// Looks `JSON.stringify` and `JSON.parse` up once for `env` and keeps references to them until
+/// the environment is torn down.
+fn remember(env: &Env) -> Result<(sys::napi_ref, sys::napi_ref)> {
+    let raw = env.raw();
+    let json = env.get_global()?.get_named_property::<Object>("JSON")?;
+    let mut refs = [ptr::null_mut(); 2];
+    for (name, slot) in ["stringify", "parse"].into_iter().zip(refs.iter_mut()) {
+        let f: Unknown = json.get_named_property(name)?;
+        let status = unsafe { sys::napi_create_reference(raw, f.raw(), 1, slot) };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason("could not keep JSON's functions"));
+        }
+    }
+    let status = unsafe { sys::napi_add_env_cleanup_hook(raw, Some(forget), raw.cast::<c_void>()) };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason("could not keep JSON's functions"));
+    }
+    FUNCTIONS.with(|f| {
+        f.borrow_mut().push(Functions {
+            env: raw,
+            stringify: refs[0],
+            parse: refs[1],
+        })
+    });
+    Ok((refs[0], refs[1]))
+}
+
+/// The environment is going away: its references go with it, and its address may be reused.
+unsafe extern "C" fn forget(env: *mut c_void) {
+    let _ = std::panic::catch_unwind(|| {
+        FUNCTIONS.with(|f| {
+            if let Ok(mut f) = f.try_borrow_mut() {
+                f.retain(|f| f.env.cast::<c_void>() != env);
+            }
+        })
+    });
 }
 
 /// `JSON.stringify(value)` as UTF-8 bytes; `undefined` (and what stringifies to nothing, such as
@@ -15,7 +88,8 @@ pub fn stringify(env: &Env, field: &str, value: Unknown<'_>) -> Result<Vec<u8>> 
     if matches!(value.get_type()?, ValueType::Undefined) {
         return Ok(b"null".to_vec());
     }
-    let f: Function<Unknown, Unknown> = json(env)?.get_named_property("stringify")?;
+    let f: Function<Unknown, Unknown> =
+        unsafe { Function::from_napi_value(env.raw(), function(env, false)?)? };
     let out = f.call(value).map_err(|e| {
         crate::error::js_error(
             env,
@@ -68,7 +142,8 @@ pub fn parse<'env>(env: &'env Env, text: &[u8]) -> Result<Unknown<'env>> {
     let s = env.create_string(
         std::str::from_utf8(text).map_err(|e| napi::Error::from_reason(e.to_string()))?,
     )?;
-    let f: Function<JsString, Unknown> = json(env)?.get_named_property("parse")?;
+    let f: Function<JsString, Unknown> =
+        unsafe { Function::from_napi_value(env.raw(), function(env, true)?)? };
     f.call(s)
 }
 

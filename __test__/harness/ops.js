@@ -23,7 +23,9 @@ function cli(args, { env = {}, timeoutMs = 30000, input } = {}) {
     child.stderr.on('data', (d) => (err += d))
     const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('error', reject)
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': at 'exit' the pipes may still hold the end of the output (seen
+    // under load as a `--json` answer that did not parse).
+    child.on('close', (code, signal) => {
       clearTimeout(killer)
       let json
       try {

@@ -50,9 +50,7 @@ impl AuditNote {
         let by = f.string("by")?;
         f.finish()?;
         for (field, text) in [("audit.target", &target), ("audit.message", &message)] {
-            if text.len() > 4096 {
-                return Err(Error::invalid(field, "must be at most 4096 bytes"));
-            }
+            check_message(field, text)?;
         }
         check_by(by.as_deref())?;
         Ok(AuditNote {
@@ -62,6 +60,20 @@ impl AuditNote {
             by,
         })
     }
+}
+
+/// The longest message (or audit target) a write records, in bytes.
+const MAX_MESSAGE: usize = 4096;
+
+/// Refuses a message (or audit target) over [`MAX_MESSAGE`] bytes.
+pub fn check_message(field: &str, text: &str) -> Result<()> {
+    if text.len() > MAX_MESSAGE {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_MESSAGE} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// The console user named in `by` (history and audit record `{by} (via {identity})`).

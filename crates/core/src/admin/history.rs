@@ -50,12 +50,7 @@ impl WriteOptions {
     pub fn from_value(v: &Value) -> Result<WriteOptions> {
         let mut f = Fields::new("write", v)?;
         let message = f.string("message")?.unwrap_or_default();
-        if message.len() > 4096 {
-            return Err(Error::invalid(
-                "write.message",
-                "must be at most 4096 bytes",
-            ));
-        }
+        super::console::check_message("write.message", &message)?;
         let force = f.boolean("force")?.unwrap_or(false);
         let if_version = f.integer("ifVersion", 0, i64::MAX)?.map(|n| n as u64);
         let by = f.string("by")?;

@@ -43,16 +43,7 @@ impl ConfigCall {
             .collect();
         let mine = Value::Object(mine);
         let mut f = Fields::new("options", &mine)?;
-        let layout = match f.string("layout")?.as_deref() {
-            None | Some("document") => Layout::Document,
-            Some("tree") => Layout::Tree,
-            Some(other) => {
-                return Err(Error::invalid(
-                    "options.layout",
-                    format!("must be 'document' or 'tree', got {other:?}"),
-                ))
-            }
-        };
+        let layout = Layout::from_name("options.layout", f.string("layout")?.as_deref())?;
         let reveal = f.boolean("reveal")?.unwrap_or(false);
         let key_env = f
             .string("keyEnv")?

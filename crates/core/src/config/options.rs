@@ -31,6 +31,21 @@ pub enum Layout {
     Tree,
 }
 
+impl Layout {
+    /// Reads a `layout` option (`field` names it in the error): `'document'` (the default) or
+    /// `'tree'`.
+    pub fn from_name(field: &str, name: Option<&str>) -> Result<Layout> {
+        match name {
+            None | Some("document") => Ok(Layout::Document),
+            Some("tree") => Ok(Layout::Tree),
+            Some(other) => Err(Error::invalid(
+                field,
+                format!("must be 'document' or 'tree', got {other:?}"),
+            )),
+        }
+    }
+}
+
 /// Every option [`ConfigOptions::from_value`] reads: the one list the JavaScript store checks
 /// against and the typings and docs are held to (tests check all three).
 pub const NAMES: &[&str] = &[
@@ -118,16 +133,7 @@ impl ConfigOptions {
             .string("auth")?
             .map(|a| Credentials::digest(&a, "auth"))
             .transpose()?;
-        let layout = match f.string("layout")?.as_deref() {
-            None | Some("document") => Layout::Document,
-            Some("tree") => Layout::Tree,
-            Some(other) => {
-                return Err(Error::invalid(
-                    "layout",
-                    format!("must be 'document' or 'tree', got {other:?}"),
-                ))
-            }
-        };
+        let layout = Layout::from_name("layout", f.string("layout")?.as_deref())?;
         let separator = f.string("logicalSeparator")?.unwrap_or_else(|| ":".into());
         let secret = f.string("secretKey")?;
         let key_env = f.string("secretKeyEnv")?;

@@ -1,6 +1,6 @@
 //! Reading a store's znode — or, in the tree layout, its tree — as ZooKeeper holds it now, for
 //! the follower and for a save that must build on the newest version. What was read is handed
-//! to the state (`state.rs`), which decides what it means.
+//! to the state (`state/`), which decides what it means.
 
 use zookeeper_client::{Client, Stat};
 

@@ -9,7 +9,7 @@
 //! writers of different keys never lose each other's work. When two processes change the
 //! *same* key, the later save wins for that key. A save that changes nothing writes nothing.
 //!
-//! The state (`state.rs`) is only read here and told what was written or read; this file
+//! The state (`state/`) is only read here and told what was written or read; this file
 //! never decides what a version means.
 
 use std::sync::Arc;

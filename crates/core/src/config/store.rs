@@ -1,5 +1,5 @@
 //! `ConfigStore`: one configuration document kept in step with its znode. It puts the parts
-//! together and owns their lifetimes — the ZooKeeper session, the state (`state.rs`, the one
+//! together and owns their lifetimes — the ZooKeeper session, the state (`state/`, the one
 //! owner of the data), the follower task (`follow.rs`) and the one-at-a-time saves (`save.rs`)
 //! — and decides nothing itself. Following and saving depend on the state, never the other
 //! way round.

@@ -23,7 +23,8 @@ use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::pool::{ConnectError, Pool};
+use super::h1;
+use super::pool::{ConnectError, Host, Pool};
 use super::{Endpoint, Transport, GRAY_HEADER};
 use crate::error::{Error, Result};
 use crate::registry::TOKEN_HEADER;
@@ -122,6 +123,12 @@ impl HttpTransport {
             .pool
             .host(address, to.https)
             .ok_or_else(|| unusable("not a valid Host header".into()))?;
+        if !to.https {
+            if !path.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(unusable(format!("{path:?} is not a request target")));
+            }
+            return self.exchange_own(&host, to, path, &body, gray).await;
+        }
         let uri = Uri::try_from(path).map_err(|e| unusable(e.to_string()))?;
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
@@ -179,30 +186,68 @@ impl HttpTransport {
         let buf = self.read_body(address, response.into_body()).await?;
         // Read to the end: the connection can take the next request.
         self.pool.checkin(&host, pooled.sender);
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&buf[..buf.len().min(1024)]).into_owned();
-            return Err(Error::ProviderStatus {
-                address: address.to_string(),
-                status: status.as_u16(),
-                body: text,
+        accept(address, status.as_u16(), buf)
+    }
+
+    /// [`Self::exchange`] to a plain-HTTP provider, on the transport's own connections.
+    async fn exchange_own(
+        &self,
+        host: &Host,
+        to: Endpoint<'_>,
+        path: &str,
+        body: &[u8],
+        gray: bool,
+    ) -> Result<Bytes> {
+        let address = to.address;
+        let mut resends = 0;
+        loop {
+            let (mut conn, reused) = match self.pool.take_own(host) {
+                Some(conn) => (conn, true),
+                None => {
+                    let conn = self
+                        .pool
+                        .connect_own(address, self.opts.connect_timeout)
+                        .await
+                        .map_err(|e| connect_failure(address, ConnectError::Connect(e.into())))?;
+                    (conn, false)
+                }
+            };
+            write_head(conn.head(), path, host, to.token, gray, body.len());
+            let failure = match conn.exchange(body, self.opts.max_response_bytes).await {
+                Ok(reply) => {
+                    if reply.reusable {
+                        self.pool.checkin_own(host, conn);
+                    }
+                    return accept(address, reply.status, reply.body);
+                }
+                Err(f) => f,
+            };
+            return Err(match failure {
+                // Not sent: the reused connection was closed under us. Another one.
+                h1::Failure::Write(_) if reused && resends < RESENDS => {
+                    resends += 1;
+                    continue;
+                }
+                h1::Failure::Write(e) => Error::BadResponse {
+                    address: address.to_string(),
+                    detail: format!("the request failed ({e})"),
+                },
+                h1::Failure::Closed => Error::BadResponse {
+                    address: address.to_string(),
+                    detail: "the request failed (connection closed before message completed)"
+                        .into(),
+                },
+                h1::Failure::Broke(why) => Error::BadResponse {
+                    address: address.to_string(),
+                    detail: format!("the connection broke while reading the reply ({why})"),
+                },
+                h1::Failure::Malformed(why) => Error::BadResponse {
+                    address: address.to_string(),
+                    detail: format!("the reply is not HTTP/1.1 ({why})"),
+                },
+                h1::Failure::TooLarge => self.too_large(address),
             });
         }
-        if !buf.iter().all(u8::is_ascii_whitespace) {
-            // JSON is UTF-8 (RFC 8259); the check below skips over the bytes of strings.
-            if let Err(e) = std::str::from_utf8(&buf) {
-                return Err(Error::BadResponse {
-                    address: address.to_string(),
-                    detail: format!("the reply is not UTF-8 JSON ({e})"),
-                });
-            }
-            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&buf) {
-                return Err(Error::BadResponse {
-                    address: address.to_string(),
-                    detail: format!("the reply is not JSON ({e})"),
-                });
-            }
-        }
-        Ok(buf)
     }
 
     /// Reads the whole reply, at most `maxResponseBytes`. A large reply that arrives in one piece
@@ -274,6 +319,68 @@ impl Transport for HttpTransport {
             }),
         }
     }
+}
+
+/// A reply read to its end: a 2xx with a JSON (or empty) body is the call's; any other status is
+/// `ERR_PROVIDER_STATUS`, a body that is not UTF-8 JSON `ERR_BAD_RESPONSE`.
+fn accept(address: &str, status: u16, buf: Bytes) -> Result<Bytes> {
+    if !(200..300).contains(&status) {
+        let text = String::from_utf8_lossy(&buf[..buf.len().min(1024)]).into_owned();
+        return Err(Error::ProviderStatus {
+            address: address.to_string(),
+            status,
+            body: text,
+        });
+    }
+    if !buf.iter().all(u8::is_ascii_whitespace) {
+        // JSON is UTF-8 (RFC 8259); the check below skips over the bytes of strings.
+        if let Err(e) = std::str::from_utf8(&buf) {
+            return Err(Error::BadResponse {
+                address: address.to_string(),
+                detail: format!("the reply is not UTF-8 JSON ({e})"),
+            });
+        }
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&buf) {
+            return Err(Error::BadResponse {
+                address: address.to_string(),
+                detail: format!("the reply is not JSON ({e})"),
+            });
+        }
+    }
+    Ok(buf)
+}
+
+/// The request's head: origin-form target, the `Host` header made once per provider, JSON both
+/// ways, the gray mark and the provider's token when there are, and the body's length.
+fn write_head(
+    out: &mut Vec<u8>,
+    path: &str,
+    host: &Host,
+    token: Option<&HeaderValue>,
+    gray: bool,
+    length: usize,
+) {
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(host.header.as_bytes());
+    out.extend_from_slice(b"\r\ncontent-type: application/json\r\naccept: application/json");
+    out.extend_from_slice(b"\r\nuser-agent: ");
+    out.extend_from_slice(AGENT.as_bytes());
+    if gray {
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(GRAY_HEADER.as_bytes());
+        out.extend_from_slice(b": 1");
+    }
+    if let Some(token) = token {
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(TOKEN_HEADER.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(token.as_bytes());
+    }
+    out.extend_from_slice(b"\r\ncontent-length: ");
+    out.extend_from_slice(length.to_string().as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
 }
 
 fn connect_failure(address: &str, e: ConnectError) -> Error {

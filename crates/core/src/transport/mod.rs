@@ -2,6 +2,7 @@
 //! the network. [`HttpTransport`] is the real one (hyper, `http.rs`); the cluster layer's tests
 //! script another, so every mode is tested without sockets.
 
+mod h1;
 mod http;
 mod pool;
 

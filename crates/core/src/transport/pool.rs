@@ -1,6 +1,6 @@
-//! The keep-alive connection pool: HTTP/1 connections per provider over
-//! `hyper::client::conn::http1`, checked out for one request and checked in once its reply has
-//! been read to the end.
+//! The keep-alive connection pool: HTTP/1 connections per provider, checked out for one request
+//! and checked in once its reply has been read to the end — the transport's own connections
+//! (`h1.rs`) to plain-HTTP providers, `hyper::client::conn::http1` ones to HTTPS providers.
 //!
 //! hyper-util's pooled client (which this replaces) does more per request than a pool of
 //! one-request-at-a-time connections needs: it takes its pool's lock to check out and again to
@@ -32,6 +32,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::oneshot;
 use tower_service::Service;
 
+use super::h1::Conn;
 use crate::lock::{lock, read, write};
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -58,12 +59,19 @@ pub(super) struct Pool {
 /// One provider's idle connections and its `Host` header.
 pub(super) struct Host {
     idle: Mutex<Vec<Idle>>,
+    /// Idle connections of the transport's own HTTP/1 (plain-HTTP providers).
+    idle_own: Mutex<Vec<IdleOwn>>,
     /// The `Host` header of every request to it (`host:port`).
     pub(super) header: HeaderValue,
 }
 
 struct Idle {
     sender: Sender,
+    since: Instant,
+}
+
+struct IdleOwn {
+    conn: Conn,
     since: Instant,
 }
 
@@ -107,6 +115,7 @@ impl Pool {
             .or_insert_with(|| {
                 Arc::new(Host {
                     idle: Mutex::new(Vec::new()),
+                    idle_own: Mutex::new(Vec::new()),
                     header,
                 })
             })
@@ -165,6 +174,53 @@ impl Pool {
         }
     }
 
+    /// An idle own connection to `host` the provider has not closed.
+    pub(super) fn take_own(&self, host: &Host) -> Option<Conn> {
+        let mut idle = lock(&host.idle_own);
+        while let Some(mut i) = idle.pop() {
+            if i.since.elapsed() < self.idle_timeout && i.conn.usable() {
+                return Some(i.conn);
+            }
+        }
+        None
+    }
+
+    /// Puts an own connection whose reply was read to the end back into `host`'s idle list.
+    pub(super) fn checkin_own(&self, host: &Host, conn: Conn) {
+        let mut idle = lock(&host.idle_own);
+        if idle.len() < self.max_idle_per_host {
+            idle.push(IdleOwn {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// A new own connection to `address`, within `timeout`.
+    pub(super) async fn connect_own(
+        self: &Arc<Self>,
+        address: &str,
+        timeout: Duration,
+    ) -> std::io::Result<Conn> {
+        let conn = match tokio::time::timeout(timeout, Conn::connect(address)).await {
+            Ok(conn) => conn?,
+            Err(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timeout",
+                ))
+            }
+        };
+        self.start_sweeping();
+        Ok(conn)
+    }
+
+    fn start_sweeping(self: &Arc<Self>) {
+        if !self.sweeping.swap(true, Ordering::AcqRel) {
+            tokio::spawn(sweep(Arc::downgrade(self)));
+        }
+    }
+
     /// A new connection; its task runs on the caller's Tokio runtime until the connection ends
     /// (the provider closes it, or its last sender is dropped).
     async fn connect(
@@ -189,9 +245,7 @@ impl Pool {
             // Nobody listens once the connection went into the pool: the send may fail.
             let _ = ended.send(connection.await.err());
         });
-        if !self.sweeping.swap(true, Ordering::AcqRel) {
-            tokio::spawn(sweep(Arc::downgrade(self)));
-        }
+        self.start_sweeping();
         Ok((sender, end))
     }
 
@@ -201,7 +255,9 @@ impl Pool {
             write(map).retain(|_, host| {
                 let mut idle = lock(&host.idle);
                 idle.retain(|i| !i.sender.is_closed() && i.since.elapsed() < self.idle_timeout);
-                !idle.is_empty() || Arc::strong_count(host) > 1
+                let mut own = lock(&host.idle_own);
+                own.retain_mut(|i| i.since.elapsed() < self.idle_timeout && i.conn.usable());
+                !idle.is_empty() || !own.is_empty() || Arc::strong_count(host) > 1
             });
         }
     }

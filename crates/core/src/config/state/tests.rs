@@ -8,6 +8,8 @@ use zookeeper_client::Stat;
 use super::*;
 use crate::config::document::ChangeKind;
 use crate::config::gray::Release;
+use crate::config::read::Read;
+use crate::config::tree::TreeRead;
 
 fn stat(mzxid: i64, version: i32) -> Stat {
     Stat {
