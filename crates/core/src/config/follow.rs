@@ -16,7 +16,7 @@
 //! seen half done, whichever watch reports first.
 //!
 //! A third persistent watch follows this store's own instance report (`instance.rs`): deleted by
-//! another client, it is written again after 200 ms, the pause doubling (to 5 s) for each further
+//! another client, it is written again (and that said) after 200 ms, the pause doubling (to 5 s) for each further
 //! deletion within a minute, so a script deleting it in a loop does not make the store loop too.
 
 use std::sync::{Arc, Weak};
@@ -156,6 +156,8 @@ async fn follow_session(
     let mut report_warned = false;
     let mut report_pause = Duration::from_millis(200);
     let mut deletions = Deletions::default();
+    // The report was deleted by another client and not written again yet.
+    let mut deleted = false;
     match state.upgrade() {
         Some(s) => {
             load(client, &s, access).await?;
@@ -219,24 +221,19 @@ async fn follow_session(
             }
             event = std::panic::AssertUnwindSafe(report_watcher.changed()).catch_unwind() => {
                 let Ok(event) = event else { return Ok(()) };
-                let Some(s) = state.upgrade() else { return Ok(()) };
+                if state.strong_count() == 0 {
+                    return Ok(());
+                }
                 match event.event_type {
                     EventType::Session if event.session_state.is_terminated()
                         || matches!(event.session_state, SessionState::SyncConnected | SessionState::ConnectedReadOnly) => return Ok(()),
-                    // Only this store writes it, and its session's end is no event here.
+                    // Only this store writes it. Said once it is written again: a process woken
+                    // from a stop past its session timeout sees the server delete it with the
+                    // session, and then the write fails and the new session's run makes it.
                     EventType::NodeDeleted if reported.is_some() => {
                         reported = None;
                         report_pause = deletions.pause();
-                        s.warnings().warn(
-                            WarningCode::ZkNodeDeleted,
-                            format!(
-                                "{report_node}, this process's instance report for {path}, was deleted by another ZooKeeper client; \
-                                 writing it again in {} ms, so `config {path} instances`, gray releases and key rotation see this process. \
-                                 It goes by itself when the store closes",
-                                report_pause.as_millis()
-                            ),
-                            Some(&report_node),
-                        );
+                        deleted = true;
                     }
                     _ => {}
                 }
@@ -251,6 +248,20 @@ async fn follow_session(
                 let Some(s) = state.upgrade() else { return Ok(()) };
                 instance::report(client, &s, access, &mut reported, &mut report_warned).await;
                 report_pause = (report_pause * 2).min(Duration::from_secs(5));
+            }
+        }
+        if deleted && reported.is_some() {
+            deleted = false;
+            if let Some(s) = state.upgrade() {
+                s.warnings().warn(
+                    WarningCode::ZkNodeDeleted,
+                    format!(
+                        "{report_node}, this process's instance report for {path}, was deleted by another ZooKeeper client; \
+                         written again, so `config {path} instances`, gray releases and key rotation see this process. \
+                         It goes by itself when the store closes"
+                    ),
+                    Some(&report_node),
+                );
             }
         }
     }

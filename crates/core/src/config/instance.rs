@@ -119,7 +119,12 @@ pub(super) async fn report(
             *warned = false;
         }
         // Refused (an ACL), or otherwise not for a passing outage: said once until written.
-        Err(e) if !*warned && !matches!(e, Error::ZkUnavailable { .. }) => {
+        // Not when the session itself has ended (the next session writes it).
+        Err(e)
+            if !*warned
+                && !matches!(e, Error::ZkUnavailable { .. })
+                && !client.state_watcher().peek_state().is_terminated() =>
+        {
             *warned = true;
             state.warnings().error(
                 &e,
