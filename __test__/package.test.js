@@ -78,6 +78,11 @@ test('npm run pack writes the main package and this platform package into dist/,
     assert.ok(main.includes(f), `${f} in the main tarball`)
   }
   assert.ok(!main.some((f) => f.endsWith('.node')), 'no binary in the main package')
+  // The console's page: index.html and every asset it loads (the server serves console/ only).
+  const page = fs.readFileSync(path.join(root, 'console', 'index.html'), 'utf8')
+  const assets = [...page.matchAll(/(?:src|href)="\/assets\/([^"]+)"/g)].map((m) => m[1])
+  assert.ok(assets.includes('app.js') && assets.includes('style.css'), assets.join(', '))
+  for (const f of ['index.html', ...assets]) assert.ok(main.includes(`package/console/${f}`), `console/${f} in the main tarball`)
   const published = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', manifest.name, 'package.json'), 'utf8'))
   const expected = Object.fromEntries(fs.readdirSync(path.join(root, 'npm')).map((d) => [`${manifest.name}-${d}`, manifest.version]))
   assert.deepEqual(published.optionalDependencies, expected, 'one optional dependency per platform package, pinned to the version')

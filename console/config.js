@@ -5,7 +5,7 @@
 // every value put on the page as text; every answer is `lemon.Admin`'s (docs/console.md).
 'use strict'
 ;(() => {
-  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, writeDialog, checkedEditor } = window.lemonConsole
+  const { h, fill, badge, toast, api, failed, paged, ago, may, chrome, view, writeDialog, checkedEditor, page } = window.lemonConsole
 
   const docHash = (path, layout) => `#/config${path}${layout === 'tree' ? '?layout=tree' : ''}`
   const query = (params) => new URLSearchParams(params).toString()
@@ -318,5 +318,6 @@
   }
 
   // config-release.js adds the release cards (gray, instances, history, compare).
-  window.lemonConfig = { renderDocuments, renderDocument, stored, keyChanges, confirmWrite }
+  window.lemonConfig = { stored, keyChanges, confirmWrite }
+  page(/^\/config(\/.*)?$/, (target) => (target ? renderDocument(target) : renderDocuments()))
 })()

@@ -6,7 +6,7 @@ use serde_json::Value;
 use zookeeper_client::{Client, CreateMode, MultiWriter};
 
 use super::Admin;
-use crate::error::{Error, Result};
+use crate::error::{from_zk, Result};
 
 impl Admin {
     /// Makes the audit folder when it is missing: append-only for every identity (see
@@ -45,10 +45,7 @@ impl Admin {
                 &serde_json::to_vec(entry).unwrap_or_default(),
                 &sequential,
             )
-            .map_err(|e| Error::Zk {
-                operation: "multi".into(),
-                detail: e.to_string(),
-            })
+            .map_err(|e| from_zk("multi", e))
     }
 
     /// The newest `limit` audit entries, oldest first.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use zookeeper_client::{Acls, CreateMode};
 
 use super::Admin;
-use crate::error::{Error, Result};
+use crate::error::{from_zk, Error, Result};
 
 /// The kinds of record the console keeps (`logins`: the failed logins of an account, so the
 /// rate limit holds across every console of the ensemble).
@@ -192,10 +192,7 @@ impl Admin {
             .await?;
         let path = format!("{dir}/{name}");
         let mut writer = client.new_multi_writer();
-        let zk = |e: zookeeper_client::Error| Error::Zk {
-            operation: "multi".into(),
-            detail: e.to_string(),
-        };
+        let zk = |e| from_zk("multi", e);
         let acls = self.record_acls();
         match if_version {
             None => writer
@@ -228,10 +225,7 @@ impl Admin {
             self.prepare_record_dirs(&client, &dir, true).await?;
         }
         let mut writer = client.new_multi_writer();
-        let zk = |e: zookeeper_client::Error| Error::Zk {
-            operation: "multi".into(),
-            detail: e.to_string(),
-        };
+        let zk = |e| from_zk("multi", e);
         writer.add_delete(&path, if_version).map_err(zk)?;
         if let Some(note) = audit {
             self.add_note(&mut writer, note)?;

@@ -10,7 +10,7 @@ use super::inventory::ServiceView;
 use super::rules::{self, Edit, Rules};
 use super::simulate;
 use super::Admin;
-use crate::error::{Error, Result};
+use crate::error::{from_zk, Error, Result};
 
 /// Rule documents larger than this are refused: a change travels three times (the node, and the
 /// entry's before and after) in one packet, which ZooKeeper caps at `jute.maxbuffer` (1 MiB).
@@ -231,10 +231,7 @@ impl Admin {
         let acls = self.opts.zk.access.acls();
         let persistent = CreateMode::Persistent.with_acls(acls);
         let mut writer = client.new_multi_writer();
-        let zk = |e: zookeeper_client::Error| Error::Zk {
-            operation: "multi".into(),
-            detail: e.to_string(),
-        };
+        let zk = |e| from_zk("multi", e);
         let mut versions = Vec::new();
         for (path, node, data) in [
             (&cur.view.paths.routers, &cur.view.routers, &routers),

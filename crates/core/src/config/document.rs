@@ -286,17 +286,20 @@ fn remove(doc: &mut Map<String, Value>, parents: &[String], last: &str) {
     }
 }
 
+/// A document written as a `json!` object, for the tests of the modules that take documents
+/// (anything but an object is a mistake in the test).
+#[cfg(test)]
+pub(crate) fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => panic!("not an object"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => panic!("not an object"),
-        }
-    }
 
     #[test]
     fn parse_accepts_objects_only() {

@@ -284,10 +284,7 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn doc(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
+    use crate::config::document::obj;
 
     fn me<'a>(host: &'a str, pid: u32, labels: &'a [String]) -> Me<'a> {
         Me {
@@ -373,8 +370,8 @@ mod tests {
 
     #[test]
     fn a_release_round_trips_and_overlays_its_changes_on_any_main_version() {
-        let main = doc(json!({"a": 1, "db": {"host": "x", "pw": "ENC(k)"}, "gone": true}));
-        let wanted = doc(json!({"a": 2, "db": {"host": "y", "pw": "ENC(k)"}, "new": [1]}));
+        let main = obj(json!({"a": 1, "db": {"host": "x", "pw": "ENC(k)"}, "gone": true}));
+        let wanted = obj(json!({"a": 2, "db": {"host": "y", "pw": "ENC(k)"}, "new": [1]}));
         let changes = changes_between(&main, &wanted);
         assert_eq!(overlay(&main, &changes), wanted);
         let keys: Vec<String> = changes.iter().map(|c| c.path.join(":")).collect();
@@ -392,7 +389,7 @@ mod tests {
         );
         // A main version written after the release started keeps its own keys under the overlay.
         let newer =
-            doc(json!({"a": 1, "db": {"host": "x", "pw": "ENC(k)"}, "gone": true, "later": 3}));
+            obj(json!({"a": 1, "db": {"host": "x", "pw": "ENC(k)"}, "gone": true, "later": 3}));
         let seen = overlay(&newer, &r.changes);
         assert_eq!(seen["later"], json!(3));
         assert_eq!(seen["db"]["host"], json!("y"));

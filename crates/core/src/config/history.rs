@@ -257,6 +257,7 @@ pub fn changes_value(changes: &[KeyChange], max: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::document::obj;
 
     fn opts(extra: Value) -> ConfigOptions {
         let mut o = json!({"name": "shop/config"});
@@ -264,10 +265,6 @@ mod tests {
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
         ConfigOptions::from_value(&o).unwrap()
-    }
-
-    fn doc(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
     }
 
     fn author() -> Author {
@@ -306,8 +303,8 @@ mod tests {
             zxid: 40,
             exists: true,
         };
-        let old = doc(json!({"a": 1, "s": "ENC(old)", "same": true}));
-        let new = doc(json!({"a": 2, "s": "ENC(new)", "same": true, "b": {"c": 3}}));
+        let old = obj(json!({"a": 1, "s": "ENC(old)", "same": true}));
+        let new = obj(json!({"a": 2, "s": "ENC(new)", "same": true, "b": {"c": 3}}));
         let ops = plan(&o, &rec, 40, &old, &new, &author(), 99, Detail::Values);
         assert_eq!(ops.len(), 1, "no external entry, nothing to trim: {ops:?}");
         let (path, e) = entry(&ops[0]);
@@ -354,8 +351,8 @@ mod tests {
             &o,
             &rec,
             55,
-            &doc(json!({"a": 1})),
-            &doc(json!({"a": 2})),
+            &obj(json!({"a": 1})),
+            &obj(json!({"a": 2})),
             &author(),
             1,
             Detail::Document,
@@ -382,7 +379,7 @@ mod tests {
                 &none,
                 9,
                 &Map::new(),
-                &doc(json!({"a": 1})),
+                &obj(json!({"a": 1})),
                 &author(),
                 1,
                 Detail::Values
@@ -396,7 +393,7 @@ mod tests {
                 &none,
                 0,
                 &Map::new(),
-                &doc(json!({"a": 1})),
+                &obj(json!({"a": 1})),
                 &author(),
                 1,
                 Detail::Values
@@ -421,7 +418,7 @@ mod tests {
             &rec,
             6,
             &Map::new(),
-            &doc(json!({"a": 1})),
+            &obj(json!({"a": 1})),
             &author(),
             1,
             Detail::Values,
@@ -440,7 +437,7 @@ mod tests {
             &rec,
             6,
             &Map::new(),
-            &doc(json!({"a": 1})),
+            &obj(json!({"a": 1})),
             &author(),
             1,
             Detail::Values
@@ -450,8 +447,8 @@ mod tests {
 
     #[test]
     fn large_values_are_left_out_of_the_entry_not_the_keys() {
-        let old = doc(json!({}));
-        let new = doc(json!({"blob": "x".repeat(MAX_CHANGES_BYTES + 1)}));
+        let old = obj(json!({}));
+        let new = obj(json!({"blob": "x".repeat(MAX_CHANGES_BYTES + 1)}));
         let v = changes_value(&document::diff(&old, &new, ":"), MAX_CHANGES_BYTES);
         assert_eq!(
             v,

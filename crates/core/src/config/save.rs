@@ -383,7 +383,7 @@ mod tests {
     }
 
     fn doc(v: Value) -> Arc<Map<String, Value>> {
-        Arc::new(v.as_object().unwrap().clone())
+        Arc::new(crate::config::document::obj(v))
     }
 
     fn base(raw: Value, version: Option<i32>, stored: Value) -> Base {

@@ -342,14 +342,8 @@ fn delete_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::document::obj;
     use serde_json::json;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => panic!("not an object"),
-        }
-    }
 
     #[test]
     fn names_round_trip() {

@@ -3,6 +3,7 @@
 //! lose a race with another write.
 
 use serde_json::{json, Value};
+use zookeeper_client::Stat;
 
 use super::{common_only, shown};
 use crate::admin::Admin;
@@ -38,7 +39,6 @@ impl Admin {
                 action: "gray.promote".into(),
             };
             // The release's deletion and the audit entry go with the save, in its transaction.
-            let node = gray::path(path);
             let audit_of = |version: u64| {
                 self.audit_entry(
                     c.by.as_deref(),
@@ -52,10 +52,7 @@ impl Admin {
             let audit_dir = self.audit_dir();
             let with_save = |version: u64| -> Result<Vec<Op>> {
                 Ok(vec![
-                    Op::Delete {
-                        path: node.clone(),
-                        version: Some(stat.version),
-                    },
+                    delete_release(path, &stat),
                     Op::Sequential {
                         path: format!("{audit_dir}/a-"),
                         data: serde_json::to_vec(&audit_of(version)).unwrap_or_default(),
@@ -82,10 +79,7 @@ impl Admin {
             };
             if !saved.written {
                 // The main version holds the changes already: only the release goes.
-                let list = [Op::Delete {
-                    path: node.clone(),
-                    version: Some(stat.version),
-                }];
+                let list = [delete_release(path, &stat)];
                 match self.commit_with_audit(&client, &list, &audit_of(0)).await {
                     Ok(()) => {}
                     Err(Ok(())) => continue,
@@ -129,10 +123,7 @@ impl Admin {
                 }
                 Err(_) => (Value::Null, Vec::new()),
             };
-            let list = [Op::Delete {
-                path: gray::path(path),
-                version: Some(stat.version),
-            }];
+            let list = [delete_release(path, &stat)];
             let audit =
                 self.audit_entry(c.by.as_deref(), "abort", path, 0, &c.message, changes.len());
             match self.commit_with_audit(&client, &list, &audit).await {
@@ -151,5 +142,14 @@ impl Admin {
             path: path.into(),
             attempts: PROMOTE_ATTEMPTS,
         })
+    }
+}
+
+/// The release's deletion, on the version it was read at: a release replaced meanwhile fails
+/// the `multi`, and the finish is planned again on what it is now.
+fn delete_release(path: &str, stat: &Stat) -> Op {
+    Op::Delete {
+        path: gray::path(path),
+        version: Some(stat.version),
     }
 }

@@ -16,7 +16,7 @@ use crate::config::gray::{self, Release};
 use crate::config::ops::{self, Op};
 use crate::config::options::{ConfigOptions, Layout};
 use crate::config::release::{self, Loaded};
-use crate::error::{Error, Result};
+use crate::error::{from_zk, Error, Result};
 use crate::options::Fields;
 
 mod finish;
@@ -49,13 +49,6 @@ fn common_only(options: &Value) -> Result<Common> {
     let c = common(&mut f)?;
     f.finish()?;
     Ok(c)
-}
-
-fn zk_err(e: zookeeper_client::Error) -> Error {
-    Error::Zk {
-        operation: "multi".into(),
-        detail: e.to_string(),
-    }
 }
 
 impl Admin {
@@ -137,7 +130,7 @@ impl Admin {
     ) -> std::result::Result<(), Result<()>> {
         let mut writer: MultiWriter<'_> = client.new_multi_writer();
         if let Err(e) = ops::add(&mut writer, ops_list, self.opts.zk.access) {
-            return Err(Err(zk_err(e)));
+            return Err(Err(from_zk("multi", e)));
         }
         if let Err(e) = self.add_audit(&mut writer, audit) {
             return Err(Err(e));
