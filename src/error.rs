@@ -41,6 +41,9 @@ pub fn error_object<'env>(env: &'env Env, err: &CoreError) -> napi::Result<Objec
         }
         CoreError::InvalidArg { field, .. } => obj.set_named_property("field", field.as_str())?,
         CoreError::ZkAuth { path, .. } => obj.set_named_property("path", path.as_str())?,
+        CoreError::ZkSharedFolder { folder, .. } => {
+            obj.set_named_property("path", folder.as_str())?
+        }
         CoreError::ConfigTooLarge {
             key, bytes, limit, ..
         } => {

@@ -56,6 +56,14 @@ pub enum Error {
         path: String,
         identity: Option<String>,
     },
+    /// A `.lemon` folder every writer shares (`{dir}/.lemon`, `.lemon/history`, ...) does not
+    /// let this identity add the folder it needs: its ACL keeps others out (set by hand, or the
+    /// first writer's ACL given by an older version). Code `ERR_ZK_AUTH`; the message says what
+    /// to run.
+    ZkSharedFolder {
+        folder: String,
+        identity: Option<String>,
+    },
     /// The connect string names a chroot (`host:port/chroot`) that does not exist in ZooKeeper:
     /// every path of the session would be missing.
     ZkNoChroot { chroot: String, hosts: String },
@@ -148,7 +156,7 @@ impl Error {
             Error::ZkUnavailable { .. } => "ERR_ZK_UNAVAILABLE",
             Error::ZkTls { .. } => "ERR_ZK_TLS",
             Error::Zk { .. } => "ERR_ZK",
-            Error::ZkAuth { .. } => "ERR_ZK_AUTH",
+            Error::ZkAuth { .. } | Error::ZkSharedFolder { .. } => "ERR_ZK_AUTH",
             Error::ZkNoChroot { .. } => "ERR_ZK_NO_CHROOT",
             Error::Closed { .. } => "ERR_CLOSED",
             Error::CircuitOpen { .. } => "ERR_CIRCUIT_OPEN",
@@ -338,6 +346,13 @@ impl fmt::Display for Error {
                 f,
                 "ZooKeeper refused {operation} on {path} without credentials: the node's ACL does not allow it; \
                  give the identity that owns it as `auth: 'user:password'`"
+            ),
+            Error::ZkSharedFolder { folder, identity } => write!(
+                f,
+                "ZooKeeper refused to add a folder to {folder} {}: every writer shares that folder, whatever its credentials, \
+                 but its ACL keeps others out (set by hand, or the first writer's ACL given by an older lemon-cluster). \
+                 Authenticated as an identity its ACL allows (or as ZooKeeper's super user), run: zkCli.sh setAcl {folder} world:anyone:cdr",
+                identity.as_ref().map_or_else(|| "without credentials".to_string(), |id| format!("for {id}"))
             ),
             Error::ZkNoChroot { chroot, hosts } => write!(
                 f,

@@ -9,6 +9,32 @@ use super::Admin;
 use crate::error::{from_zk, Result};
 
 impl Admin {
+    /// Makes the audit folder when it is missing: append-only for every identity (see
+    /// [`crate::zk::append_only_acls`]), the `.lemon` folders above it shared.
+    pub(super) async fn ensure_audit_dir(&self, client: &Client) -> Result<()> {
+        let acls = crate::zk::append_only_acls(self.opts.zk.access);
+        self.ensure_lemon_dir(client, &self.audit_dir(), &acls)
+            .await
+    }
+
+    /// Makes the `.lemon` folder `dir` with `acls` (the `.lemon` folders above it shared, see
+    /// [`crate::zk::create_lemon`]); a shared folder that keeps other identities out is warned
+    /// about (`ERR_ZK_ACL`).
+    pub(super) async fn ensure_lemon_dir(
+        &self,
+        client: &Client,
+        dir: &str,
+        acls: &[zookeeper_client::Acl],
+    ) -> Result<()> {
+        let above = self.opts.zk.access.acls();
+        let refused = |op: &str, path: &str, e| self.refused(op, path, e);
+        if let Some(notice) = crate::zk::create_lemon(client, dir, acls, &above, refused).await? {
+            self.warnings()
+                .warn(crate::events::WarningCode::ZkAcl, notice, Some(dir));
+        }
+        Ok(())
+    }
+
     /// Adds the audit entry of a write to the write's own `multi` (`entry`: `{ at, who, host,
     /// pid, action, target, version, message, ... }`), so that no write goes unrecorded.
     pub(super) fn add_audit(&self, writer: &mut MultiWriter<'_>, entry: &Value) -> Result<()> {

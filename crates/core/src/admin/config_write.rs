@@ -295,11 +295,7 @@ impl Admin {
     ) -> Result<Value> {
         let client = self.client().await?;
         let audit_dir = self.audit_dir();
-        let owned = zookeeper_client::CreateMode::Persistent.with_acls(self.opts.zk.access.acls());
-        match client.mkdir(&audit_dir, &owned).await {
-            Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-            Err(e) => return Err(self.refused("mkdir", &audit_dir, e)),
-        }
+        self.ensure_audit_dir(&client).await?;
         let mut opts = release::options_for(path, call.layout)?;
         opts.key = call.key()?;
         let actor = self.actor_by(call.write.by.as_deref());

@@ -243,12 +243,8 @@ impl Admin {
     /// Adds one entry to the audit log by itself (a console login refused, a secret revealed).
     pub async fn console_audit(&self, note: &AuditNote) -> Result<()> {
         let client = self.client().await?;
-        let owned = CreateMode::Persistent.with_acls(self.opts.zk.access.acls());
         let dir = self.audit_dir();
-        client
-            .mkdir(&dir, &owned)
-            .await
-            .map_err(|e| self.refused("mkdir", &dir, e))?;
+        self.ensure_audit_dir(&client).await?;
         let mut writer = client.new_multi_writer();
         self.add_note(&mut writer, note)?;
         if let Err(e) = writer.commit().await {
@@ -270,12 +266,7 @@ impl Admin {
             .await
             .map_err(|e| self.refused("mkdir", dir, e))?;
         if audit {
-            let owned = CreateMode::Persistent.with_acls(self.opts.zk.access.acls());
-            let audit_dir = self.audit_dir();
-            client
-                .mkdir(&audit_dir, &owned)
-                .await
-                .map_err(|e| self.refused("mkdir", &audit_dir, e))?;
+            self.ensure_audit_dir(client).await?;
         }
         Ok(())
     }

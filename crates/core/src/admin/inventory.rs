@@ -19,12 +19,12 @@ use super::Admin;
 use crate::balance::warmup::DEFAULT_WARMUP;
 use crate::consumer::effective_weight;
 use crate::error::{Error, Result};
-use crate::registry::path::{segment, ServicePaths, RESERVED};
+use crate::registry::path::ServicePaths;
 use crate::registry::{Directory, NodeRead, Provider, ProviderNode, Rejected};
 use crate::stats::ProviderStats;
 
 /// Folder reads in flight at once while listing every service.
-const READS_IN_FLIGHT: usize = 64;
+pub(super) const READS_IN_FLIGHT: usize = 64;
 
 /// The znodes that make a folder `{root}/{app}/{group}` a service.
 const SERVICE_NODES: &[&str] = &["providers", "consumers", "routers", "configurators"];
@@ -109,53 +109,6 @@ impl ServiceView {
 }
 
 impl Admin {
-    /// Every service under the root with its endpoint and consumer counts, the rules in force
-    /// (or why they are refused) and how many endpoints some consumer reports ejected.
-    pub async fn services(&self) -> Result<Value> {
-        let client = self.client().await?;
-        let root = self.root_path().to_string();
-        let apps: Vec<String> = self
-            .children(&client, &root)
-            .await?
-            .into_iter()
-            .filter(|a| a != RESERVED && segment("app", a).is_ok())
-            .collect();
-        // Every folder read is pipelined on the one connection, a bounded number at a time, so
-        // a thousand services cost a few round trips rather than thousands.
-        let app_paths: Vec<String> = apps
-            .iter()
-            .map(|app| format!("{}/{app}", self.opts.root))
-            .collect();
-        let mut groups = Vec::with_capacity(apps.len());
-        for chunk in app_paths.chunks(READS_IN_FLIGHT) {
-            for g in join_all(chunk.iter().map(|p| self.children(&client, p))).await {
-                groups.push(g?);
-            }
-        }
-        let pairs: Vec<(&String, String)> = apps
-            .iter()
-            .zip(groups)
-            .flat_map(|(app, gs)| gs.into_iter().map(move |g| (app, g)))
-            .filter(|(_, g)| segment("group", g).is_ok())
-            .collect();
-        let mut views = Vec::with_capacity(pairs.len());
-        for chunk in pairs.chunks(READS_IN_FLIGHT) {
-            let reads = chunk
-                .iter()
-                .map(|(app, group)| self.read_service(&client, app, group));
-            for v in join_all(reads).await {
-                views.push(v?);
-            }
-        }
-        let out = pairs
-            .iter()
-            .zip(&views)
-            .filter(|(_, v)| v.is_service)
-            .map(|((app, group), v)| service_summary(app, group, v))
-            .collect();
-        Ok(Value::Array(out))
-    }
-
     /// The endpoints of a service: effective weight (override and the consumers' warmup applied),
     /// gray, disabled, version, methods, start time, instances and their pids; plus the nodes
     /// that cannot be used, with the reason.
@@ -385,7 +338,7 @@ impl Admin {
     }
 }
 
-fn service_summary(app: &str, group: &str, view: &ServiceView) -> Value {
+pub(super) fn service_summary(app: &str, group: &str, view: &ServiceView) -> Value {
     let rules = view.rules();
     let (in_force, refused) = match rules.parse(&view.paths.service) {
         Ok(p) => (rules::summary(&p), Value::Null),

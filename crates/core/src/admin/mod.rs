@@ -31,6 +31,7 @@ pub mod documents;
 pub mod gray;
 pub mod history;
 pub mod inventory;
+mod listing;
 pub mod report;
 pub mod reveal;
 pub mod rules;
@@ -110,6 +111,8 @@ pub struct Admin {
     opts: AdminOptions,
     session: Arc<ZkSession>,
     warnings: Arc<Warnings>,
+    /// What the services list keeps between calls (`listing.rs`).
+    listing: Arc<listing::Listing>,
 }
 
 impl Admin {
@@ -121,6 +124,7 @@ impl Admin {
             opts,
             session,
             warnings,
+            listing: Arc::default(),
         }
     }
 
@@ -188,6 +192,7 @@ impl Admin {
 
     /// Ends the session. Idempotent.
     pub async fn close(&self) {
+        self.forget_listing().await;
         self.session.close(CLOSE_TIMEOUT).await;
         self.warnings.clear();
     }

@@ -180,15 +180,7 @@ impl Admin {
         }
         let client = self.client().await?;
         let dir = self.audit_dir();
-        let owned = zookeeper_client::CreateMode::Persistent.with_acls(self.opts.zk.access.acls());
-        client
-            .mkdir(&dir, &owned)
-            .await
-            .or_else(|e| match e {
-                zookeeper_client::Error::NodeExists => Ok(()),
-                e => Err(e),
-            })
-            .map_err(|e| self.refused("mkdir", &dir, e))?;
+        self.ensure_audit_dir(&client).await?;
         let actor = self.actor_by(call.write.by.as_deref());
         let entry = json!({
             "at": crate::now_ms(), "who": actor.who, "host": crate::client::default_host(),

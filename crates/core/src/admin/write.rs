@@ -340,23 +340,19 @@ impl Admin {
     /// folders (with the session's ACL).
     async fn prepare_dirs(&self, client: &Client, view: &ServiceView, subject: &str) -> Result<()> {
         let open = CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
-        let owned = CreateMode::Persistent.with_acls(self.opts.zk.access.acls());
         let base = view
             .paths
             .routers
             .rsplit_once('/')
             .map(|(b, _)| b.to_string())
             .unwrap_or_default();
-        for (path, options) in [
-            (base, &open),
-            (self.history_dir(subject), &owned),
-            (self.audit_dir(), &owned),
-        ] {
-            client
-                .mkdir(&path, options)
-                .await
-                .map_err(|e| self.refused("mkdir", &path, e))?;
-        }
-        Ok(())
+        client
+            .mkdir(&base, &open)
+            .await
+            .map_err(|e| self.refused("mkdir", &base, e))?;
+        let history = self.history_dir(subject);
+        self.ensure_lemon_dir(client, &history, &self.opts.zk.access.acls())
+            .await?;
+        self.ensure_audit_dir(client).await
     }
 }

@@ -14,9 +14,13 @@
 //! with the first. An event of either re-reads both, and the state takes the two reads as one
 //! step, so a promote (one transaction writing the document and deleting the release) is never
 //! seen half done, whichever watch reports first.
+//!
+//! A third persistent watch follows this store's own instance report (`instance.rs`): deleted by
+//! another client, it is written again (and that said) after 200 ms, the pause doubling (to 5 s) for each further
+//! deletion within a minute, so a script deleting it in a loop does not make the store loop too.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
@@ -28,6 +32,7 @@ use super::read::read;
 use super::save::create_missing;
 use super::state::{ConfigState, GrayRead};
 use crate::error::{from_zk, Error, Result};
+use crate::events::WarningCode;
 use crate::zk::{follow_sessions, Access, Epoch, ZkSession};
 
 /// Runs until the session is closed or the state is dropped (its store with it).
@@ -139,14 +144,24 @@ async fn follow_session(
         .watch(&gray::path(&path), AddWatchMode::Persistent)
         .await
         .map_err(|e| from_zk("watch", e))?;
+    let report_node = instance::node(&path);
+    let mut report_watcher = client
+        .watch(&report_node, AddWatchMode::Persistent)
+        .await
+        .map_err(|e| from_zk("watch", e))?;
     // What this session's instance node holds (see `instance.rs`); while it could not be
-    // written, tried again with backoff rather than only at the next change or reconnect.
+    // written (or was deleted), tried again with backoff rather than only at the next change or
+    // reconnect.
     let mut reported = None;
+    let mut report_warned = false;
     let mut report_pause = Duration::from_millis(200);
+    let mut deletions = Deletions::default();
+    // The report was deleted by another client and not written again yet.
+    let mut deleted = false;
     match state.upgrade() {
         Some(s) => {
             load(client, &s, access).await?;
-            instance::report(client, &s, access, &mut reported).await;
+            instance::report(client, &s, access, &mut reported, &mut report_warned).await;
         }
         None => return Ok(()),
     }
@@ -186,7 +201,7 @@ async fn follow_session(
                     EventType::NodeDeleted => s.accept(super::read::Read::Missing),
                     EventType::NodeChildrenChanged => {}
                 }
-                instance::report(client, &s, access, &mut reported).await;
+                instance::report(client, &s, access, &mut reported, &mut report_warned).await;
             }
             event = std::panic::AssertUnwindSafe(gray_watcher.changed()).catch_unwind() => {
                 let Ok(event) = event else { return Ok(()) };
@@ -202,7 +217,26 @@ async fn follow_session(
                     continue;
                 }
                 load(client, &s, access).await?;
-                instance::report(client, &s, access, &mut reported).await;
+                instance::report(client, &s, access, &mut reported, &mut report_warned).await;
+            }
+            event = std::panic::AssertUnwindSafe(report_watcher.changed()).catch_unwind() => {
+                let Ok(event) = event else { return Ok(()) };
+                if state.strong_count() == 0 {
+                    return Ok(());
+                }
+                match event.event_type {
+                    EventType::Session if event.session_state.is_terminated()
+                        || matches!(event.session_state, SessionState::SyncConnected | SessionState::ConnectedReadOnly) => return Ok(()),
+                    // Only this store writes it. Said once it is written again: a process woken
+                    // from a stop past its session timeout sees the server delete it with the
+                    // session, and then the write fails and the new session's run makes it.
+                    EventType::NodeDeleted if reported.is_some() => {
+                        reported = None;
+                        report_pause = deletions.pause();
+                        deleted = true;
+                    }
+                    _ => {}
+                }
             }
             changed = epochs.changed() => {
                 let e = *epochs.borrow();
@@ -212,9 +246,70 @@ async fn follow_session(
             }
             _ = tokio::time::sleep(report_pause), if reported.is_none() => {
                 let Some(s) = state.upgrade() else { return Ok(()) };
-                instance::report(client, &s, access, &mut reported).await;
+                instance::report(client, &s, access, &mut reported, &mut report_warned).await;
                 report_pause = (report_pause * 2).min(Duration::from_secs(5));
             }
         }
+        if deleted && reported.is_some() {
+            deleted = false;
+            if let Some(s) = state.upgrade() {
+                s.warnings().warn(
+                    WarningCode::ZkNodeDeleted,
+                    format!(
+                        "{report_node}, this process's instance report for {path}, was deleted by another ZooKeeper client; \
+                         written again, so `config {path} instances`, gray releases and key rotation see this process. \
+                         It goes by itself when the store closes"
+                    ),
+                    Some(&report_node),
+                );
+            }
+        }
+    }
+}
+
+/// How soon an instance report deleted by another client is written again: 200 ms, doubling to
+/// 5 s for each further deletion less than a minute after the one before.
+#[derive(Default)]
+struct Deletions {
+    last: Option<Instant>,
+    pause: Duration,
+}
+
+impl Deletions {
+    const FIRST: Duration = Duration::from_millis(200);
+    const MAX: Duration = Duration::from_secs(5);
+    const QUIET: Duration = Duration::from_secs(60);
+
+    fn pause(&mut self) -> Duration {
+        self.pause_at(Instant::now())
+    }
+
+    fn pause_at(&mut self, now: Instant) -> Duration {
+        let recent = self
+            .last
+            .is_some_and(|t| now.saturating_duration_since(t) < Self::QUIET);
+        self.pause = if recent {
+            (self.pause * 2).clamp(Self::FIRST, Self::MAX)
+        } else {
+            Self::FIRST
+        };
+        self.last = Some(now);
+        self.pause
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_deletions_back_off_to_five_seconds_and_a_quiet_minute_resets() {
+        let mut d = Deletions::default();
+        let t = Instant::now();
+        let pauses: Vec<u128> = (0..8)
+            .map(|i| d.pause_at(t + Duration::from_secs(i)).as_millis())
+            .collect();
+        assert_eq!(pauses, [200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+        assert_eq!(d.pause_at(t + Duration::from_secs(200)).as_millis(), 200);
     }
 }

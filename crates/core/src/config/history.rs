@@ -106,13 +106,14 @@ pub async fn recorded(client: &Client, opts: &ConfigOptions) -> Result<Recorded>
     Ok(out)
 }
 
-/// Makes the history folder (with the store's `access`) when it is missing.
+/// Makes the history folder (with the store's `access`; the `.lemon` folders above it shared,
+/// see [`crate::zk::create_lemon`]) when it is missing. A shared folder keeping others out is
+/// warned about by the instance report, made beside it.
 pub async fn ensure_dir(client: &Client, opts: &ConfigOptions, access: Access) -> Result<()> {
-    let options = zookeeper_client::CreateMode::Persistent.with_acls(access.acls());
-    match client.mkdir(&dir(&opts.path), &options).await {
-        Ok(()) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
-        Err(e) => Err(refused(opts, "mkdir", e)),
-    }
+    let acls = access.acls();
+    let refused = |op: &str, _: &str, e| refused(opts, op, e);
+    crate::zk::create_lemon(client, &dir(&opts.path), &acls, &acls, refused).await?;
+    Ok(())
 }
 
 fn version_of(name: &str) -> Option<u64> {

@@ -8,6 +8,8 @@ mod session;
 pub mod tls;
 
 pub use auth::{Access, Credentials};
-pub use folder::Folder;
+pub use folder::{
+    append_only_acls, create_lemon, is_open as folder_is_open, shared_lemon_acls, Folder,
+};
 pub use follow::{follow_sessions, OnError};
 pub use session::{EphemeralId, Epoch, ZkOptions, ZkSession};

@@ -72,6 +72,9 @@ struct Ephemeral {
     /// Full path in the session given by `session`, if it exists there.
     path: Option<String>,
     session: u64,
+    /// Whether a [`ZkSession::retry`] task is trying to re-create it (one at a time: a reconnect
+    /// while it fails neither starts a second one nor warns again).
+    retrying: bool,
 }
 
 /// The logical session. Cheap to share behind an `Arc`.
@@ -229,6 +232,7 @@ impl ZkSession {
                 acls,
                 path: Some(path.clone()),
                 session,
+                retrying: false,
             },
         );
         *lock(&self.pinned) = self.me.upgrade();
@@ -346,10 +350,13 @@ impl ZkSession {
             Err(e) if client.state_watcher().peek_state().is_terminated() => {
                 entry.path = None;
                 tracing::debug!(path = deleted, error = %e, "node gone with the session");
-                self.retry(id);
+                self.retry(id, entry);
             }
             Err(e) => {
                 entry.path = None;
+                if entry.retrying {
+                    return;
+                }
                 self.warnings.error(
                     &e,
                     format!(
@@ -358,20 +365,30 @@ impl ZkSession {
                     ),
                     Some(deleted),
                 );
-                self.retry(id);
+                self.retry(id, entry);
             }
         }
     }
 
-    /// Tries to re-create ephemeral `id`, which has no node now, with backoff on whatever session
-    /// is current at each attempt, until it exists again (made here, or by a new session's
-    /// restore), is removed, or the session is closed. A failed re-creation is not left for a
-    /// reconnect that may never come: the session it failed on may be alive and well.
-    fn retry(&self, id: EphemeralId) {
+    /// Tries to re-create ephemeral `id` (`entry`), which has no node now, with backoff on
+    /// whatever session is current at each attempt, until it exists again (made here, or by a
+    /// new session's restore), is removed, or the session is closed. A failed re-creation is not
+    /// left for a reconnect that may never come: the session it failed on may be alive and well.
+    ///
+    /// No attempt limit, on purpose: a registration is the process's promise that it serves, and
+    /// what refuses it (an ACL, a full server, a missing chroot) is usually fixed by an operator
+    /// while the process runs; giving up would leave it unregistered until a restart. The cost
+    /// stays small: one task per node, attempts [`retry_backoff`] apart (up to 10 s), the failure
+    /// warned once (by the caller, with its code) and the recovery logged.
+    fn retry(&self, id: EphemeralId, entry: &mut Ephemeral) {
+        if entry.retrying {
+            return;
+        }
+        entry.retrying = true;
         let me = self.me.clone();
         tokio::spawn(async move {
             for attempt in 1u32..=u32::MAX {
-                tokio::time::sleep(backoff(attempt)).await;
+                tokio::time::sleep(retry_backoff(attempt)).await;
                 let Some(this) = me.upgrade() else { return };
                 if this.epoch().closed {
                     return;
@@ -381,6 +398,7 @@ impl ZkSession {
                     return;
                 };
                 if entry.path.is_some() {
+                    entry.retrying = false;
                     return;
                 }
                 // No session right now: the next one re-creates it, or a later attempt does.
@@ -389,6 +407,7 @@ impl ZkSession {
                 match this.create_entry(&client, entry).await {
                     Ok(path) => {
                         tracing::info!(path, attempt, "re-created ephemeral node");
+                        entry.retrying = false;
                         entry.path = Some(path.clone());
                         entry.session = session;
                         this.guard(id, path, session);
@@ -554,15 +573,20 @@ impl ZkSession {
                 }
                 Err(e) => {
                     entry.path = None;
+                    if entry.retrying {
+                        // Already being retried (and warned about): this reconnect changes nothing.
+                        continue;
+                    }
                     self.warnings.error(
                         &e,
                         format!(
-                            "could not re-create {}/{}…: {e}; retrying in the background",
+                            "could not re-create {}/{}…: {e}; retrying in the background (up to 10 s apart) \
+                             while the session lives",
                             entry.parent, entry.prefix
                         ),
                         Some(&entry.parent),
                     );
-                    self.retry(*id);
+                    self.retry(*id, entry);
                 }
             }
         }
@@ -715,6 +739,19 @@ async fn supervise(this: std::sync::Weak<ZkSession>) {
     }
 }
 
+/// The pause before re-creation attempt `attempt` of an ephemeral node: [`backoff`] for the
+/// first attempts, then doubling on to at most 10 s (±25 %), so a refusal that lasts hours costs
+/// one request every ten seconds.
+fn retry_backoff(attempt: u32) -> Duration {
+    if attempt <= 6 {
+        return backoff(attempt);
+    }
+    let base = 2_000u64
+        .saturating_mul(1 << (attempt - 6).min(3))
+        .min(10_000);
+    backoff(6) * (base / 2_000) as u32
+}
+
 /// 100 ms, doubling, at most 2 s, with ±25 % jitter so pm2 workers do not retry in lockstep.
 fn backoff(failures: u32) -> Duration {
     let base = 100u64
@@ -731,6 +768,16 @@ fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn re_creation_retries_back_off_to_ten_seconds() {
+        assert!(retry_backoff(1) <= Duration::from_millis(125));
+        assert!(retry_backoff(7) >= Duration::from_millis(3_000));
+        for n in [9, 20, u32::MAX] {
+            assert!(retry_backoff(n) >= Duration::from_millis(7_500), "{n}");
+            assert!(retry_backoff(n) <= Duration::from_millis(12_500), "{n}");
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

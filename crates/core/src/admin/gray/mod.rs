@@ -153,15 +153,10 @@ impl Admin {
     }
 
     async fn ensure_dirs(&self, client: &Client, node: &str) -> Result<()> {
-        let owned = zookeeper_client::CreateMode::Persistent.with_acls(self.opts.zk.access.acls());
-        let parent = node.rsplit_once('/').map_or("/", |(p, _)| p).to_string();
-        for dir in [parent, self.audit_dir()] {
-            match client.mkdir(&dir, &owned).await {
-                Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-                Err(e) => return Err(self.refused("mkdir", &dir, e)),
-            }
-        }
-        Ok(())
+        let parent = node.rsplit_once('/').map_or("/", |(p, _)| p);
+        self.ensure_lemon_dir(client, parent, &self.opts.zk.access.acls())
+            .await?;
+        self.ensure_audit_dir(client).await
     }
 }
 
