@@ -12,7 +12,7 @@ const path = require('node:path')
 const { spawn } = require('node:child_process')
 const lemon = require('../lib')
 const { startZooKeeper } = require('../harness/zookeeper')
-const { startProviderProcess, runLoad, median, sleep } = require('./lib')
+const { startProviderProcess, runLoad, median, sleep, option } = require('./lib')
 
 const CONCURRENCY = 64
 
@@ -55,10 +55,7 @@ function runChild(variant, job) {
 
 async function parent() {
   const args = process.argv.slice(2)
-  const opt = (name, dflt) => {
-    const i = args.indexOf(`--${name}`)
-    return i >= 0 ? args[i + 1] : dflt
-  }
+  const opt = (name, dflt) => option(args, name, dflt)
   const calls = Number(opt('calls', 30000))
   const rounds = Number(opt('rounds', 5))
   const variants = []

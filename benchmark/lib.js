@@ -177,4 +177,10 @@ function median(values) {
 
 const { sleep } = require('../harness/wait')
 
-module.exports = { startProviderProcess, startProcess, runLoad, blast, percentile, median, sleep }
+/** The value after `--name` in `args`, or `dflt`. */
+function option(args, name, dflt) {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1] : dflt
+}
+
+module.exports = { startProviderProcess, startProcess, runLoad, blast, percentile, median, sleep, option }

@@ -21,15 +21,12 @@ const { BalancedPool } = require('undici')
 const { makePki } = require('../harness/tls')
 const lemon = require('../lib')
 const { startZooKeeper } = require('../harness/zookeeper')
-const { startProviderProcess, runLoad, blast, median, sleep } = require('./lib')
+const { startProviderProcess, runLoad, blast, median, sleep, option } = require('./lib')
 const { providerSide } = require('./provider-side')
 const { startup } = require('./startup')
 
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
+const opt = (name, dflt) => option(args, name, dflt)
 const CALLS = Number(opt('calls', 100000))
 const ROUNDS = Number(opt('rounds', 3))
 const ONLY = opt('only', 'throughput,slow,crash,https,provider,startup').split(',')
