@@ -80,6 +80,21 @@ test('LemonErrorCode in lib/index.d.ts lists exactly the codes of the error tabl
   assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, 'add what is missing to LemonErrorCode, remove what is extra')
 })
 
+test("README's error code index lists exactly the codes of docs/errors.md, each table in its row", () => {
+  const codes = (text) => [...new Set([...text.matchAll(/`(ERR_[A-Z0-9_]+)`/g)].map((m) => m[1]))].sort()
+  const errors = fs.readFileSync(path.join(root, 'docs', 'errors.md'), 'utf8')
+  const tables = errors.split(/^## /m).map((part) => [...part.matchAll(/^\| `(ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]))
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
+  const index = /^## Error codes\n([^]*?)^## /m.exec(readme)
+  assert.ok(index, 'README.md has an "## Error codes" section')
+  const rows = index[1]
+    .split('\n')
+    .filter((l) => l.startsWith('| ['))
+    .map(codes)
+  const expected = tables.filter((t) => t.length > 0).map((t) => [...new Set(t)].sort())
+  assert.deepEqual(rows, expected, 'README.md "Error codes": one row per table of docs/errors.md, with its codes')
+})
+
 test('README and docs snippets, the type tests, runtime names and error codes pass tsc --strict', async () => {
   // Inside the checkout, so `lemon-cluster` resolves to it by its own name and the dev
   // dependencies' typings are found.
