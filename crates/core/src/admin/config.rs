@@ -87,12 +87,9 @@ impl Admin {
         file: Option<&Value>,
         call: &ConfigCall,
     ) -> Result<Value> {
-        check_path(path)?;
-        let client = self.client().await?;
-        let loaded = self.config_load(path, call).await?;
-        let entries = self.entries_in(&client, &history::dir(path)).await?;
-        let from = from.unwrap_or(loaded.version);
-        let a = version_document(path, &entries, &loaded, from)?;
+        let versions = self.config_versions(path, call).await?;
+        let from = from.unwrap_or(versions.loaded.version);
+        let a = versions.document(path, from)?;
         let (to_name, b) = match (to, file) {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
@@ -107,8 +104,8 @@ impl Admin {
                 (json!("file"), doc)
             }
             (to, None) => {
-                let to = to.unwrap_or(loaded.version);
-                (json!(to), version_document(path, &entries, &loaded, to)?)
+                let to = to.unwrap_or(versions.loaded.version);
+                (json!(to), versions.document(path, to)?)
             }
         };
         let display = Display::new(call)?;
@@ -255,9 +252,33 @@ pub(super) fn changes_json(changes: &[KeyChange]) -> Value {
     history::changes_value(changes, usize::MAX)
 }
 
-/// The content of version `v`: the live document for the current version, else the document
-/// its entry recorded (see `config/history.rs`).
-pub(super) fn version_document(
+/// A document as it is now and the history entries kept of it: what `diff` and `rollback`
+/// pick versions from.
+pub(super) struct Versions {
+    pub(super) loaded: Loaded,
+    entries: Vec<Value>,
+}
+
+impl Admin {
+    /// Reads the document at `path` and its history.
+    pub(super) async fn config_versions(&self, path: &str, call: &ConfigCall) -> Result<Versions> {
+        check_path(path)?;
+        let client = self.client().await?;
+        let loaded = self.config_load(path, call).await?;
+        let entries = self.entries_in(&client, &history::dir(path)).await?;
+        Ok(Versions { loaded, entries })
+    }
+}
+
+impl Versions {
+    /// The content of version `v`: the live document for the current version, else the
+    /// document its entry recorded (see `config/history.rs`).
+    pub(super) fn document(&self, path: &str, v: u64) -> Result<Map<String, Value>> {
+        version_document(path, &self.entries, &self.loaded, v)
+    }
+}
+
+fn version_document(
     path: &str,
     entries: &[Value],
     loaded: &Loaded,

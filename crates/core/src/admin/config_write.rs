@@ -15,11 +15,11 @@
 
 use serde_json::{json, Value};
 
-use super::config::{check_path, document_of, lookup, version_document, SEP};
+use super::config::{check_path, document_of, lookup, SEP};
 use super::reveal::{ConfigCall, Display};
 use super::Admin;
 use crate::config::document::{self, Patch, PatchOp};
-use crate::config::history::{self, Author};
+use crate::config::history::Author;
 use crate::config::ops::Op;
 use crate::config::release;
 use crate::config::save::Extra;
@@ -94,11 +94,10 @@ impl Admin {
         version: u64,
         call: &ConfigCall,
     ) -> Result<Value> {
-        check_path(path)?;
-        let client = self.client().await?;
-        let loaded = self.config_load(path, call).await?;
-        let entries = self.entries_in(&client, &history::dir(path)).await?;
-        let mut doc = version_document(path, &entries, &loaded, version)?;
+        let mut doc = self
+            .config_versions(path, call)
+            .await?
+            .document(path, version)?;
         if let (Some(key), false) = (call.key()?, call.write.force) {
             secret::map_sealed(&mut doc, SEP, &mut |name, sealed| {
                 secret::decrypt(Some(&key), sealed, name).map_err(|e| Error::ConfigRotation {
