@@ -10,7 +10,7 @@ const path = require('node:path')
 const { fork } = require('node:child_process')
 const { configFile } = require('./harness/config')
 const { waitFor } = require('./harness/providers')
-const { addAccount, startConsoleProcess, client, launchBrowser, SCREENSHOTS } = require('./harness/console')
+const { addAccount, startConsoleProcess, client, launchBrowser, logIn, SCREENSHOTS } = require('./harness/console')
 const { zkCreate } = require('../harness/zookeeper')
 
 const suite = configFile({ historyLimit: 50 })
@@ -68,12 +68,7 @@ async function loggedIn(name = 'ann', url = consoleProcess.url) {
   const context = await browser.createBrowserContext()
   const page = await context.newPage()
   page.on('close', () => context.close().catch(() => {}))
-  await page.goto(url)
-  await page.waitForSelector('#login-name')
-  await page.type('#login-name', name)
-  await page.type('#login-password', PASSWORD)
-  await page.keyboard.press('Enter')
-  await page.waitForSelector('a.service-link, .empty')
+  await logIn(page, url, name, PASSWORD, 'a.service-link, .empty')
   return page
 }
 

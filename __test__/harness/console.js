@@ -157,4 +157,25 @@ const SCREENSHOTS =
     : path.join(__dirname, '..', '..', 'target', 'screenshots')
 fs.mkdirSync(SCREENSHOTS, { recursive: true })
 
-module.exports = { addAccount, cliWithInput, startConsoleProcess, client, launchBrowser, launchFirefox, SCREENSHOTS, CHROMIUM, FIREFOX }
+/** Opens the console at `url` in `page` and logs in as `name`; resolves once `ready` is shown. */
+async function logIn(page, url, name, password, ready = 'a.service-link') {
+  await page.goto(url)
+  await page.waitForSelector('#login-name')
+  await page.type('#login-name', name)
+  await page.type('#login-password', password)
+  await page.keyboard.press('Enter')
+  await page.waitForSelector(ready)
+}
+
+module.exports = {
+  addAccount,
+  cliWithInput,
+  startConsoleProcess,
+  client,
+  launchBrowser,
+  launchFirefox,
+  logIn,
+  SCREENSHOTS,
+  CHROMIUM,
+  FIREFOX,
+}
