@@ -337,7 +337,15 @@ mod tests {
         assert_eq!(svc.breaker.get(&("10.0.0.1:80".into(), "open")), Some(&1));
         assert_eq!(svc.ejections.get("10.0.0.1:80"), Some(&1));
 
+        // Another test's snapshot, taken at the same time, may hold `b` a moment longer.
+        let gone = Arc::downgrade(&b);
         drop(b);
+        for _ in 0..2000 {
+            if gone.strong_count() == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let s = snapshot();
         let m = &s.methods[&("snap-app".into(), "g".into(), "m".into())];
         assert_eq!(
