@@ -7,9 +7,9 @@ use std::sync::Arc;
 use futures::FutureExt;
 use zookeeper_client::{AddWatchMode, Client, EventType};
 
-use crate::error::{from_zk, Error, Result};
-use crate::events::{WarningCode, Warnings};
-use crate::zk::{follow_sessions, ZkSession};
+use crate::error::{from_zk, Result};
+use crate::events::Warnings;
+use crate::zk::{follow_sessions, warn_first_failure, ZkSession};
 
 /// Calls `apply` with the node's data (`None` when it does not exist) now and after every change,
 /// until the session is closed. Run it as a task; abort it to stop early.
@@ -21,16 +21,7 @@ pub async fn follow_node<F>(
 ) where
     F: Fn(Option<&[u8]>) + Send + Sync,
 {
-    let mut on_error = |e: &Error, failures: u32| {
-        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
-            warnings.warn(
-                WarningCode::Zk,
-                format!("watching {path}: {e}; retrying"),
-                Some(&path),
-            );
-        }
-        true
-    };
+    let mut on_error = warn_first_failure(&warnings, &path);
     let apply = &apply;
     let run =
         |client: Client, mut epochs: tokio::sync::watch::Receiver<crate::zk::Epoch>, gen: u64| {

@@ -25,9 +25,9 @@ use zookeeper_client::{Client, EventType};
 use super::path::ServicePaths;
 use super::token::endpoint_of;
 use crate::error::{from_zk, Error, Result};
-use crate::events::{WarningCode, Warnings};
+use crate::events::Warnings;
 use crate::lock::{lock, read, write};
-use crate::zk::{follow_sessions, Epoch, ZkSession};
+use crate::zk::{follow_sessions, warn_first_failure, Epoch, ZkSession};
 
 /// What one endpoint's token nodes gave this process.
 #[derive(Clone)]
@@ -172,16 +172,7 @@ pub async fn follow_tokens(book: Arc<TokenBook>, warnings: Arc<Warnings>) {
         return;
     }
     let folder = book.folder.clone();
-    let mut on_error = |e: &Error, failures: u32| {
-        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
-            warnings.warn(
-                WarningCode::Zk,
-                format!("watching {folder}: {e}; retrying"),
-                Some(&folder),
-            );
-        }
-        true
-    };
+    let mut on_error = warn_first_failure(&warnings, &folder);
     let session = book.session.clone();
     let run = |client: Client, mut epochs: watch::Receiver<Epoch>, gen: u64| {
         let (book, warnings) = (book.clone(), warnings.clone());

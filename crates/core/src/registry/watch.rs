@@ -23,9 +23,9 @@ use zookeeper_client::{AddWatchMode, Client, EventType};
 use super::directory::NodeRead;
 use super::live::LiveProviders;
 use super::path::leaf;
-use crate::error::{from_zk, Error, Result};
-use crate::events::{WarningCode, Warnings};
-use crate::zk::{follow_sessions, ZkSession};
+use crate::error::{from_zk, Result};
+use crate::events::Warnings;
+use crate::zk::{follow_sessions, warn_first_failure, ZkSession};
 
 /// Most queued watch events applied in one rebuild of the directory.
 pub const MAX_BATCH: usize = 16_384;
@@ -41,16 +41,7 @@ pub async fn follow_providers(
     live: Arc<LiveProviders>,
     warnings: Arc<Warnings>,
 ) {
-    let mut on_error = |e: &Error, failures: u32| {
-        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
-            warnings.warn(
-                WarningCode::Zk,
-                format!("watching {folder}: {e}; retrying"),
-                Some(&folder),
-            );
-        }
-        true
-    };
+    let mut on_error = warn_first_failure(&warnings, &folder);
     let grace = RECONNECT_GRACE.max(session.options().session_timeout * 2);
     let run = |client: Client, mut epochs: watch::Receiver<crate::zk::Epoch>, gen: u64| {
         let (folder, live, warnings) = (folder.clone(), live.clone(), warnings.clone());

@@ -14,10 +14,30 @@ use zookeeper_client::Client;
 
 use super::{Epoch, ZkSession};
 use crate::error::Error;
+use crate::events::{WarningCode, Warnings};
 
 /// What a follower is told about a run that failed: the error and how many runs in a row failed.
 /// It returns `false` to stop following (its owner is gone).
 pub type OnError<'a> = &'a mut (dyn FnMut(&Error, u32) -> bool + Send);
+
+/// The `on_error` of a follower of `what` that never stops on its own: the first failure of a
+/// streak is warned (`ERR_ZK`, "watching {what}: …; retrying"), an unreachable ZooKeeper not at
+/// all (the session reports that).
+pub fn warn_first_failure<'a>(
+    warnings: &'a Warnings,
+    what: &'a str,
+) -> impl FnMut(&Error, u32) -> bool + Send + 'a {
+    move |e, failures| {
+        if failures == 1 && !matches!(e, Error::ZkUnavailable { .. }) {
+            warnings.warn(
+                WarningCode::Zk,
+                format!("watching {what}: {e}; retrying"),
+                Some(what),
+            );
+        }
+        true
+    }
+}
 
 /// Runs `run(client, epochs, session)` once per connected physical session, until the session is
 /// closed, `on_error` says stop, or the task is aborted. `run` returns when its session is over
