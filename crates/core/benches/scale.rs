@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lemon_core::balance::{self, Algorithm, Balancer, Candidate, Candidates, Pick};
+use lemon_core::clock::{mono_ms, WallClock};
 use lemon_core::cluster::breaker::BreakerOptions;
 use lemon_core::cluster::budget::{BudgetOptions, RetryBudget};
 use lemon_core::cluster::{Attempts, Peer, Targets};
@@ -197,7 +198,7 @@ fn call_path() {
             method: "get",
             gray: false,
             warmup: Duration::ZERO,
-            now_ms: NOW_MS,
+            clock: WallClock::At(NOW_MS),
         };
         let mut row = vec![n.to_string()];
         for name in ["roundrobin", "p2c", "random"] {
@@ -207,7 +208,7 @@ fn call_path() {
             let ns = median_ns(200_000, |_| {
                 let list = lists.get(&inputs(&snapshot), stats_of).expect("routed");
                 let a = attempts(list, b.as_ref(), &transport, &breaker, &budget, &metrics);
-                black_box(a.choose(&[], &mut rng).map(|c| c.index).ok());
+                black_box(a.choose(&[], mono_ms(), &mut rng).map(|c| c.index).ok());
             });
             row.push(show(ns));
         }
@@ -222,7 +223,7 @@ fn call_path() {
                 .get(&inputs(&fresh[i % fresh.len()]), stats_of)
                 .expect("routed");
             let a = attempts(list, b.as_ref(), &transport, &breaker, &budget, &metrics);
-            black_box(a.choose(&[], &mut rng).map(|c| c.index).ok());
+            black_box(a.choose(&[], mono_ms(), &mut rng).map(|c| c.index).ok());
         });
         row.push(show(ns));
         println!("| {} |", row.join(" | "));
@@ -250,6 +251,8 @@ fn attempts<'a>(
         max_per_provider: Some(100),
         key_hash: 0,
         timeout: Duration::from_secs(1),
+        started: tokio::time::Instant::now(),
+        started_ms: mono_ms(),
         deadline: tokio::time::Instant::now() + Duration::from_secs(1),
         deadline_ms: 1_000,
         idempotent: false,

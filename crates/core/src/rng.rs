@@ -3,6 +3,7 @@
 //! providers; it is not for secrets (`config/secret.rs` uses the operating system's generator).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// A small, fast, seedable generator (splitmix64). Statistical quality is ample for choosing
 /// providers; it is not for secrets.
@@ -14,15 +15,20 @@ impl Rng {
         Rng(seed)
     }
 
-    /// A generator seeded from the clock and a process-wide counter (distinct per call).
+    /// A generator seeded from a process-wide counter (distinct per call) and the clock at the
+    /// first use (distinct per process): read once, not per call, as a call makes several.
     pub fn from_entropy() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+        static SEED: OnceLock<u64> = OnceLock::new();
+        let seed = *SEED.get_or_init(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0)
+                ^ u64::from(std::process::id()).rotate_left(32)
+        });
         let n = COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Rng(mix(n ^ t))
+        Rng(mix(n ^ seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {

@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::registry::TokenBook;
 use crate::rng::Rng;
 use crate::stats::Outcome;
-use crate::transport::{Endpoint, Transport};
+use crate::transport::{Endpoint, TimeLimit, Transport};
 
 /// Everything the attempts of one call share.
 pub struct Attempts<'a, T> {
@@ -48,6 +48,11 @@ pub struct Attempts<'a, T> {
     pub key_hash: u64,
     /// Per-attempt timeout.
     pub timeout: Duration,
+    /// When the call started: the first attempts' start (the clock is read once for all that
+    /// happens at the start of a call).
+    pub started: Instant,
+    /// [`mono_ms`] at the call's start, for the budget and the first choice's breakers.
+    pub started_ms: u64,
     /// End of the whole call.
     pub deadline: Instant,
     /// The call's total time allowed, for the deadline's error message.
@@ -80,9 +85,9 @@ impl Chosen {
 }
 
 impl<T: Transport> Attempts<'_, T> {
-    /// Chooses a provider not in `tried` (candidate indices).
-    pub fn choose(&self, tried: &[usize], rng: &mut Rng) -> Result<Chosen> {
-        let now = mono_ms();
+    /// Chooses a provider not in `tried` (candidate indices), asking the breakers as of `now`
+    /// ([`mono_ms`]).
+    pub fn choose(&self, tried: &[usize], now: u64, rng: &mut Rng) -> Result<Chosen> {
         let mut call = Pick {
             method: self.method,
             key_hash: self.key_hash,
@@ -160,13 +165,21 @@ impl<T: Transport> Attempts<'_, T> {
         Ok(Chosen { index, permit })
     }
 
-    /// The time left for one attempt: the per-attempt timeout, cut by the deadline.
-    pub fn attempt_timeout(&self) -> Result<Duration> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+    /// The time of an attempt that starts at `at`: the per-attempt timeout, cut by the deadline.
+    pub fn attempt_limit(&self, at: Instant) -> Result<TimeLimit> {
+        let left = self.deadline.saturating_duration_since(at);
         if left.is_zero() {
             return Err(self.deadline_error());
         }
-        Ok(self.timeout.min(left))
+        Ok(TimeLimit {
+            started: at,
+            timeout: self.timeout.min(left),
+        })
+    }
+
+    /// [`Self::attempt_limit`] of the call's first attempts, which start with the call.
+    pub fn first_limit(&self) -> Result<TimeLimit> {
+        self.attempt_limit(self.started)
     }
 
     /// The error of a call whose deadline passed between attempts.
@@ -177,9 +190,10 @@ impl<T: Transport> Attempts<'_, T> {
         }
     }
 
-    /// Calls the chosen provider and records the outcome. Dropping the future (a cancelled fork)
-    /// records nothing but gives back a half-open probe permit.
-    pub async fn send(&self, chosen: Chosen, timeout: Duration) -> Result<Bytes> {
+    /// Calls the chosen provider within `limit` and records the outcome (the latency from the
+    /// attempt's start). Dropping the future (a cancelled fork) records nothing but gives back a
+    /// half-open probe permit.
+    pub async fn send(&self, chosen: Chosen, limit: TimeLimit) -> Result<Bytes> {
         let c = &self.candidates[chosen.index];
         let mut record = Recorder {
             attempts: self,
@@ -188,12 +202,11 @@ impl<T: Transport> Attempts<'_, T> {
             done: false,
         };
         let _inflight = c.stats.start();
-        let started = std::time::Instant::now();
         let result = match self.tokens.filter(|_| c.provider.node.token) {
-            None => self.post(c, None, timeout).await,
-            Some(book) => self.post_with_token(book, c, timeout).await,
+            None => self.post(c, None, limit).await,
+            Some(book) => Box::pin(self.post_with_token(book, c, limit)).await,
         };
-        let latency = started.elapsed().as_secs_f64() * 1000.0;
+        let latency = limit.started.elapsed().as_secs_f64() * 1000.0;
         record.finish(latency, &result);
         result
     }
@@ -202,7 +215,7 @@ impl<T: Transport> Attempts<'_, T> {
         &self,
         c: &Candidate,
         token: Option<&hyper::header::HeaderValue>,
-        timeout: Duration,
+        limit: TimeLimit,
     ) -> Result<Bytes> {
         self.transport
             .post(
@@ -213,7 +226,7 @@ impl<T: Transport> Attempts<'_, T> {
                 },
                 &self.path,
                 self.body.clone(),
-                timeout,
+                limit,
                 self.gray,
             )
             .await
@@ -229,25 +242,27 @@ impl<T: Transport> Attempts<'_, T> {
         &self,
         book: &TokenBook,
         c: &Candidate,
-        timeout: Duration,
+        limit: TimeLimit,
     ) -> Result<Bytes> {
         let address = &c.provider.address;
         let mut seen = book.generation();
         let header = book.header(address)?;
-        let mut result = self.post(c, header.as_ref(), timeout).await;
+        let mut result = self.post(c, header.as_ref(), limit).await;
         for round in 0..TOKEN_REREADS {
             if !refused_token(&result) {
                 return result;
             }
             if round > 0 {
                 let pause = Duration::from_millis(25 << (round - 1));
-                tokio::time::sleep(pause.min(self.attempt_timeout()?)).await;
+                let left = self.attempt_limit(Instant::now())?.timeout;
+                tokio::time::sleep(pause.min(left)).await;
             }
             book.refresh(seen).await;
             seen = book.generation();
             let header = book.header(address)?;
-            let left = self.attempt_timeout()?.min(timeout);
-            result = self.post(c, header.as_ref(), left).await;
+            let mut again = self.attempt_limit(Instant::now())?;
+            again.timeout = again.timeout.min(limit.timeout);
+            result = self.post(c, header.as_ref(), again).await;
         }
         if refused_token(&result) {
             return Err(book.refused(address));

@@ -11,7 +11,7 @@ use crate::transport::Transport;
 
 /// Calls every candidate.
 pub async fn run<T: Transport>(a: &Attempts<'_, T>) -> Result<Bytes> {
-    let timeout = a.attempt_timeout()?;
+    let limit = a.first_limit()?;
     if a.candidates.is_empty() {
         return Err(Error::NoProvider {
             service: a.service.to_string(),
@@ -20,7 +20,7 @@ pub async fn run<T: Transport>(a: &Attempts<'_, T>) -> Result<Bytes> {
         });
     }
     let results = futures::future::join_all(
-        (0..a.candidates.len()).map(|index| a.send(Chosen::unguarded(index), timeout)),
+        (0..a.candidates.len()).map(|index| a.send(Chosen::unguarded(index), limit)),
     )
     .await;
     let mut last = None;

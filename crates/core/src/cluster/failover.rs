@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::{retryable, Attempts};
+use crate::clock::mono_ms;
 use crate::error::Result;
 use crate::rng::Rng;
 use crate::transport::Transport;
@@ -16,10 +17,10 @@ pub const DEFAULT_RETRIES: u32 = 2;
 /// Runs up to `1 + retries` attempts.
 pub async fn run<T: Transport>(a: &Attempts<'_, T>, retries: u32) -> Result<Bytes> {
     let mut rng = Rng::from_entropy();
-    let timeout = a.attempt_timeout()?;
-    let chosen = a.choose(&[], &mut rng)?;
+    let limit = a.first_limit()?;
+    let chosen = a.choose(&[], a.started_ms, &mut rng)?;
     let mut tried = vec![chosen.index];
-    let mut err = match a.send(chosen, timeout).await {
+    let mut err = match a.send(chosen, limit).await {
         Ok(reply) => return Ok(reply),
         Err(e) => e,
     };
@@ -27,20 +28,20 @@ pub async fn run<T: Transport>(a: &Attempts<'_, T>, retries: u32) -> Result<Byte
         if !retryable(&err, a.idempotent) || tried.len() >= a.candidates.len() {
             return Err(err);
         }
-        let timeout = match a.attempt_timeout() {
+        let limit = match a.attempt_limit(tokio::time::Instant::now()) {
             Ok(t) => t,
             Err(deadline) => return Err(err.caused_by(deadline)),
         };
         if let Err(refused) = a.take_retry() {
             return Err(err.caused_by(refused));
         }
-        let chosen = match a.choose(&tried, &mut rng) {
+        let chosen = match a.choose(&tried, mono_ms(), &mut rng) {
             Ok(c) => c,
             // Every untried provider is overloaded or ejected: the attempt's error stands.
             Err(_) => return Err(err),
         };
         tried.push(chosen.index);
-        err = match a.send(chosen, timeout).await {
+        err = match a.send(chosen, limit).await {
             Ok(reply) => return Ok(reply),
             Err(e) => e,
         };

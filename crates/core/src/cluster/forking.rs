@@ -19,12 +19,12 @@ pub const DEFAULT_FORKS: u32 = 2;
 
 /// Runs `forks` attempts in parallel.
 pub async fn run<T: Transport>(a: &Attempts<'_, T>, forks: u32) -> Result<Bytes> {
-    let timeout = a.attempt_timeout()?;
+    let limit = a.first_limit()?;
     let mut rng = Rng::from_entropy();
     let mut tried = Vec::new();
     let mut chosen = Vec::new();
     for _ in 0..forks.max(1) {
-        match a.choose(&tried, &mut rng) {
+        match a.choose(&tried, a.started_ms, &mut rng) {
             Ok(c) => {
                 tried.push(c.index);
                 chosen.push(c);
@@ -33,7 +33,7 @@ pub async fn run<T: Transport>(a: &Attempts<'_, T>, forks: u32) -> Result<Bytes>
             Err(_) => break,
         }
     }
-    let mut running: FuturesUnordered<_> = chosen.into_iter().map(|c| a.send(c, timeout)).collect();
+    let mut running: FuturesUnordered<_> = chosen.into_iter().map(|c| a.send(c, limit)).collect();
     let mut business: Option<Error> = None;
     let mut last: Option<Error> = None;
     while let Some(result) = running.next().await {

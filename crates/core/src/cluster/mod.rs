@@ -207,7 +207,7 @@ impl Invoker {
                     self.max_concurrent.unwrap_or(0)
                 ),
             })?;
-        lock(&self.budget).on_call(mono_ms());
+        lock(&self.budget).on_call(a.started_ms);
         match plan.mode {
             Mode::Failover => failover::run(a, plan.retries).await,
             Mode::Failfast | Mode::Failsafe | Mode::Failback => failfast::run(a).await,

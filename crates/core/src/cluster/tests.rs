@@ -17,7 +17,7 @@ use super::*;
 use crate::balance::{Balancer, Candidates, Pick};
 use crate::metrics::Metrics;
 use crate::registry::testing::provider;
-use crate::transport::Endpoint;
+use crate::transport::{Endpoint, TimeLimit};
 
 /// What a scripted provider does with one request: answer after `after`, or fail.
 #[derive(Clone)]
@@ -59,7 +59,7 @@ impl Transport for Script {
         to: Endpoint<'_>,
         _path: &str,
         _body: Bytes,
-        timeout: Duration,
+        limit: TimeLimit,
         _gray: bool,
     ) -> Result<Bytes> {
         let address = to.address;
@@ -77,11 +77,14 @@ impl Transport for Script {
         // As the HTTP transport does: the timeout covers the whole exchange.
         let timed_out = Error::Timeout {
             address: Some(address.to_string()),
-            after_ms: timeout.as_millis() as u64,
+            after_ms: limit.timeout.as_millis() as u64,
         };
-        if tokio::time::timeout(timeout, tokio::time::sleep(Duration::from_millis(after)))
-            .await
-            .is_err()
+        if tokio::time::timeout_at(
+            limit.until(),
+            tokio::time::sleep(Duration::from_millis(after)),
+        )
+        .await
+        .is_err()
         {
             return Err(timed_out);
         }
@@ -184,6 +187,7 @@ impl Bed {
     }
 
     fn attempts(&self) -> Attempts<'_, Script> {
+        let started = Instant::now();
         Attempts {
             service: "app/group",
             method: "m",
@@ -197,7 +201,9 @@ impl Bed {
             max_per_provider: self.max_per_provider,
             key_hash: 0,
             timeout: Duration::from_millis(self.row.timeout_ms),
-            deadline: Instant::now() + Duration::from_millis(self.row.deadline_ms),
+            started,
+            started_ms: crate::clock::mono_ms(),
+            deadline: started + Duration::from_millis(self.row.deadline_ms),
             deadline_ms: self.row.deadline_ms,
             idempotent: self.row.idempotent,
             gray: false,

@@ -6,13 +6,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use super::{effective_weight, CallOptions, Consumer, Inputs, Settings};
 use crate::balance::Algorithm;
+use crate::clock::{mono_ms, WallClock};
 use crate::cluster::{Answer, Attempts, Invoker, Mode, Peer, Plan, Source};
 use crate::error::{Error, Result};
 use crate::governance::Configurators;
@@ -29,8 +29,10 @@ impl Consumer {
     /// Calls `method` with a JSON `body` and returns the JSON reply, or the fallback standing in
     /// for a non-business failure ([`Answer::degraded`] set).
     pub async fn call(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Answer> {
-        let started = std::time::Instant::now();
-        let result = self.run(method, body, opts).await;
+        // The one clock read of the call's start: the metrics' duration, the deadline, the first
+        // attempts' start.
+        let started = tokio::time::Instant::now();
+        let result = self.run(method, body, opts, started).await;
         let (app, group) = (&self.opts.app, &self.opts.group);
         match &result {
             Ok(reply) => {
@@ -48,24 +50,23 @@ impl Consumer {
         result
     }
 
-    async fn run(&self, method: &str, body: Bytes, opts: &CallOptions) -> Result<Answer> {
+    async fn run(
+        &self,
+        method: &str,
+        body: Bytes,
+        opts: &CallOptions,
+        started: tokio::time::Instant,
+    ) -> Result<Answer> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed {
                 what: format!("the consumer of {}", self.service.service),
             });
         }
         segment("method", method)?;
-        let started = tokio::time::Instant::now();
         // A new consumer's first calls wait (briefly: both nodes are read with the provider
         // list) for the rules, so that they already obey a forced degradation.
-        // Without ZooKeeper (the list came from the cache file, or from nowhere) the rules cannot
-        // come either: stop waiting for them then.
         if !self.governance.is_loaded() {
-            let unruled = Settings::merge(&self.opts, opts, &Default::default(), method);
-            tokio::select! {
-                _ = self.governance.wait_loaded(unruled.deadline) => {}
-                _ = self.live.wait_without_zookeeper() => {}
-            }
+            Box::pin(self.wait_for_rules(method, opts)).await;
         }
         let cfg = self.governance.configurators();
         let s = Settings::merge(&self.opts, opts, &cfg.service, method);
@@ -101,6 +102,18 @@ impl Consumer {
         }
     }
 
+    /// Waits for the governance rules (at most the call's deadline). Without ZooKeeper (the list
+    /// came from the cache file, or from nowhere) the rules cannot come either: stop waiting
+    /// then. Boxed by the caller: only a new consumer's first calls wait, and the call's future
+    /// need not carry this one's state.
+    async fn wait_for_rules(&self, method: &str, opts: &CallOptions) {
+        let unruled = Settings::merge(&self.opts, opts, &Default::default(), method);
+        tokio::select! {
+            _ = self.governance.wait_loaded(unruled.deadline) => {}
+            _ = self.live.wait_without_zookeeper() => {}
+        }
+    }
+
     /// Routes and weighs the call's providers and gathers what its attempts share.
     async fn prepare<'a>(
         &'a self,
@@ -113,11 +126,12 @@ impl Consumer {
     ) -> Result<Attempts<'a, HttpTransport>> {
         let deadline = started + s.deadline;
         // A call made right after `consumer()` waits for the first read instead of failing.
-        if !self.live.wait_loaded(Duration::ZERO).await
-            && !self
-                .live
-                .wait_loaded(deadline.saturating_duration_since(tokio::time::Instant::now()))
-                .await
+        if !self.live.is_loaded()
+            && !Box::pin(
+                self.live
+                    .wait_loaded(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            )
+            .await
         {
             return Err(Error::NoProvider {
                 service: self.service.service.clone(),
@@ -144,7 +158,7 @@ impl Consumer {
                     method,
                     gray,
                     warmup: self.opts.warmup,
-                    now_ms: crate::now_ms(),
+                    clock: WallClock::System,
                 },
                 |address| self.peer_of(address),
             )
@@ -175,6 +189,8 @@ impl Consumer {
             budget: self.invoker.budget(),
             max_per_provider: self.opts.max_concurrent_per_provider,
             timeout: s.timeout,
+            started,
+            started_ms: mono_ms(),
             deadline,
             deadline_ms: s.deadline.as_millis() as u64,
             idempotent: s.idempotent,

@@ -13,13 +13,14 @@
 //! O(1): its weight tables and its identity (see [`crate::balance::Candidates`]) live as long as
 //! the entry.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::balance::warmup::warm_weight;
+use crate::clock::WallClock;
 use crate::cluster::{Peer, Targets};
 use crate::governance::{Configurators, Routers};
+use crate::hash::FnvMap;
 use crate::lock::lock;
 use crate::registry::Provider;
 use crate::route::{route, Empty, Route};
@@ -40,15 +41,15 @@ pub struct Inputs<'a> {
     /// Whether the call goes to the gray lane.
     pub gray: bool,
     pub warmup: Duration,
-    /// Wall clock, ms since the epoch (warmup is measured against the providers' start times).
-    pub now_ms: u64,
+    /// The wall clock (warmup is measured against the providers' start times).
+    pub clock: WallClock,
 }
 
 /// Kept candidate lists, per method and lane.
 #[derive(Default)]
 pub struct CandidateLists {
     /// method -> [normal lane, gray lane]
-    entries: Mutex<HashMap<String, [Option<Entry>; 2]>>,
+    entries: Mutex<FnvMap<String, [Option<Entry>; 2]>>,
 }
 
 struct Entry {
@@ -65,7 +66,7 @@ impl Entry {
         Arc::ptr_eq(&self.providers, q.providers)
             && Arc::ptr_eq(&self.configurators, q.configurators)
             && Arc::ptr_eq(&self.routers, q.routers)
-            && q.now_ms < self.fresh_until_ms
+            && (self.fresh_until_ms == u64::MAX || q.clock.now_ms() < self.fresh_until_ms)
     }
 }
 
@@ -123,20 +124,21 @@ impl CandidateLists {
             },
         )?;
         let warmup_ms = q.warmup.as_millis() as u64;
+        let now_ms = q.clock.now_ms();
         let mut warming = false;
         let list: Vec<_> = routed
             .into_iter()
             .map(|provider| {
                 let peer = peer(&provider.address);
                 let (weight, base) =
-                    effective_weight(&provider, &peer.stats, q.configurators, q.now_ms, warmup_ms);
+                    effective_weight(&provider, &peer.stats, q.configurators, now_ms, warmup_ms);
                 warming |= weight < base;
                 (provider, weight, peer)
             })
             .collect();
         let list = Arc::new(Targets::new(list));
         let fresh_until_ms = if warming {
-            q.now_ms + refresh(q.warmup).as_millis() as u64
+            now_ms + refresh(q.warmup).as_millis() as u64
         } else {
             u64::MAX
         };
@@ -174,7 +176,7 @@ mod tests {
             method: "m",
             gray: false,
             warmup: Duration::from_secs(10),
-            now_ms,
+            clock: WallClock::At(now_ms),
         }
     }
 

@@ -25,7 +25,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 
 use super::h1;
 use super::pool::{ConnectError, Host, Pool};
-use super::{Endpoint, Transport, GRAY_HEADER};
+use super::{Endpoint, TimeLimit, Transport, GRAY_HEADER};
 use crate::error::{Error, Result};
 use crate::registry::TOKEN_HEADER;
 use crate::tls::{explain_rustls, TlsMaterial};
@@ -106,6 +106,7 @@ impl HttpTransport {
         to: Endpoint<'_>,
         path: &str,
         body: Bytes,
+        limit: TimeLimit,
         gray: bool,
     ) -> Result<Bytes> {
         let address = to.address;
@@ -127,9 +128,29 @@ impl HttpTransport {
             if !path.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(unusable(format!("{path:?} is not a request target")));
             }
-            return self.exchange_own(&host, to, path, &body, gray).await;
+            return self
+                .exchange_own(&host, to, path, &body, limit.started, gray)
+                .await;
         }
-        let uri = Uri::try_from(path).map_err(|e| unusable(e.to_string()))?;
+        // Boxed: hyper's request future is most of this one's size, and plain-HTTP calls, the
+        // usual kind, need not carry it.
+        Box::pin(self.exchange_tls(&host, to, path, body, gray)).await
+    }
+
+    /// [`Self::exchange`] to an HTTPS provider, over hyper's connections.
+    async fn exchange_tls(
+        &self,
+        host: &Host,
+        to: Endpoint<'_>,
+        path: &str,
+        body: Bytes,
+        gray: bool,
+    ) -> Result<Bytes> {
+        let address = to.address;
+        let uri = Uri::try_from(path).map_err(|e| Error::Connect {
+            address: address.to_string(),
+            detail: format!("not a usable HTTP address ({e})"),
+        })?;
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
@@ -148,7 +169,7 @@ impl HttpTransport {
         let (response, pooled) = loop {
             let mut pooled = self
                 .pool
-                .checkout(&host, address, to.https)
+                .checkout(host, address, to.https)
                 .await
                 .map_err(|e| connect_failure(address, e))?;
             match pooled.sender.try_send_request(request).await {
@@ -185,7 +206,7 @@ impl HttpTransport {
         }
         let buf = self.read_body(address, response.into_body()).await?;
         // Read to the end: the connection can take the next request.
-        self.pool.checkin(&host, pooled.sender);
+        self.pool.checkin(host, pooled.sender);
         accept(address, status.as_u16(), buf)
     }
 
@@ -196,12 +217,13 @@ impl HttpTransport {
         to: Endpoint<'_>,
         path: &str,
         body: &[u8],
+        started: tokio::time::Instant,
         gray: bool,
     ) -> Result<Bytes> {
         let address = to.address;
         let mut resends = 0;
         loop {
-            let (mut conn, reused) = match self.pool.take_own(host) {
+            let (mut conn, reused) = match self.pool.take_own(host, started) {
                 Some(conn) => (conn, true),
                 None => {
                     let conn = self
@@ -301,21 +323,23 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    /// `timeout` covers connecting, sending and reading the whole reply.
+    /// `limit` covers connecting, sending and reading the whole reply.
     async fn post(
         &self,
         to: Endpoint<'_>,
         path: &str,
         body: Bytes,
-        timeout: Duration,
+        limit: TimeLimit,
         gray: bool,
     ) -> Result<Bytes> {
         let address = to.address;
-        match tokio::time::timeout(timeout, self.exchange(to, path, body, gray)).await {
+        match tokio::time::timeout_at(limit.until(), self.exchange(to, path, body, limit, gray))
+            .await
+        {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 address: Some(address.to_string()),
-                after_ms: timeout.as_millis() as u64,
+                after_ms: limit.timeout.as_millis() as u64,
             }),
         }
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
+use tokio::time::Instant;
 
 use crate::error::Result;
 
@@ -31,10 +32,25 @@ pub struct Endpoint<'a> {
     pub token: Option<&'a HeaderValue>,
 }
 
+/// How long one request may take: at most `timeout` from `started` (the attempt's start, read
+/// by the caller, so that the request's deadline costs no clock read of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeLimit {
+    pub started: Instant,
+    pub timeout: Duration,
+}
+
+impl TimeLimit {
+    /// When the request times out.
+    pub fn until(&self) -> Instant {
+        self.started + self.timeout
+    }
+}
+
 /// Sends one request to one provider.
 pub trait Transport: Send + Sync {
     /// POSTs `body` (JSON) to `http(s)://{address}{path}` and returns the reply's body, known to be
-    /// JSON (or empty, meaning `null`), within `timeout`. A `gray` request carries the
+    /// JSON (or empty, meaning `null`), within `limit`. A `gray` request carries the
     /// [`GRAY_HEADER`], so the provider's own calls stay in the gray lane. Errors are the
     /// provider's (`ERR_CONNECT`, `ERR_TIMEOUT`, `ERR_PROVIDER_STATUS`, `ERR_BAD_RESPONSE`, ...).
     fn post(
@@ -42,7 +58,7 @@ pub trait Transport: Send + Sync {
         to: Endpoint<'_>,
         path: &str,
         body: Bytes,
-        timeout: Duration,
+        limit: TimeLimit,
         gray: bool,
     ) -> impl Future<Output = Result<Bytes>> + Send;
 }

@@ -16,11 +16,10 @@
 //! a reused connection (the provider closed it while idle) goes out again on another one: this
 //! is the "socket hang up" on a reused keep-alive connection, which must not fail a call.
 
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -30,9 +29,11 @@ use hyper::Uri;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tower_service::Service;
 
 use super::h1::Conn;
+use crate::hash::FnvMap;
 use crate::lock::{lock, read, write};
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -49,8 +50,8 @@ pub(super) enum ConnectError {
 /// The pool of one transport.
 pub(super) struct Pool {
     connector: Connector,
-    plain: RwLock<HashMap<Box<str>, Arc<Host>>>,
-    secure: RwLock<HashMap<Box<str>, Arc<Host>>>,
+    plain: RwLock<FnvMap<Box<str>, Arc<Host>>>,
+    secure: RwLock<FnvMap<Box<str>, Arc<Host>>>,
     max_idle_per_host: usize,
     idle_timeout: Duration,
     sweeping: AtomicBool,
@@ -174,11 +175,12 @@ impl Pool {
         }
     }
 
-    /// An idle own connection to `host` the provider has not closed.
-    pub(super) fn take_own(&self, host: &Host) -> Option<Conn> {
+    /// An idle own connection to `host` the provider has not closed, for a request made at `now`
+    /// (the attempt's start, already read).
+    pub(super) fn take_own(&self, host: &Host, now: Instant) -> Option<Conn> {
         let mut idle = lock(&host.idle_own);
         while let Some(mut i) = idle.pop() {
-            if i.since.elapsed() < self.idle_timeout && i.conn.usable() {
+            if now.saturating_duration_since(i.since) < self.idle_timeout && i.conn.usable() {
                 return Some(i.conn);
             }
         }
