@@ -15,7 +15,7 @@
 //!   breaker reads its own (shorter) span of successes, failures and slow calls.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::latency::{LatencyHistogram, Percentiles};
 use crate::lock::lock;
@@ -31,9 +31,15 @@ pub struct ProviderStats {
     /// start when the provider's own start time is missing or in the future.
     pub first_seen_ms: u64,
     inflight: AtomicU32,
-    ewma: Mutex<PeakEwma>,
-    window: Mutex<Window>,
-    latency: Mutex<LatencyHistogram>,
+    /// What a finished call records, under one lock: a call takes it once.
+    samples: Mutex<Samples>,
+}
+
+#[derive(Default)]
+struct Samples {
+    ewma: PeakEwma,
+    window: Window,
+    latency: LatencyHistogram,
 }
 
 impl ProviderStats {
@@ -41,9 +47,7 @@ impl ProviderStats {
         ProviderStats {
             first_seen_ms,
             inflight: AtomicU32::new(0),
-            ewma: Mutex::new(PeakEwma::default()),
-            window: Mutex::new(Window::default()),
-            latency: Mutex::new(LatencyHistogram::default()),
+            samples: Mutex::default(),
         }
     }
 
@@ -53,9 +57,9 @@ impl ProviderStats {
     }
 
     /// Counts a call as in flight until the guard is dropped (also when the call is cancelled).
-    pub fn start(self: &Arc<Self>) -> InFlight {
+    pub fn start(&self) -> InFlight<'_> {
         self.inflight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
+        InFlight(self)
     }
 
     /// Records the outcome of one call that took `latency_ms`.
@@ -66,31 +70,32 @@ impl ProviderStats {
             // (at least 1 s), or peak EWMA would send it more traffic the faster it fails.
             Outcome::Failure => latency_ms.max(1000.0),
         };
-        lock(&self.ewma).observe(now_ms, sample);
-        lock(&self.window).add(now_ms / 1000, latency_ms, outcome);
-        lock(&self.latency).record(now_ms, latency_ms);
+        let mut samples = lock(&self.samples);
+        samples.ewma.observe(now_ms, sample);
+        samples.window.add(now_ms / 1000, latency_ms, outcome);
+        samples.latency.record(now_ms, latency_ms);
     }
 
     /// Latency percentiles of the calls of the last 30–60 s (successes and failures).
     pub fn percentiles(&self, now_ms: u64) -> Option<Percentiles> {
-        lock(&self.latency).percentiles(now_ms)
+        lock(&self.samples).latency.percentiles(now_ms)
     }
 
     /// The peak-EWMA latency estimate in ms, decayed to `now_ms`; `None` before any sample.
     pub fn ewma_ms(&self, now_ms: u64) -> Option<f64> {
-        lock(&self.ewma).read(now_ms)
+        lock(&self.samples).ewma.read(now_ms)
     }
 
     /// Sums of the last `secs` seconds (at most [`WINDOW_SECS`]).
     pub fn window(&self, now_ms: u64, secs: usize) -> WindowSum {
-        lock(&self.window).sum(now_ms / 1000, secs)
+        lock(&self.samples).window.sum(now_ms / 1000, secs)
     }
 }
 
 /// Decrements the in-flight count when dropped.
-pub struct InFlight(Arc<ProviderStats>);
+pub struct InFlight<'a>(&'a ProviderStats);
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.inflight.fetch_sub(1, Ordering::Relaxed);
     }
@@ -250,7 +255,7 @@ mod tests {
 
     #[test]
     fn inflight_is_counted_until_dropped() {
-        let s = Arc::new(ProviderStats::new(0));
+        let s = ProviderStats::new(0);
         let a = s.start();
         let b = s.start();
         assert_eq!(s.inflight(), 2);

@@ -4,18 +4,17 @@
 //! and the call fails only when every candidate is at its limit. Both are off by default.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 /// A counting limit without waiting.
 #[derive(Default)]
 pub struct Bulkhead {
-    inflight: Arc<AtomicU32>,
+    inflight: AtomicU32,
 }
 
 /// Releases its slot when dropped.
-pub struct Slot(Arc<AtomicU32>);
+pub struct Slot<'a>(&'a AtomicU32);
 
-impl Drop for Slot {
+impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -23,9 +22,9 @@ impl Drop for Slot {
 
 impl Bulkhead {
     /// Takes a slot if fewer than `limit` are taken (always, when `limit` is `None`).
-    pub fn try_acquire(&self, limit: Option<u32>) -> Option<Slot> {
+    pub fn try_acquire(&self, limit: Option<u32>) -> Option<Slot<'_>> {
         let n = self.inflight.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(self.inflight.clone());
+        let slot = Slot(&self.inflight);
         match limit {
             Some(max) if n >= max => None,
             _ => Some(slot),

@@ -15,7 +15,7 @@
 mod watch;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -188,6 +188,9 @@ pub struct Governance {
     applied: [AtomicU64; 2],
     /// (routers read once, configurators read once)
     loaded: channel::Sender<(bool, bool)>,
+    /// Both read once: what every call asks, kept apart from the channel, whose read lock is
+    /// a write to memory the calls on other threads share.
+    ready: AtomicBool,
 }
 
 impl Default for Governance {
@@ -197,6 +200,7 @@ impl Default for Governance {
             configurators: RwLock::default(),
             applied: Default::default(),
             loaded: channel::channel((false, false)).0,
+            ready: AtomicBool::new(false),
         }
     }
 }
@@ -204,7 +208,7 @@ impl Default for Governance {
 impl Governance {
     /// Whether both nodes have been read once.
     pub fn is_loaded(&self) -> bool {
-        *self.loaded.borrow() == (true, true)
+        self.ready.load(Ordering::Acquire) || *self.loaded.borrow() == (true, true)
     }
 
     /// Waits until both nodes have been read once (whatever they held), at most `timeout`, so
@@ -246,6 +250,7 @@ impl Governance {
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.
         self.loaded.send_modify(|l| l.0 = true);
+        self.mark_ready();
         parsed.map(|_| ())
     }
 
@@ -258,7 +263,14 @@ impl Governance {
         }
         // Only now: a call waiting for the rules must find them stored when it wakes.
         self.loaded.send_modify(|l| l.1 = true);
+        self.mark_ready();
         parsed.map(|_| ())
+    }
+
+    fn mark_ready(&self) {
+        if *self.loaded.borrow() == (true, true) {
+            self.ready.store(true, Ordering::Release);
+        }
     }
 }
 
