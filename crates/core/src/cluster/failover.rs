@@ -19,11 +19,13 @@ pub async fn run<T: Transport>(a: &Attempts<'_, T>, retries: u32) -> Result<Byte
     let mut rng = Rng::from_entropy();
     let limit = a.first_limit()?;
     let chosen = a.choose(&[], a.started_ms, &mut rng)?;
-    let mut tried = vec![chosen.index];
+    let first = chosen.index;
     let mut err = match a.send(chosen, limit).await {
         Ok(reply) => return Ok(reply),
         Err(e) => e,
     };
+    // Only a call that failed once needs the list (a call that succeeds at once allocates none).
+    let mut tried = vec![first];
     for _ in 0..retries {
         if !retryable(&err, a.idempotent) || tried.len() >= a.candidates.len() {
             return Err(err);

@@ -40,10 +40,19 @@ pub fn segment<'a>(field: &str, value: &'a str) -> Result<&'a str> {
             "`zookeeper` is reserved by ZooKeeper",
         ));
     }
-    if let Some(c) = value
-        .chars()
-        .find(|c| *c == '/' || c.is_control() || *c == '\u{fffe}' || *c == '\u{ffff}')
-    {
+    // Checked on every call (a method's name): an ASCII name, the usual kind, by its bytes,
+    // without decoding characters (an ASCII control character is below 0x20, or 0x7f).
+    let bad = if value.is_ascii() {
+        value
+            .bytes()
+            .find(|&b| b == b'/' || b < 0x20 || b == 0x7f)
+            .map(char::from)
+    } else {
+        value
+            .chars()
+            .find(|c| *c == '/' || c.is_control() || *c == '\u{fffe}' || *c == '\u{ffff}')
+    };
+    if let Some(c) = bad {
         return Err(Error::invalid(field, format!("must not contain {c:?}")));
     }
     Ok(value)
@@ -123,7 +132,20 @@ mod tests {
 
     #[test]
     fn rejects_segments_that_escape_the_tree() {
-        for bad in ["", ".", "..", "a/b", "a\nb", "a\0b", "zookeeper", ".lemon"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a\nb",
+            "a\0b",
+            "a\x7fb",
+            "zookeeper",
+            ".lemon",
+            "é/",
+            "é\u{85}",
+            "é\u{ffff}",
+        ] {
             let err = segment("app", bad).unwrap_err();
             assert_eq!(err.code(), "ERR_INVALID_ARG", "{bad:?}");
             assert!(err.to_string().contains("`app`"));
@@ -133,6 +155,7 @@ mod tests {
             segment("app", "movie-service_v2.1").unwrap(),
             "movie-service_v2.1"
         );
+        assert_eq!(segment("app", "電影 ~!").unwrap(), "電影 ~!");
     }
 
     #[test]
