@@ -76,10 +76,12 @@ for (const mode of ['terminate', 'exit']) {
   })
 }
 
-test('the main thread calls process.exit() without close(): its provider node is gone when the process is', async () => {
-  const app = `leftover${apps++}`
-  const result = await runFixture('leftover-child.js', [suite.zk.connectString, app, 'main-exit'], LIMIT_MS)
-  assert.equal(result.code, 0, result.err)
-  assert.deepEqual(await zkLs(suite.zk.connectString, `/lemonhjuice/${app}/leftover/providers`), [])
-  assert.deepEqual(await zkLs(suite.zk.connectString, `/lemonhjuice/${app}/leftover/consumers`), [])
-})
+for (const mode of ['main-exit', 'main-exit-collected']) {
+  test(`the main thread calls process.exit() without close()${mode === 'main-exit' ? '' : ', its Cluster collected'}: its provider node is gone when the process is`, async () => {
+    const app = `leftover${apps++}`
+    const result = await runFixture('leftover-child.js', [suite.zk.connectString, app, mode], LIMIT_MS)
+    assert.equal(result.code, 0, result.err)
+    assert.deepEqual(await zkLs(suite.zk.connectString, `/lemonhjuice/${app}/leftover/providers`), [])
+    assert.deepEqual(await zkLs(suite.zk.connectString, `/lemonhjuice/${app}/leftover/consumers`), [])
+  })
+}

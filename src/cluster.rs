@@ -1,6 +1,6 @@
 //! `Cluster`: the session and HTTP client shared by registrations and consumers.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{Function, PromiseRaw, Unknown};
 use napi::{Env, Result};
@@ -57,7 +57,7 @@ impl JsCluster {
             }
         };
         let inner = Arc::new(cluster);
-        let exit = teardown::on_exit(&env, closer(Arc::downgrade(&inner), log_sink))?;
+        let exit = teardown::on_exit(&env, closer(&inner, log_sink))?;
         Ok(JsCluster {
             inner,
             log_sink,
@@ -242,9 +242,11 @@ impl JsCluster {
 }
 
 /// Closes a cluster its environment left open: its logger stops receiving records at once (it
-/// cannot be called any more), then the session ends. A cluster already collected has nothing
-/// left to close but its logger.
-fn closer(client: Weak<lemon_core::Client>, log_sink: Option<u64>) -> teardown::Closer {
+/// cannot be called any more), then the session ends. A cluster already collected may still
+/// have a session (its registrations keep it): that session is ended then.
+fn closer(client: &Arc<lemon_core::Client>, log_sink: Option<u64>) -> teardown::Closer {
+    let session = Arc::downgrade(client.session());
+    let client = Arc::downgrade(client);
     Box::new(move || {
         if let Some(id) = log_sink {
             lemon_core::log::remove_sink(id);
@@ -252,6 +254,8 @@ fn closer(client: Weak<lemon_core::Client>, log_sink: Option<u64>) -> teardown::
         Box::pin(async move {
             if let Some(client) = client.upgrade() {
                 client.close().await;
+            } else if let Some(session) = session.upgrade() {
+                session.close(teardown::EXIT_CLOSE_TIMEOUT).await;
             }
         })
     })
