@@ -32,6 +32,9 @@ type Outcome = Box<dyn Any + Send>;
 type SettleFn = Box<dyn FnOnce(&Env, Outcome) -> napi::Result<sys::napi_value>>;
 
 /// What Tokio's threads see: the queue of finished work and the function that wakes JavaScript.
+/// Aligned so the queue's lock is not on the cache line of the `Arc`'s counts, which every call
+/// changes from the JavaScript thread while Tokio's threads take the lock.
+#[repr(align(128))]
 struct Shared {
     queue: Mutex<Queue>,
 }
