@@ -59,3 +59,29 @@ test('workers that process.exit() with calls in flight, one after another: the p
   for (let run = 0; run < 3; run++) await runWorkers(2, 'exit', 'one-by-one')
   for (let run = 0; run < 3; run++) await runWorkers(2, 'terminate', 'one-by-one')
 })
+
+// What a worker leaves open when it is terminated or exits without close(): its sessions end with
+// it (before, they lived until the process exited: its provider node stayed in the registry), and
+// its logger is dropped (before, it kept receiving — and losing — the records of the whole
+// process, so the main thread's warnings never reached stderr).
+for (const mode of ['terminate', 'exit']) {
+  test(`a worker that ${mode === 'exit' ? 'calls process.exit()' : 'is terminated'} without close(): its nodes are gone at once and its logger no longer takes the process's records`, async () => {
+    const app = `leftover${apps++}`
+    const result = await runFixture('leftover-child.js', [suite.zk.connectString, app, mode], LIMIT_MS)
+    assert.equal(result.code, 0, result.err)
+    const seen = JSON.parse(result.out.trim().split('\n').pop())
+    assert.deepEqual(seen.providers, [], 'the provider node outlived the worker')
+    assert.deepEqual(seen.consumers, [], 'the consumer node outlived the worker')
+    assert.match(result.err, /ERR_ZK_UNAVAILABLE/, "the main thread's warning did not reach stderr")
+  })
+}
+
+for (const mode of ['main-exit', 'main-exit-collected']) {
+  test(`the main thread calls process.exit() without close()${mode === 'main-exit' ? '' : ', its Cluster collected'}: its provider node is gone when the process is`, async () => {
+    const app = `leftover${apps++}`
+    const result = await runFixture('leftover-child.js', [suite.zk.connectString, app, mode], LIMIT_MS)
+    assert.equal(result.code, 0, result.err)
+    assert.deepEqual(await zkLs(suite.zk.connectString, `/lemonhjuice/${app}/leftover/providers`), [])
+    assert.deepEqual(await zkLs(suite.zk.connectString, `/lemonhjuice/${app}/leftover/consumers`), [])
+  })
+}

@@ -23,8 +23,9 @@ if (process.env.LEMON_AB_CHILD) {
   })
 } else {
   parent().catch((e) => {
-    console.error(e)
-    process.exit(1)
+    // A usage mistake gets its one line, not a stack.
+    console.error(e.usage ? `ab.js: ${e.message}` : e)
+    process.exit(e.usage ? 2 : 1)
   })
 }
 
@@ -65,7 +66,12 @@ async function parent() {
     const [name, addon] = head.split('=')
     variants.push({ name, addon: addon || null, env: Object.fromEntries(envs.map((e) => e.split('='))) })
   })
-  if (variants.length < 2) throw new Error('give two or more --variant name=addon.node[,ENV=value]')
+  const usage = (message) => Object.assign(new Error(message), { usage: true })
+  if (variants.length < 2) throw usage('give two or more --variant name=addon.node[,ENV=value]')
+  for (const v of variants) {
+    if (v.addon && !require('node:fs').existsSync(v.addon)) throw usage(`--variant ${v.name}: no file ${v.addon}`)
+  }
+  if (!(calls > 0) || !(rounds > 0)) throw usage('--calls and --rounds take positive numbers')
   const zk = await startZooKeeper()
   const registrar = new lemon.Cluster({ zk: zk.connectString, host: '127.0.0.1', cacheDir: false })
   const procs = await Promise.all([0, 0, 0].map(() => startProviderProcess(0)))

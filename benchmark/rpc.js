@@ -11,6 +11,7 @@
 // The throughput table's first row is autocannon, the limit: no client library at all.
 //
 //   node benchmark/rpc.js [--calls 100000] [--rounds 3] [--only throughput,slow,crash,https,provider,startup]
+//     throughput only: --rounds defaults to 5 there
 //     provider only: [--provider-seconds 1] (per variant and round; --rounds defaults to 7 there, --calls
 //     does not apply) [--against lib/provider.old.js] (an A/B row: another copy of lib/provider.js)
 //     [--variants bare,lemon-http,...] (some of ./provider-variant.js's)
@@ -115,6 +116,8 @@ function row(name, results, base) {
 }
 
 async function throughput(ctx) {
+  // Five rounds by default: the CPU ratio moves by several per cent from round to round.
+  const rounds = Number(opt('rounds', 5))
   const procs = await providers([0, 0, 0])
   const ports = procs.map((p) => p.port)
   await register(ctx, ports)
@@ -125,8 +128,12 @@ async function throughput(ctx) {
     close() {},
   }
   const results = { autocannon: [], lemon: [], balancedPool: [], nodeHttp: [] }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const name of Object.keys(results)) {
+  const names = Object.keys(results)
+  for (let round = 0; round < rounds; round++) {
+    // Each round starts with the next peer, so that none always runs right after the same one
+    // (autocannon runs in this process: what it leaves to collect would otherwise always land
+    // on the same peer's CPU).
+    for (const name of names.map((_, i) => names[(i + round) % names.length])) {
       const peer = name === 'autocannon' ? limit : await peers[name](ports, ctx)
       const run = peer.run || ((total) => runLoad(peer.call, { concurrency: CONCURRENCY, total }))
       await run(2000) // warm up connections and JIT
@@ -136,15 +143,19 @@ async function throughput(ctx) {
   }
   for (const p of procs) p.kill()
   const { autocannon: ac, balancedPool: bp } = results
-  console.log(`\n### Throughput: 3 providers, ${CONCURRENCY} concurrent, ${CALLS} calls, median of ${ROUNDS} rounds\n`)
+  console.log(`\n### Throughput: 3 providers, ${CONCURRENCY} concurrent, ${CALLS} calls, median of ${rounds} rounds\n`)
   console.log(
-    '| client | calls/s | vs autocannon | vs BalancedPool | p50 ms | p99 ms | p99 vs autocannon | p99 vs BP | CPU µs/call | CPU vs BP | failed |',
+    '| client | calls/s | vs autocannon | vs BalancedPool | p50 ms | p99 ms | p99 vs autocannon | p99 vs BP | CPU µs/call | CPU vs BP | CPU vs BP per round: median (range) | failed |',
   )
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
   const line = (name, rs) => {
     const m = (k, of = rs) => median(of.map((r) => r[k]))
     const x = (k, base) => `${(m(k) / m(k, base)).toFixed(2)}×`
-    return `| ${name} | ${Math.round(m('rps'))} | ${x('rps', ac)} | ${x('rps', bp)} | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${x('p99', ac)} | ${x('p99', bp)} | ${m('cpuUsPerCall').toFixed(1)} | ${x('cpuUsPerCall', bp)} | ${rs.reduce((a, r) => a + r.failures, 0)} |`
+    // The same ratio taken within each round (the two ran seconds apart), which a slow drift of
+    // the machine moves less than the ratio of the medians.
+    const perRound = rs.map((r, i) => r.cpuUsPerCall / bp[i].cpuUsPerCall)
+    const spread = `${median(perRound).toFixed(2)}× (${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)})`
+    return `| ${name} | ${Math.round(m('rps'))} | ${x('rps', ac)} | ${x('rps', bp)} | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${x('p99', ac)} | ${x('p99', bp)} | ${m('cpuUsPerCall').toFixed(1)} | ${x('cpuUsPerCall', bp)} | ${spread} | ${rs.reduce((a, r) => a + r.failures, 0)} |`
   }
   console.log(line('autocannon 9 (the limit: no client library)', ac))
   console.log(line('lemon `consumer.call` (roundrobin)', results.lemon))

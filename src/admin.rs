@@ -14,7 +14,8 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::error::{promise, promise_done, throw};
+use crate::error::{promise, throw};
+use crate::teardown;
 
 /// The operations API the `lemon-cluster` CLI stands on. Every method returns a promise of
 /// plain JSON; services are named `'app/group'`.
@@ -28,6 +29,8 @@ use crate::error::{promise, promise_done, throw};
 #[napi(js_name = "Admin")]
 pub struct JsAdmin {
     inner: Arc<Admin>,
+    /// What closes the admin if its environment ends first ([`teardown`]).
+    exit: u64,
 }
 
 type Json<'env> = PromiseRaw<'env, Value>;
@@ -145,9 +148,12 @@ impl JsAdmin {
         lemon_core::log::install();
         let opts = throw(&env, AdminOptions::from_value(&options))?;
         let admin = napi::bindgen_prelude::within_runtime_if_available(|| Admin::new(opts));
-        Ok(JsAdmin {
-            inner: Arc::new(admin),
-        })
+        let inner = Arc::new(admin);
+        let exit = teardown::on_exit(
+            &env,
+            teardown::closing(Arc::downgrade(&inner), |a| async move { a.close().await }),
+        )?;
+        Ok(JsAdmin { inner, exit })
     }
 
     /// Who this admin's changes are recorded as (`digest:user` with `auth`, else `identity`).
@@ -727,6 +733,6 @@ impl JsAdmin {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
-        promise_done(env, async move { inner.close().await })
+        teardown::close(env, self.exit, async move { inner.close().await })
     }
 }

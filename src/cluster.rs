@@ -12,6 +12,7 @@ use crate::error::{promise, throw};
 use crate::events;
 use crate::logger;
 use crate::registration::JsRegistration;
+use crate::teardown;
 use crate::types::{ClusterReady, WarningEvent};
 
 /// One ZooKeeper session and one pooled HTTP client, shared by every provider registration and
@@ -26,6 +27,8 @@ pub struct JsCluster {
     inner: Arc<lemon_core::Client>,
     /// The `logger` option's registration with the core's log, removed by `close()`.
     log_sink: Option<u64>,
+    /// What closes the cluster if its environment ends first ([`teardown`]).
+    exit: u64,
 }
 
 #[napi]
@@ -53,9 +56,12 @@ impl JsCluster {
                 return Err(e);
             }
         };
+        let inner = Arc::new(cluster);
+        let exit = teardown::on_exit(&env, closer(&inner, log_sink))?;
         Ok(JsCluster {
-            inner: Arc::new(cluster),
+            inner,
             log_sink,
+            exit,
         })
     }
 
@@ -216,19 +222,41 @@ impl JsCluster {
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         let log_sink = self.log_sink;
+        let exit = self.exit;
         promise(
             env,
             async move {
                 inner.close().await;
                 Ok(())
             },
-            move |_, ()| {
+            move |env, ()| {
                 // After the close, so that what closing logs still reaches the logger.
                 if let Some(id) = log_sink {
                     lemon_core::log::remove_sink(id);
                 }
+                teardown::forget(env, exit);
                 Ok(())
             },
         )
     }
+}
+
+/// Closes a cluster its environment left open: its logger stops receiving records at once (it
+/// cannot be called any more), then the session ends. A cluster already collected may still
+/// have a session (its registrations keep it): that session is ended then.
+fn closer(client: &Arc<lemon_core::Client>, log_sink: Option<u64>) -> teardown::Closer {
+    let session = Arc::downgrade(client.session());
+    let client = Arc::downgrade(client);
+    Box::new(move || {
+        if let Some(id) = log_sink {
+            lemon_core::log::remove_sink(id);
+        }
+        Box::pin(async move {
+            if let Some(client) = client.upgrade() {
+                client.close().await;
+            } else if let Some(session) = session.upgrade() {
+                session.close(teardown::EXIT_CLOSE_TIMEOUT).await;
+            }
+        })
+    })
 }

@@ -11,8 +11,9 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::{json, Value};
 
-use crate::error::{promise, promise_done, throw};
+use crate::error::{promise, throw};
 use crate::events;
+use crate::teardown;
 use crate::types::WarningEvent;
 
 /// A new state of a configuration document.
@@ -71,6 +72,8 @@ fn updates(list: Vec<Update>) -> Vec<ConfigUpdate> {
 #[napi(js_name = "ConfigStore")]
 pub struct JsConfigStore {
     inner: Arc<ConfigStore>,
+    /// What closes the store if its environment ends first ([`teardown`]).
+    exit: u64,
 }
 
 #[napi]
@@ -85,7 +88,11 @@ impl JsConfigStore {
         let inner = napi::bindgen_prelude::within_runtime_if_available(|| {
             ConfigStore::open(opts, warnings)
         });
-        Ok(JsConfigStore { inner })
+        let exit = teardown::on_exit(
+            &env,
+            teardown::closing(Arc::downgrade(&inner), |s| async move { s.close().await }),
+        )?;
+        Ok(JsConfigStore { inner, exit })
     }
 
     /// The data to start with, blocking at most `connectTimeoutMs`: ZooKeeper's, else the
@@ -191,7 +198,7 @@ impl JsConfigStore {
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
-        promise_done(env, async move { inner.close().await })
+        teardown::close(env, self.exit, async move { inner.close().await })
     }
 }
 

@@ -23,4 +23,5 @@ mod options;
 mod prometheus;
 mod registration;
 mod settle;
+mod teardown;
 mod types;
