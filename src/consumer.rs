@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{External, FnArgs, FromNapiValue, Function, PromiseRaw, Unknown};
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 
@@ -112,41 +112,17 @@ impl JsConsumer {
         args: Option<Unknown<'_>>,
         options: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, Unknown<'env>>> {
-        let method = method_name(env, method)?;
-        let split = split_fallback(env, "options", options)?;
-        let mut opts = throw(env, lemon_core::CallOptions::from_value(&split.value))?;
-        if split.fallback.is_some() {
-            opts.fallback = lemon_core::Fallback::External;
-        }
-        let fallback = split
-            .fallback
-            .map(Arc::new)
-            .or_else(|| self.fallback.clone());
-        let body = match args {
-            Some(a) => json::stringify_arg(env, "args", a)?,
-            None => b"null".to_vec(),
-        };
-        // A fallback function receives the arguments as sent (the JSON round trip of them).
-        let sent = fallback.as_ref().map(|_| body.clone());
-        let inner = self.inner.clone();
-        let name = method.clone();
-        promise(
-            env,
-            async move { inner.call(&method, body.into(), &opts).await },
-            move |env, reply| {
-                if let (Some(err), true, Some(f), Some(sent)) =
-                    (&reply.degraded, reply.external_fallback, &fallback, &sent)
-                {
-                    let f: Function<(), ()> = f.borrow_back(env)?;
-                    let f: Function<FnArgs<(String, Unknown, Unknown)>, Unknown> =
-                        Function::from_unknown(f.to_unknown())?;
-                    let js_args = json::parse(env, sent)?;
-                    let js_err = error::error_object(env, err)?.to_unknown();
-                    return f.call((name, js_args, js_err).into());
-                }
-                json::parse_reply(env, &reply.body)
-            },
-        )
+        call(env, &self.inner, &self.fallback, method, args, options)
+    }
+
+    /// What `consumerCall` needs of this consumer, for the package's `Consumer` (lib/index.js)
+    /// to hold.
+    #[napi(catch_unwind, skip_typescript)]
+    pub fn call_target(&self) -> External<CallTarget> {
+        External::new(CallTarget {
+            inner: self.inner.clone(),
+            fallback: self.fallback.clone(),
+        })
     }
 
     /// Listens for `'change'` events: providers added, removed or updated. Returns a function
@@ -183,6 +159,73 @@ impl JsConsumer {
         let inner = self.inner.clone();
         promise_done(env, async move { inner.close().await })
     }
+}
+
+/// A consumer as `consumerCall` takes it: the consumer and its fallback function.
+#[allow(dead_code)] // read by `consumer_call` only, which `cargo test` builds do not register
+pub struct CallTarget {
+    inner: Arc<lemon_core::Consumer>,
+    fallback: Option<Arc<FallbackFn>>,
+}
+
+/// `consumer.call()` of the package's `Consumer` (lib/index.js): the same call as the class
+/// method, as a plain function of the consumer's [`CallTarget`]. napi-rs guards the `&self` of a
+/// class method against a concurrent `&mut self` with bookkeeping in a process-wide map, taken
+/// and released on every call (measured as 5 % of a call's time on the JavaScript thread);
+/// an `External` argument is not tracked that way, and a consumer has nothing to guard: it is
+/// never borrowed mutably.
+#[napi(catch_unwind, skip_typescript)]
+#[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds
+pub fn consumer_call<'env>(
+    env: &'env Env,
+    target: &External<CallTarget>,
+    method: Unknown<'_>,
+    args: Option<Unknown<'_>>,
+    options: Option<Unknown>,
+) -> Result<PromiseRaw<'env, Unknown<'env>>> {
+    call(env, &target.inner, &target.fallback, method, args, options)
+}
+
+fn call<'env>(
+    env: &'env Env,
+    inner: &Arc<lemon_core::Consumer>,
+    fallback: &Option<Arc<FallbackFn>>,
+    method: Unknown<'_>,
+    args: Option<Unknown<'_>>,
+    options: Option<Unknown>,
+) -> Result<PromiseRaw<'env, Unknown<'env>>> {
+    let method = method_name(env, method)?;
+    let split = split_fallback(env, "options", options)?;
+    let mut opts = throw(env, lemon_core::CallOptions::from_value(&split.value))?;
+    if split.fallback.is_some() {
+        opts.fallback = lemon_core::Fallback::External;
+    }
+    let fallback = split.fallback.map(Arc::new).or_else(|| fallback.clone());
+    let body = match args {
+        Some(a) => json::stringify_arg(env, "args", a)?,
+        None => b"null".to_vec(),
+    };
+    // A fallback function receives the arguments as sent (the JSON round trip of them).
+    let sent = fallback.as_ref().map(|_| body.clone());
+    let inner = inner.clone();
+    let name = method.clone();
+    promise(
+        env,
+        async move { inner.call(&method, body.into(), &opts).await },
+        move |env, reply| {
+            if let (Some(err), true, Some(f), Some(sent)) =
+                (&reply.degraded, reply.external_fallback, &fallback, &sent)
+            {
+                let f: Function<(), ()> = f.borrow_back(env)?;
+                let f: Function<FnArgs<(String, Unknown, Unknown)>, Unknown> =
+                    Function::from_unknown(f.to_unknown())?;
+                let js_args = json::parse(env, sent)?;
+                let js_err = error::error_object(env, err)?.to_unknown();
+                return f.call((name, js_args, js_err).into());
+            }
+            json::parse_reply(env, &reply.body)
+        },
+    )
 }
 
 /// The `method` argument of `call()`: a string, else `ERR_INVALID_ARG` (napi's own conversion

@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr;
 
-use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, Object, Unknown};
-use napi::{sys, Env, JsString, JsValue, Result, ValueType};
+use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
+use napi::{sys, Env, JsValue, Result, ValueType};
 
 /// `JSON.stringify` and `JSON.parse` of one environment, held by reference: looking them up by
 /// name on every call (the global, then `JSON`, then the function) made V8 find each name in
@@ -88,19 +88,82 @@ pub fn stringify(env: &Env, field: &str, value: Unknown<'_>) -> Result<Vec<u8>> 
     if matches!(value.get_type()?, ValueType::Undefined) {
         return Ok(b"null".to_vec());
     }
-    let f: Function<Unknown, Unknown> =
-        unsafe { Function::from_napi_value(env.raw(), function(env, false)?)? };
-    let out = f.call(value).map_err(|e| {
+    let out = call(env, function(env, false)?, value.raw()).map_err(|e| {
         crate::error::js_error(
             env,
             &lemon_core::Error::invalid(field, format!("cannot be sent as JSON: {}", e.reason)),
         )
     })?;
-    if out.get_type()? != ValueType::String {
+    let raw = env.raw();
+    let mut kind = sys::ValueType::napi_undefined;
+    check(unsafe { sys::napi_typeof(raw, out, &mut kind) })?;
+    if kind != sys::ValueType::napi_string {
         return Ok(b"null".to_vec());
     }
-    let s: JsString = unsafe { out.cast()? };
-    Ok(s.into_utf8()?.as_slice().to_vec())
+    utf8(raw, out)
+}
+
+/// Strings up to this many UTF-16 units are copied out in one pass into a buffer of the
+/// largest size their UTF-8 can have (3 bytes a unit); longer ones are measured first.
+const ONE_PASS_UNITS: usize = 1 << 16;
+
+/// The UTF-8 bytes of the JavaScript string `s`. Measuring the UTF-8 length first is a second
+/// pass over the string (and napi-rs's `into_utf8` then copied the bytes once more); the UTF-16
+/// length is known without one.
+fn utf8(env: sys::napi_env, s: sys::napi_value) -> Result<Vec<u8>> {
+    let mut units = 0;
+    check(unsafe { sys::napi_get_value_string_utf16(env, s, ptr::null_mut(), 0, &mut units) })?;
+    let capacity = if units <= ONE_PASS_UNITS {
+        units * 3
+    } else {
+        let mut bytes = 0;
+        check(unsafe { sys::napi_get_value_string_utf8(env, s, ptr::null_mut(), 0, &mut bytes) })?;
+        bytes
+    };
+    // One more byte for the terminating NUL N-API writes.
+    let mut buf = Vec::<u8>::with_capacity(capacity + 1);
+    let mut written = 0;
+    check(unsafe {
+        sys::napi_get_value_string_utf8(env, s, buf.as_mut_ptr().cast(), capacity + 1, &mut written)
+    })?;
+    // SAFETY: N-API wrote `written` bytes (at most `capacity`, NUL excluded).
+    unsafe { buf.set_len(written.min(capacity)) };
+    Ok(buf)
+}
+
+/// `f(arg)` with `undefined` as `this`, straight through N-API (napi-rs's `Function::call`
+/// collects the arguments into a fresh `Vec` first); a thrown exception is the error, as
+/// napi-rs makes it.
+fn call(env: &Env, f: sys::napi_value, arg: sys::napi_value) -> Result<sys::napi_value> {
+    let raw = env.raw();
+    let mut this = ptr::null_mut();
+    check(unsafe { sys::napi_get_undefined(raw, &mut this) })?;
+    let mut out = ptr::null_mut();
+    match unsafe { sys::napi_call_function(raw, this, f, 1, &arg, &mut out) } {
+        sys::Status::napi_ok => Ok(out),
+        sys::Status::napi_pending_exception => {
+            let mut thrown = ptr::null_mut();
+            check(unsafe { sys::napi_get_and_clear_last_exception(raw, &mut thrown) })?;
+            Err(napi::Error::from(unsafe {
+                Unknown::from_raw_unchecked(raw, thrown)
+            }))
+        }
+        status => Err(napi::Error::new(
+            napi::Status::from(status),
+            "Call Function failed",
+        )),
+    }
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::new(
+            napi::Status::from(status),
+            "N-API call failed",
+        ))
+    }
 }
 
 /// [`stringify`] for a call's arguments: a function or a symbol, which JSON would silently turn
@@ -139,12 +202,23 @@ pub fn parse<'env>(env: &'env Env, text: &[u8]) -> Result<Unknown<'env>> {
     if text.iter().all(u8::is_ascii_whitespace) {
         return env.to_js_value(&serde_json::Value::Null);
     }
-    let s = env.create_string(
-        std::str::from_utf8(text).map_err(|e| napi::Error::from_reason(e.to_string()))?,
-    )?;
-    let f: Function<JsString, Unknown> =
-        unsafe { Function::from_napi_value(env.raw(), function(env, true)?)? };
-    f.call(s)
+    let raw = env.raw();
+    let mut s = ptr::null_mut();
+    // ASCII (most replies) is also Latin-1: V8 copies it into a one-byte string without the
+    // UTF-8 decoder.
+    if text.is_ascii() {
+        check(unsafe {
+            sys::napi_create_string_latin1(raw, text.as_ptr().cast(), text.len() as isize, &mut s)
+        })?;
+    } else {
+        let text =
+            std::str::from_utf8(text).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        check(unsafe {
+            sys::napi_create_string_utf8(raw, text.as_ptr().cast(), text.len() as isize, &mut s)
+        })?;
+    }
+    let value = call(env, function(env, true)?, s)?;
+    Ok(unsafe { Unknown::from_raw_unchecked(raw, value) })
 }
 
 /// [`parse`] for a provider's reply (the transport has checked it is UTF-8 JSON): whatever still
