@@ -65,7 +65,8 @@ impl Consumer {
         segment("method", method)?;
         // A new consumer's first calls wait (briefly: both nodes are read with the provider
         // list) for the rules, so that they already obey a forced degradation.
-        if !self.governance.is_loaded() {
+        let waited = !self.governance.is_loaded();
+        if waited {
             Box::pin(self.wait_for_rules(method, opts)).await;
         }
         let cfg = self.governance.configurators();
@@ -82,7 +83,7 @@ impl Consumer {
             forks: s.forks,
         };
         let result = match self
-            .prepare(method, body.clone(), opts, &s, &cfg, started)
+            .prepare(method, body.clone(), opts, &s, &cfg, started, waited)
             .await
         {
             Ok(a) => self.invoker.run(&a, plan).await,
@@ -114,7 +115,9 @@ impl Consumer {
         }
     }
 
-    /// Routes and weighs the call's providers and gathers what its attempts share.
+    /// Routes and weighs the call's providers and gathers what its attempts share. `started` is
+    /// the call's start (its deadline's); `waited` says it already waited for the rules.
+    #[allow(clippy::too_many_arguments)]
     async fn prepare<'a>(
         &'a self,
         method: &'a str,
@@ -123,21 +126,20 @@ impl Consumer {
         s: &Settings,
         cfg: &Arc<Configurators>,
         started: tokio::time::Instant,
+        mut waited: bool,
     ) -> Result<Attempts<'a, HttpTransport>> {
         let deadline = started + s.deadline;
         // A call made right after `consumer()` waits for the first read instead of failing.
-        if !self.live.is_loaded()
-            && !Box::pin(
-                self.live
-                    .wait_loaded(deadline.saturating_duration_since(tokio::time::Instant::now())),
-            )
-            .await
-        {
-            return Err(Error::NoProvider {
-                service: self.service.service.clone(),
-                method: method.to_string(),
-                detail: "the provider list could not be read from ZooKeeper yet".into(),
-            });
+        if !self.live.is_loaded() {
+            waited = true;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !Box::pin(self.live.wait_loaded(left)).await {
+                return Err(Error::NoProvider {
+                    service: self.service.service.clone(),
+                    method: method.to_string(),
+                    detail: "the provider list could not be read from ZooKeeper yet".into(),
+                });
+            }
         }
         let affinity = self.affinity(opts, &body);
         let routers = self.governance.routers();
@@ -189,7 +191,13 @@ impl Consumer {
             budget: self.invoker.budget(),
             max_per_provider: self.opts.max_concurrent_per_provider,
             timeout: s.timeout,
-            started,
+            // The first attempts start with the call, unless it waited for the rules or the list:
+            // that time is no provider's latency.
+            started: if waited {
+                tokio::time::Instant::now()
+            } else {
+                started
+            },
             started_ms: mono_ms(),
             deadline,
             deadline_ms: s.deadline.as_millis() as u64,
@@ -284,6 +292,7 @@ impl Source for Consumer {
             &s,
             &cfg,
             started,
+            false,
         )
         .await
     }
