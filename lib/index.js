@@ -26,7 +26,7 @@ class Consumer {
 
   constructor(consumer) {
     this.#native = consumer
-    this.#target = consumer.callTarget()
+    this.#target = native.consumerCallTarget(consumer)
   }
 
   get service() {

@@ -115,16 +115,6 @@ impl JsConsumer {
         call(env, &self.inner, &self.fallback, method, args, options)
     }
 
-    /// What `consumerCall` needs of this consumer, for the package's `Consumer` (lib/index.js)
-    /// to hold.
-    #[napi(catch_unwind, skip_typescript)]
-    pub fn call_target(&self) -> External<CallTarget> {
-        External::new(CallTarget {
-            inner: self.inner.clone(),
-            fallback: self.fallback.clone(),
-        })
-    }
-
     /// Listens for `'change'` events: providers added, removed or updated. Returns a function
     /// that removes the listener. Listeners never keep the process alive.
     #[napi(
@@ -166,6 +156,17 @@ impl JsConsumer {
 pub struct CallTarget {
     inner: Arc<lemon_core::Consumer>,
     fallback: Option<Arc<FallbackFn>>,
+}
+
+/// What `consumerCall` needs of `consumer`, for the package's `Consumer` (lib/index.js) to hold.
+/// A plain function rather than a method, so the native class has only its public members.
+#[napi(catch_unwind, skip_typescript)]
+#[allow(dead_code)] // exported by the napi macro, which registers nothing in `cargo test` builds
+pub fn consumer_call_target(consumer: &JsConsumer) -> External<CallTarget> {
+    External::new(CallTarget {
+        inner: consumer.inner.clone(),
+        fallback: consumer.fallback.clone(),
+    })
 }
 
 /// `consumer.call()` of the package's `Consumer` (lib/index.js): the same call as the class
