@@ -121,3 +121,13 @@ pub fn coded(env: &Env, code: &str, message: String) -> napi::Error {
     built
         .unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, format!("[{code}] {message}")))
 }
+
+/// `Ok` for `napi_ok`, else an error with napi's status and `what` failed (the raw N-API calls of
+/// the call path: promises, strings, `JSON`).
+pub fn check_status(status: napi::sys::napi_status, what: &str) -> napi::Result<()> {
+    if status == napi::sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::new(Status::from(status), what.to_string()))
+    }
+}

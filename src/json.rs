@@ -156,14 +156,7 @@ fn call(env: &Env, f: sys::napi_value, arg: sys::napi_value) -> Result<sys::napi
 }
 
 fn check(status: sys::napi_status) -> Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::new(
-            napi::Status::from(status),
-            "N-API call failed",
-        ))
-    }
+    crate::error::check_status(status, "N-API call failed")
 }
 
 /// [`stringify`] for a call's arguments: a function or a symbol, which JSON would silently turn

@@ -187,14 +187,7 @@ pub fn panic_message(p: &(dyn Any + Send)) -> String {
 }
 
 fn check(status: sys::napi_status) -> napi::Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::new(
-            napi::Status::from(status),
-            "could not create a promise",
-        ))
-    }
+    crate::error::check_status(status, "could not create a promise")
 }
 
 /// Runs `f` on this thread's state for `env`, creating it (and its thread-safe function) first.
