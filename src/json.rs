@@ -128,6 +128,10 @@ fn utf8(env: sys::napi_env, s: sys::napi_value) -> Result<Vec<u8>> {
     })?;
     // SAFETY: N-API wrote `written` bytes (at most `capacity`, NUL excluded).
     unsafe { buf.set_len(written.min(capacity)) };
+    // The body lives as long as its call: a large one is not held at up to three times its size.
+    if capacity > 4096 && capacity > 2 * buf.len() {
+        buf.shrink_to_fit();
+    }
     Ok(buf)
 }
 
